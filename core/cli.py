@@ -1,0 +1,53 @@
+"""The ``evident`` command: a thin dispatcher over :mod:`core.commands`.
+
+Errors a user can cause are :class:`core.errors.EvidentError`; they print as one line
+``error: <file>: <what is wrong>`` on stderr and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core import __version__
+from core.commands import discover
+from core.errors import EvidentError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one sub-parser per discovered command."""
+    parser = argparse.ArgumentParser(
+        prog="evident",
+        description="Evident: review the evidence behind MIL predictions on whole-slide images.",
+    )
+    parser.add_argument("--version", action="version", version=f"evident {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in discover():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``evident`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._run(args) or 0)
+    except EvidentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; finished outputs were kept, unfinished ones discarded", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Choice of the torch device: CUDA when present, then Apple MPS, then CPU."""
+
+from __future__ import annotations
+
+__all__ = ["pick_device"]
+
+
+def pick_device(requested: str | None = None):
+    """Return a ``torch.device``.
+
+    Parameters
+    ----------
+    requested
+        ``None`` or ``"auto"`` picks CUDA, then MPS, then CPU; otherwise any torch device string
+        (``"cpu"``, ``"cuda:1"``, ``"mps"``).
+
+    Raises
+    ------
+    EvidentError
+        When the requested device does not exist on this machine.
+    """
+    import torch
+
+    from core.errors import EvidentError
+
+    if requested in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(requested)
+    except RuntimeError:
+        raise EvidentError(None, f"unknown device {requested!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EvidentError(None, f"device {requested!r} requested but CUDA is not available here")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise EvidentError(None, f"device {requested!r} requested but MPS is not available here")
+    return dev

@@ -1,0 +1,32 @@
+"""Shared fixtures: offscreen Qt, real data (fetched once, sha256-checked), small synthetic bags."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def real_data() -> dict[str, Path]:
+    """``{"cmu_slide": Path, "ucsb_breast": Path, "musk1": Path}`` from the published wheels."""
+    from core.data.realdata import fetch_all
+
+    return fetch_all()
+
+
+@pytest.fixture(scope="session")
+def cmu_slide(real_data) -> Path:
+    """The real Aperio CMU-1 region (2220 × 2967 px, 20×, 0.499 µm/px)."""
+    return real_data["cmu_slide"]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
