@@ -1,0 +1,96 @@
+"""``evident import-bags``: turn a MIL benchmark CSV into per-bag HDF5 files and a manifest.
+
+Writes ``OUT/features/<bag>.h5`` (TRIDENT layout; instances on a synthetic grid, see
+:mod:`core.data.mil_csv`) and ``OUT/manifest.csv`` (``slide_id``, ``case_id``, ``label``,
+``features_path``). Everything is written into a temporary folder inside ``OUT`` first and moved
+into place only when complete, so a failure or Ctrl-C leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "import-bags"
+HELP = "convert a MIL CSV (label, bag id, features; no header) into per-bag HDF5 files + manifest.csv"
+DESCRIPTION = (
+    "Convert a multiple-instance-learning CSV (no header; column 1 = bag label, column 2 = bag id, "
+    "then the instance features; one row per instance, as in Musk1 or UCSB breast) into "
+    "OUT/features/<bag>.h5 (TRIDENT layout) and OUT/manifest.csv. Instances have no position in a "
+    "MIL CSV: they are laid out on a synthetic square grid so that they can be drawn."
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("csv", metavar="CSV", help="MIL CSV file (no header)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (features/ and manifest.csv go here)")
+    p.add_argument("--patch-size", type=_positive_int, default=256,
+                   help="side of each synthetic grid cell in pixels (default: 256)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT/features and OUT/manifest.csv")
+
+
+def run(args: argparse.Namespace) -> int:
+    import contextlib
+    import os
+    import shutil
+    import sys
+    import tempfile
+    from collections import Counter
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from core.atomic import ensure_writable_dir
+    from core.data.bags import write_bag
+    from core.data.manifest import ManifestRow, write_manifest
+    from core.data.manifest_parsing import sort_classes
+    from core.data.mil_csv import read_mil_csv, safe_names, to_feature_bag
+    from core.errors import EvidentError
+
+    src, out = Path(args.csv), Path(args.out)
+    features_dir, manifest = out / "features", out / "manifest.csv"
+    if not args.overwrite:
+        for existing in (features_dir, manifest):
+            if existing.exists():
+                raise EvidentError(existing, "already exists; pass --overwrite to replace it")
+    bags = read_mil_csv(src)
+    created = not out.exists()
+    ensure_writable_dir(out)
+    names = safe_names(b.bag_id for b in bags)
+    tmp = Path(tempfile.mkdtemp(prefix=".import-bags-", dir=out))
+    done = False
+    try:
+        rows = []
+        for bag in tqdm(bags, desc="writing bags", unit="bag", file=sys.stderr, disable=None):
+            name = names[bag.bag_id]
+            write_bag(tmp / "features" / f"{name}.h5", to_feature_bag(bag, name, args.patch_size, str(src)))
+            rows.append(ManifestRow(slide_id=name, case_id=name, label=bag.label, features_path=f"features/{name}.h5"))
+        write_manifest(tmp / "manifest.csv", rows)
+        if features_dir.exists():
+            if not features_dir.is_dir():
+                raise EvidentError(features_dir, "exists and is not a folder")
+            os.replace(features_dir, tmp / "old-features")
+        os.replace(tmp / "features", features_dir)
+        os.replace(tmp / "manifest.csv", manifest)
+        done = True
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
+            if created and not done:
+                out.rmdir()
+    counts = Counter(b.label for b in bags)
+    sizes = [b.features.shape[0] for b in bags]
+    print(f"{len(bags)} bags, {sum(sizes)} instances ({min(sizes)}-{max(sizes)} per bag), "
+          f"{bags[0].features.shape[1]} features")
+    print("labels: " + ", ".join(f"{c} ({counts[c]})" for c in sort_classes(counts)))
+    print(f"wrote {features_dir} and {manifest}")
+    return 0
