@@ -1,0 +1,292 @@
+"""Open a whole-slide image (everything OpenSlide reads, plus PNG/JPEG) behind one small interface.
+
+OpenSlide 4.0 has no image fallback for PNG/JPEG, so those open as :class:`openslide.ImageSlide`
+(decoded once into memory). One handle is shared by all threads: OpenSlide reads are thread-safe,
+and plain-image reads are serialised by a lock.
+
+Microns per pixel come from ``openslide.mpp-x/y``; when absent (generic TIFF) from the TIFF
+resolution tags (``tiff.XResolution`` in pixels per ``tiff.ResolutionUnit``), accepted only when
+plausible (0.01–100 µm/px: the 72-dpi default of many writers is not a microscope scale). Objective
+power is ``openslide.objective-power``; when absent it is derived from the mpp as ``10 / mpp``
+snapped to the nearest standard objective (1.25, 2.5, 5, 10, 20, 40, 60, 80, 100×) in log scale
+(0.499 µm/px -> 20×, 0.25 -> 40×).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openslide
+from PIL import Image
+
+from core.errors import EvidentError
+
+__all__ = ["SlideReader", "open_slide", "IMAGE_SUFFIXES", "STANDARD_OBJECTIVES"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_IMAGE_FORMATS = ("PNG", "JPEG")  # Pillow format names opened as plain images whatever the suffix
+STANDARD_OBJECTIVES = (1.25, 2.5, 5.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0)
+_UNIT_UM = {"centimeter": 1e4, "inch": 25400.0}
+
+
+def open_slide(path: str | os.PathLike) -> SlideReader:
+    """Open ``path`` as a slide; see :class:`SlideReader`.
+
+    Raises
+    ------
+    EvidentError
+        Missing file, a folder, or a file OpenSlide/Pillow cannot open.
+    """
+    return SlideReader(path)
+
+
+class SlideReader:
+    """A read-only, thread-safe view of one slide.
+
+    Attributes
+    ----------
+    path : Path
+    dimensions : tuple[int, int]
+        Level-0 ``(width, height)``.
+    level_count : int
+    level_dimensions : tuple[tuple[int, int], ...]
+    level_downsamples : tuple[float, ...]
+    mpp : float | None
+        µm per level-0 pixel (mean of x and y).
+    objective_power : float | None
+    vendor : str | None
+        OpenSlide's vendor (``"aperio"``, ``"generic-tiff"``, ...); ``None`` for plain images.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise EvidentError(self.path, "no such file")
+        if self.path.is_dir():
+            raise EvidentError(self.path, "is a folder, not a slide file")
+        if not os.access(self.path, os.R_OK):
+            raise EvidentError(self.path, "cannot read the file (permission denied)")
+        self._lock = threading.Lock()  # guards handle replacement and plain-image reads
+        self._retired: list[Any] = []
+        self._is_image = False
+        self._closed = False
+        self._osr = self._open()
+        props = dict(self._osr.properties)
+        self.properties: dict[str, str] = props
+        self.dimensions = tuple(int(v) for v in self._osr.dimensions)
+        self.level_count = int(self._osr.level_count)
+        self.level_dimensions = tuple((int(w), int(h)) for w, h in self._osr.level_dimensions)
+        self.level_downsamples = tuple(float(d) for d in self._osr.level_downsamples)
+        self.mpp = _read_mpp(props)
+        self.objective_power = _read_objective(props, self.mpp)
+        self.vendor = props.get("openslide.vendor") if not self._is_image else None
+        self.format = self._format
+
+    # -- opening ---------------------------------------------------------------------------------
+    def _open(self) -> Any:
+        if self.path.suffix.lower() in IMAGE_SUFFIXES:
+            return self._open_image()
+        try:
+            fmt = openslide.OpenSlide.detect_format(self.path)
+            osr = openslide.OpenSlide(self.path)
+        except openslide.OpenSlideUnsupportedFormatError:
+            if openslide.ImageSlide.detect_format(self.path) in _IMAGE_FORMATS:  # PNG/JPEG, odd suffix
+                return self._open_image()
+            raise EvidentError(self.path, "not a slide format OpenSlide can read "
+                                          "(unsupported or corrupt file)") from None
+        except openslide.OpenSlideError as exc:
+            raise EvidentError(self.path, f"cannot open slide ({exc})") from None
+        self._format = fmt
+        return osr
+
+    def _open_image(self) -> Any:
+        try:
+            with warnings.catch_warnings():
+                # a whole-slide-sized PNG is legitimate here; Pillow's hard limit still applies
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(self.path) as im:
+                    self._format = (im.format or "image").lower()
+                    im.load()
+                    rgba = im.convert("RGBA")
+        except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+            raise EvidentError(self.path, f"cannot read image ({exc})") from None
+        self._is_image = True
+        return openslide.ImageSlide(rgba)
+
+    def _reopen(self, broken: Any) -> None:
+        """Replace a handle that raised (OpenSlide handles stay in error state after a failure).
+
+        The broken handle is closed only in :meth:`close`, since other threads may still use it.
+        """
+        with self._lock:
+            if self._osr is not broken or self._is_image:
+                return
+            try:
+                fresh = openslide.OpenSlide(self.path)
+            except openslide.OpenSlideError:
+                return  # keep the broken handle: later reads retry on private handles
+            self._retired.append(broken)
+            self._osr = fresh
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _handle(self) -> Any:
+        if self._closed:
+            raise ValueError(f"slide {self.path} is closed")
+        return self._osr
+
+    def _call(self, fn: Callable[[Any], Any], what: str) -> Any:
+        """Run ``fn(handle)`` on the shared handle; on an OpenSlide error retry on a private one.
+
+        An error leaves an OpenSlide handle in error state, so reads of *good* tiles running on the
+        shared handle at that moment in other threads fail too. After any error the shared handle
+        is replaced, and the read is retried once on a fresh handle that no other thread uses: it
+        fails again only when the region really cannot be decoded.
+        """
+        osr = self._handle()
+        if self._is_image:
+            with self._lock:
+                return fn(osr)
+        try:
+            return fn(osr)
+        except openslide.OpenSlideError:
+            self._reopen(osr)
+        try:
+            private = openslide.OpenSlide(self.path)
+        except openslide.OpenSlideError as exc:
+            raise EvidentError(self.path, f"cannot reopen the slide to read {what} ({exc})") from None
+        try:
+            return fn(private)
+        except openslide.OpenSlideError as exc:
+            raise EvidentError(self.path, f"cannot decode {what} ({exc})") from None
+        finally:
+            private.close()
+
+    def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+        """Read a region of one level.
+
+        Parameters
+        ----------
+        location
+            ``(x, y)`` top-left corner in level-0 pixels.
+        level
+            Pyramid level.
+        size
+            ``(w, h)`` in pixels of ``level``.
+
+        Returns
+        -------
+        np.ndarray
+            ``(h, w, 4)`` uint8 RGBA (transparent outside the slide).
+
+        Raises
+        ------
+        EvidentError
+            When the slide's tiles in that region cannot be decoded.
+        """
+        if not 0 <= level < self.level_count:
+            raise ValueError(f"level {level} out of range (slide has {self.level_count})")
+        w, h = int(size[0]), int(size[1])
+        if w <= 0 or h <= 0:
+            raise ValueError(f"region size must be positive, got {size}")
+        loc = (int(location[0]), int(location[1]))
+        img = self._call(lambda osr: osr.read_region(loc, level, (w, h)),
+                         f"region x={loc[0]} y={loc[1]} level={level} size={w}x{h}")
+        return np.asarray(img, dtype=np.uint8)
+
+    def get_thumbnail(self, max_size: tuple[int, int]) -> np.ndarray:
+        """A thumbnail fitting in ``max_size`` ``(w, h)``: ``(h, w, 3)`` uint8 RGB.
+
+        Reads the coarsest adequate level, so it also checks that those tiles decode.
+        """
+        size = (int(max_size[0]), int(max_size[1]))
+        img = self._call(lambda osr: osr.get_thumbnail(size), "the slide's tiles for a thumbnail")
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+    def associated_images(self) -> dict[str, np.ndarray]:
+        """Label, macro, thumbnail... images stored with the slide: name -> ``(h, w, 3)`` uint8 RGB."""
+        return self._call(lambda osr: {name: np.asarray(im.convert("RGB"), dtype=np.uint8)
+                                       for name, im in osr.associated_images.items()}, "associated images")
+
+    def associated_image_names(self) -> list[str]:
+        """Names of the associated images, without decoding them."""
+        return sorted(self._osr.associated_images.keys()) if not self._is_image else []
+
+    def best_level_for_downsample(self, downsample: float) -> int:
+        """The coarsest level whose downsample is ``<= downsample`` (0 when zoomed in)."""
+        from core.slide.tiling import level_for_scale
+
+        return level_for_scale(self.level_downsamples, 1.0 / max(float(downsample), 1e-12))
+
+    def metadata(self) -> dict[str, Any]:
+        """What ``evident info`` prints (JSON-serialisable)."""
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "vendor": self.vendor,
+            "dimensions": list(self.dimensions),
+            "level_count": self.level_count,
+            "level_dimensions": [list(d) for d in self.level_dimensions],
+            "level_downsamples": list(self.level_downsamples),
+            "mpp": self.mpp,
+            "objective_power": self.objective_power,
+            "associated_images": self.associated_image_names(),
+        }
+
+    def close(self) -> None:
+        """Release the OpenSlide handle(s); the reader is unusable afterwards."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for h in [*self._retired, self._osr]:
+                h.close()
+            self._retired.clear()
+
+    def __enter__(self) -> SlideReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SlideReader({str(self.path)!r}, {self.dimensions[0]}x{self.dimensions[1]}, levels={self.level_count})"
+
+
+def _float(props: dict[str, str], key: str) -> float | None:
+    try:
+        v = float(props[key])
+    except (KeyError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
+
+
+def _read_mpp(props: dict[str, str]) -> float | None:
+    """µm per level-0 pixel from OpenSlide's properties, else from the TIFF resolution tags."""
+    mx, my = _float(props, "openslide.mpp-x"), _float(props, "openslide.mpp-y")
+    if mx is None or my is None:
+        unit = _UNIT_UM.get(props.get("tiff.ResolutionUnit", "").lower())
+        rx, ry = _float(props, "tiff.XResolution"), _float(props, "tiff.YResolution")
+        if unit is None or rx is None or ry is None:
+            return None
+        mx, my = unit / rx, unit / ry
+        if not (0.01 <= mx <= 100 and 0.01 <= my <= 100):
+            return None
+    return round((mx + my) / 2.0, 6)
+
+
+def _read_objective(props: dict[str, str], mpp: float | None) -> float | None:
+    """``openslide.objective-power``, else ``10 / mpp`` snapped to a standard objective."""
+    obj = _float(props, "openslide.objective-power")
+    if obj is not None:
+        return obj
+    if mpp is None:
+        return None
+    raw = 10.0 / mpp
+    return min(STANDARD_OBJECTIVES, key=lambda s: abs(math.log(s / raw)))
