@@ -1,0 +1,7 @@
+"""Patch encoders: one interface (:class:`PatchEncoder`), chosen by a spec string (:func:`build_encoder`)."""
+
+from __future__ import annotations
+
+from core.extract.encoders.base import ENCODER_SPECS, PatchEncoder, build_encoder
+
+__all__ = ["PatchEncoder", "build_encoder", "ENCODER_SPECS"]
