@@ -47,6 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; finished outputs were kept, unfinished ones discarded", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our stdout went away (``evident info SLIDE | head``): not an error of ours
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,1 @@
+"""Explanation methods: one per file, one interface (:class:`core.explain.base.Explainer`)."""
