@@ -1,0 +1,223 @@
+"""The main window: slide view in the centre, docks for layers, interventions and slide info.
+
+Composition only: the window connects the review session's signals to the view and the docks and
+forwards user actions into the session. Files open by drag-and-drop, File > Open / Open Folder,
+recent files and command-line arguments; window geometry and recent files persist in QSettings
+(organisation "Evident").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+
+from app.panels.info import InfoPanel
+from app.panels.interventions import InterventionsPanel
+from app.panels.layers import LayersPanel
+from app.viewer.overlay_layer import OverlayStack
+from app.viewer.slide_view import MAGNIFICATIONS, SlideView
+from core.review.normalise import colormap_lut
+from core.review.session import ReviewSession
+
+__all__ = ["MainWindow"]
+
+_MAX_RECENT = 10
+
+
+class MainWindow(QMainWindow):
+    """Evident's viewer window around one :class:`ReviewSession`."""
+
+    def __init__(self, session: ReviewSession | None = None, settings: QSettings | None = None,
+                 parent: QWidget | None = None, *, tile_workers: int | None = None) -> None:
+        super().__init__(parent)
+        self.session = session or ReviewSession()
+        self.settings = settings or QSettings("Evident", "Evident")
+        self.setWindowTitle("Evident")
+        self.setAcceptDrops(True)
+        self.view = SlideView(self, tile_workers=tile_workers or min(4, os.cpu_count() or 1))
+        self.setCentralWidget(self.view)
+        self.overlays = OverlayStack(self.view.view_box)
+        self.layers_panel = LayersPanel(self.session)
+        self.interventions = InterventionsPanel(self.session, self.view)
+        self.info_panel = InfoPanel(self.session)
+        right = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
+        left = self._dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.resizeDocks([left, right], [230, 380], Qt.Orientation.Horizontal)
+        self.status_text = QLabel("")
+        self.cursor_text = QLabel("")
+        self.cursor_text.setMinimumWidth(520)
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.cursor_text)
+        self._build_menus()
+        s = self.session
+        s.files_changed.connect(self._files_changed)
+        s.layers_changed.connect(self._layers_changed)
+        s.layer_changed.connect(self._layer_changed)
+        s.selection_changed.connect(lambda: self.overlays.set_selection(s.grid, s.selection))
+        s.message.connect(lambda level, text: self.show_message(text))
+        self.view.message.connect(self.show_message)
+        self.view.cursor_moved.connect(self._cursor)
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # ---- menus ---------------------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "&Open…", self._open_dialog, QKeySequence.StandardKey.Open)
+        self._action(f, "Open &Folder…", self._open_folder_dialog, "Ctrl+Shift+O")
+        self.recent_menu = f.addMenu("Open &Recent")
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        v = mb.addMenu("&View")
+        self._action(v, "&Fit", self.view.fit, "F")
+        self._action(v, "1:1", self.view.one_to_one, "1")
+        self._action(v, "Zoom &In", lambda: self.view.zoom(1.5), "+")
+        self._action(v, "Zoom &Out", lambda: self.view.zoom(1 / 1.5), "-")
+        mags = v.addMenu("&Magnification")
+        for m in MAGNIFICATIONS:
+            self._action(mags, f"{m:g}×", lambda _=False, m=m: self.view.set_magnification(m))
+        h = mb.addMenu("&Help")
+        self._action(h, "&About", self._about)
+        self._fill_recent()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Evident", "Evident: review the evidence behind multiple-instance-learning "
+                          "predictions on whole-slide images.")
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, paths: list[str]) -> None:
+        recent = [p for p in self.recent_files() if p not in paths]
+        self.settings.setValue("recent", (paths + recent)[:_MAX_RECENT])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.recent_files():
+            self._action(self.recent_menu, p, lambda _=False, p=p: self.open_paths([p]))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def _open_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open slide, features, evidence, annotations or model")
+        if files:
+            self.open_paths(files)
+
+    def _open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open project folder")
+        if folder:
+            self.open_paths([folder])
+
+    # ---- opening -------------------------------------------------------------------------
+    def open_paths(self, paths: list[str | Path]) -> None:
+        """Open files / folders into the session (errors go to the status bar and message list)."""
+        paths = [str(p) for p in paths]
+        result = self.session.open(paths)
+        if result.groups:
+            self._remember(paths)
+        if not result.groups and not result.unmatched:
+            self.show_message("nothing to open in " + ", ".join(paths))
+
+    def dragEnterEvent(self, ev):  # noqa: N802 - Qt naming
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev):  # noqa: N802 - Qt naming
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            ev.acceptProposedAction()
+            self.open_paths(paths)
+
+    def show_message(self, text: str) -> None:
+        self.status_text.setText(text)
+
+    # ---- session -> view ---------------------------------------------------------------------
+    def _files_changed(self) -> None:
+        s = self.session
+        if self.view.reader is not s.slide:
+            self.view.set_slide(s.slide)
+        title = s.files.stem if s.files is not None else ""
+        self.setWindowTitle(f"Evident — {title}" if title else "Evident")
+        self.overlays.set_selection(s.grid, s.selection)
+
+    def _layers_changed(self) -> None:
+        self.overlays.sync(self.session.layers, self.session.grid)
+        self._update_colorbar()
+
+    def _layer_changed(self, name: str) -> None:
+        names = [x.name for x in self.session.layers]
+        self.overlays.refresh(self.session.layer(name), names.index(name), self.session.grid)
+        self._update_colorbar()
+
+    def _update_colorbar(self) -> None:
+        top = next((x for x in reversed(self.session.layers) if x.kind == "scalar" and x.settings.visible), None)
+        if top is None:
+            self.view.colorbar.set_layer(None)
+            return
+        s = top.settings
+        if s.norm == "rank":
+            ends = ("lowest", "highest")
+        elif s.norm == "centered":
+            m = float(abs(top.values).max())
+            ends = (f"{-m:.3g}", f"{m:.3g}")
+        elif s.norm == "manual":
+            ends = (f"{s.vmin:.3g}", f"{s.vmax:.3g}")
+        else:
+            import numpy as np
+
+            lo, hi = (s.lo_pct, s.hi_pct) if s.norm == "percentile" else (0, 100)
+            a, b = np.nanpercentile(top.values, [lo, hi])
+            ends = (f"{a:.3g}", f"{b:.3g}")
+        self.view.colorbar.set_layer(colormap_lut(s.colormap), f"{top.name} — {top.units}", s.describe(), ends)
+
+    def _cursor(self, x: float, y: float) -> None:
+        text = f"x {x:.0f}  y {y:.0f} px"
+        slide = self.session.slide
+        if slide is not None and slide.mpp:
+            text += f"  ({x * slide.mpp:.1f}, {y * slide.mpp:.1f} µm)"
+        d = self.session.describe_patch(x, y)
+        if d is not None:
+            parts = [f"patch {d['index']}"]
+            order = [lyr.name for lyr in reversed(self.session.layers) if lyr.settings.visible]
+            names = sorted(d["layers"], key=lambda n: order.index(n) if n in order else len(order))
+            for name in names[:3]:
+                v = d["layers"][name]
+                parts.append(f"{name} {v['score']:.3g} (rank {v['rank']}, {v['percentile']:.0f}th pct)")
+            if "gate" in d:
+                parts.append(f"gate {d['gate']:.2f}")
+            if "anchor" in d:
+                parts.append(f"anchor '{d['anchor'][0]}' {d['anchor'][1]:.2f}")
+            text = " | ".join(parts) + "   " + text
+        self.cursor_text.setText(text)
+
+    def closeEvent(self, ev):  # noqa: N802 - Qt naming
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.interventions.shutdown()
+        self.view.shutdown()
+        self.session.close()
+        super().closeEvent(ev)

@@ -1,0 +1,198 @@
+"""The slide view: a pyqtgraph ViewBox in level-0 pixels (y down) with tiles, overlays and HUD.
+
+Wheel zoom about the cursor and drag pan come from the ViewBox; arrows pan, +/- zoom, ``fit``,
+``one_to_one`` and ``set_magnification`` set the range. Range changes are coalesced by a 0-ms
+single-shot timer so a burst of wheel events triggers one tile request.
+
+Signals
+-------
+view_changed(x0: float, y0: float, x1: float, y1: float, scale: float)
+    After the coalesced update (level-0 viewport and screen px per level-0 px).
+cursor_moved(x: float, y: float)
+    Cursor position in level-0 px.
+clicked(x: float, y: float, modifiers: int)
+    A left click (no drag) in level-0 px.
+message(text: str)
+    Status-bar text.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.viewer.hud import ColorBar, Minimap, ScaleBar
+from app.viewer.tile_layer import TileLayer
+
+__all__ = ["SlideView", "MAGNIFICATIONS"]
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+MAGNIFICATIONS = (1.0, 2.5, 5.0, 10.0, 20.0, 40.0)
+
+
+class _ViewBox(pg.ViewBox):
+    clicked = Signal(float, float, int)
+
+    def mouseClickEvent(self, ev):  # noqa: N802 - Qt naming
+        if ev.button() == Qt.MouseButton.LeftButton:
+            p = self.mapSceneToView(ev.scenePos())
+            self.clicked.emit(p.x(), p.y(), int(ev.modifiers().value))
+            ev.accept()
+        else:
+            super().mouseClickEvent(ev)
+
+
+class SlideView(QWidget):
+    """Shows one slide (or nothing) with its overlays; see the module docstring for signals."""
+
+    view_changed = Signal(float, float, float, float, float)
+    cursor_moved = Signal(float, float)
+    clicked = Signal(float, float, int)
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, tile_workers: int = 4, naive_tiles: bool = False) -> None:
+        super().__init__(parent)
+        self.graphics = pg.GraphicsView(background=(245, 245, 245))
+        self.view_box = _ViewBox(invertY=True, lockAspect=True, enableMenu=False)
+        self.view_box.setMouseEnabled(True, True)
+        self.graphics.setCentralItem(self.view_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+        self.scale_bar = ScaleBar(self.graphics)
+        self.colorbar = ColorBar(self.graphics)
+        self.minimap = Minimap(self.graphics)
+        self.minimap.jump.connect(self.center_on)
+        self.tiles: TileLayer | None = None
+        self.reader = None
+        self.tile_workers = tile_workers
+        self.naive_tiles = naive_tiles  # benchmark baseline only (see TileLayer)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._apply_view)
+        self.view_box.sigRangeChanged.connect(lambda *_: self._timer.start())
+        self.view_box.clicked.connect(self.clicked)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    # ---- slide ---------------------------------------------------------------------------
+    def set_slide(self, reader) -> None:
+        """Show ``reader`` (a core SlideReader) or nothing (``None``); fits the view."""
+        if self.tiles is not None:
+            self.tiles.shutdown()
+            self.tiles = None
+        self.reader = reader
+        self.scale_bar.mpp = getattr(reader, "mpp", None)
+        if reader is None:
+            self.minimap.set_slide(None)
+            return
+        self.tiles = TileLayer(self.view_box, reader, workers=self.tile_workers, naive=self.naive_tiles, parent=self)
+        self.minimap.set_slide(reader, self.tiles.thumbnail_rgba)
+        self.tiles.message.connect(self.message)
+        for text in self.tiles.errors:
+            self.message.emit(text)
+        self.fit()
+        self._apply_view()
+
+    def is_filled(self) -> bool:
+        """Whether the view is up to date: no view change pending and every visible tile drawn."""
+        return self.tiles is not None and not self._timer.isActive() and self.tiles.is_filled()
+
+    def shutdown(self) -> None:
+        """Stop tile workers (called when the window closes)."""
+        self._timer.stop()
+        if self.tiles is not None:
+            self.tiles.shutdown()
+            self.tiles = None
+
+    # ---- navigation ----------------------------------------------------------------------
+    def viewport(self) -> tuple[float, float, float, float]:
+        """Visible rectangle ``(x0, y0, x1, y1)`` in level-0 px."""
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        return x0, y0, x1, y1
+
+    def scale(self) -> float:
+        """Screen pixels per level-0 pixel."""
+        x0, _, x1, _ = self.viewport()
+        return max(self.view_box.width(), 1.0) / max(x1 - x0, 1e-9)
+
+    def fit(self) -> None:
+        if self.reader is not None:
+            w, h = self.reader.dimensions
+            self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+
+    def set_scale(self, scale: float, centre: tuple[float, float] | None = None) -> None:
+        """Zoom to ``scale`` screen px per level-0 px about ``centre`` (default: the view centre)."""
+        x0, y0, x1, y1 = self.viewport()
+        cx, cy = centre or ((x0 + x1) / 2, (y0 + y1) / 2)
+        w = max(self.view_box.width(), 1.0) / scale
+        h = max(self.view_box.height(), 1.0) / scale
+        self.view_box.setRange(QRectF(cx - w / 2, cy - h / 2, w, h), padding=0)
+
+    def one_to_one(self) -> None:
+        self.set_scale(1.0)
+
+    def native_magnification(self) -> float | None:
+        """Objective power of level 0 (from the slide, else ``10 / mpp``)."""
+        if self.reader is None:
+            return None
+        if self.reader.objective_power:
+            return float(self.reader.objective_power)
+        return 10.0 / self.reader.mpp if self.reader.mpp else None
+
+    def set_magnification(self, mag: float) -> None:
+        """Show the slide as under a ``mag``× objective (1:1 at the native objective)."""
+        native = self.native_magnification()
+        if native is None:
+            self.message.emit("the slide states no objective power or µm per pixel; magnification unknown")
+            return
+        self.set_scale(mag / native)
+
+    def zoom(self, factor: float) -> None:
+        self.set_scale(self.scale() * factor)
+
+    def pan(self, fx: float, fy: float) -> None:
+        """Pan by fractions of the view size."""
+        x0, y0, x1, y1 = self.viewport()
+        self.view_box.translateBy(x=fx * (x1 - x0), y=fy * (y1 - y0))
+
+    def center_on(self, x: float, y: float) -> None:
+        x0, y0, x1, y1 = self.viewport()
+        self.view_box.translateBy(x=x - (x0 + x1) / 2, y=y - (y0 + y1) / 2)
+
+    def keyPressEvent(self, ev):  # noqa: N802 - Qt naming
+        k = ev.key()
+        moves = {Qt.Key.Key_Left: (-0.2, 0), Qt.Key.Key_Right: (0.2, 0),
+                 Qt.Key.Key_Up: (0, -0.2), Qt.Key.Key_Down: (0, 0.2)}
+        if k in moves:
+            self.pan(*moves[k])
+        elif k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1.5)
+        elif k == Qt.Key.Key_Minus:
+            self.zoom(1 / 1.5)
+        else:
+            super().keyPressEvent(ev)
+
+    # ---- updates -------------------------------------------------------------------------
+    def _apply_view(self) -> None:
+        if self.reader is None:
+            return
+        vp, s = self.viewport(), self.scale()
+        if self.tiles is not None:
+            self.tiles.update_view(vp, s)
+        self.scale_bar.set_scale(s)
+        self.minimap.set_viewport(vp)
+        self.view_changed.emit(*vp, s)
+
+    def _mouse_moved(self, pos: QPointF) -> None:
+        if self.view_box.sceneBoundingRect().contains(pos):
+            p = self.view_box.mapSceneToView(pos)
+            self.cursor_moved.emit(p.x(), p.y())
+
+    def resizeEvent(self, ev):  # noqa: N802 - Qt naming
+        super().resizeEvent(ev)
+        self.scale_bar.place()
+        self.colorbar.place()
+        self.minimap.place()

@@ -1,0 +1,195 @@
+"""Slide tiles as pyqtgraph ImageItems in level-0 coordinates, loaded off the GUI thread.
+
+Tiles come from :class:`core.slide.loader.TileLoader` (Qt-free thread pool); each result (plain
+numpy) is marshalled to the GUI thread through a queued Qt signal, where an ImageItem is created and
+placed with ``setRect`` at the tile's level-0 rectangle. A thumbnail sits under everything and
+coarser levels under finer ones (``zValue = -level``), so the view is never blank while finer tiles
+arrive. Items far from the view, or finer than needed, are evicted to bound memory. A tile that
+cannot be decoded is drawn as a placeholder and reported through :attr:`TileLayer.message`.
+
+Signals
+-------
+tile_shown(level: int, col: int, row: int)
+    A tile was placed in the view (GUI thread).
+message(text: str)
+    A problem worth a status-bar line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+
+from core.slide.cache import TileCache
+from core.slide.loader import TileLoader
+from core.slide.tiling import TileKey, level_for_scale, tile_level_size, tile_rect_level0, tiles_for_viewport
+
+__all__ = ["TileLayer"]
+
+_THUMB_Z = -1000.0
+_PLACEHOLDER = np.array([230, 200, 200, 255], dtype=np.uint8)
+
+
+class TileLayer(QObject):
+    """Draws one slide into a ViewBox; call :meth:`update_view` when the visible range changes."""
+
+    tile_shown = Signal(int, int, int)
+    message = Signal(str)
+    _arrived = Signal(object, object)
+    _failed = Signal(object, str)
+
+    def __init__(self, view_box: pg.ViewBox, reader, *, tile_size: int = 512, workers: int = 4,
+                 cache_bytes: int = 512 * 2**20, max_items: int = 400, naive: bool = False,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.naive = naive  # benchmark baseline: read the visible tiles synchronously on the GUI thread
+        self.view_box = view_box
+        self.reader = reader
+        self.tile_size = tile_size
+        self.max_items = max_items
+        self.items: dict[TileKey, pg.ImageItem] = {}
+        self.current_level = reader.level_count - 1
+        self._arrived.connect(self._enqueue, Qt.ConnectionType.QueuedConnection)
+        self._pending: dict[TileKey, np.ndarray] = {}
+        self._drain = QTimer(self)
+        self._drain.setSingleShot(True)
+        self._drain.setInterval(0)
+        self._drain.timeout.connect(self._place_some)
+        self._failed.connect(self._place_failed, Qt.ConnectionType.QueuedConnection)
+        self.loader = TileLoader(reader, cache=TileCache(cache_bytes), tile_size=tile_size, workers=workers,
+                                 on_tile=self._arrived.emit, on_error=lambda k, e: self._failed.emit(k, str(e)))
+        self.errors: list[str] = []
+        self.thumbnail_rgba: np.ndarray | None = None
+        self.thumbnail = self._add_thumbnail()
+        self._wanted: set[TileKey] = set()
+        self._ring: list[TileKey] = []
+        self._keep_rect: QRectF | None = None
+
+    def _add_thumbnail(self) -> pg.ImageItem | None:
+        w, h = self.reader.dimensions
+        try:
+            rgb = self._read_overview()
+        except Exception as exc:  # noqa: BLE001 - a broken slide still opens, with a message
+            self.errors.append(f"{self.reader.path}: cannot read the thumbnail ({exc})")
+            return None
+        self.thumbnail_rgba = np.ascontiguousarray(rgb)
+        item = pg.ImageItem(self.thumbnail_rgba, levels=None, autoLevels=False)
+        item.setRect(QRectF(0, 0, w, h))
+        item.setZValue(_THUMB_Z)
+        self.view_box.addItem(item)
+        return item
+
+    def _read_overview(self) -> np.ndarray:
+        """The overview image: the finest pyramid level no larger than 1024 px when there is one
+        (one cheap read), else a 1024-px thumbnail; (h, w, 3 or 4) uint8."""
+        fits = [i for i, (lw, lh) in enumerate(self.reader.level_dimensions) if max(lw, lh) <= 1024]
+        if fits and fits[0] > 0:
+            level = fits[0]
+            return self.reader.read_region((0, 0), level, self.reader.level_dimensions[level])
+        return self.reader.get_thumbnail((1024, 1024))
+
+    def update_view(self, viewport: tuple[float, float, float, float], screen_px_per_level0_px: float) -> list[TileKey]:
+        """Request the tiles of the right level for ``viewport`` (level-0 px), centre first; evict far items."""
+        level = level_for_scale(self.reader.level_downsamples, screen_px_per_level0_px)
+        self.current_level = level
+        visible, ring = tiles_for_viewport(self.reader.level_dimensions, self.reader.level_downsamples, level,
+                                           viewport, self.tile_size, prefetch=1)
+        self._wanted = set(visible)
+        self._ring = [k for k in ring if k not in self.items]
+        self._evict(viewport, level)
+        self._show_underlay(not self.is_filled())
+        if self.naive:
+            for key in (k for k in visible if k not in self.items):
+                try:
+                    self._place(key, self.loader.read_tile(key))
+                except Exception as exc:  # noqa: BLE001 - same handling as the pool's errors
+                    self._place_failed(key, str(exc))
+        elif self.is_filled():
+            self._request_ring()
+        else:  # visible tiles first; the prefetch ring once they are all drawn
+            self.loader.request([k for k in visible if k not in self.items])
+        return visible
+
+    def _request_ring(self) -> None:
+        ring, self._ring = self._ring, []
+        if ring and self.loader is not None:
+            self.loader.request([k for k in ring if k not in self.items])
+
+    def _evict(self, viewport: tuple[float, float, float, float], level: int) -> None:
+        x0, y0, x1, y1 = viewport
+        mx, my = (x1 - x0), (y1 - y0)
+        keep = QRectF(x0 - mx, y0 - my, 3 * mx, 3 * my)
+        self._keep_rect = keep
+        for key in list(self.items):
+            item = self.items[key]
+            far = not keep.intersects(self._rect(key))
+            if far or key.level < level - 1 or (len(self.items) > self.max_items and key.level != level):
+                self.view_box.removeItem(item)
+                del self.items[key]
+
+    def _rect(self, key: TileKey) -> QRectF:
+        r = self.reader
+        return QRectF(*tile_rect_level0(key, r.level_dimensions, r.level_downsamples, self.tile_size))
+
+    def _enqueue(self, key: TileKey, rgba: np.ndarray) -> None:
+        """Arrived tiles wait here; :meth:`_place_some` draws a few per event-loop pass so a burst of
+        arrivals never blocks the GUI thread for more than a few tiles' worth of work."""
+        self._pending[key] = rgba
+        if not self._drain.isActive():
+            self._drain.start()
+
+    def _place_some(self, budget: int = 3) -> None:
+        wanted_first = sorted(self._pending, key=lambda k: k not in self._wanted)
+        for key in wanted_first[:budget]:
+            rgba = self._pending.pop(key)
+            if self._keep_rect is None or self._keep_rect.intersects(self._rect(key)):  # stale far tiles: dropped
+                self._place(key, rgba)
+        if self._pending:
+            self._drain.start()
+
+    def _place(self, key: TileKey, rgba: np.ndarray) -> None:
+        if key in self.items or self.loader is None:
+            return
+        item = pg.ImageItem(rgba, levels=None, autoLevels=False)
+        item.setRect(self._rect(key))
+        item.setZValue(-float(key.level))
+        self.view_box.addItem(item)
+        self.items[key] = item
+        self.tile_shown.emit(key.level, key.col, key.row)
+        if key in self._wanted and self.is_filled():
+            self._show_underlay(False)
+            if self._ring:
+                self._request_ring()
+
+    def _show_underlay(self, show: bool) -> None:
+        """Show the thumbnail and other levels' tiles only while the current level has gaps (they
+        would be painted, unseen, under a filled view)."""
+        if self.thumbnail is not None:
+            self.thumbnail.setVisible(show)
+        for key, item in self.items.items():
+            if key.level != self.current_level:
+                item.setVisible(show)
+
+    def _place_failed(self, key: TileKey, text: str) -> None:
+        w, h = tile_level_size(key, self.reader.level_dimensions, self.tile_size)
+        self._place(key, np.broadcast_to(_PLACEHOLDER, (h, w, 4)).copy())
+        self.message.emit(f"tile {key.level}/{key.col}/{key.row} could not be read: {text}")
+
+    def is_filled(self) -> bool:
+        """Whether every tile visible at the current level has been placed."""
+        return all(k in self.items for k in self._wanted)
+
+    def shutdown(self) -> None:
+        """Stop the loader's workers (waits for reads in progress) and drop every item."""
+        self._drain.stop()
+        self._pending.clear()
+        if self.loader is not None:
+            self.loader.shutdown(wait=True)
+            self.loader = None
+        for item in self.items.values():
+            self.view_box.removeItem(item)
+        self.items.clear()
+        if self.thumbnail is not None:
+            self.view_box.removeItem(self.thumbnail)
+            self.thumbnail = None

@@ -1,0 +1,34 @@
+"""Viewer benchmark group: runs ``python -m app.bench_viewer --json`` in a subprocess (core may not
+import Qt) and returns its one row: ``first_frame_ms``, ``fov_fill_ms``, ``pan_frame_p50_ms``,
+``pan_frame_p95_ms``, ``max_gui_stall_ms`` for the tile pool, each with a ``baseline_`` twin for the
+naive viewer that reads tiles synchronously on the GUI thread, measured in the same run on the
+51200 x 51200 real-tissue pyramid. ``ours_ms``/``baseline_ms`` are the field-of-view fill times;
+``max_abs_diff`` compares the last frame of both sessions (same view, same tiles: 0 expected).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from core.errors import EvidentError
+
+__all__ = ["GROUP", "run"]
+
+GROUP = "viewer"
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Run the offscreen viewer session; returns ``[row]``."""
+    cmd = [sys.executable, "-m", "app.bench_viewer", "--json"] + (["--quick"] if quick else [])
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(cmd, cwd=_ROOT, env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EvidentError("app.bench_viewer", f"viewer benchmark failed ({last})")
+    return [json.loads(lines[-1])]

@@ -1,0 +1,1 @@
+"""Qt-free review-session state, file matching and overlay maths for the desktop viewer."""

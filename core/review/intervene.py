@@ -1,0 +1,127 @@
+"""Live keep-only / remove interventions for the viewer (runs on the viewer's inference thread).
+
+A :class:`Predictor` wraps :class:`core.diagnostics.interventions.InterventionEngine` (built once
+around a model and a bag: exact cached re-prediction for attention-pooling hosts, a real forward
+otherwise). Removal drops patches from the bag (method.md §2); an empty bag scores as the engine
+defines. For the selected subset S it reports ``S = Φ(X) − Φ(X_S)`` (keep-only drop: low means
+sufficient) and ``N = Φ(X) − Φ(X_¬S)`` (complement degradation: high means necessary), method.md §5.
+
+Plain data in, plain data out; a ``threading.Event`` cancels between the two re-predictions.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["InterventionRequest", "InterventionResult", "Predictor", "Cancelled", "load_predictor"]
+
+
+class Cancelled(Exception):
+    """The user cancelled the job."""
+
+
+@dataclass(frozen=True, eq=False)
+class InterventionRequest:
+    """Keep only (``action="keep"``) or remove (``"remove"``) the patches ``indices`` ((K,) int64)."""
+
+    action: str
+    indices: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.action not in ("keep", "remove"):
+            raise ValueError(f"unknown intervention {self.action!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class InterventionResult:
+    """Before/after numbers of one intervention.
+
+    Attributes
+    ----------
+    probs_before, probs_after
+        (C,) float64 class probabilities (survival/regression: (1,) raw output).
+    phi_before, phi_after
+        Φ of the full bag's predicted class before and after.
+    attention_after, gates_after
+        (N,) float64 attention / gates over the remaining patches (NaN for dropped ones), or ``None``.
+    sufficiency_drop, necessity_drop
+        ``Φ(X) − Φ(X_S)`` and ``Φ(X) − Φ(X_¬S)`` for the selected subset S.
+    recoverability_gap
+        GCE models only: ``|Φ(X_π) − Φ(X_S(π))|`` with ``S(π) = {i : π_i ≥ 0.5}`` kept with gates 1
+        (a property of the model's gates on this bag, not of the selection); ``None`` otherwise.
+    classes
+        Class names (``"class i"`` when the model does not name them).
+    """
+
+    action: str
+    indices: np.ndarray
+    probs_before: np.ndarray
+    probs_after: np.ndarray
+    phi_before: float
+    phi_after: float
+    attention_after: np.ndarray | None
+    gates_after: np.ndarray | None
+    sufficiency_drop: float
+    necessity_drop: float
+    classes: tuple[str, ...] = ()
+    recoverability_gap: float | None = None
+
+    @property
+    def phi_delta(self) -> float:
+        return self.phi_after - self.phi_before
+
+
+class Predictor:
+    """Re-predict one bag under keep/remove (built once; reused for every intervention on that bag).
+
+    Parameters
+    ----------
+    model
+        A host or a GCE model (see the engine).
+    features
+        (N, D) float32 cached features.
+    coords
+        (N, 2) int64 level-0 coordinates.
+    classes
+        Class names, e.g. from the checkpoint config.
+    """
+
+    def __init__(self, model: Any, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = ()) -> None:
+        from core.diagnostics.interventions import InterventionEngine
+
+        self.engine = InterventionEngine(model, features, coords)
+        c = self.engine.probs_before.size
+        self.recoverability_gap: float | None = None
+        if self.engine.gates is not None:
+            s_pi = np.flatnonzero(self.engine.gates.double().cpu().numpy() >= 0.5)
+            self.recoverability_gap = abs(self.engine.keep_only(s_pi, hard=True).phi_delta)
+        self.classes = tuple(classes) if len(classes) == c else tuple(f"class {i}" for i in range(c))
+
+    def run(self, request: InterventionRequest, cancel: threading.Event | None = None) -> InterventionResult:
+        """Apply ``request`` and measure S and N for its subset; raises :class:`Cancelled`."""
+        cancel = cancel or threading.Event()
+        idx = np.unique(np.asarray(request.indices, dtype=np.int64))
+        if cancel.is_set():
+            raise Cancelled()
+        kept = self.engine.keep_only(idx)
+        if cancel.is_set():
+            raise Cancelled()
+        removed = self.engine.remove(idx)
+        if cancel.is_set():
+            raise Cancelled()
+        r = kept if request.action == "keep" else removed
+        return InterventionResult(request.action, idx, r.probs_before, r.probs_after, r.phi_before, r.phi_after,
+                                  r.attention_after, r.gates_after, kept.phi_before - kept.phi_after,
+                                  removed.phi_before - removed.phi_after, self.classes, self.recoverability_gap)
+
+
+def load_predictor(checkpoint, bag) -> Predictor:
+    """Load a checkpoint (:func:`core.models.checkpoint.load_checkpoint`) and build a :class:`Predictor`."""
+    from core.models.checkpoint import load_checkpoint
+
+    model, config = load_checkpoint(checkpoint)
+    return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()))

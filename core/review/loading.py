@@ -1,0 +1,89 @@
+"""Turn evidence and annotation files into overlay layers.
+
+Evidence files are read with :func:`core.evidence.evidence_file.read_evidence` (checked against the
+bag's coordinates, so a file of another slide is refused): every ``/scores/<method>`` and the GCE
+gates become scalar layers, every ``/subsets/<name>`` a subset layer; gates, anchor responses and
+prompts are kept for the hover readout.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
+
+__all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "UNITS"]
+
+UNITS = {
+    "attention": "attention weight", "gate": "gate π", "gradient": "gradient", "grad_x_input": "gradient × input",
+    "ig": "integrated gradients", "lrp": "relevance (LRP)", "single": "single-patch logit",
+    "loo": "Δ logit (leave one out)",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class EvidenceContent:
+    """What an evidence file holds, as layers plus the raw per-patch extras for the hover readout.
+
+    Attributes
+    ----------
+    layers
+        Scalar layers (scores, gates) then subset layers.
+    gates
+        (N,) float64 or ``None``.
+    responses
+        (N, M) float64 anchor responses or ``None``.
+    prompts
+        M anchor prompts (may be empty).
+    classes
+        Class names the model predicts (may be empty).
+    snr
+        ``{subset name: {number name: value}}`` as the file stores them.
+    """
+
+    layers: tuple[Layer, ...]
+    gates: np.ndarray | None
+    responses: np.ndarray | None
+    prompts: tuple[str, ...]
+    classes: tuple[str, ...] = ()
+    snr: dict | None = None
+
+
+def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray) -> EvidenceContent:
+    """Read an evidence file made for the bag with (N, 2) ``coords`` as layers.
+
+    Raises
+    ------
+    EvidentError
+        Unreadable file, not an evidence file, or a file of another slide.
+    """
+    from core.evidence.evidence_file import read_evidence
+
+    ev = read_evidence(path, coords=np.asarray(coords, dtype=np.int64))
+    maps = {k: np.asarray(v, dtype=np.float64) for k, v in ev.scores.items()}
+    gates = None if ev.gates is None else np.asarray(ev.gates, dtype=np.float64)
+    if gates is not None and "gate" not in maps:
+        maps["gate"] = gates
+    layers = [scalar_layer(name, v, units=UNITS.get(name, "score"), source=str(path)) for name, v in maps.items()]
+    layers += [subset_layer(f"subset: {name}", s.indices, source=str(path)) for name, s in ev.subsets.items()]
+    responses = None if ev.responses is None else np.asarray(ev.responses, dtype=np.float64)
+    return EvidenceContent(tuple(layers), gates, responses, tuple(ev.prompts), tuple(ev.classes), dict(ev.snr))
+
+
+def read_annotation_layers(path: str | os.PathLike) -> list[Layer]:
+    """Read GeoJSON / ASAP XML annotations as one region layer per class (``None`` class -> "annotations")."""
+    import shapely
+
+    from core.data.annotations import read_annotations
+
+    anns = read_annotations(path)
+    by_class: dict[str, list] = {}
+    for a in anns:
+        by_class.setdefault(a.classification or "annotations", []).append(a.geometry)
+    palette = [(255, 120, 0), (0, 200, 255), (120, 255, 120), (255, 0, 200), (200, 200, 200)]
+    return [regions_layer(f"regions: {cls}", shapely.union_all(geoms), source=str(path),
+                          color=palette[i % len(palette)])
+            for i, (cls, geoms) in enumerate(by_class.items())]

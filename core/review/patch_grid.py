@@ -1,0 +1,131 @@
+"""Place per-patch colours on the slide exactly: a raster on the patch grid, or rectangles.
+
+When every patch's level-0 top-left corner lies on one lattice of spacing ``patch_size_level0``
+(the usual non-overlapping CLAM/TRIDENT tiling), a map is drawn as ONE image with one pixel per
+grid cell, placed at level-0 rectangle :attr:`PatchGrid.rect`; cell ``(row, col)`` then covers
+exactly ``[x0 + col * ps, x0 + (col + 1) * ps) x [y0 + row * ps, ...)``. Otherwise (overlapping or
+gapped patches) :attr:`PatchGrid.is_lattice` is False and the viewer draws one rectangle per patch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PatchGrid", "patch_grid", "subset_outline", "geometry_rings"]
+
+
+@dataclass(frozen=True, eq=False)
+class PatchGrid:
+    """The lattice of a bag's patches.
+
+    Attributes
+    ----------
+    coords
+        (N, 2) int64 level-0 top-left corners.
+    patch_size
+        Patch side in level-0 pixels.
+    is_lattice
+        Whether all corners lie on the lattice anchored at the minimum corner with spacing
+        ``patch_size``, each cell holding at most one patch.
+    origin
+        ``(x0, y0)`` level-0 corner of cell (0, 0).
+    shape
+        ``(rows, cols)`` of the raster (``(0, 0)`` when not a lattice).
+    index
+        (rows, cols) int64 patch index of each cell, ``-1`` for empty cells.
+    """
+
+    coords: np.ndarray
+    patch_size: int
+    is_lattice: bool
+    origin: tuple[int, int]
+    shape: tuple[int, int]
+    index: np.ndarray
+
+    @property
+    def rect(self) -> tuple[float, float, float, float]:
+        """``(x, y, w, h)`` level-0 rectangle the raster covers."""
+        rows, cols = self.shape
+        ps = self.patch_size
+        return float(self.origin[0]), float(self.origin[1]), float(cols * ps), float(rows * ps)
+
+    def rasterise(self, rgba: np.ndarray) -> np.ndarray:
+        """Per-patch colours (N, 4) uint8 -> raster (rows, cols, 4) uint8, empty cells transparent."""
+        if not self.is_lattice:
+            raise ValueError("patches are not on a lattice; draw rectangles instead")
+        out = np.zeros((*self.shape, 4), dtype=np.uint8)
+        filled = self.index >= 0
+        out[filled] = np.asarray(rgba, dtype=np.uint8)[self.index[filled]]
+        return out
+
+    def patch_at(self, x: float, y: float) -> int:
+        """Index of the patch covering level-0 point ``(x, y)``, or -1 (last drawn wins on overlap)."""
+        ps = self.patch_size
+        if self.is_lattice:
+            col = int(np.floor((x - self.origin[0]) / ps))
+            row = int(np.floor((y - self.origin[1]) / ps))
+            if 0 <= row < self.shape[0] and 0 <= col < self.shape[1]:
+                return int(self.index[row, col])
+            return -1
+        c = self.coords
+        hit = np.flatnonzero((c[:, 0] <= x) & (x < c[:, 0] + ps) & (c[:, 1] <= y) & (y < c[:, 1] + ps))
+        return int(hit[-1]) if hit.size else -1
+
+    def patches_in(self, geometry) -> np.ndarray:
+        """(K,) int64 indices of patches whose centre lies inside a shapely geometry."""
+        import shapely
+
+        centres = self.coords.astype(np.float64) + self.patch_size / 2.0
+        inside = shapely.contains_xy(geometry, centres[:, 0], centres[:, 1])
+        return np.flatnonzero(inside).astype(np.int64)
+
+
+def patch_grid(coords: np.ndarray, patch_size: int) -> PatchGrid:
+    """Build the :class:`PatchGrid` of (N, 2) level-0 corners and a level-0 patch side."""
+    c = np.asarray(coords, dtype=np.int64).reshape(-1, 2)
+    ps = int(patch_size)
+    if ps <= 0:
+        raise ValueError("patch size must be positive")
+    empty = np.zeros((0, 0), dtype=np.int64)
+    if c.shape[0] == 0:
+        return PatchGrid(c, ps, False, (0, 0), (0, 0), empty)
+    x0, y0 = int(c[:, 0].min()), int(c[:, 1].min())
+    rel = c - np.array([x0, y0])
+    if np.any(rel % ps):
+        return PatchGrid(c, ps, False, (x0, y0), (0, 0), empty)
+    cols_i, rows_i = rel[:, 0] // ps, rel[:, 1] // ps
+    shape = (int(rows_i.max()) + 1, int(cols_i.max()) + 1)
+    index = np.full(shape, -1, dtype=np.int64)
+    index[rows_i, cols_i] = np.arange(c.shape[0])
+    if int((index >= 0).sum()) != c.shape[0]:  # duplicate corners: not a one-to-one lattice
+        return PatchGrid(c, ps, False, (x0, y0), (0, 0), empty)
+    return PatchGrid(c, ps, True, (x0, y0), shape, index)
+
+
+def subset_outline(coords: np.ndarray, patch_size: int, indices: np.ndarray):
+    """Union of the patch squares of ``indices`` as one shapely (Multi)Polygon, level-0 px.
+
+    Adjacent squares merge into regions so that a subset is drawn as a few outlines.
+    """
+    import shapely
+
+    c = np.asarray(coords, dtype=np.float64)[np.asarray(indices, dtype=np.int64)]
+    if c.shape[0] == 0:
+        return shapely.MultiPolygon()
+    boxes = shapely.box(c[:, 0], c[:, 1], c[:, 0] + patch_size, c[:, 1] + patch_size)
+    return shapely.union_all(boxes)
+
+
+def geometry_rings(geometry) -> list[np.ndarray]:
+    """Every ring (exteriors and holes) of a polygonal shapely geometry as (K, 2) float64 arrays."""
+    import shapely
+
+    rings: list[np.ndarray] = []
+    for poly in shapely.get_parts(geometry):
+        if poly.geom_type != "Polygon" or poly.is_empty:
+            continue
+        rings.append(np.asarray(poly.exterior.coords, dtype=np.float64))
+        rings.extend(np.asarray(r.coords, dtype=np.float64) for r in poly.interiors)
+    return rings

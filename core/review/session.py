@@ -1,0 +1,286 @@
+"""The review session: the one owner of what the viewer shows (Qt-free).
+
+The GUI writes user choices into a :class:`ReviewSession` and listens to its signals; widgets never
+talk to each other. Loading errors are reported (``message`` signal and :attr:`messages`), never
+raised to the GUI.
+
+Signals (:class:`core.review.signals.Signal`)
+---------------------------------------------
+files_changed()
+    A new slide group was opened (slide, bag, evidence, annotations, checkpoint).
+layers_changed()
+    A layer was added, removed or moved.
+layer_changed(name: str)
+    A layer's settings changed.
+selection_changed()
+    The patch selection changed.
+history_changed()
+    An intervention was added or undone.
+message(level: str, text: str)
+    ``"info"``, ``"warning"`` or ``"error"`` for the status bar / message list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.errors import EvidentError
+from core.review.layers import Layer
+from core.review.matching import MatchResult, SlideFiles, collect, match_files
+from core.review.normalise import rank_percentile
+from core.review.patch_grid import PatchGrid, patch_grid
+from core.review.signals import Signal
+
+__all__ = ["ReviewSession", "InterventionRecord"]
+
+
+@dataclass(frozen=True, eq=False)
+class InterventionRecord:
+    """One live intervention (plain data from the inference thread).
+
+    ``probs_before``/``probs_after`` are (C,) float64; ``indices`` (K,) int64 the selected patches;
+    ``action`` ``"keep"`` or ``"remove"``; ``layers`` the names of layers it added.
+    """
+
+    action: str
+    indices: np.ndarray
+    probs_before: np.ndarray
+    probs_after: np.ndarray
+    classes: tuple[str, ...]
+    phi_delta: float
+    layers: tuple[str, ...] = ()
+    snr: dict | None = None
+
+
+class ReviewSession:
+    """State of one review: slide, bag, layers, selection and intervention history."""
+
+    def __init__(self) -> None:
+        self.files_changed, self.layers_changed, self.layer_changed = Signal(), Signal(), Signal()
+        self.selection_changed, self.history_changed, self.message = Signal(), Signal(), Signal()
+        self.files: SlideFiles | None = None
+        self.slide: Any = None
+        self.bag: Any = None
+        self.grid: PatchGrid | None = None
+        self.gates: np.ndarray | None = None
+        self.responses: np.ndarray | None = None
+        self.prompts: tuple[str, ...] = ()
+        self.classes: tuple[str, ...] = ()  # class names from the evidence file, when it names them
+        self.messages: list[tuple[str, str]] = []
+        self._layers: list[Layer] = []
+        self._ranks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.selection = np.zeros(0, dtype=np.int64)
+        self.history: list[InterventionRecord] = []
+
+    # ---- opening -------------------------------------------------------------------------
+    def open(self, paths: list[str | os.PathLike]) -> MatchResult:
+        """Open files / folders: match them by slide stem and load the first group.
+
+        Files that attach to the slide already open (same stem) are added to it. Unmatched files
+        and load errors are reported through :attr:`message`.
+        """
+        entries, problems = collect(list(paths))
+        current = self.files.stem if self.files is not None else None
+        result = match_files(entries, current_stem=current)
+        for p, why in (*problems, *result.unmatched):
+            self._say("warning", f"{p}: {why}")
+        if result.groups:
+            group = result.groups[0]
+            if current is not None and group.stem == current and group.slide is None:
+                self._attach(group)
+            else:
+                self.load(group)
+            if len(result.groups) > 1:
+                self._say("info", f"{len(result.groups) - 1} more slide(s) matched; opened {group.stem}")
+        return result
+
+    def load(self, group: SlideFiles) -> None:
+        """Replace the current review with ``group``'s files (each file's error is reported)."""
+        self.close()
+        self.files = SlideFiles(stem=group.stem)
+        if group.slide is not None:
+            from core.slide.reader import open_slide
+
+            try:
+                self.slide = open_slide(group.slide)
+                self.files = SlideFiles(stem=group.stem, slide=group.slide)
+            except EvidentError as exc:
+                self._say("error", str(exc))
+        self._attach(group)
+
+    def _attach(self, group: SlideFiles) -> None:
+        files = self.files or SlideFiles(stem=group.stem)
+        changes: dict[str, Any] = {}
+        if group.features is not None and self._try(self._load_bag, group.features):
+            changes["features"] = group.features
+        if group.evidence is not None and self._try(self._load_evidence, group.evidence):
+            changes["evidence"] = group.evidence
+        if group.annotations is not None and self._try(self._load_annotations, group.annotations):
+            changes["annotations"] = group.annotations
+        if group.checkpoint is not None:
+            changes["checkpoint"] = group.checkpoint
+        self.files = SlideFiles(stem=files.stem, **{**{k: getattr(files, k) for k in
+                                ("slide", "features", "evidence", "annotations", "checkpoint")}, **changes})
+        self.files_changed.emit()
+        self.layers_changed.emit()
+
+    def _try(self, fn, path) -> bool:
+        try:
+            fn(path)
+            return True
+        except EvidentError as exc:
+            self._say("error", str(exc))
+            return False
+
+    def _load_bag(self, path) -> None:
+        from core.data.bags import read_bag
+
+        dims = self.slide.dimensions if self.slide is not None else None
+        bag = read_bag(path, slide_dimensions=dims)
+        ps = bag.patch_size_level0 or _infer_patch_size(bag.coords)
+        self.bag, self.grid = bag, patch_grid(bag.coords, ps)
+
+    def _load_evidence(self, path) -> None:
+        from core.review.loading import read_evidence_layers
+
+        if self.bag is None:
+            raise EvidentError(path, "open the matching feature file first (the patch coordinates are there)")
+        content = read_evidence_layers(path, self.bag.coords)
+        self.gates, self.responses, self.prompts = content.gates, content.responses, content.prompts
+        self.classes = content.classes
+        for layer in content.layers:
+            self.add_layer(layer, emit=False)
+
+    def _load_annotations(self, path) -> None:
+        from core.review.loading import read_annotation_layers
+
+        for layer in read_annotation_layers(path):
+            self.add_layer(layer, emit=False)
+
+    def close(self) -> None:
+        """Forget everything (closes the slide)."""
+        if self.slide is not None:
+            self.slide.close()
+        self.files = self.slide = self.bag = self.grid = self.gates = self.responses = None
+        self.prompts = ()
+        self.classes = ()
+        self._layers.clear()
+        self._ranks.clear()
+        self.selection = np.zeros(0, dtype=np.int64)
+        self.history.clear()
+
+    # ---- layers -------------------------------------------------------------------------
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """Layers bottom to top."""
+        return tuple(self._layers)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def add_layer(self, layer: Layer, *, emit: bool = True) -> None:
+        """Add (or replace, keeping its place) a layer; scalar layers must have one score per patch."""
+        if layer.kind == "scalar" and self.bag is not None and layer.values.shape[0] != self.bag.n_patches:
+            raise EvidentError(layer.source or layer.name,
+                               f"{layer.values.shape[0]} scores for {self.bag.n_patches} patches")
+        self._ranks.pop(layer.name, None)
+        names = [x.name for x in self._layers]
+        if layer.name in names:
+            self._layers[names.index(layer.name)] = layer
+        else:
+            self._layers.append(layer)
+        if emit:
+            self.layers_changed.emit()
+
+    def remove_layer(self, name: str) -> None:
+        self._layers.remove(self.layer(name))
+        self._ranks.pop(name, None)
+        self.layers_changed.emit()
+
+    def move_layer(self, name: str, index: int) -> None:
+        """Move a layer to position ``index`` (0 = bottom)."""
+        layer = self.layer(name)
+        self._layers.remove(layer)
+        self._layers.insert(max(0, min(index, len(self._layers))), layer)
+        self.layers_changed.emit()
+
+    def update_layer(self, name: str, **settings: Any) -> None:
+        """Change display settings of a layer (validated by :class:`LayerSettings`)."""
+        i = [x.name for x in self._layers].index(name)
+        self._layers[i] = self._layers[i].with_settings(**settings)
+        self.layer_changed.emit(name)
+
+    # ---- selection, hover, history --------------------------------------------------------
+    def set_selection(self, indices: np.ndarray) -> None:
+        """Select patches ((K,) int indices; sorted, unique, checked against the bag)."""
+        idx = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
+        n = self.bag.n_patches if self.bag is not None else 0
+        if idx.size and (idx[0] < 0 or idx[-1] >= n):
+            raise ValueError(f"selection names patches outside 0..{n - 1}")
+        self.selection = idx
+        self.selection_changed.emit()
+
+    def describe_patch(self, x: float, y: float) -> dict | None:
+        """Hover readout at level-0 ``(x, y)``: patch index and corner, and per scalar layer its raw
+        score, rank (1 = highest) and percentile; the gate and the top anchor when present."""
+        if self.grid is None:
+            return None
+        i = self.grid.patch_at(x, y)
+        if i < 0:
+            return None
+        out: dict[str, Any] = {"index": i, "coords": tuple(int(v) for v in self.grid.coords[i]), "layers": {}}
+        for layer in self._layers:
+            if layer.kind != "scalar":
+                continue
+            if layer.name not in self._ranks:
+                self._ranks[layer.name] = rank_percentile(np.nan_to_num(layer.values, nan=-np.inf))
+            rank, pct = self._ranks[layer.name]
+            out["layers"][layer.name] = {"score": float(layer.values[i]), "rank": int(rank[i]),
+                                         "percentile": float(pct[i])}
+        if self.gates is not None:
+            out["gate"] = float(self.gates[i])
+        if self.responses is not None and self.responses.shape[1]:
+            j = int(np.argmax(self.responses[i]))
+            out["anchor"] = (self.prompts[j] if j < len(self.prompts) else f"anchor {j}", float(self.responses[i, j]))
+        return out
+
+    def push_intervention(self, record: InterventionRecord, layers: tuple[Layer, ...] = ()) -> None:
+        """Record an intervention result and add the maps it produced as layers."""
+        for layer in layers:
+            self.add_layer(layer, emit=False)
+        self.history.append(record)
+        if layers:
+            self.layers_changed.emit()
+        self.history_changed.emit()
+
+    def undo(self) -> InterventionRecord | None:
+        """Undo the last intervention (removes its layers); returns it, or ``None`` when none."""
+        if not self.history:
+            return None
+        record = self.history.pop()
+        self._layers = [x for x in self._layers if x.name not in record.layers]
+        self.layers_changed.emit()
+        self.history_changed.emit()
+        return record
+
+    def _say(self, level: str, text: str) -> None:
+        self.messages.append((level, text))
+        self.message.emit(level, text)
+
+
+def _infer_patch_size(coords: np.ndarray) -> int:
+    """Smallest positive spacing between distinct x or y corners (fallback when the file lacks it)."""
+    best = 0
+    for axis in (0, 1):
+        u = np.unique(coords[:, axis])
+        if u.size > 1:
+            d = int(np.diff(u).min())
+            best = d if best == 0 else min(best, d)
+    return best or 256
