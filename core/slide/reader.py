@@ -77,6 +77,8 @@ class SlideReader:
         self._retired: list[Any] = []
         self._is_image = False
         self._closed = False
+        self._busy = threading.Condition()  # counts reads in flight so close() can wait for them
+        self._inflight = 0
         self._osr = self._open()
         props = dict(self._osr.properties)
         self.properties: dict[str, str] = props
@@ -138,10 +140,23 @@ class SlideReader:
     # -- reading ---------------------------------------------------------------------------------
     def _handle(self) -> Any:
         if self._closed:
-            raise ValueError(f"slide {self.path} is closed")
+            raise EvidentError(self.path, "the slide was closed")
         return self._osr
 
     def _call(self, fn: Callable[[Any], Any], what: str) -> Any:
+        """Run :meth:`_read` while counting it as in flight, so :meth:`close` waits for it."""
+        with self._busy:
+            if self._closed:
+                raise EvidentError(self.path, "the slide was closed")
+            self._inflight += 1
+        try:
+            return self._read(fn, what)
+        finally:
+            with self._busy:
+                self._inflight -= 1
+                self._busy.notify_all()
+
+    def _read(self, fn: Callable[[Any], Any], what: str) -> Any:
         """Run ``fn(handle)`` on the shared handle; on an OpenSlide error retry on a private one.
 
         An error leaves an OpenSlide handle in error state, so reads of *good* tiles running on the
@@ -240,11 +255,18 @@ class SlideReader:
         }
 
     def close(self) -> None:
-        """Release the OpenSlide handle(s); the reader is unusable afterwards."""
-        with self._lock:
+        """Release the OpenSlide handle(s); the reader is unusable afterwards.
+
+        New reads are refused at once (``EvidentError``: the slide was closed); reads already in
+        flight on other threads (a tile pool) are waited for, since closing an OpenSlide handle
+        under a running read aborts the process.
+        """
+        with self._busy:
             if self._closed:
                 return
             self._closed = True
+            self._busy.wait_for(lambda: self._inflight == 0)
+        with self._lock:
             for h in [*self._retired, self._osr]:
                 h.close()
             self._retired.clear()

@@ -136,7 +136,7 @@ def test_closed_reader_refuses_reads(cmu_slide):
     r = open_slide(cmu_slide)
     r.close()
     r.close()  # idempotent
-    with pytest.raises(ValueError, match="closed"):
+    with pytest.raises(EvidentError, match="closed"):
         r.read_region((0, 0), 0, (8, 8))
 
 

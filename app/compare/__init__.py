@@ -1,0 +1,1 @@
+"""Multi-pane comparison of evidence maps: synchronised slide views, swipe, difference, agreement."""

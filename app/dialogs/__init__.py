@@ -1,0 +1,1 @@
+"""Dialogs of the review workflows: locating moved files, background jobs."""
