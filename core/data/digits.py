@@ -21,7 +21,7 @@ import numpy as np
 
 from core.data.bag import FeatureBag
 
-__all__ = ["DigitBag", "make_digit_bags", "write_digit_bags", "read_evidence_truth", "PATCH_SIZE"]
+__all__ = ["PATCH_SIZE", "DigitBag", "make_digit_bags", "read_evidence_truth", "write_digit_bags"]
 
 PATCH_SIZE = 8
 

@@ -1,0 +1,198 @@
+"""Per-slide evidence file (HDF5): what a model found in one slide, for the viewer and the audits.
+
+Layout (every array optional unless marked *required*; N patches, M anchors, C outputs)::
+
+    /                      attrs: format = "evident-evidence", version = 1, slide_id (str),
+                                  n_patches (int), coords_sha256 (str), task (str),
+                                  classes (JSON list of str), predicted_class (int, −1 for survival),
+                                  model (str: checkpoint path or name), anchor_digest (str),
+                                  prompts (JSON list of M str)
+    /coords                (N, 2) int64   level-0 patch corners (*required*); a copy so a file can be
+                                          checked against the slide's bag (coords_sha256 likewise)
+    /prediction/probs      (C,) float32   class probabilities (classification)
+    /prediction/risk       (1,) float32   risk (survival)
+    /scores/<method>       (N,) float32   one per explanation method ("attention", "gate", "ig", ...)
+    /gates                 (N,) float32   GCE gates π
+    /responses             (N, M) float32 anchor responses r
+    /coverage              (M,) float32   soft noisy-OR coverage v(π)
+    /subsets/<name>        (K,) int64     patch indices (e.g. "recovered", "threshold", "attention_topk")
+                           attrs: stop_reason (str, "" if none), coverage ((M,) float64, optional),
+                                  n_threshold (int, optional)
+    /snr/<name>            attrs only: S/N/R numbers of subset <name> (e.g. keep_only_drop,
+                                  complement_degradation, cd_gap), floats
+
+Writers replace the whole file atomically (:func:`write_evidence`); to add one method's scores to an
+existing file use :func:`add_scores`, which checks N and rewrites the file atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import atomic_path
+from core.errors import EvidentError
+
+__all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "coords_digest", "read_evidence", "write_evidence"]
+
+FORMAT = "evident-evidence"
+VERSION = 1
+
+
+def coords_digest(coords: np.ndarray) -> str:
+    """sha256 (hex) of (N, 2) coordinates as little-endian int64, row-major."""
+    return hashlib.sha256(np.ascontiguousarray(coords, dtype="<i8").tobytes()).hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Subset:
+    """An evidence subset: (K,) int64 ``indices``, ``stop_reason``, optional (M,) ``coverage``."""
+
+    indices: np.ndarray
+    stop_reason: str = ""
+    coverage: np.ndarray | None = None
+    n_threshold: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    """Everything an evidence file holds (see the module docstring for shapes)."""
+
+    slide_id: str
+    coords: np.ndarray
+    task: str = "classification"
+    classes: tuple[str, ...] = ()
+    predicted_class: int = -1
+    probs: np.ndarray | None = None
+    risk: np.ndarray | None = None
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    gates: np.ndarray | None = None
+    responses: np.ndarray | None = None
+    coverage: np.ndarray | None = None
+    prompts: tuple[str, ...] = ()
+    subsets: dict[str, Subset] = field(default_factory=dict)
+    snr: dict[str, dict[str, float]] = field(default_factory=dict)
+    model: str = ""
+    anchor_digest: str = ""
+
+    @property
+    def n_patches(self) -> int:
+        """N."""
+        return int(self.coords.shape[0])
+
+
+def _check(ev: Evidence, path: Path) -> None:
+    n = ev.n_patches
+    if ev.coords.ndim != 2 or ev.coords.shape[1] != 2:
+        raise EvidentError(path, f"coords must be (N, 2), got {ev.coords.shape}")
+    for name, arr in [("gates", ev.gates), *((f"scores/{k}", v) for k, v in ev.scores.items())]:
+        if arr is not None and np.asarray(arr).shape != (n,):
+            raise EvidentError(path, f"{name} must have shape ({n},), got {np.asarray(arr).shape}")
+    if ev.responses is not None and (np.asarray(ev.responses).ndim != 2 or np.asarray(ev.responses).shape[0] != n):
+        raise EvidentError(path, f"responses must be ({n}, M), got {np.asarray(ev.responses).shape}")
+    for name, s in ev.subsets.items():
+        idx = np.asarray(s.indices)
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise EvidentError(path, f"subset {name!r} has patch indices outside [0, {n})")
+
+
+def write_evidence(path: str | os.PathLike, ev: Evidence) -> None:
+    """Write ``ev`` to ``path`` atomically (validated first: nothing is written on error)."""
+    import h5py
+
+    p = Path(path)
+    _check(ev, p)
+    with atomic_path(p) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update(
+            format=FORMAT, version=VERSION, slide_id=ev.slide_id, n_patches=ev.n_patches,
+            coords_sha256=coords_digest(ev.coords), task=ev.task, classes=json.dumps(list(ev.classes)),
+            predicted_class=int(ev.predicted_class), model=ev.model, anchor_digest=ev.anchor_digest,
+            prompts=json.dumps(list(ev.prompts)),
+        )
+        f.create_dataset("coords", data=np.asarray(ev.coords, dtype=np.int64))
+        pred = f.create_group("prediction")
+        if ev.probs is not None:
+            pred.create_dataset("probs", data=np.asarray(ev.probs, dtype=np.float32))
+        if ev.risk is not None:
+            pred.create_dataset("risk", data=np.asarray(ev.risk, dtype=np.float32).reshape(-1))
+        sc = f.create_group("scores")
+        for k, v in ev.scores.items():
+            sc.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+        for k in ("gates", "responses", "coverage"):
+            v = getattr(ev, k)
+            if v is not None:
+                f.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+        sub = f.create_group("subsets")
+        for k, s in ev.subsets.items():
+            d = sub.create_dataset(k, data=np.asarray(s.indices, dtype=np.int64))
+            d.attrs["stop_reason"] = s.stop_reason
+            if s.coverage is not None:
+                d.attrs["coverage"] = np.asarray(s.coverage, dtype=np.float64)
+            if s.n_threshold is not None:
+                d.attrs["n_threshold"] = int(s.n_threshold)
+        snr = f.create_group("snr")
+        for k, vals in ev.snr.items():
+            g = snr.create_group(k)
+            for m, v in vals.items():
+                g.attrs[m] = float(v)
+
+
+def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) -> Evidence:
+    """Read an evidence file.
+
+    Parameters
+    ----------
+    coords
+        (N, 2) coordinates of the bag the file should belong to; if given, a file made for another
+        slide (different coordinates) is refused.
+
+    Raises
+    ------
+    EvidentError
+        Missing or unreadable file, not an evidence file, or coordinates of another slide.
+    """
+    import h5py
+
+    p = Path(path)
+    if not p.is_file():
+        raise EvidentError(p, "evidence file not found")
+    if not h5py.is_hdf5(p):
+        raise EvidentError(p, "not an HDF5 file")
+    with h5py.File(p, "r") as f:
+        if f.attrs.get("format") != FORMAT or "coords" not in f:
+            raise EvidentError(p, "not an Evident evidence file")
+        a = f.attrs
+        get = lambda k: np.asarray(f[k][()]) if k in f else None
+        ev = Evidence(
+            slide_id=str(a.get("slide_id", "")), coords=np.asarray(f["coords"][()], dtype=np.int64),
+            task=str(a.get("task", "")), classes=tuple(json.loads(a.get("classes", "[]"))),
+            predicted_class=int(a.get("predicted_class", -1)), probs=get("prediction/probs"),
+            risk=get("prediction/risk"), scores={k: np.asarray(v[()]) for k, v in f.get("scores", {}).items()},
+            gates=get("gates"), responses=get("responses"), coverage=get("coverage"),
+            prompts=tuple(json.loads(a.get("prompts", "[]"))),
+            subsets={
+                k: Subset(np.asarray(d[()], dtype=np.int64), str(d.attrs.get("stop_reason", "")),
+                          np.asarray(d.attrs["coverage"]) if "coverage" in d.attrs else None,
+                          int(d.attrs["n_threshold"]) if "n_threshold" in d.attrs else None)
+                for k, d in f.get("subsets", {}).items()
+            },
+            snr={k: {m: float(v) for m, v in g.attrs.items()} for k, g in f.get("snr", {}).items()},
+            model=str(a.get("model", "")), anchor_digest=str(a.get("anchor_digest", "")),
+        )
+    if coords is not None and coords_digest(coords) != coords_digest(ev.coords):
+        raise EvidentError(p, f"evidence file belongs to another slide ({ev.slide_id!r}: coordinates differ)")
+    return ev
+
+
+def add_scores(path: str | os.PathLike, method: str, scores: np.ndarray) -> None:
+    """Add (or replace) ``/scores/<method>`` ((N,) float) in an existing file, atomically."""
+    ev = read_evidence(path)
+    s = np.asarray(scores, dtype=np.float32).reshape(-1)
+    if s.shape[0] != ev.n_patches:
+        raise EvidentError(path, f"scores for {method!r} have {s.shape[0]} values, the slide has {ev.n_patches} patches")
+    write_evidence(path, replace(ev, scores={**ev.scores, method: s}))

@@ -1,0 +1,144 @@
+"""``evident train --gce``: the GCE model factory and the evidence numbers added to results.json.
+
+Flags (added to ``evident train`` by :func:`add_gce_arguments`):
+
+* ``--gce`` wrap the host with GCE (:func:`core.models.gce.build_gce`);
+* ``--anchors SPEC`` ``FILE`` (anchor bank) or ``prototypes:M`` (default ``prototypes:8``): k-means
+  over the training fold's patches, **[decision]** centred (the bridge's bias starts at ``−μ``), since
+  uncentred prototypes of all-positive features respond to every patch;
+* ``--ablation NAME`` one of :data:`core.models.gce.ABLATIONS` (default ``full``);
+* ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05).
+
+After cross-validation, :func:`add_evidence_metrics` loads each fold's checkpoint, recovers the
+evidence of its test slides, and adds to ``results.json`` (``mean``/``std`` over folds, and per fold
+under ``evidence_folds``): ``cd_gap``, ``complement_degradation``, ``evidence_sufficiency``,
+``keep_only_drop``, ``evidence_fraction`` (method.md §5, :func:`core.evidence.snr.cohort_snr`), and
+the same for host-attention top-k at the same size (prefix ``attention_topk/``) and at
+``--evidence-budget`` (prefix ``attention_budget/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["EVIDENCE_KEYS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
+
+EVIDENCE_KEYS = ("cd_gap", "complement_degradation", "evidence_sufficiency", "keep_only_drop", "evidence_fraction")
+
+
+def add_gce_arguments(p: argparse.ArgumentParser) -> None:
+    """Add ``--gce``, ``--anchors``, ``--ablation``, ``--evidence-budget``."""
+    from core.models.gce import ABLATIONS
+
+    g = p.add_argument_group("GCE (grounded coverage-driven evidence)")
+    g.add_argument("--gce", action="store_true", help="wrap the host with GCE-MIL")
+    g.add_argument("--anchors", default="prototypes:8", metavar="SPEC",
+                   help="anchor bank file (.h5/.npz) or prototypes:M (default prototypes:8)")
+    g.add_argument("--ablation", default="full", choices=list(ABLATIONS), help="GCE ablation (default full)")
+    g.add_argument("--evidence-budget", type=float, default=0.05, metavar="F",
+                   help="fraction of each bag for the attention top-k comparison (default 0.05)")
+
+
+def gce_factory(args: argparse.Namespace, cohort):
+    """``(factory, extra_config)`` for ``--gce``, else ``(None, {})``.
+
+    Raises
+    ------
+    EvidentError
+        Bad ``--anchors`` (missing file, bad bank, bad ``prototypes:M``).
+    """
+    if not getattr(args, "gce", False):
+        return None, {}
+    from core.anchors import parse_anchor_spec
+    from core.data.anchors import read_anchor_bank
+    from core.errors import EvidentError
+
+    spec = parse_anchor_spec(args.anchors)
+    if not 0.0 < args.evidence_budget <= 1.0:
+        raise EvidentError(None, f"--evidence-budget must lie in (0, 1], got {args.evidence_budget}")
+    bank = read_anchor_bank(spec.path) if spec.kind == "file" else None
+    extra = {"gce": {"anchors": str(args.anchors), "ablation": args.ablation,
+                     "anchor_digest": bank.digest() if bank is not None else "per-fold prototypes"}}
+
+    def factory(host_name, host_config, train_bags):
+        from core.anchors import prototype_anchors
+        from core.models.gce import GCEConfig, build_gce
+        from core.models.registry import build_host
+
+        host = build_host(host_name, host_config)
+        mean = None
+        b = bank
+        if b is None:
+            feats = np.concatenate([t.features.numpy() for t in train_bags])
+            b = prototype_anchors(feats, spec.m, center=True)
+            mean = feats.mean(axis=0)
+        model = build_gce(host, b.embeddings, GCEConfig(ablation=args.ablation), b.digest(), b.prompts, feature_mean=mean)
+        return model, model.objective(host_config.task)
+
+    return factory, extra
+
+
+def _fold_evidence(model, bags, task: str, budget: float) -> dict:
+    import torch
+
+    from core.evidence.selection import attention_topk, gce_evidence, is_gce, topk_count
+    from core.evidence.snr import cohort_snr, slide_snr
+
+    rows: dict[str, list] = {"": [], "attention_topk/": [], "attention_budget/": []}
+    with torch.no_grad():
+        for b in bags:
+            x, c = b.features, b.coords
+            n = x.shape[0]
+            idx = gce_evidence(model, x, c)[0].indices if is_gce(model) else attention_topk(model, x, c, topk_count(n, budget))
+            rows[""].append(slide_snr(model, x, c, idx))
+            if model.host(x, c).attention is not None:
+                rows["attention_topk/"].append(slide_snr(model, x, c, attention_topk(model, x, c, idx.size)))
+                rows["attention_budget/"].append(slide_snr(model, x, c, attention_topk(model, x, c, topk_count(n, budget))))
+    if task == "classification":
+        kw = {"labels": [int(b.target) for b in bags]}
+    else:
+        t = np.stack([b.target.numpy().reshape(-1)[:2] for b in bags])
+        kw = {"time": t[:, 0], "event": t[:, 1]}
+    out = {}
+    for prefix, rr in rows.items():
+        if rr:
+            res = cohort_snr(rr, task, **kw)
+            out.update({f"{prefix}{k}": res[k] for k in EVIDENCE_KEYS})
+    return out
+
+
+def add_evidence_metrics(out: str | Path, cohort, summary: dict, budget: float = 0.05) -> dict:
+    """Add the evidence numbers of every fold to ``OUT/results.json`` (rewritten atomically).
+
+    Returns
+    -------
+    dict
+        The updated summary.
+    """
+    from core.atomic import atomic_write_json
+    from core.models.checkpoint import load_checkpoint
+
+    out = Path(out)
+    by_id = {b.slide_id: b for b in cohort.bags}
+    per_fold = []
+    for d in sorted(out.glob("fold_*_*")):
+        rec = json.loads((d / "fold.json").read_text(encoding="utf-8"))
+        model, _ = load_checkpoint(d / "model.pt")
+        test = [by_id[p["slide_id"]] for p in rec["predictions"]]
+        per_fold.append({"repeat": rec["repeat"], "fold": rec["fold"], **_fold_evidence(model, test, cohort.task, budget)})
+    summary = dict(summary)
+    summary["evidence_folds"] = per_fold
+    mean, std = dict(summary.get("mean", {})), dict(summary.get("std", {}))
+    for k in sorted({k for f in per_fold for k in f if k not in ("repeat", "fold")}):
+        v = np.array([f.get(k, math.nan) for f in per_fold], dtype=np.float64)
+        v = v[~np.isnan(v)]
+        mean[k] = float(v.mean()) if v.size else None
+        std[k] = float(v.std()) if v.size else None
+    summary["mean"], summary["std"] = mean, std
+    atomic_write_json(out / "results.json", summary)
+    return summary

@@ -1,0 +1,82 @@
+"""The GCE training objective (method.md §3.9): ``L = L_task + λb L_budget + λg (L_cov + L_align)``.
+
+* ``L_budget = ReLU(mean_i π_i − ρ)²``
+* ``L_cov = 1 − U_y(π) / Σ_m α_ym`` with ``U_y = Σ_m α_ym v_m(π)`` (survival: the one risk row)
+* ``L_align = BCE(π_i, stopgrad(t_i))``, ``t_i = Σ_m α_ym r_im / Σ_m α_ym``
+
+``L_task`` is :func:`core.models.losses.task_loss` on the gated host output, plus the host's
+:meth:`auxiliary_loss` where it has one. Which terms are on follows the model's ablation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["budget_loss", "gce_objective", "grounding_loss"]
+
+
+def budget_loss(gates: Tensor, budget: float) -> Tensor:
+    """``ReLU(mean π − ρ)²`` for (N,) gates; returns ()."""
+    return F.relu(gates.mean() - budget) ** 2
+
+
+def grounding_loss(gates: Tensor, responses: Tensor, coverage: Tensor, alpha_y: Tensor) -> Tensor:
+    """``L_cov + L_align``.
+
+    Parameters
+    ----------
+    gates
+        (N,) π. responses: (N, M) r. coverage: (M,) v(π). alpha_y: (M,) α of the label's class.
+
+    Returns
+    -------
+    Tensor
+        () the grounding loss; gradients reach π (both terms) and α (``L_cov`` only).
+    """
+    total = alpha_y.sum().clamp_min(1e-12)  # ()
+    l_cov = 1.0 - (alpha_y * coverage).sum() / total
+    target = (responses @ alpha_y / total).detach().clamp(0.0, 1.0)  # (N,)
+    l_align = F.binary_cross_entropy(gates.clamp(1e-6, 1 - 1e-6), target)
+    return l_cov + l_align
+
+
+def _label_row(task: str, target, n_rows: int) -> int:
+    if task != "classification" or n_rows == 1:
+        return 0
+    return int(torch.as_tensor(target).reshape(-1)[0])
+
+
+def gce_objective(task: str, task_loss: Callable | None = None) -> Callable:
+    """Objective ``(model, features (N, d), coords (N, 2), target) -> (loss (), output (C,) or (1,))``.
+
+    Parameters
+    ----------
+    task
+        ``"classification"``, ``"survival"`` or ``"regression"``.
+    task_loss
+        ``(task, output, target) -> loss``; default :func:`core.models.losses.task_loss`.
+        ``model`` is a :class:`core.models.gce.GCEModel`; ``target`` is what ``task_loss`` takes.
+    """
+    if task_loss is None:
+        from core.models.losses import task_loss
+
+    def objective(model, features: Tensor, coords: Tensor | None, target) -> tuple[Tensor, Tensor]:
+        out = model(features, coords)
+        loss = task_loss(task, out.host.output, target)
+        aux = model.host.auxiliary_loss(out.host, target if torch.is_tensor(target) else None)
+        if aux is not None:
+            loss = loss + aux
+        cfg = model.config
+        if cfg.uses_budget:
+            loss = loss + cfg.lambda_budget * budget_loss(out.gates, cfg.budget)
+        if cfg.uses_grounding:
+            alpha = model.class_weights()  # (C, M)
+            alpha_y = alpha[_label_row(task, target, alpha.shape[0])]  # (M,)
+            loss = loss + cfg.lambda_ground * grounding_loss(out.gates, out.responses, out.coverage, alpha_y)
+        return loss, out.host.output
+
+    return objective
