@@ -1,18 +1,85 @@
-"""Start the desktop viewer: ``run(files)`` creates the QApplication and the main window."""
+"""Start the desktop viewer: ``run(files)`` creates the QApplication and the main window.
+
+``exit_after_ms`` (``evident view --exit-after MS`` or the ``EVIDENT_EXIT_AFTER_MS`` environment
+variable) closes the window MS milliseconds after its slide view first painted, which stops every
+worker (tile pool, inference thread, tissue detection) and ends the application with status 0; the
+packaging smoke test starts the frozen app this way.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-__all__ = ["run"]
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+
+__all__ = ["run", "ExitAfterFirstFrame", "exit_after_from_env", "EXIT_AFTER_ENV"]
 
 _STYLE = Path(__file__).resolve().parents[1] / "resources" / "style" / "evident.qss"
+EXIT_AFTER_ENV = "EVIDENT_EXIT_AFTER_MS"
 
 
-def run(files: list[str]) -> int:
+class ExitAfterFirstFrame(QObject):
+    """Close ``window`` ``ms`` milliseconds after its slide view's first paint.
+
+    Signals: ``first_frame()`` when the view first painted; ``closing()`` just before the window
+    is closed.
+    """
+
+    first_frame = Signal()
+    closing = Signal()
+
+    def __init__(self, window, ms: int) -> None:
+        super().__init__(window)
+        if ms < 0:
+            raise ValueError("exit-after must be >= 0 ms")
+        self.window = window
+        self.ms = int(ms)
+        self.painted = False
+        self._target = window.view.graphics.viewport()
+        self._target.installEventFilter(self)
+
+    def eventFilter(self, obj, ev):  # noqa: N802 - Qt naming
+        if not self.painted and obj is self._target and ev.type() == QEvent.Type.Paint:
+            self.painted = True
+            QTimer.singleShot(0, self._armed)  # after this paint has completed
+        return False
+
+    def _armed(self) -> None:
+        self._target.removeEventFilter(self)
+        self.first_frame.emit()
+        QTimer.singleShot(self.ms, self._close)
+
+    def _close(self) -> None:
+        self.closing.emit()
+        self.window.close()
+
+
+def exit_after_from_env(value: int | None) -> int | None:
+    """``value`` if given, else ``EVIDENT_EXIT_AFTER_MS`` as an int (``None`` when unset or empty).
+
+    Raises ``ValueError`` for a value that is not a non-negative integer.
+    """
+    if value is not None:
+        ms = value
+    else:
+        text = os.environ.get(EXIT_AFTER_ENV, "").strip()
+        if not text:
+            return None
+        try:
+            ms = int(text)
+        except ValueError:
+            raise ValueError(f"{EXIT_AFTER_ENV}={text!r} is not a whole number of milliseconds") from None
+    if ms < 0:
+        raise ValueError(f"exit-after must be >= 0 ms, got {ms}")
+    return ms
+
+
+def run(files: list[str], exit_after_ms: int | None = None) -> int:
     """Open the viewer on ``files`` (slides, feature/evidence/annotation files, checkpoints or folders).
 
+    ``exit_after_ms``: close the window that many ms after the first frame (see the module doc).
     Returns the application's exit status.
     """
     from PySide6.QtWidgets import QApplication
@@ -24,7 +91,13 @@ def run(files: list[str]) -> int:
     app.setApplicationName("Evident")
     if _STYLE.is_file():
         app.setStyleSheet(_STYLE.read_text(encoding="utf-8"))
+    exit_after_ms = exit_after_from_env(exit_after_ms)
     window = MainWindow()
+    from app.review_actions import install_review_features
+
+    install_review_features(window)  # Review menu: compare, gallery, plots, cohort browser, exports, jobs
+    if exit_after_ms is not None:
+        window.exit_timer = ExitAfterFirstFrame(window, exit_after_ms)
     window.show()
     if files:
         window.open_paths(files)

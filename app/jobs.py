@@ -21,12 +21,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from core.errors import EvidentError
 from core.review.intervene import Cancelled
 
-__all__ = ["InferenceThread"]
+__all__ = ["InferenceThread", "BackgroundCall"]
 
 
 class InferenceThread(QThread):
@@ -93,3 +93,43 @@ class InferenceThread(QThread):
         if self.isRunning():
             self._jobs.put(None)
             self.wait()
+
+
+class BackgroundCall(QObject):
+    """One plain call ``fn()`` on its own Python thread (not the inference thread), e.g. tissue
+    detection; its result or error comes back to the GUI thread through a queued signal.
+
+    Signals: ``finished(result: object)``, ``failed(message: str)``. :meth:`wait` joins the thread
+    (the window does so before closing the slide the call reads).
+    """
+
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[], Any], parent=None) -> None:
+        super().__init__(parent)
+        self._fn = fn
+        self._thread = threading.Thread(target=self._run, name="evident-background", daemon=True)
+
+    def start(self) -> BackgroundCall:
+        self._thread.start()
+        return self
+
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join the thread; True when it has ended."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            result = self._fn()
+        except EvidentError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported in the status bar, never kills the GUI
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.finished.emit(result)

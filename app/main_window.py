@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+import numpy as np
+
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
+from app.jobs import BackgroundCall
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel
 from app.panels.layers import LayersPanel
@@ -29,7 +32,12 @@ _MAX_RECENT = 10
 
 
 class MainWindow(QMainWindow):
-    """Evident's viewer window around one :class:`ReviewSession`."""
+    """Evident's viewer window around one :class:`ReviewSession`.
+
+    Signals: ``tissue_detected()`` after :meth:`detect_tissue`'s result reached the session.
+    """
+
+    tissue_detected = Signal()
 
     def __init__(self, session: ReviewSession | None = None, settings: QSettings | None = None,
                  parent: QWidget | None = None, *, tile_workers: int | None = None) -> None:
@@ -48,6 +56,8 @@ class MainWindow(QMainWindow):
         self._dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
         left = self._dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.resizeDocks([left, right], [230, 380], Qt.Orientation.Horizontal)
+        self.tissue_job: BackgroundCall | None = None
+        self.layers_panel.tissue_requested.connect(self.detect_tissue)
         self.status_text = QLabel("")
         self.cursor_text = QLabel("")
         self.cursor_text.setMinimumWidth(520)
@@ -97,6 +107,7 @@ class MainWindow(QMainWindow):
         self._action(v, "1:1", self.view.one_to_one, "1")
         self._action(v, "Zoom &In", lambda: self.view.zoom(1.5), "+")
         self._action(v, "Zoom &Out", lambda: self.view.zoom(1 / 1.5), "-")
+        self._action(v, "Detect &Tissue", self.detect_tissue, "T")
         mags = v.addMenu("&Magnification")
         for m in MAGNIFICATIONS:
             self._action(mags, f"{m:g}×", lambda _=False, m=m: self.view.set_magnification(m))
@@ -156,6 +167,32 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.status_text.setText(text)
 
+    # ---- tissue ------------------------------------------------------------------------------
+    def detect_tissue(self) -> None:
+        """Detect the open slide's tissue off the GUI thread (``core.extract.tissue.detect_tissue``);
+        the result becomes the ``"tissue"`` layer and the tissue fraction used by clipped maps."""
+        reader = self.session.slide
+        if reader is None:
+            self.show_message("open a slide to detect its tissue")
+            return
+        if self.tissue_job is not None and self.tissue_job.is_running():
+            return
+        from core.extract.tissue import detect_tissue
+
+        job = BackgroundCall(lambda: detect_tissue(reader), self)
+        job.finished.connect(lambda tissue: self._tissue_ready(reader, tissue))
+        job.failed.connect(lambda text: self.show_message(f"tissue detection failed: {text}"))
+        self.tissue_job = job
+        self.show_message("detecting tissue…")
+        job.start()
+
+    def _tissue_ready(self, reader, tissue) -> None:
+        if reader is not self.session.slide:  # another slide was opened meanwhile
+            return
+        self.session.set_tissue(tissue)
+        self.show_message(f"tissue: {100 * tissue.tissue_fraction:.1f}% of the slide")
+        self.tissue_detected.emit()
+
     # ---- session -> view ---------------------------------------------------------------------
     def _files_changed(self) -> None:
         s = self.session
@@ -166,11 +203,13 @@ class MainWindow(QMainWindow):
         self.overlays.set_selection(s.grid, s.selection)
 
     def _layers_changed(self) -> None:
+        self.overlays.tissue_fraction = self.session.tissue_fraction
         self.overlays.sync(self.session.layers, self.session.grid)
         self._update_colorbar()
 
     def _layer_changed(self, name: str) -> None:
         names = [x.name for x in self.session.layers]
+        self.overlays.tissue_fraction = self.session.tissue_fraction
         self.overlays.refresh(self.session.layer(name), names.index(name), self.session.grid)
         self._update_colorbar()
 
@@ -180,18 +219,22 @@ class MainWindow(QMainWindow):
             self.view.colorbar.set_layer(None)
             return
         s = top.settings
+        values = top.values
+        if s.smooth_sigma > 0 and self.session.grid is not None:
+            from core.review.smoothing import smooth_scores
+
+            values = smooth_scores(self.session.grid, values, s.smooth_sigma)
         if s.norm == "rank":
             ends = ("lowest", "highest")
         elif s.norm == "centered":
-            m = float(abs(top.values).max())
+            finite = values[np.isfinite(values)]
+            m = float(np.abs(finite).max()) if finite.size else 0.0
             ends = (f"{-m:.3g}", f"{m:.3g}")
         elif s.norm == "manual":
             ends = (f"{s.vmin:.3g}", f"{s.vmax:.3g}")
         else:
-            import numpy as np
-
             lo, hi = (s.lo_pct, s.hi_pct) if s.norm == "percentile" else (0, 100)
-            a, b = np.nanpercentile(top.values, [lo, hi])
+            a, b = np.nanpercentile(values, [lo, hi])
             ends = (f"{a:.3g}", f"{b:.3g}")
         self.view.colorbar.set_layer(colormap_lut(s.colormap), f"{top.name} — {top.units}", s.describe(), ends)
 
@@ -219,5 +262,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.interventions.shutdown()
         self.view.shutdown()
+        if self.tissue_job is not None:
+            self.tissue_job.wait()
         self.session.close()
         super().closeEvent(ev)

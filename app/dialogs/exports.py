@@ -133,7 +133,7 @@ class ReviewExports:
         overlay = rect = lut = None
         label, ends = "", ("", "")
         if top is not None and s.grid is not None and s.grid.is_lattice:
-            overlay, rect = s.grid.rasterise(layer_rgba(top)), s.grid.rect
+            overlay, rect = s.grid.rasterise(layer_rgba(top, s.grid, s.tissue_fraction)), s.grid.rect
             lut = colormap_lut(top.settings.colormap)
             cb = view.colorbar
             label, ends = f"{cb.title}\n{cb.note}", cb.ends

@@ -1,13 +1,17 @@
 """The layers dock: visibility, order, colormap, normalisation, opacity and threshold per layer.
 
-It only writes into the review session (``update_layer``, ``move_layer``) and redraws itself from
-the session's ``layers_changed`` / ``layer_changed`` signals; it never talks to the view.
+Also: "clip to tissue" and Gaussian smoothing (sigma in patches) for map layers, filled vs outlined
+for subsets and regions, and a "Detect tissue" button. It only writes into the review session
+(``update_layer``, ``move_layer``) and redraws itself from the session's ``layers_changed`` /
+``layer_changed`` signals; it never talks to the view. Tissue detection runs in the window: the
+panel emits ``tissue_requested()`` (also when clipping is switched on before tissue is known).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -32,6 +36,8 @@ _NORM_LABELS = {"percentile": "percentile clip", "rank": "rank (CLAM)", "minmax"
 class LayersPanel(QWidget):
     """List of layers (top first, checkable) and the settings of the selected one."""
 
+    tissue_requested = Signal()
+
     def __init__(self, session: ReviewSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
@@ -52,6 +58,15 @@ class LayersPanel(QWidget):
         self.opacity.setRange(0, 100)
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, 100)
+        self.clip = QCheckBox("Clip to tissue (hide patches < 50% tissue)")
+        self.smooth = QDoubleSpinBox()
+        self.smooth.setRange(0.0, 10.0)
+        self.smooth.setSingleStep(0.5)
+        self.smooth.setDecimals(1)
+        self.smooth.setSpecialValueText("off")
+        self.smooth.setSuffix(" patches")
+        self.filled = QCheckBox("Filled (else outlined)")
+        self.tissue_button = QPushButton("Detect tissue")
         form = QFormLayout()
         form.addRow("Colormap", self.cmap)
         form.addRow("Normalise", self.norm)
@@ -59,6 +74,10 @@ class LayersPanel(QWidget):
         form.addRow("Max", self.vmax)
         form.addRow("Opacity", self.opacity)
         form.addRow("Hide below", self.threshold)
+        form.addRow("Smoothing σ", self.smooth)
+        form.addRow(self.clip)
+        form.addRow(self.filled)
+        form.addRow(self.tissue_button)
         buttons = QHBoxLayout()
         buttons.addWidget(self.up)
         buttons.addWidget(self.down)
@@ -76,6 +95,10 @@ class LayersPanel(QWidget):
         self.vmax.editingFinished.connect(self._set_norm)
         self.opacity.valueChanged.connect(lambda v: self._set(opacity=v / 100))
         self.threshold.valueChanged.connect(lambda v: self._set(threshold=v / 100))
+        self.smooth.valueChanged.connect(lambda v: self._set(smooth_sigma=float(v)))
+        self.clip.toggled.connect(self._set_clip)
+        self.filled.toggled.connect(lambda v: self._set(filled=bool(v)))
+        self.tissue_button.clicked.connect(self.tissue_requested)
         session.layers_changed.connect(self.rebuild)
         session.layer_changed.connect(self._layer_changed)
         self.rebuild()
@@ -114,7 +137,8 @@ class LayersPanel(QWidget):
     def _show_settings(self) -> None:
         name = self.current_name()
         enabled = name is not None
-        for w in (self.cmap, self.norm, self.vmin, self.vmax, self.opacity, self.threshold, self.up, self.down):
+        for w in (self.cmap, self.norm, self.vmin, self.vmax, self.opacity, self.threshold, self.up, self.down,
+                  self.smooth, self.clip, self.filled):
             w.setEnabled(enabled)
         if not enabled:
             return
@@ -129,9 +153,13 @@ class LayersPanel(QWidget):
             self.vmax.setValue(hi)
         self.opacity.setValue(round(s.opacity * 100))
         self.threshold.setValue(round(s.threshold * 100))
+        self.smooth.setValue(s.smooth_sigma)
+        self.clip.setChecked(s.clip_to_tissue)
+        self.filled.setChecked(s.filled)
         scalar = layer.kind == "scalar"
-        for w in (self.cmap, self.norm, self.threshold):
+        for w in (self.cmap, self.norm, self.threshold, self.smooth, self.clip):
             w.setEnabled(scalar)
+        self.filled.setEnabled(not scalar)
         manual = scalar and s.norm == "manual"
         self.vmin.setEnabled(manual)
         self.vmax.setEnabled(manual)
@@ -142,6 +170,13 @@ class LayersPanel(QWidget):
         if self._syncing or name is None:
             return
         self.session.update_layer(name, **changes)
+
+    def _set_clip(self, on: bool) -> None:
+        if self._syncing or self.current_name() is None:
+            return
+        self._set(clip_to_tissue=bool(on))
+        if on and self.session.tissue is None:
+            self.tissue_requested.emit()
 
     def _set_norm(self) -> None:
         mode = self.norm.currentData()

@@ -110,6 +110,7 @@ class ColorBar(_Hud):
             return
         self._image = rgba_to_qimage(np.asarray(lut)[None, :, :])
         self.title, self.note, self.ends = title, note, ends
+        self.resize(250, 62 + 14 * (len(self.note_lines()) - 1))  # one more line per display option
         self.show()
         self.place()
         self.update()
@@ -127,8 +128,13 @@ class ColorBar(_Hud):
         p.drawText(QRectF(6, 31, 238, 14), Qt.AlignmentFlag.AlignLeft, self.ends[0])
         p.drawText(QRectF(6, 31, 238, 14), Qt.AlignmentFlag.AlignRight, self.ends[1])
         p.setPen(QColor(60, 60, 60))
-        p.drawText(QRectF(6, 45, 238, 15), Qt.AlignmentFlag.AlignLeft, self.note)
+        for i, line in enumerate(self.note_lines()):
+            p.drawText(QRectF(6, 45 + 14 * i, 238, 15), Qt.AlignmentFlag.AlignLeft, line)
         p.end()
+
+    def note_lines(self) -> list[str]:
+        """The note, one line per ``"; "``-separated part (normalisation, smoothing, clipping)."""
+        return [part for part in self.note.split("; ") if part] or [""]
 
 
 class Minimap(_Hud):

@@ -18,17 +18,29 @@ from PySide6.QtWidgets import QGraphicsPathItem
 from core.review.layers import Layer
 from core.review.normalise import colorize, normalise
 from core.review.patch_grid import PatchGrid, geometry_rings, subset_outline
+from core.review.smoothing import smooth_scores
+from core.review.tissue import clip_alpha
 
 __all__ = ["OverlayStack", "layer_rgba", "rings_path"]
 
 _BASE_Z = 10.0
 
 
-def layer_rgba(layer: Layer) -> np.ndarray:
-    """(N, 4) uint8 colours of a scalar layer under its settings."""
+def layer_rgba(layer: Layer, grid: PatchGrid | None = None, tissue_fraction: np.ndarray | None = None) -> np.ndarray:
+    """(N, 4) uint8 colours of a scalar layer under its settings.
+
+    ``grid`` enables the layer's smoothing (``smooth_sigma``) and ``tissue_fraction`` ((N,) float)
+    its clipping to tissue (``clip_to_tissue``); without them neither applies.
+    """
     s = layer.settings
-    n = normalise(layer.values, s.norm, vmin=s.vmin, vmax=s.vmax, lo_pct=s.lo_pct, hi_pct=s.hi_pct)
-    return colorize(n, s.colormap, s.opacity, s.threshold)
+    values = layer.values
+    if s.smooth_sigma > 0 and grid is not None and grid.coords.shape[0] == values.shape[0]:
+        values = smooth_scores(grid, values, s.smooth_sigma)
+    n = normalise(values, s.norm, vmin=s.vmin, vmax=s.vmax, lo_pct=s.lo_pct, hi_pct=s.hi_pct)
+    rgba = colorize(n, s.colormap, s.opacity, s.threshold)
+    if s.clip_to_tissue and tissue_fraction is not None and tissue_fraction.shape[0] == rgba.shape[0]:
+        clip_alpha(rgba, tissue_fraction)
+    return rgba
 
 
 def rings_path(rings: list[np.ndarray]) -> QPainterPath:
@@ -50,6 +62,7 @@ class OverlayStack:
         self.view_box = view_box
         self.items: dict[str, list] = {}
         self.selection_item: QGraphicsPathItem | None = None
+        self.tissue_fraction: np.ndarray | None = None  # (N,) float, for layers clipped to tissue
 
     def clear(self) -> None:
         for name in list(self.items):
@@ -78,7 +91,7 @@ class OverlayStack:
             return []
         items: list = []
         if layer.kind == "scalar" and grid is not None:
-            rgba = layer_rgba(layer)
+            rgba = layer_rgba(layer, grid, self.tissue_fraction)
             if grid.is_lattice:
                 item = pg.ImageItem(grid.rasterise(rgba), levels=None, autoLevels=False)
                 item.setRect(QRectF(*grid.rect))

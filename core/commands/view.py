@@ -10,9 +10,13 @@ HELP = "open the desktop viewer on slides, feature/evidence/annotation files, a 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", help="files or folders to open (matched by slide stem)")
+    p.add_argument("--exit-after", type=int, default=None, metavar="MS",
+                   help="close the window MS milliseconds after the first frame is drawn and exit 0 "
+                        "(smoke tests; also EVIDENT_EXIT_AFTER_MS)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from core.errors import EvidentError
@@ -20,7 +24,22 @@ def run(args: argparse.Namespace) -> int:
     for f in args.files:
         if not Path(f).exists():
             raise EvidentError(f, "no such file or folder")
+    exit_after = getattr(args, "exit_after", None)
+    if exit_after is not None and exit_after < 0:
+        raise EvidentError("--exit-after", f"must be >= 0 milliseconds, got {exit_after}")
+    if exit_after is None:
+        text = os.environ.get("EVIDENT_EXIT_AFTER_MS", "").strip()
+        if text:
+            if not text.isdigit():
+                raise EvidentError("EVIDENT_EXIT_AFTER_MS", f"{text!r} is not a whole number of milliseconds")
+            exit_after = int(text)
+    import sys
+
+    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if sys.platform.startswith("linux") and headless and not os.environ.get("QT_QPA_PLATFORM"):
+        raise EvidentError(None, "no display to open a window on (no DISPLAY or WAYLAND_DISPLAY); "
+                                 "run under xvfb-run, or set QT_QPA_PLATFORM=offscreen")
     import importlib
 
     application = importlib.import_module("app.application")
-    return application.run(list(args.files))
+    return application.run(list(args.files), exit_after_ms=exit_after)

@@ -25,7 +25,10 @@ class LayerSettings:
     """How a layer is drawn.
 
     ``threshold`` is in normalised units [0, 1] (patches below it are hidden); ``opacity`` in
-    [0, 1]; ``filled`` fills subset/region outlines with a translucent colour.
+    [0, 1]; ``filled`` fills subset/region outlines with a translucent colour. For scalar layers,
+    ``clip_to_tissue`` hides patches whose tissue fraction is below 0.5 (once tissue is detected)
+    and ``smooth_sigma`` (patches, 0 = off) Gaussian-smooths the scores on the patch grid before
+    normalising (:func:`core.review.smoothing.smooth_scores`).
     """
 
     visible: bool = True
@@ -39,6 +42,8 @@ class LayerSettings:
     threshold: float = 0.0
     filled: bool = False
     color: tuple[int, int, int] = (255, 220, 0)
+    clip_to_tissue: bool = False
+    smooth_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if self.colormap not in COLORMAPS:
@@ -49,10 +54,17 @@ class LayerSettings:
             raise ValueError("manual normalisation needs vmin and vmax")
         if not (0.0 <= self.opacity <= 1.0 and 0.0 <= self.threshold <= 1.0):
             raise ValueError("opacity and threshold must lie in [0, 1]")
+        if not (0.0 <= float(self.smooth_sigma) <= 50.0):
+            raise ValueError("smoothing sigma must lie in [0, 50] patches")
 
     def describe(self) -> str:
-        """The normalisation in words (for the colorbar)."""
-        return describe(self.norm, vmin=self.vmin, vmax=self.vmax, lo_pct=self.lo_pct, hi_pct=self.hi_pct)
+        """The normalisation in words (for the colorbar), with smoothing and tissue clipping when on."""
+        text = describe(self.norm, vmin=self.vmin, vmax=self.vmax, lo_pct=self.lo_pct, hi_pct=self.hi_pct)
+        if self.smooth_sigma > 0:
+            text += f"; smoothed σ = {self.smooth_sigma:g} patches"
+        if self.clip_to_tissue:
+            text += "; clipped to tissue"
+        return text
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,7 @@ message(level: str, text: str)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,8 @@ class ReviewSession:
         self._ranks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.selection = np.zeros(0, dtype=np.int64)
         self.history: list[InterventionRecord] = []
+        self.tissue: Any = None  # core.extract.tissue.TissueMask of the open slide, once detected
+        self._tissue_fraction: tuple[Any, np.ndarray] | None = None  # (grid it belongs to, (N,) float32)
 
     # ---- opening -------------------------------------------------------------------------
     def open(self, paths: list[str | os.PathLike]) -> MatchResult:
@@ -172,6 +174,8 @@ class ReviewSession:
         self._ranks.clear()
         self.selection = np.zeros(0, dtype=np.int64)
         self.history.clear()
+        self.tissue = None
+        self._tissue_fraction = None
 
     # ---- layers -------------------------------------------------------------------------
     @property
@@ -216,6 +220,32 @@ class ReviewSession:
         i = [x.name for x in self._layers].index(name)
         self._layers[i] = self._layers[i].with_settings(**settings)
         self.layer_changed.emit(name)
+
+    # ---- tissue ----------------------------------------------------------------------------
+    def set_tissue(self, tissue: Any) -> None:
+        """Keep the slide's tissue mask (a :class:`core.extract.tissue.TissueMask`, computed off the
+        GUI thread by the caller) and add / replace the ``"tissue"`` region layer."""
+        from core.review.tissue import tissue_layer
+
+        self.tissue = tissue
+        self._tissue_fraction = None
+        old = next((x for x in self._layers if x.name == "tissue"), None)
+        layer = tissue_layer(tissue)
+        if old is not None:
+            layer = replace(layer, settings=old.settings)
+        self.add_layer(layer)
+
+    @property
+    def tissue_fraction(self) -> np.ndarray | None:
+        """(N,) float32 tissue fraction of each patch, or ``None`` without tissue mask or bag."""
+        if self.tissue is None or self.grid is None:
+            return None
+        if self._tissue_fraction is None or self._tissue_fraction[0] is not self.grid:
+            from core.extract.tissue import patch_tissue_fraction
+
+            frac = patch_tissue_fraction(self.tissue, self.grid.coords, self.grid.patch_size)
+            self._tissue_fraction = (self.grid, frac)
+        return self._tissue_fraction[1]
 
     # ---- selection, hover, history --------------------------------------------------------
     def set_selection(self, indices: np.ndarray) -> None:

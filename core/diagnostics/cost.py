@@ -1,0 +1,65 @@
+"""Inference-cost modes on cached features (method.md §5, paper Table 23).
+
+Modes: ``full`` (the host on the whole bag, no selector), ``soft`` (GCE: selector + gated host on
+the whole bag), ``discrete`` (the host on the recovered subset only, gates 1). Each is timed (best of
+``repeats``) and its memory measured as the bytes torch allocates on CPU during one call
+(``torch.profiler`` with ``profile_memory``; the CPU allocator has no peak counter, so the figure is
+the total allocated, an upper bound of the peak). Ratios are against ``full``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+__all__ = ["cost_modes"]
+
+
+def _measure(fn, repeats: int) -> tuple[float, float]:
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    alloc = sum(max(e.self_cpu_memory_usage, 0) for e in prof.key_averages())
+    return best * 1000.0, float(alloc)
+
+
+@torch.inference_mode()
+def cost_modes(model, features: torch.Tensor, coords: torch.Tensor | None, subset: np.ndarray | None = None, repeats: int = 5) -> dict:
+    """Time (ms) and allocated bytes of each mode, plus ratios to ``full``.
+
+    Parameters
+    ----------
+    model
+        A GCE model (all three modes) or a bare host (``full`` only, plus ``discrete`` if ``subset``).
+    features
+        (N, D) float32; coords (N, 2) or ``None``; subset: (K,) int evidence (GCE: recovered if None).
+    """
+    host = model.host if hasattr(model, "class_weights") else model
+    modes = {"full": lambda: host(features, coords)}
+    if hasattr(model, "class_weights"):
+        modes["soft"] = lambda: model(features, coords)
+        if subset is None:
+            from core.evidence.selection import gce_evidence
+
+            subset = gce_evidence(model, features, coords)[0].indices
+    if subset is not None:
+        idx = torch.as_tensor(np.asarray(subset, dtype=np.int64))
+        xs, cs = features[idx], None if coords is None else coords[idx]
+        modes["discrete"] = lambda: host(xs, cs)
+    out = {}
+    for name, fn in modes.items():
+        ms, mem = _measure(fn, repeats)
+        out[name] = {"ms": ms, "bytes": mem}
+    for row in out.values():
+        row["time_ratio"] = row["ms"] / out["full"]["ms"]
+        row["memory_ratio"] = row["bytes"] / out["full"]["bytes"] if out["full"]["bytes"] else float("nan")
+    return out

@@ -1,0 +1,79 @@
+"""``evident audit``: a complete report from a digit-bag cohort; nothing partial on error or Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
+from explain_testing import abmil, gce
+
+from core.cli import main
+from core.data.digits import make_digit_bags, write_digit_bags
+from core.diagnostics.report import REPORT_FILES
+from core.models.checkpoint import save_checkpoint
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    bags = make_digit_bags(6, seed=0, min_size=12, max_size=20)
+    manifest = write_digit_bags(tmp_path / "digits", bags)
+    model = gce(abmil(d=64, c=2, hidden=8))
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, model, {**model.to_config(), "task": "classification", "classes": ["0", "1"]})
+    return manifest, ckpt, tmp_path
+
+
+def _args(manifest, ckpt, out, *extra):
+    return ["audit", "--manifest", str(manifest), "--features", str(manifest.parent / "features"), "--model", str(ckpt),
+            "--out", str(out), "--methods", "attention,ig,single,random", "--minimal-k", "4", *extra]
+
+
+def test_audit_writes_the_full_report(cohort):
+    manifest, ckpt, tmp = cohort
+    out = tmp / "report"
+    assert main(_args(manifest, ckpt, out)) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    rows = list(csv.DictReader((out / "per_slide.csv").read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 6 and "aupc_drop_ig" in rows[0] and "keep_only_drop_gce" in rows[0] and "subsets_k4_prefix" in rows[0]
+    summary = json.loads((out / "cohort.json").read_text())
+    assert summary["n_slides"] == 6 and set(summary["snr"]) >= {"random", "attention", "ig", "single", "gce"}
+    assert summary["n_included"] == sum(int(r["included"]) for r in rows)
+    assert "| attention |" in (out / "summary.md").read_text() or summary["n_included"] == 0
+    assert (out / "aupc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_missing_features_and_ctrl_c_leave_nothing(cohort, capsys, monkeypatch):
+    manifest, ckpt, tmp = cohort
+    out = tmp / "report"
+    assert main(_args(manifest, ckpt, out, "--methods", "attention,nope")) == 2
+    assert "unknown explanation method 'nope'" in capsys.readouterr().err
+    first = min((manifest.parent / "features").iterdir())
+    first.unlink()
+    assert main(_args(manifest, ckpt, out)) == 2
+    assert "no feature file for slide" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+    from core.diagnostics import audit
+
+    calls = []
+    real = audit.audit_slide
+
+    def interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(audit, "audit_slide", interrupted)
+    manifest2 = tmp / "m2.csv"
+    lines = manifest.read_text().splitlines()
+    manifest2.write_text("\n".join([lines[0]] + [l.replace("features/", str(manifest.parent / "features") + "/")
+                                                 for l in lines[1:] if first.stem not in l]) + "\n")
+    assert main(_args(manifest2, ckpt, out)) != 0
+    assert "interrupted" in capsys.readouterr().err and len(calls) == 2
+    assert not out.exists() or not any(out.iterdir())

@@ -1,0 +1,83 @@
+"""``evident explain``: evidence files with one score per method; bad input refused with nothing written."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from explain_testing import abmil, bag, gce
+
+from core.cli import main
+from core.data.bag import FeatureBag
+from core.data.bags import write_bag
+from core.evidence.evidence_file import Evidence, read_evidence, write_evidence
+from core.explain.registry import build_explainer
+from core.models.checkpoint import save_checkpoint
+
+
+@pytest.fixture
+def setup(tmp_path):
+    model = gce(abmil())
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, model, {**model.to_config(), "task": "classification", "classes": ["a", "b", "c"]})
+    files = []
+    for i in range(2):
+        x, c = bag(20 + i, seed=i)
+        f = tmp_path / f"s{i}.h5"
+        write_bag(f, FeatureBag(x, c, 256, f"s{i}"))
+        files.append(f)
+    return model, ckpt, files, tmp_path
+
+
+def test_explain_writes_scores_per_method(setup):
+    model, ckpt, files, tmp = setup
+    out = tmp / "out"
+    assert main(["explain", "--model", str(ckpt), "--features", *map(str, files), "--methods", "attention,ig,loo,gate",
+                 "--out", str(out), "--target", "1"]) == 0
+    ev = read_evidence(out / "s0.evidence.h5")
+    assert set(ev.scores) == {"attention", "ig", "leave_one_out", "gce_gate"} and ev.probs.shape == (3,)
+    x, c = bag(20, seed=0)
+    np.testing.assert_allclose(ev.scores["ig"], build_explainer("ig", model).attribute(x, c, target=1), atol=1e-6)
+    np.testing.assert_array_equal(ev.coords, c)
+    # a second run keeps what the file already holds
+    assert main(["explain", "--model", str(ckpt), "--features", str(files[0]), "--methods", "random", "--out", str(out)]) == 0
+    assert set(read_evidence(out / "s0.evidence.h5").scores) == {"attention", "ig", "leave_one_out", "gce_gate", "random"}
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--methods", "attention,bogus"], "unknown explanation method 'bogus'"),
+    (["--target", "7"], "target 7 out of range"),
+])
+def test_bad_options_write_nothing(setup, capsys, extra, msg):
+    _, ckpt, files, tmp = setup
+    out = tmp / "out"
+    assert main(["explain", "--model", str(ckpt), "--features", *map(str, files), "--out", str(out), *extra]) == 2
+    assert msg in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_evidence_file_of_another_slide_is_refused(setup, capsys):
+    _, ckpt, files, tmp = setup
+    out = tmp / "out"
+    out.mkdir()
+    other = out / "s1.evidence.h5"
+    _, c = bag(5, seed=9)
+    write_evidence(other, Evidence(slide_id="s1", coords=c))
+    before = other.read_bytes()
+    assert main(["explain", "--model", str(ckpt), "--features", *map(str, files), "--methods", "attention", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "belongs to another slide" in err and err.startswith("error: ")
+    assert other.read_bytes() == before and not (out / "s0.evidence.h5").exists()
+
+
+def test_bag_too_large_for_memory_is_refused(tmp_path):
+    from core.errors import EvidentError
+    from core.explain.model_access import check_bag_fits
+
+    with pytest.raises(EvidentError, match=r"bag too large for memory: 100000 patches × 1024 features"):
+        check_bag_fits(tmp_path / "big.h5", 100_000, 1024, 512, limit=1024**3)
+    check_bag_fits(tmp_path / "small.h5", 100, 16, 8, limit=1024**3)
