@@ -1,0 +1,149 @@
+"""``evident train``: repeated k-fold cross-validation of a MIL host on a cohort (core.train.cv).
+
+GCE hook: the GCE engineer adds ``--gce --anchors SPEC --ablation NAME`` in
+:func:`add_gce_arguments` and returns a model factory from :func:`gce_factory` (see
+:mod:`core.train.objective`: ``(host_name, host_config, train_bags) -> (model, objective)``, e.g.
+wrapping the host with ``core.models.gce.build_gce`` and returning ``model.objective(task)``), plus
+the settings to store in ``config.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "train"
+HELP = "cross-validate a MIL host (abmil, clam_sb, transmil, dsmil, dtfd) on a cohort manifest + feature bags"
+DESCRIPTION = (
+    "Train and evaluate a MIL host by repeated k-fold cross-validation split by case (stratified by "
+    "label). Writes OUT/config.json, OUT/fold_<r>_<k>/model.pt, OUT/predictions.csv, OUT/results.json "
+    "(per-fold metrics, mean and std) and OUT/training_curves.png. --resume continues an interrupted run."
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+    return v
+
+
+# --- GCE HOOK (GCE engineer; implementation in core.evidence.train_gce) ---------------------------
+def add_gce_arguments(p: argparse.ArgumentParser) -> None:
+    """``--gce``, ``--anchors SPEC``, ``--ablation NAME``, ``--evidence-budget F``."""
+    from core.evidence.train_gce import add_gce_arguments as add
+
+    add(p)
+
+
+def gce_factory(args: argparse.Namespace, cohort):
+    """Return ``(factory, extra_config)`` when ``--gce`` is given, else ``(None, {})``."""
+    from core.evidence.train_gce import gce_factory as make
+
+    return make(args, cohort)
+# --- end GCE HOOK ----------------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", required=True, metavar="CSV", help="cohort manifest (slide_id, case_id, label | time, event)")
+    p.add_argument("--features", metavar="DIR", default=None,
+                   help="folder of feature bags (CLAM/TRIDENT .h5 or .pt); not needed when the manifest has features_path")
+    p.add_argument("--host", required=True, help="abmil, clam_sb, transmil, dsmil or dtfd")
+    p.add_argument("--task", default=None, choices=("classification", "survival"), help="default: from the manifest's columns")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--folds", type=_positive_int, default=5, help="k of k-fold cross-validation (default 5)")
+    p.add_argument("--repeats", type=_positive_int, default=1, help="repeats of the k-fold split (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    p.add_argument("--val-fraction", type=_nonneg_float, default=0.1,
+                   help="fraction of training cases held out to pick the best epoch (default 0.1; 0: last epoch)")
+    p.add_argument("--epochs", type=_positive_int, default=15)
+    p.add_argument("--lr", type=_nonneg_float, default=2e-4)
+    p.add_argument("--weight-decay", type=_nonneg_float, default=1e-5)
+    p.add_argument("--grad-clip", type=_nonneg_float, default=5.0)
+    p.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw",
+                   help="adamw (decoupled weight decay, default) or adam (L2 penalty, as Ilse et al. 2018)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="bags per step (default 1; survival 16)")
+    p.add_argument("--max-bag", type=_positive_int, default=512, help="training bags are subsampled to this many patches")
+    p.add_argument("--patience", type=_positive_int, default=None, help="early stopping after this many epochs without improvement")
+    p.add_argument("--monitor", default="auto", help="validation quantity for the best epoch: loss (default), auc, accuracy, macro_f1, c_index")
+    p.add_argument("--standardise", action="store_true", help="standardise features with the training fold's mean/std (stored in the model)")
+    p.add_argument("--hidden", type=_positive_int, default=256, help="embedding width H")
+    p.add_argument("--attn-hidden", type=_positive_int, default=128, help="attention MLP width")
+    p.add_argument("--dropout", type=_nonneg_float, default=0.25)
+    p.add_argument("--host-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="host-specific setting, e.g. n_groups=5, attention=nystrom, inst_loss=svm (repeatable)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT (same settings)")
+    add_gce_arguments(p)
+
+
+def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
+    import json
+
+    from core.errors import EvidentError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EvidentError(None, f"--host-option {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return tuple(sorted(out.items()))
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.device import pick_device
+    from core.errors import EvidentError
+    from core.models.base import HostConfig
+    from core.models.registry import HOSTS, build_host
+    from core.train.cohort import load_cohort
+    from core.train.cv import CVConfig, run_cv, with_task
+    from core.train.objective import default_factory
+    from core.train.trainer import TrainConfig
+
+    if args.host not in HOSTS:
+        raise EvidentError(None, f"unknown host {args.host!r} (use one of: {', '.join(HOSTS)})")
+    if args.dropout >= 1:
+        raise EvidentError(None, f"--dropout must be below 1, got {args.dropout}")
+    if args.val_fraction >= 1:
+        raise EvidentError(None, f"--val-fraction must be below 1, got {args.val_fraction}")
+    monitors = ("auto", "loss", "accuracy", "macro_f1", "auc", "c_index")
+    if args.monitor not in monitors:
+        raise EvidentError(None, f"unknown --monitor {args.monitor!r} (use one of: {', '.join(monitors)})")
+    device = pick_device(args.device)
+    cohort = load_cohort(args.manifest, args.features, args.task)
+    host_config = with_task(HostConfig(in_dim=1, n_outputs=1, hidden=args.hidden, attn_hidden=args.attn_hidden,
+                                       dropout=args.dropout, extra=_host_options(args.host_option)), cohort)
+    build_host(args.host, host_config)  # a bad --host-option fails here, before anything is written
+    train_cfg = TrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                            max_bag=args.max_bag, batch_size=args.batch_size, monitor=args.monitor,
+                            patience=args.patience, standardise=args.standardise,
+                            optimizer=args.optimizer)
+    factory, extra = gce_factory(args, cohort)
+    cv = CVConfig(folds=args.folds, repeats=args.repeats, seed=args.seed, val_fraction=args.val_fraction)
+    summary = run_cv(cohort, args.host, host_config, args.out, train_cfg, cv, factory=factory or default_factory,
+                     device=device, resume=args.resume, extra_config=extra)
+    if factory is not None:  # GCE HOOK: evidence numbers (cd_gap, ...) into results.json
+        from core.evidence.train_gce import add_evidence_metrics
+
+        summary = add_evidence_metrics(args.out, cohort, summary, args.evidence_budget)
+    for name, mean in summary["mean"].items():
+        std = summary["std"][name]
+        print(f"{name}\t{'nan' if mean is None else f'{mean:.4f}'} ± {'nan' if std is None else f'{std:.4f}'}")
+    print(f"wrote {args.out}/results.json")
+    return 0

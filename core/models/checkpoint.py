@@ -1,0 +1,162 @@
+"""Model checkpoints: weights plus a JSON config, loaded with ``torch.load(weights_only=True)`` only.
+
+File layout: ``torch.save({"state_dict": {name: Tensor}, "config_json": str})``. The config holds
+``"host"``, ``"host_config"`` (:meth:`HostConfig.to_dict`), ``"task"``, ``"classes"``,
+``"version"`` and, for GCE models, ``"gce"`` (then :meth:`core.models.gce.GCEModel.from_config`
+rebuilds the model). A checkpoint from elsewhere never executes code: anything but tensors,
+strings and containers is refused by the safe unpickler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core.atomic import atomic_path
+from core.errors import EvidentError
+from core.models.base import HostConfig
+
+__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_config", "check_compatible", "CHECKPOINT_KEYS"]
+
+CHECKPOINT_KEYS = frozenset({"state_dict", "config_json"})
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict) -> None:
+    """Write ``model``'s weights and ``config`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    config
+        JSON-serialisable; must hold ``"host"`` and ``"host_config"``; ``"version"`` is added when
+        missing.
+
+    Raises
+    ------
+    EvidentError
+        Config not JSON-serialisable or missing the host entries; unwritable folder.
+    """
+    from core import __version__
+
+    p = Path(path)
+    config = dict(config)
+    config.setdefault("version", __version__)
+    for key in ("host", "host_config"):
+        if key not in config:
+            raise EvidentError(p, f"checkpoint config needs {key!r}")
+    try:
+        text = json.dumps(config)
+    except (TypeError, ValueError) as exc:
+        raise EvidentError(p, f"checkpoint config is not JSON-serialisable ({exc})") from None
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    with atomic_path(p) as tmp:
+        torch.save({"state_dict": state, "config_json": text}, tmp)
+
+
+def _read(p: Path, map_location) -> tuple[dict, dict]:
+    if not p.is_file():
+        raise EvidentError(p, "checkpoint not found")
+    try:
+        blob = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise EvidentError(p, f"refused: the checkpoint holds more than weights ({first[:160]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+        raise EvidentError(p, f"not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or set(blob) != CHECKPOINT_KEYS:
+        keys = sorted(map(str, blob)) if isinstance(blob, dict) else type(blob).__name__
+        raise EvidentError(p, f"not an Evident checkpoint (expected keys state_dict, config_json; found {keys})")
+    state, text = blob["state_dict"], blob["config_json"]
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()) or not isinstance(text, str):
+        raise EvidentError(p, "not an Evident checkpoint (state_dict must map names to tensors, config_json be text)")
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvidentError(p, f"checkpoint config is not valid JSON ({exc.msg})") from None
+    if not isinstance(config, dict) or "host" not in config or "host_config" not in config:
+        raise EvidentError(p, "checkpoint config lacks 'host'/'host_config'")
+    return state, config
+
+
+def read_checkpoint_config(path: str | os.PathLike) -> dict:
+    """The config of the checkpoint at ``path`` (validated like :func:`load_checkpoint`)."""
+    return _read(Path(path), "cpu")[1]
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the model saved at ``path`` (in eval mode) and return it with its config.
+
+    Raises
+    ------
+    EvidentError
+        Missing file, not a checkpoint, unsafe pickle, other keys, bad config, unknown host, or
+        weights that do not fit the model the config describes.
+    """
+    from core.models.registry import build_host
+
+    p = Path(path)
+    state, config = _read(p, map_location)
+    try:
+        if "gce" in config:
+            from core.models.gce import GCEModel
+
+            model = GCEModel.from_config(config)
+        else:
+            model = build_host(str(config["host"]), HostConfig.from_dict(config["host_config"]))
+    except EvidentError as exc:
+        raise EvidentError(p, exc.message) from None
+    except (TypeError, KeyError, ValueError) as exc:
+        raise EvidentError(p, f"checkpoint config cannot build a model ({exc})") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise EvidentError(p, f"weights do not fit the {config['host']} model ({' '.join(first[:2])[:200]})") from None
+    return model.to(map_location).eval(), config
+
+
+def check_compatible(config: dict, path: str | os.PathLike, against: object = None, *,
+                     feature_dim: int | None = None, classes: tuple[str, ...] | None = None,
+                     task: str | None = None) -> None:
+    """Check that a checkpoint fits a bag or a cohort.
+
+    Parameters
+    ----------
+    config
+        The checkpoint config.
+    path
+        The checkpoint file, named in the error.
+    against
+        A :class:`~core.data.bag.FeatureBag` (its ``feature_dim``), a
+        :class:`~core.data.manifest.Manifest` (its ``task`` and ``classes``) or a training
+        :class:`~core.train.cohort.Cohort` (all three); the keywords below override.
+    feature_dim
+        D of the bags (``bag.feature_dim``).
+    classes
+        The manifest's classes (``manifest.classes``), compared with the checkpoint's.
+    task
+        The manifest's task.
+
+    Raises
+    ------
+    EvidentError
+        Feature width, task or classes differ.
+    """
+    if against is not None:
+        feature_dim = feature_dim if feature_dim is not None else getattr(against, "feature_dim", None)
+        task = task if task is not None else getattr(against, "task", None)
+        if classes is None and task == "classification":
+            classes = tuple(getattr(against, "classes", ())) or None
+    hc = config.get("host_config", {})
+    d = hc.get("in_dim")
+    if feature_dim is not None and d is not None and int(d) != int(feature_dim):
+        raise EvidentError(path, f"model expects {d} features per patch, the bags have {feature_dim}")
+    if task is not None and config.get("task") not in (None, task):
+        raise EvidentError(path, f"model was trained for {config.get('task')}, the cohort is {task}")
+    if classes is not None and config.get("classes") is not None and tuple(config["classes"]) != tuple(classes):
+        raise EvidentError(path, f"model classes {tuple(config['classes'])} differ from the cohort's {tuple(classes)}")

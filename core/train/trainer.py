@@ -1,0 +1,181 @@
+"""Training one model on one split: AdamW, cosine schedule, gradient clipping, list-valued batches.
+
+A *batch* is a list of bags (no padding): each bag's objective is computed on its own and the
+gradients accumulate (classification/regression: one backward per bag; survival keeps the batch's
+graphs and adds :func:`core.models.losses.cox_ph_loss` over the batch's risks, since a single bag
+has no Cox likelihood). Training bags larger than ``max_bag`` are subsampled (without replacement,
+original order kept) by a generator seeded per fold; evaluation uses whole bags in fixed order under
+``torch.inference_mode``. The weights of the best validation epoch are kept (``monitor``), with
+optional early stopping.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.models.input_norm import InputNorm
+from core.models.losses import cox_ph_loss
+from core.train.cohort import TrainBag
+from core.train.metrics import METRIC_DIRECTION, task_metrics
+from core.train.objective import Objective
+
+__all__ = ["TrainConfig", "train_model", "evaluate", "fit_input_norms", "FoldCurves"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (method.md §3.10 defaults).
+
+    ``batch_size`` bags per optimiser step (``None``: 1, survival 16); ``monitor``: validation
+    quantity that picks the best epoch (``"loss"`` or a metric name; ``"auto"``: loss);
+    ``patience``: epochs without improvement before stopping (``None``: never);
+    ``standardise``: fit the hosts' input standardisation on the training fold's instances;
+    ``optimizer``: ``"adamw"`` (decoupled weight decay, method.md §3.10) or ``"adam"`` (L2 penalty,
+    as Ilse et al. 2018 used for the MIL benchmarks).
+    """
+
+    epochs: int = 15
+    lr: float = 2e-4
+    weight_decay: float = 1e-5
+    grad_clip: float = 5.0
+    max_bag: int = 512
+    batch_size: int | None = None
+    monitor: str = "auto"
+    patience: int | None = None
+    standardise: bool = False
+    optimizer: str = "adamw"
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict."""
+        return asdict(self)
+
+
+@dataclass
+class FoldCurves:
+    """Per-epoch ``train_loss``, ``val_loss``, ``val_metric`` (NaN without validation) and ``best_epoch``."""
+
+    train_loss: list
+    val_loss: list
+    val_metric: list
+    best_epoch: int = -1
+
+
+def fit_input_norms(model: nn.Module, bags: Sequence[TrainBag]) -> None:
+    """Fit every :class:`InputNorm` of ``model`` on the stacked instances of ``bags``."""
+    norms = [m for m in model.modules() if isinstance(m, InputNorm)]
+    if norms:
+        x = torch.cat([b.features for b in bags])  # (Σ N, D)
+        for m in norms:
+            m.fit(x)
+
+
+def _subsample(n: int, max_bag: int, rng: np.random.Generator) -> np.ndarray | None:
+    if n <= max_bag:
+        return None
+    return np.sort(rng.choice(n, size=max_bag, replace=False))
+
+
+def evaluate(model: nn.Module, objective: Objective, bags: Sequence[TrainBag], task: str,
+             device: torch.device) -> tuple[np.ndarray, float]:
+    """Whole-bag outputs in eval mode: returns (outputs (n, C) float64, mean objective loss)."""
+    model.eval()
+    outs, losses = [], []
+    with torch.inference_mode():
+        for b in bags:
+            loss, out = objective(model, b.features.to(device), b.coords.to(device), b.target.to(device))
+            outs.append(out.detach().double().cpu().reshape(-1).numpy())
+            losses.append(float(loss))
+        if task == "survival" and len(bags) > 1:
+            risk = torch.tensor(np.stack(outs)[:, 0])
+            tg = torch.stack([b.target for b in bags]).double()
+            losses = [float(cox_ph_loss(risk, tg[:, 0], tg[:, 1]))]
+    return np.stack(outs), float(np.mean(losses)) if losses else math.nan
+
+
+def _monitor(config: TrainConfig) -> str:
+    return "loss" if config.monitor == "auto" else config.monitor
+
+
+def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag], val: Sequence[TrainBag],
+                task: str, config: TrainConfig, seed: int, device: torch.device,
+                on_epoch: Callable[[int], None] | None = None) -> FoldCurves:
+    """Train ``model`` in place (ending with the best validation weights) and return its curves.
+
+    Parameters
+    ----------
+    seed
+        Seeds torch (initialisation was done by the caller under the same seed), the shuffling and
+        the bag subsampling.
+    on_epoch
+        Called with the epoch index after each epoch (progress bars).
+    """
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    bs = config.batch_size or (16 if task == "survival" else 1)
+    n_steps = max(1, config.epochs * math.ceil(len(train) / bs))
+    opt_cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[config.optimizer]
+    opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps)
+    monitor, curves = _monitor(config), FoldCurves([], [], [])
+    best, best_state, stale = math.inf, None, 0
+    for epoch in range(config.epochs):
+        if hasattr(model, "set_epoch"):
+            model.set_epoch(epoch, config.epochs)
+        model.train()
+        order = rng.permutation(len(train))
+        epoch_loss = 0.0
+        for s in range(0, len(order), bs):
+            batch = [train[i] for i in order[s:s + bs]]
+            opt.zero_grad(set_to_none=True)
+            outputs, total = [], 0.0
+            for b in batch:
+                idx = _subsample(b.features.shape[0], config.max_bag, rng)
+                f, c = (b.features, b.coords) if idx is None else (b.features[idx], b.coords[idx])
+                loss, out = objective(model, f.to(device), c.to(device), b.target.to(device))
+                if task == "survival":
+                    outputs.append(out.reshape(-1)[:1])
+                    total = total + loss / len(batch)
+                else:
+                    (loss / len(batch)).backward()
+                    total += loss.item() / len(batch)
+            if task == "survival":
+                tg = torch.stack([b.target for b in batch]).to(device)  # (B, 2)
+                total = total + cox_ph_loss(torch.cat(outputs), tg[:, 0], tg[:, 1])
+                total.backward()
+                total = total.item()
+            if config.grad_clip and config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+            sched.step()
+            epoch_loss += total * len(batch)
+        curves.train_loss.append(epoch_loss / max(1, len(train)))
+        if val:
+            outs, vloss = evaluate(model, objective, val, task, device)
+            metrics = task_metrics(task, np.stack([b.target.numpy() for b in val]), outs)
+            value = vloss if monitor == "loss" else metrics.get(monitor, math.nan)
+            curves.val_loss.append(vloss)
+            curves.val_metric.append(value)
+            score = value * (-METRIC_DIRECTION.get(monitor, -1))  # lower is better
+            if not math.isnan(score) and score < best:
+                best, best_state, stale, curves.best_epoch = score, copy.deepcopy(model.state_dict()), 0, epoch
+            else:
+                stale += 1
+        else:
+            curves.val_loss.append(math.nan)
+            curves.val_metric.append(math.nan)
+            curves.best_epoch = epoch
+        if on_epoch is not None:
+            on_epoch(epoch)
+        if val and config.patience is not None and stale > config.patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return curves
