@@ -1,0 +1,1 @@
+"""`evident demo`: a demo cohort of virtual slides from real skin tissue and the cached pipeline over it."""

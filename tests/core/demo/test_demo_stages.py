@@ -1,0 +1,88 @@
+"""Stage caching, missing-stage reporting and the `evident demo` command's error path."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.demo.stages import StageRunner, command_available, run_command
+
+
+def test_command_available_names_what_is_missing():
+    assert command_available("extract", ("--out",)) == ""
+    assert "no `evident no-such-stage` command" in command_available("no-such-stage")
+    assert "--no-such-flag" in command_available("extract", ("--no-such-flag",))
+
+
+def test_stage_runs_once_then_is_cached_until_params_change(tmp_path):
+    calls = []
+    lines = []
+    out = tmp_path / "out.txt"
+
+    def work():
+        calls.append(1)
+        out.write_text("x")
+
+    r = StageRunner(tmp_path, echo=lines.append)
+    assert r.run("a", "A", work, params={"k": 1}, outputs=out.exists).status == "done"
+    r2 = StageRunner(tmp_path, echo=lines.append)
+    assert r2.run("a", "A", work, params={"k": 1}, outputs=out.exists).status == "cached"
+    assert len(calls) == 1
+    out.unlink()  # outputs gone -> runs again
+    assert StageRunner(tmp_path, echo=lines.append).run("a", "A", work, params={"k": 1},
+                                                        outputs=out.exists).status == "done"
+    assert StageRunner(tmp_path, echo=lines.append).run("a", "A", work, params={"k": 2},
+                                                        outputs=out.exists).status == "done"
+    assert StageRunner(tmp_path, rebuild=True, echo=lines.append).run("a", "A", work, params={"k": 2},
+                                                                      outputs=out.exists).status == "done"
+    assert len(calls) == 4
+
+
+def test_dependency_change_invalidates_downstream(tmp_path):
+    calls = []
+    for k in (1, 1, 2):
+        r = StageRunner(tmp_path, echo=lambda s: None)
+        r.run("up", "U", lambda: None, params={"k": k})
+        r.run("down", "D", lambda k=k: calls.append(k), deps=["up"])
+    assert calls == [1, 2]
+
+
+def test_missing_command_and_blocked_dependants_are_reported_not_faked(tmp_path):
+    ran = []
+    r = StageRunner(tmp_path, echo=lambda s: None)
+    res = r.run("audit", "audit", lambda: ran.append(1), needs=("no-such-command", ()))
+    assert res.status == "missing" and "no-such-command" in res.detail
+    after = r.run("report", "report", lambda: ran.append(2), deps=["audit"])
+    assert after.status == "blocked" and "audit" in after.detail
+    assert ran == []
+    assert not (tmp_path / ".stages" / "audit.json").exists()
+
+
+def test_failing_stage_is_not_recorded(tmp_path):
+    from core.errors import EvidentError
+
+    def boom():
+        raise EvidentError("x.h5", "broken")
+
+    r = StageRunner(tmp_path, echo=lambda s: None)
+    with pytest.raises(EvidentError):
+        r.run("a", "A", boom)
+    assert not (tmp_path / ".stages" / "a.json").exists()
+
+
+def test_run_command_runs_in_process_and_logs_stdout(tmp_path, real_data, capsys):
+    log = tmp_path / "logs" / "fetch.log"
+    assert run_command(["fetch-data"], log) == 0
+    text = log.read_text()
+    assert text.startswith("$ evident fetch-data") and "cmu_slide" in text
+    assert "cmu_slide" not in capsys.readouterr().out
+
+
+def test_demo_command_on_unwritable_workspace_is_one_error_line(tmp_path, capsys):
+    from core.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["demo", "--workspace", str(blocker / "ws"), "--no-gui"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "file" in err[0]
+    assert blocker.read_text() == "x"
