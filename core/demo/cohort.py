@@ -19,7 +19,6 @@ finished build)::
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from core.demo.layout import SlideLayout, plan_cohort, render_slide
 from core.demo.patch_classes import CLASSES, EPIDERMIS
 from core.demo.tiff_writer import write_pyramid_tiff
 from core.errors import EvidentError
+from core.hashing import file_sha256
 
 __all__ = ["COHORT_VERSION", "EVIDENCE_CLASS", "Cohort", "CohortConfig", "build_cohort", "read_truth"]
 
@@ -105,12 +105,6 @@ class Cohort:
         return self.root / "annotations" / f"{slide_id}.geojson"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _key(config: CohortConfig, source_sha: str) -> dict:
@@ -191,7 +185,7 @@ def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(),
     src = Path(source) if source is not None else fetch("cmu_slide")
     if not src.is_file():
         raise EvidentError(src, "source slide not found")
-    key = _key(config, _sha256(src))
+    key = _key(config, file_sha256(src))
     if not rebuild:
         hit = _cached(root, key)
         if hit is not None:
