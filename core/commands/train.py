@@ -56,6 +56,48 @@ def gce_factory(args: argparse.Namespace, cohort):
 # --- end GCE HOOK ----------------------------------------------------------------------------------
 
 
+# --- EXPLANATION HOOK (explanation-aware training; core.train.explanation_loss / annotation_masks) ---
+def add_explanation_arguments(p: argparse.ArgumentParser) -> None:
+    """``--annotations DIR``, ``--explanation-loss NAME``, ``--explanation-weight λ``, ``--patch-size PX``."""
+    p.add_argument("--annotations", metavar="DIR", default=None,
+                   help="folder of <slide_id>.geojson region annotations: enables the explanation loss (on "
+                        "annotated slides only) and adds held-out annotation metrics to results.json")
+    p.add_argument("--explanation-loss", choices=("outside-mass", "rrr", "kl"), default=None,
+                   help="outside-mass (attention/gate mass outside the annotation, default), rrr (input "
+                        "gradients outside it), kl (KL of annotation mask vs attention)")
+    p.add_argument("--explanation-weight", type=_nonneg_float, default=None, metavar="LAMBDA",
+                   help="weight λ_e of the explanation loss (default 1; 0: annotation metrics only)")
+    p.add_argument("--patch-size", type=_positive_int, default=None, metavar="PX",
+                   help="patch side in level-0 pixels for the annotation masks (default: from the coordinates)")
+
+
+def explanation_factory(args: argparse.Namespace, cohort, factory):
+    """Return ``(factory, masks, extra_config)``: ``factory`` wrapped with the explanation loss when
+    ``--annotations`` is given, else unchanged with ``masks=None``."""
+    if args.annotations is None:
+        if args.explanation_loss is not None or args.explanation_weight is not None:
+            from core.errors import EvidentError
+
+            raise EvidentError(None, "--explanation-loss/--explanation-weight need --annotations DIR")
+        return factory, None, {}
+    from core.train.annotation_masks import annotation_masks
+    from core.train.explanation_loss import explanation_objective
+
+    masks = annotation_masks(cohort.bags, args.annotations, args.patch_size)
+    kind = args.explanation_loss or "outside-mass"
+    weight = 1.0 if args.explanation_weight is None else args.explanation_weight
+    task = cohort.task
+
+    def wrapped(host_name, host_config, train_bags):
+        model, objective = factory(host_name, host_config, train_bags)
+        return model, explanation_objective(objective, task, kind, weight, masks)
+
+    extra = {"explanation": {"loss": kind, "weight": weight, "annotations": str(args.annotations),
+                             "n_annotated": int(sum(bool(m.any()) for m in masks.values()))}}
+    return wrapped, masks, extra
+# --- end EXPLANATION HOOK ------------------------------------------------------------------------------
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", required=True, metavar="CSV", help="cohort manifest (slide_id, case_id, label | time, event)")
     p.add_argument("--features", metavar="DIR", default=None,
@@ -87,6 +129,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT (same settings)")
     add_gce_arguments(p)
+    add_explanation_arguments(p)
 
 
 def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
@@ -135,13 +178,20 @@ def run(args: argparse.Namespace) -> int:
                             patience=args.patience, standardise=args.standardise,
                             optimizer=args.optimizer)
     factory, extra = gce_factory(args, cohort)
+    explained, masks, extra_expl = explanation_factory(args, cohort, factory or default_factory)
     cv = CVConfig(folds=args.folds, repeats=args.repeats, seed=args.seed, val_fraction=args.val_fraction)
-    summary = run_cv(cohort, args.host, host_config, args.out, train_cfg, cv, factory=factory or default_factory,
-                     device=device, resume=args.resume, extra_config=extra)
+    summary = run_cv(cohort, args.host, host_config, args.out, train_cfg, cv, factory=explained,
+                     device=device, resume=args.resume, extra_config={**extra, **extra_expl})
     if factory is not None:  # GCE HOOK: evidence numbers (cd_gap, ...) into results.json
         from core.evidence.train_gce import add_evidence_metrics
 
         summary = add_evidence_metrics(args.out, cohort, summary, args.evidence_budget)
+    if masks is not None:  # EXPLANATION HOOK: held-out annotation metrics into results.json
+        from core.train.annotation_masks import add_annotation_metrics
+
+        summary = add_annotation_metrics(args.out, cohort, summary, masks)
+        for name, mean in summary["annotation"]["mean"].items():
+            print(f"annotation_{name}\t{'nan' if mean is None else f'{mean:.4f}'}")
     for name, mean in summary["mean"].items():
         std = summary["std"][name]
         print(f"{name}\t{'nan' if mean is None else f'{mean:.4f}'} ± {'nan' if std is None else f'{std:.4f}'}")

@@ -138,6 +138,8 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
             for b in batch:
                 idx = _subsample(b.features.shape[0], config.max_bag, rng)
                 f, c = (b.features, b.coords) if idx is None else (b.features[idx], b.coords[idx])
+                if hasattr(objective, "set_bag"):  # EXPLANATION HOOK: per-bag annotation mask (core.train.explanation_loss)
+                    objective.set_bag(b.slide_id, idx)
                 loss, out = objective(model, f.to(device), c.to(device), b.target.to(device))
                 if task == "survival":
                     outputs.append(out.reshape(-1)[:1])
