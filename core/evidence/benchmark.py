@@ -177,11 +177,13 @@ def exemplar_bank(train: list[Bag], n_picks: int = 5, seed: int = 0):
 
 def run_cv(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, task_loss: Callable,
            ablation: str = "full", n_anchors: int = 8, epochs: int = 15, lr: float = 2e-4, seed: int = 0,
-           host_kwargs: dict | None = None, anchors: str = "prototypes") -> list[dict]:
+           host_kwargs: dict | None = None, anchors: str = "prototypes",
+           gce_options: dict | None = None) -> list[dict]:
     """Train and evaluate on every fold; returns one metrics dict per fold.
 
     ``anchors``: ``"prototypes"`` (centred k-means, k = ``n_anchors``) or ``"exemplars"`` (digit bags:
-    :func:`exemplar_bank`, centred by the training mean).
+    :func:`exemplar_bank`, centred by the training mean). ``gce_options``: extra
+    :class:`GCEConfig` fields (e.g. ``{"ground_on": "positive"}``); default the paper's values.
     """
     from core.anchors import prototype_anchors
     from core.models.base import HostConfig
@@ -205,7 +207,7 @@ def run_cv(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, 
                 bank = type(raw)(raw.prompts, raw.embeddings - feats.mean(axis=0), raw.encoder)
             else:
                 bank = prototype_anchors(feats, n_anchors, seed=seed, center=True)
-            model = build_gce(host, bank.embeddings, GCEConfig(ablation=ablation), bank.digest(), bank.prompts,
+            model = build_gce(host, bank.embeddings, GCEConfig(ablation=ablation, **(gce_options or {})), bank.digest(), bank.prompts,
                               feature_mean=feats.mean(axis=0))
             objective = model.objective("classification", task_loss)
         else:

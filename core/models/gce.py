@@ -6,6 +6,7 @@ The host stays unchanged. Per bag of N patches with features ``h`` (N, d) and co
     r      = σ(γ (cos(B(h), a) − δ))                    # (N, M) anchor responses, anchors frozen
     s      = MLP([e ; ĉ])                               # ĉ: per-slide min–max coords in [0, 1]
     π      = σ((s − ν) / T)                             # gates; T annealed 1.0 → 0.4 by epoch
+                                                        # (option nu_mode="quantile": ν per bag)
     v      = 1 − Π_i (1 − π_i r_im)                     # (M,) noisy-OR coverage (log space)
     ŷ      = host(h, coords, gate=π)                    # injected per host.gate_mode
     α      = softplus(θ)                                # (C, M) class utility weights
@@ -153,7 +154,7 @@ class GCEModel(nn.Module):
         if self.config.uses_selector:
             e = self.adapter(features)  # (N, d)
             logits = self.selector(e, normalise_coords(coords, n, features))  # (N,)
-            gates = torch.sigmoid((logits - self.config.nu) / self.temperature)  # (N,)
+            gates = torch.sigmoid((logits - self._centre(logits)) / self.temperature)  # (N,)
         else:
             logits = features.new_zeros(n)  # (N,)
             gates = features.new_ones(n)  # (N,)
@@ -162,6 +163,13 @@ class GCEModel(nn.Module):
         host_gate = gates if (gate is not None or self.config.uses_selector) else None
         out = self.host(features, coords, gate=host_gate)
         return GCEOutput(out, gates, responses, noisy_or_coverage(gates, responses), logits)
+
+    def _centre(self, logits: Tensor) -> Tensor | float:
+        """ν: ``nu``, or with ``nu_mode="quantile"`` ``nu`` + the (1 − ρ)-quantile of (N,) ``logits`` (detached)."""
+        c = self.config
+        if getattr(c, "nu_mode", "constant") != "quantile":
+            return c.nu
+        return c.nu + torch.quantile(logits.detach(), 1.0 - c.budget)
 
     def predicted_class_weights(self, out: GCEOutput) -> np.ndarray:
         """α of the class predicted from the soft-gated bag (survival: the risk row): (M,) float64."""

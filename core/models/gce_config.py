@@ -40,6 +40,18 @@ class GCEConfig:
         Selector MLP width.
     threshold, coverage_target
         τ and c of discrete recovery.
+    budget_form
+        ``"squared"`` (method.md: ``ReLU(mean π − ρ)²``, default) or ``"hinge"`` (``ReLU(mean π − ρ)``,
+        **option**: its gradient does not vanish as mean π nears ρ; see docs/results_gce.md, Diagnosis).
+    nu_mode
+        ``"constant"`` (method.md: ν = ``nu``, default) or ``"quantile"`` (**option**: per bag,
+        ν = ``nu`` + the (1 − ρ)-quantile of the selector scores s, held constant in the backward
+        pass, so that about a fraction ρ of the gates lies above 0.5 and the threshold set is the
+        selector's top-ρ; see docs/results_gce.md, Diagnosis).
+    ground_on
+        ``"all"`` (method.md: grounding on every bag, default) or ``"positive"`` (**option**,
+        classification only: grounding only on bags whose label is not class 0, so that bags without
+        evidence are not pulled towards covering their label's anchors; see docs/results_gce.md).
     """
 
     rank: int = 32
@@ -56,12 +68,21 @@ class GCEConfig:
     selector_hidden: int = 128
     threshold: float = 0.5
     coverage_target: float = 0.95
+    budget_form: str = "squared"
+    ground_on: str = "all"
+    nu_mode: str = "constant"
 
     def __post_init__(self) -> None:
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; choose from {', '.join(ABLATIONS)}")
         if self.bridge not in ("constrained", "unconstrained"):
             raise ValueError(f"bridge must be 'constrained' or 'unconstrained', not {self.bridge!r}")
+        if self.budget_form not in ("squared", "hinge"):
+            raise ValueError(f"budget_form must be 'squared' or 'hinge', not {self.budget_form!r}")
+        if self.nu_mode not in ("constant", "quantile"):
+            raise ValueError(f"nu_mode must be 'constant' or 'quantile', not {self.nu_mode!r}")
+        if self.ground_on not in ("all", "positive"):
+            raise ValueError(f"ground_on must be 'all' or 'positive', not {self.ground_on!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> GCEConfig:

@@ -4,6 +4,9 @@
 * ``L_cov = 1 − U_y(π) / Σ_m α_ym`` with ``U_y = Σ_m α_ym v_m(π)`` (survival: the one risk row)
 * ``L_align = BCE(π_i, stopgrad(t_i))``, ``t_i = Σ_m α_ym r_im / Σ_m α_ym``
 
+Options (defaults = method.md): ``GCEConfig.budget_form="hinge"`` uses ``ReLU(mean π − ρ)``;
+``GCEConfig.ground_on="positive"`` skips the grounding term on class-0 (evidence-free) bags.
+
 ``L_task`` is :func:`core.models.losses.task_loss` on the gated host output, plus the host's
 :meth:`auxiliary_loss` where it has one. Which terms are on follows the model's ablation.
 """
@@ -19,9 +22,11 @@ from torch import Tensor
 __all__ = ["budget_loss", "gce_objective", "grounding_loss"]
 
 
-def budget_loss(gates: Tensor, budget: float) -> Tensor:
-    """``ReLU(mean π − ρ)²`` for (N,) gates; returns ()."""
-    return F.relu(gates.mean() - budget) ** 2
+def budget_loss(gates: Tensor, budget: float, form: str = "squared") -> Tensor:
+    """``ReLU(mean π − ρ)²`` (``form="squared"``, method.md) or ``ReLU(mean π − ρ)`` (``"hinge"``)
+    for (N,) gates; returns ()."""
+    excess = F.relu(gates.mean() - budget)
+    return excess if form == "hinge" else excess**2
 
 
 def grounding_loss(gates: Tensor, responses: Tensor, coverage: Tensor, alpha_y: Tensor) -> Tensor:
@@ -72,10 +77,13 @@ def gce_objective(task: str, task_loss: Callable | None = None) -> Callable:
             loss = loss + aux
         cfg = model.config
         if cfg.uses_budget:
-            loss = loss + cfg.lambda_budget * budget_loss(out.gates, cfg.budget)
+            loss = loss + cfg.lambda_budget * budget_loss(out.gates, cfg.budget, cfg.budget_form)
         if cfg.uses_grounding:
             alpha = model.class_weights()  # (C, M)
-            alpha_y = alpha[_label_row(task, target, alpha.shape[0])]  # (M,)
+            row = _label_row(task, target, alpha.shape[0])
+            if getattr(cfg, "ground_on", "all") == "positive" and task == "classification" and row == 0:
+                return loss, out.host.output  # option: no grounding on bags of class 0 (no evidence)
+            alpha_y = alpha[row]  # (M,)
             loss = loss + cfg.lambda_ground * grounding_loss(out.gates, out.responses, out.coverage, alpha_y)
         return loss, out.host.output
 
