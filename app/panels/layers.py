@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -67,6 +68,9 @@ class LayersPanel(QWidget):
         self.smooth.setSuffix(" patches")
         self.filled = QCheckBox("Filled (else outlined)")
         self.tissue_button = QPushButton("Detect tissue")
+        self.annotation_metrics = QLabel("")  # agreement of the selected map with each annotation layer
+        self.annotation_metrics.setWordWrap(True)
+        self.annotation_metrics.setObjectName("annotation_metrics")
         form = QFormLayout()
         form.addRow("Colormap", self.cmap)
         form.addRow("Normalise", self.norm)
@@ -78,6 +82,7 @@ class LayersPanel(QWidget):
         form.addRow(self.clip)
         form.addRow(self.filled)
         form.addRow(self.tissue_button)
+        form.addRow(self.annotation_metrics)
         buttons = QHBoxLayout()
         buttons.addWidget(self.up)
         buttons.addWidget(self.down)
@@ -164,6 +169,20 @@ class LayersPanel(QWidget):
         self.vmin.setEnabled(manual)
         self.vmax.setEnabled(manual)
         self._syncing = False
+        self._show_annotation_metrics(layer)
+
+    def _show_annotation_metrics(self, layer) -> None:
+        """Coverage / precision / relevance mass / Dice of a scalar map against each annotation layer."""
+        from core.review.annotation_metrics import format_metrics, map_vs_annotation
+
+        s = self.session
+        regions = [x for x in s.layers if x.kind == "regions" and x.geometry is not None and x.name != "tissue"]
+        if layer.kind != "scalar" or not regions or s.grid is None or s.bag is None:
+            self.annotation_metrics.setText("")
+            return
+        lines = [format_metrics(r.name, map_vs_annotation(layer.values, s.bag.coords, s.grid.patch_size, r.geometry))
+                 for r in regions]
+        self.annotation_metrics.setText("\n".join(lines))
 
     def _set(self, **changes) -> None:
         name = self.current_name()
