@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.commands._argtypes import nonneg_float, positive_int
+
 NAME = "train"
 HELP = "cross-validate a MIL host (abmil, clam_sb, transmil, dsmil, dtfd) on a cohort manifest + feature bags"
 DESCRIPTION = (
@@ -18,26 +20,6 @@ DESCRIPTION = (
     "label). Writes OUT/config.json, OUT/fold_<r>_<k>/model.pt, OUT/predictions.csv, OUT/results.json "
     "(per-fold metrics, mean and std) and OUT/training_curves.png. --resume continues an interrupted run."
 )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
-    return v
 
 
 # --- GCE HOOK (GCE engineer; implementation in core.evidence.train_gce) ---------------------------
@@ -65,9 +47,9 @@ def add_explanation_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--explanation-loss", choices=("outside-mass", "rrr", "kl"), default=None,
                    help="outside-mass (attention/gate mass outside the annotation, default), rrr (input "
                         "gradients outside it), kl (KL of annotation mask vs attention)")
-    p.add_argument("--explanation-weight", type=_nonneg_float, default=None, metavar="LAMBDA",
+    p.add_argument("--explanation-weight", type=nonneg_float, default=None, metavar="LAMBDA",
                    help="weight λ_e of the explanation loss (default 1; 0: annotation metrics only)")
-    p.add_argument("--patch-size", type=_positive_int, default=None, metavar="PX",
+    p.add_argument("--patch-size", type=positive_int, default=None, metavar="PX",
                    help="patch side in level-0 pixels for the annotation masks (default: from the coordinates)")
 
 
@@ -105,25 +87,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", required=True, help="abmil, clam_sb, transmil, dsmil or dtfd")
     p.add_argument("--task", default=None, choices=("classification", "survival"), help="default: from the manifest's columns")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--folds", type=_positive_int, default=5, help="k of k-fold cross-validation (default 5)")
-    p.add_argument("--repeats", type=_positive_int, default=1, help="repeats of the k-fold split (default 1)")
+    p.add_argument("--folds", type=positive_int, default=5, help="k of k-fold cross-validation (default 5)")
+    p.add_argument("--repeats", type=positive_int, default=1, help="repeats of the k-fold split (default 1)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--val-fraction", type=_nonneg_float, default=0.1,
+    p.add_argument("--val-fraction", type=nonneg_float, default=0.1,
                    help="fraction of training cases held out to pick the best epoch (default 0.1; 0: last epoch)")
-    p.add_argument("--epochs", type=_positive_int, default=15)
-    p.add_argument("--lr", type=_nonneg_float, default=2e-4)
-    p.add_argument("--weight-decay", type=_nonneg_float, default=1e-5)
-    p.add_argument("--grad-clip", type=_nonneg_float, default=5.0)
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--lr", type=nonneg_float, default=2e-4)
+    p.add_argument("--weight-decay", type=nonneg_float, default=1e-5)
+    p.add_argument("--grad-clip", type=nonneg_float, default=5.0)
     p.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw",
                    help="adamw (decoupled weight decay, default) or adam (L2 penalty, as Ilse et al. 2018)")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="bags per step (default 1; survival 16)")
-    p.add_argument("--max-bag", type=_positive_int, default=512, help="training bags are subsampled to this many patches")
-    p.add_argument("--patience", type=_positive_int, default=None, help="early stopping after this many epochs without improvement")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="bags per step (default 1; survival 16)")
+    p.add_argument("--max-bag", type=positive_int, default=512, help="training bags are subsampled to this many patches")
+    p.add_argument("--patience", type=positive_int, default=None, help="early stopping after this many epochs without improvement")
     p.add_argument("--monitor", default="auto", help="validation quantity for the best epoch: loss (default), auc, accuracy, macro_f1, c_index")
     p.add_argument("--standardise", action="store_true", help="standardise features with the training fold's mean/std (stored in the model)")
-    p.add_argument("--hidden", type=_positive_int, default=256, help="embedding width H")
-    p.add_argument("--attn-hidden", type=_positive_int, default=128, help="attention MLP width")
-    p.add_argument("--dropout", type=_nonneg_float, default=0.25)
+    p.add_argument("--hidden", type=positive_int, default=256, help="embedding width H")
+    p.add_argument("--attn-hidden", type=positive_int, default=128, help="attention MLP width")
+    p.add_argument("--dropout", type=nonneg_float, default=0.25)
     p.add_argument("--host-option", action="append", default=[], metavar="KEY=VALUE",
                    help="host-specific setting, e.g. n_groups=5, attention=nystrom, inst_loss=svm (repeatable)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
