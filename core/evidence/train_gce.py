@@ -20,7 +20,6 @@ the same for host-attention top-k at the same size (prefix ``attention_topk/``) 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -121,14 +120,12 @@ def add_evidence_metrics(out: str | Path, cohort, summary: dict, budget: float =
         The updated summary.
     """
     from core.atomic import atomic_write_json
-    from core.models.checkpoint import load_checkpoint
+    from core.train.folds import finished_folds
 
     out = Path(out)
     by_id = {b.slide_id: b for b in cohort.bags}
     per_fold = []
-    for d in sorted(out.glob("fold_*_*")):
-        rec = json.loads((d / "fold.json").read_text(encoding="utf-8"))
-        model, _ = load_checkpoint(d / "model.pt")
+    for rec, model in finished_folds(out):
         test = [by_id[p["slide_id"]] for p in rec["predictions"]]
         per_fold.append({"repeat": rec["repeat"], "fold": rec["fold"], **_fold_evidence(model, test, cohort.task, budget)})
     summary = dict(summary)

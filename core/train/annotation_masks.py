@@ -13,7 +13,6 @@ smallest positive step between patch corners.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -131,15 +130,13 @@ def add_annotation_metrics(out: str | os.PathLike, cohort, summary: dict, masks:
     ``summary["annotation"] = {"mean": {...}, "std": {...}, "per_fold": [...], "top_fraction", "threshold"}``.
     """
     from core.diagnostics.localisation import coverage_precision, dice, relevance_mass
-    from core.models.checkpoint import load_checkpoint
+    from core.train.folds import finished_folds
     from core.train.report import write_results
 
     out = Path(out)
     by_id = {b.slide_id: b for b in cohort.bags}
     per_fold = []
-    for d in sorted(out.glob("fold_*_*")):
-        rec = json.loads((d / "fold.json").read_text(encoding="utf-8"))
-        model, _ = load_checkpoint(d / "model.pt")
+    for rec, model in finished_folds(out):
         rows = []
         for pred in rec["predictions"]:
             m = masks.get(pred["slide_id"])
