@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated explanation methods (unsupported ones are skipped)")
     p.add_argument("--fraction", type=float, default=0.05, help="same-budget fraction (default 0.05)")
     p.add_argument("--minimal-k", default="8,16,32", help="minimal-subset sizes k (default 8,16,32; empty: skip)")
+    p.add_argument("--annotations", default=None, metavar="DIR",
+                   help="folder of <slide_id>.geojson region annotations: adds localisation per method "
+                        "(coverage, precision, relevance mass, Dice, FROC, each with its chance level)")
     p.add_argument("--max-slides", type=int, default=None, help="audit only the first N slides")
 
 
@@ -70,6 +73,18 @@ def run(args: argparse.Namespace) -> int:
         check_bag_fits(path, bag.features.shape[0], dim, int(host.config.hidden))
         label = manifest.label_index(row) if manifest.task == "classification" and row.label is not None else None
         jobs.append((row.slide_id, path, label))
+    masks, sizes = {}, {}
+    if args.annotations:
+        from types import SimpleNamespace
+
+        from core.train.annotation_masks import annotation_masks, infer_patch_size
+
+        bags = []
+        for sid, path, _ in jobs:
+            b = read_bag(path, feature_dim=dim)
+            sizes[sid] = b.patch_size_level0 or infer_patch_size(b.coords)
+            bags.append(SimpleNamespace(slide_id=sid, coords=b.coords))
+        masks = _masks_by_size(annotation_masks, bags, args.annotations, sizes)
     cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks)
     explainers = build_explainers(model, methods)
     task = str(config.get("task", host.config.task))
@@ -84,8 +99,27 @@ def run(args: argparse.Namespace) -> int:
     slides, t0 = [], time.perf_counter()
     for i, (sid, path, label) in enumerate(jobs, 1):
         bag = read_bag(path, feature_dim=dim)
-        slides.append(audit_slide(model, explainers, sid, bag.features, bag.coords, label, cfg, risk_scale))
+        slides.append(audit_slide(model, explainers, sid, bag.features, bag.coords, label, cfg, risk_scale,
+                                  truth=masks.get(sid), patch_size=sizes.get(sid)))
         print(f"[{i}/{len(jobs)}] {sid} ({bag.features.shape[0]} patches, {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     files = write_report(args.out, [s.csv_row() for s in slides], summarise_audit(slides, task))
     print("\n".join(str(f) for f in files))
     return 0
+
+
+
+def _masks_by_size(annotation_masks, bags, folder, sizes):
+    """Patch masks per slide, each bag with its own patch size (feature files may differ)."""
+    from core.errors import EvidentError
+
+    out = {}
+    for size in sorted({sizes[b.slide_id] for b in bags}, key=lambda v: (v is None, v or 0)):
+        group = [b for b in bags if sizes[b.slide_id] == size]
+        try:
+            out.update(annotation_masks(group, folder, patch_size=size))
+        except EvidentError as exc:
+            if "holds no <slide_id>.geojson" not in str(exc):  # none in this size group is fine; others are not
+                raise
+    if not out:
+        raise EvidentError(folder, "holds no <slide_id>.geojson for any slide of the manifest")
+    return out

@@ -50,6 +50,8 @@ class SlideAudit:
     minimal: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)
     output: np.ndarray | None = None
+    localisation: dict = field(default_factory=dict)  # method -> metrics, when the slide has annotations
+    froc_inputs: dict = field(default_factory=dict)  # method -> (scores, truth, coords, patch_size), for FROC
 
     def csv_row(self) -> dict:
         """Flat per-slide row for the CSV."""
@@ -63,6 +65,9 @@ class SlideAudit:
         for key, v in self.minimal.items():
             row[f"subsets_{key}"] = v["n_subsets"]
         row.update({f"fail_{k}": int(v) for k, v in self.failures.items()})
+        for m, r in self.localisation.items():
+            row.update({f"coverage_{m}": r["coverage"], f"precision_{m}": r["precision"],
+                        f"relevance_mass_{m}": r["relevance_mass"], f"dice_{m}": r["dice"]})
         return row
 
 
@@ -84,8 +89,13 @@ def build_explainers(model, methods) -> dict:
 
 
 def audit_slide(model, explainers: dict, slide_id: str, features, coords, label: int | None,
-                config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0)) -> SlideAudit:
-    """All diagnostics of one bag (features (N, D), coords (N, 2))."""
+                config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0), truth: np.ndarray | None = None,
+                patch_size: int | None = None) -> SlideAudit:
+    """All diagnostics of one bag (features (N, D), coords (N, 2)).
+
+    ``truth`` ((N,) bool, patches inside the slide's annotation) adds localisation per method
+    (:mod:`core.diagnostics.localisation_audit`); ``patch_size`` (level-0 px) is then needed for FROC.
+    """
     eng = InterventionEngine(model, features, coords, risk_scale=risk_scale)
     scores = {m: ex.attribute(features, coords) for m, ex in explainers.items()}
     curve_scores = {m: s for m, s in scores.items() if m != "gce_subset"}
@@ -110,6 +120,12 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
             out = model(eng.x, eng.coords)
         kw = {"evidence": np.flatnonzero(scores["gce_subset"] > 0.5), "responses": out.responses.double().cpu().numpy(),
               "class_weights": model.predicted_class_weights(out)}
+    if truth is not None and np.asarray(truth).any():
+        from core.diagnostics.localisation_audit import slide_localisation
+
+        maps = {m: v for m, v in scores.items() if m != "gce_subset"}
+        res.localisation = slide_localisation(maps, truth, config.fraction)
+        res.froc_inputs = {m: (v, np.asarray(truth, dtype=bool), np.asarray(coords), int(patch_size)) for m, v in maps.items()}
     res.failures = classify_failures(correct=None if label is None or eng.task != "classification" else label == eng.predicted,
                                      keep_only_drop=main.keep_only_drop, complement_degradation=main.complement_degradation, **kw)
     return res
@@ -124,5 +140,15 @@ def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
     keys = sorted({k for s in slides for k in s.minimal})
     for k in keys:
         minimal[k] = summarise_minimal([s.minimal[k] for s in slides if k in s.minimal])
-    return {"n_slides": len(slides), "n_included": len(inc), "aupc": summarise([s.curves for s in inc]),
-            "snr": snr, "minimal": minimal, "failures": count_failures([s.failures for s in slides])}
+    out = {"n_slides": len(slides), "n_included": len(inc), "aupc": summarise([s.curves for s in inc]),
+           "snr": snr, "minimal": minimal, "failures": count_failures([s.failures for s in slides])}
+    annotated = [s for s in slides if s.localisation]
+    if annotated:
+        from core.diagnostics.localisation_audit import summarise_localisation
+
+        froc_inputs: dict = {}
+        for s in annotated:
+            for m, item in s.froc_inputs.items():
+                froc_inputs.setdefault(m, []).append(item)
+        out["localisation"] = summarise_localisation([s.localisation for s in annotated], froc_inputs)
+    return out

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from core.atomic import atomic_write_json, ensure_writable_dir
 
 __all__ = ["REPORT_FILES", "markdown_summary", "write_report"]
@@ -48,6 +50,17 @@ def markdown_summary(summary: dict) -> str:
         for k, r in summary["minimal"].items():
             lines.append(f"| {k} | {_f(r['mean_subsets'], 2)} | {_f(r['pct_ge2'], 1)} | {_f(r['pct_ge3'], 1)} | "
                          f"{_f(r['first_drop'])} | {_f(r['remove_union_1'])} | {_f(r['remove_union_2'])} | {_f(r['remove_union_3'])} |")
+    loc = summary.get("localisation")
+    if loc:
+        pct = round(100 * loc["top_fraction"])
+        lines += [f"\n## Localisation against annotations ({loc['n_slides']} annotated slides)\n",
+                  (f"Top {pct}% of patches for coverage/precision; Dice and FROC on each map min–max scaled and cut at "
+                   f"{loc['threshold']}. Chance levels in brackets.\n"),
+                  "| method | coverage ↑ | precision ↑ | relevance mass ↑ | Dice ↑ | FROC ↑ |", "|---|---|---|---|---|---|"]
+        for m, r in sorted(loc["methods"].items(), key=lambda kv: -np.nan_to_num(kv[1]["relevance_mass"])):
+            lines.append(f"| {m} | {_f(r['coverage'])} ({_f(r['coverage_chance'])}) | {_f(r['precision'])} "
+                         f"({_f(r['precision_chance'])}) | {_f(r['relevance_mass'])} ({_f(r['relevance_mass_chance'])}) | "
+                         f"{_f(r['dice'])} ({_f(r['dice_chance'])}) | {_f(r['froc'])} ({_f(r['froc_chance'])}) |")
     lines += ["\n## Failure taxonomy\n", "| flag | slides |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["failures"].items()]
     return "\n".join(lines) + "\n"

@@ -77,3 +77,43 @@ def test_missing_features_and_ctrl_c_leave_nothing(cohort, capsys, monkeypatch):
     assert main(_args(manifest2, ckpt, out)) != 0
     assert "interrupted" in capsys.readouterr().err and len(calls) == 2
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_annotations_add_localisation_per_method(cohort):
+    """Annotations drawn over each positive bag's true evidence (the target digits)."""
+    import shapely
+    from shapely.geometry import box
+
+    from core.data.annotation import Annotation
+    from core.data.annotations import write_geojson
+    from core.data.bags import read_bag
+    from core.data.digits import PATCH_SIZE, read_evidence_truth
+
+    manifest, ckpt, tmp = cohort
+    truth = read_evidence_truth(manifest.parent / "evidence_truth.json")
+    ann = tmp / "annotations"
+    ann.mkdir()
+    annotated = []
+    for sid, idx in truth.items():
+        if len(idx) == 0:
+            continue
+        coords = read_bag(manifest.parent / "features" / f"{sid}.h5").coords
+        geom = shapely.union_all([box(x, y, x + PATCH_SIZE, y + PATCH_SIZE) for x, y in coords[idx]])
+        write_geojson(ann / f"{sid}.geojson", [Annotation(geometry=geom, classification="target", name=None, properties={})])
+        annotated.append(sid)
+    assert annotated, "the seed gives at least one positive bag"
+    out = tmp / "report_loc"
+    assert main(_args(manifest, ckpt, out, "--annotations", str(ann))) == 0
+    loc = json.loads((out / "cohort.json").read_text())["localisation"]
+    assert loc["n_slides"] == len(annotated) and set(loc["methods"]) >= {"attention", "ig", "single", "random"}
+    for m, r in loc["methods"].items():
+        for key in ("coverage", "precision", "relevance_mass", "dice", "froc"):
+            assert 0.0 <= r[key] <= 1.0 and f"{key}_chance" in r, (m, key)
+    rows = {r["slide_id"]: r for r in csv.DictReader((out / "per_slide.csv").read_text(encoding="utf-8").splitlines())}
+    assert all(rows[s]["coverage_single"] != "" for s in annotated)
+    assert "## Localisation against annotations" in (out / "summary.md").read_text()
+    # a folder that matches no slide is a clear error, and no report is written
+    empty = tmp / "no_annotations"
+    empty.mkdir()
+    assert main(_args(manifest, ckpt, tmp / "report_none", "--annotations", str(empty))) == 2
+    assert not (tmp / "report_none").exists() or not any((tmp / "report_none").iterdir())

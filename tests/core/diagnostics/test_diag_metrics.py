@@ -149,3 +149,21 @@ def test_cost_modes_report_ratios():
     res = cost_modes(model, torch.from_numpy(x), torch.from_numpy(c).float(), repeats=2)
     assert set(res) == {"full", "soft", "discrete"}
     assert res["full"]["time_ratio"] == 1.0 and res["soft"]["ms"] > 0 and res["discrete"]["bytes"] <= res["soft"]["bytes"]
+
+
+def test_slide_and_cohort_localisation_hand_computed():
+    from core.diagnostics.localisation_audit import minmax, slide_localisation, summarise_localisation
+
+    coords = np.array([[x * 10, 0] for x in range(10)])
+    truth = np.zeros(10, bool)
+    truth[[0, 1]] = True
+    good = np.array([9.0, 8, 1, 1, 1, 1, 1, 1, 1, 1])  # min-max: 1, 0.875, 0, ...
+    flat = np.ones(10)
+    assert minmax(good)[:2].tolist() == [1.0, 0.875] and minmax(flat).max() == 0.0
+    r = slide_localisation({"good": good, "flat": flat}, truth, top_fraction=0.2)
+    assert r["good"]["coverage"] == 1.0 and r["good"]["precision"] == 1.0
+    assert r["good"]["relevance_mass"] == pytest.approx(17 / 25) and r["good"]["dice"] == 1.0
+    assert r["flat"]["dice"] == 0.0 and r["flat"]["relevance_mass"] == pytest.approx(0.2)
+    s = summarise_localisation([r, r], {"good": [(good, truth, coords, 10)] * 2}, threshold=0.5, top_fraction=0.2)
+    assert s["n_slides"] == 2 and s["methods"]["good"]["coverage"] == 1.0
+    assert s["methods"]["good"]["froc"] == 1.0  # the lesion is the first candidate, no false positive
