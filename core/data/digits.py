@@ -101,13 +101,22 @@ def make_digit_bags(
 
 
 def write_digit_bags(out: str | os.PathLike, bags: list[DigitBag]) -> Path:
-    """Write ``OUT/features/<id>.h5`` (TRIDENT layout), ``OUT/manifest.csv`` and ``OUT/evidence_truth.json``.
+    """Write ``OUT/features/<id>.h5`` (TRIDENT layout), ``OUT/manifest.csv``, ``OUT/evidence_truth.json``
+    and ``OUT/annotations/<id>.geojson``.
 
     The manifest has ``slide_id``, ``case_id``, ``label`` (``"0"``/``"1"``), ``fold``,
     ``features_path`` (relative to OUT); the truth file maps slide id -> sorted evidence indices.
-    Every file is written atomically. Returns the manifest path.
+    Each positive bag's evidence (the target digits' synthetic patch squares, merged) is also written
+    as a QuPath GeoJSON annotation classified ``"target digit"``, so ``evident train --annotations``
+    and ``evident audit --annotations`` can use it. Every file is written atomically. Returns the
+    manifest path.
     """
+    import shapely
+    from shapely.geometry import box
+
     from core.atomic import atomic_write_json, ensure_writable_dir
+    from core.data.annotation import Annotation
+    from core.data.annotations import write_geojson
     from core.data.bags import write_bag
     from core.data.manifest import ManifestRow, write_manifest
 
@@ -119,6 +128,13 @@ def write_digit_bags(out: str | os.PathLike, bags: list[DigitBag]) -> Path:
         write_bag(root / rel, bag.to_feature_bag())
         rows.append(ManifestRow(slide_id=bag.slide_id, case_id=bag.slide_id, label=str(bag.label),
                                 fold=bag.fold, features_path=rel))
+        if len(bag.evidence):
+            fb = bag.to_feature_bag()
+            squares = [box(x, y, x + PATCH_SIZE, y + PATCH_SIZE) for x, y in fb.coords[bag.evidence]]
+            ensure_writable_dir(root / "annotations")
+            write_geojson(root / "annotations" / f"{bag.slide_id}.geojson",
+                          [Annotation(geometry=shapely.union_all(squares), classification="target digit", name=None,
+                                      properties={})])
     atomic_write_json(root / "evidence_truth.json", {b.slide_id: b.evidence.tolist() for b in bags})
     write_manifest(root / "manifest.csv", rows)
     return root / "manifest.csv"

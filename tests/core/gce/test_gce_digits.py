@@ -40,3 +40,20 @@ def test_writer(tmp_path):
         np.testing.assert_array_equal(fb.features, bag.features)
         assert row.label == str(bag.label) and row.fold == bag.fold
         np.testing.assert_array_equal(truth[bag.slide_id], bag.evidence)
+
+
+def test_digit_evidence_is_written_as_geojson_annotations(tmp_path):
+    from core.data.annotations import patch_labels, read_geojson
+    from core.data.bags import read_bag
+    from core.data.digits import PATCH_SIZE, make_digit_bags, read_evidence_truth, write_digit_bags
+
+    bags = make_digit_bags(6, seed=1, min_size=20, max_size=30)
+    manifest = write_digit_bags(tmp_path / "d", bags)
+    truth = read_evidence_truth(manifest.parent / "evidence_truth.json")
+    for b in bags:
+        path = manifest.parent / "annotations" / f"{b.slide_id}.geojson"
+        assert path.exists() == bool(len(b.evidence))
+        if path.exists():
+            coords = read_bag(manifest.parent / "features" / f"{b.slide_id}.h5").coords
+            mask = patch_labels(coords, PATCH_SIZE, [a.geometry for a in read_geojson(path)])
+            assert np.flatnonzero(mask).tolist() == sorted(truth[b.slide_id].tolist())  # exactly the evidence
