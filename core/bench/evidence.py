@@ -9,9 +9,10 @@ and checks they return the same subset. ``max_abs_diff`` is the largest coverage
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
+
+from core.timing import best_ms
 
 __all__ = ["GROUP", "make_case", "run"]
 
@@ -47,13 +48,6 @@ def make_case(n: int, m: int = 8, *, seed: int = 0, gate_rate: float = 0.002, st
     return gates, responses, class_weights
 
 
-def _best_ms(fn, repeats: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, (time.perf_counter() - t0) * 1e3)
-    return best, out
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -85,8 +79,8 @@ def run(quick: bool = False) -> list[dict]:
             if kind == "many-steps":
                 r = np.random.default_rng(1).uniform(0.0, 0.02, size=r.shape)
             repeats = 3 if quick else 5
-            ours_ms, ours = _best_ms(lambda g=g, r=r, a=a, c=target: recover(g, r, a, coverage_target=c), repeats)
-            base_ms, base = _best_ms(lambda g=g, r=r, a=a, c=target: recover_naive(g, r, a, coverage_target=c), 1)
+            ours_ms, ours = best_ms(lambda g=g, r=r, a=a, c=target: recover(g, r, a, coverage_target=c), repeats, warmup=False)
+            base_ms, base = best_ms(lambda g=g, r=r, a=a, c=target: recover_naive(g, r, a, coverage_target=c), 1, warmup=False)
             same = bool(np.array_equal(ours.indices, base.indices))
             rows.append(
                 {

@@ -19,20 +19,14 @@ import time
 import numpy as np
 import torch
 
+from core.timing import best_ms
+
 __all__ = ["GROUP", "run"]
 
 GROUP = "explain"
 D, H = 512, 256
 
 
-def _best(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000.0
 
 
 def _model(name: str, gce: bool = False):
@@ -60,7 +54,7 @@ def _loo(n: int, sample: int) -> dict:
     model = _model("abmil", gce=True)
     x, c = _bag(n)
     ex = LeaveOneOutExplainer(model)
-    ours_ms = _best(lambda: ex.attribute(x, c), 2)
+    ours_ms = best_ms(lambda: ex.attribute(x, c), 2)[0]
     ours = ex.attribute(x, c)
     ctx = ex.prepare(x, c)
     pick = np.random.default_rng(1).choice(n, size=sample, replace=False)
@@ -84,10 +78,10 @@ def _intervene(name: str, gce: bool, n: int) -> dict:
     x, c = _bag(n)
     eng = InterventionEngine(model, x, c)
     idx = np.random.default_rng(2).choice(n, size=n // 20, replace=False)
-    ours_ms = _best(lambda: eng.remove(idx), 5)
+    ours_ms = best_ms(lambda: eng.remove(idx), 5)[0]
     xt, ct = torch.from_numpy(x), torch.from_numpy(c).float()
     with torch.inference_mode():
-        base_ms = _best(lambda: model(xt, ct), 3)
+        base_ms = best_ms(lambda: model(xt, ct), 3)[0]
         keep = np.setdiff1d(np.arange(n), idx)
         ref = eng.host(xt[keep], ct[keep], gate=None if eng.gates is None else eng.gates[keep]).output.double().numpy()
     got = eng.remove(idx).probs_after
@@ -106,7 +100,7 @@ def _ig(n: int) -> dict:
     x, c = _bag(n)
     ex = IntegratedGradientsExplainer(model)
     ctx = ex.prepare(x, c)
-    ours_ms = _best(lambda: ex.attribute(x, c), 1)
+    ours_ms = best_ms(lambda: ex.attribute(x, c), 1)[0]
     ours = ex.attribute(x, c)
 
     def forward(batch):  # (B, N, D) -> (B,), one bag per row
@@ -115,7 +109,7 @@ def _ig(n: int) -> dict:
     ig = IntegratedGradients(forward)
     xin, base = torch.from_numpy(x)[None], torch.zeros(1, *x.shape)
     run = lambda: ig.attribute(xin, baselines=base, n_steps=50, method="riemann_middle", internal_batch_size=1)
-    base_ms = _best(run, 1)
+    base_ms = best_ms(run, 1)[0]
     ref = run()[0].sum(1).detach().numpy()
     return {"case": f"ig50_{n}", "ours_ms": ours_ms, "baseline_ms": base_ms, "speedup": base_ms / ours_ms,
             "max_abs_diff": float(np.abs(ours - ref).max()), "baseline": "Captum IG, one bag per step"}

@@ -9,10 +9,11 @@ the total allocated, an upper bound of the peak). Ratios are against ``full``.
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import torch
+
+from core.timing import best_ms
 
 __all__ = ["cost_modes"]
 
@@ -20,16 +21,11 @@ __all__ = ["cost_modes"]
 def _measure(fn, repeats: int) -> tuple[float, float]:
     from torch.profiler import ProfilerActivity, profile
 
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+    ms, _ = best_ms(fn, repeats)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     alloc = sum(max(e.self_cpu_memory_usage, 0) for e in prof.key_averages())
-    return best * 1000.0, float(alloc)
+    return ms, float(alloc)
 
 
 @torch.inference_mode()
