@@ -115,11 +115,7 @@ def _masks_by_size(annotation_masks, bags, folder, sizes):
     out = {}
     for size in sorted({sizes[b.slide_id] for b in bags}, key=lambda v: (v is None, v or 0)):
         group = [b for b in bags if sizes[b.slide_id] == size]
-        try:
-            out.update(annotation_masks(group, folder, patch_size=size))
-        except EvidentError as exc:
-            if "holds no <slide_id>.geojson" not in str(exc):  # none in this size group is fine; others are not
-                raise
+        out.update(annotation_masks(group, folder, patch_size=size, require_any=False))
     if not out:
         raise EvidentError(folder, "holds no <slide_id>.geojson for any slide of the manifest")
     return out

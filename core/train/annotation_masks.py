@@ -48,8 +48,11 @@ def infer_patch_size(coords: np.ndarray) -> int | None:
 
 def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_size: int | None = None,
                      min_overlap: float = 0.01,
-                     transform: Callable | None = None) -> dict[str, np.ndarray]:
+                     transform: Callable | None = None, require_any: bool = True) -> dict[str, np.ndarray]:
     """slide_id -> (N,) bool patch mask for every bag with ``<slide_id>.geojson`` in ``annotations_dir``.
+
+    ``require_any=False`` returns an empty dict instead of raising when no bag has an annotation
+    (callers that combine several groups of bags check the union themselves).
 
     Parameters
     ----------
@@ -89,7 +92,7 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
         if transform is None:
             _CACHE[key] = mask
         out[b.slide_id] = mask
-    if not out:
+    if not out and require_any:
         raise EvidentError(root, "holds no <slide_id>.geojson for any slide of the cohort")
     return out
 
