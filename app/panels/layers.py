@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.review.annotation_metrics import AnnotationMasks
 from core.review.normalise import COLORMAPS, NORM_MODES
 from core.review.session import ReviewSession
 
@@ -42,6 +43,7 @@ class LayersPanel(QWidget):
     def __init__(self, session: ReviewSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self._annotation_masks = AnnotationMasks()  # patch labelling is done once per annotation and slide
         self._syncing = False
         self.list = QListWidget()
         self.list.setMinimumHeight(150)
@@ -180,7 +182,8 @@ class LayersPanel(QWidget):
         if layer.kind != "scalar" or not regions or s.grid is None or s.bag is None:
             self.annotation_metrics.setText("")
             return
-        lines = [format_metrics(r.name, map_vs_annotation(layer.values, s.bag.coords, s.grid.patch_size, r.geometry))
+        lines = [format_metrics(r.name, map_vs_annotation(layer.values, s.bag.coords, s.grid.patch_size, r.geometry,
+                                                          masks=self._annotation_masks))
                  for r in regions]
         self.annotation_metrics.setText("\n".join(lines))
 

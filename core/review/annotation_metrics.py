@@ -15,11 +15,32 @@ import numpy as np
 from core.data.annotations import patch_labels
 from core.diagnostics.localisation import coverage_precision, dice, relevance_mass
 
-__all__ = ["map_vs_annotation", "format_metrics"]
+__all__ = ["AnnotationMasks", "map_vs_annotation", "format_metrics"]
+
+
+class AnnotationMasks:
+    """(N,) bool patch masks of annotation geometries, computed once per (geometry, coords, patch size).
+
+    Selecting layers in the dock asks for the same mask again and again; labelling patches against a
+    polygon is the costly step (≈ 0.2 s for 100k patches), so it is kept. Keys hold the geometry and
+    the coords array themselves and compare them by identity: a new slide or annotation recomputes.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Any, np.ndarray, int, np.ndarray]] = []
+
+    def get(self, coords: np.ndarray, patch_size: int, geometry: Any) -> np.ndarray:
+        """(N,) bool: patches with ≥ 1% of their area inside ``geometry``."""
+        for g, c, ps, mask in self._items:
+            if g is geometry and c is coords and ps == patch_size:
+                return mask
+        mask = patch_labels(np.asarray(coords), int(patch_size), [geometry])
+        self._items = [it for it in self._items if it[1] is coords][-15:] + [(geometry, coords, int(patch_size), mask)]
+        return mask
 
 
 def map_vs_annotation(values: np.ndarray, coords: np.ndarray, patch_size: int, geometry: Any,
-                      top_fraction: float = 0.05) -> dict | None:
+                      top_fraction: float = 0.05, masks: AnnotationMasks | None = None) -> dict | None:
     """Agreement of a map with one annotation.
 
     Parameters
@@ -34,6 +55,8 @@ def map_vs_annotation(values: np.ndarray, coords: np.ndarray, patch_size: int, g
         shapely (Multi)Polygon of the annotation, in level-0 pixels.
     top_fraction
         Size of the saliency region B as a fraction of the scored patches.
+    masks
+        A cache of patch masks to reuse (else the mask is computed here).
 
     Returns
     -------
@@ -43,7 +66,9 @@ def map_vs_annotation(values: np.ndarray, coords: np.ndarray, patch_size: int, g
     """
     v = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(v)
-    truth = patch_labels(np.asarray(coords)[ok], int(patch_size), [geometry])
+    inside = masks.get(coords, patch_size, geometry) if masks is not None else \
+        patch_labels(np.asarray(coords), int(patch_size), [geometry])
+    truth = inside[ok]
     if not truth.any():
         return None
     s = v[ok]

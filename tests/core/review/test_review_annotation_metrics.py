@@ -39,3 +39,18 @@ def test_no_patch_inside_and_text():
     m = map_vs_annotation(np.arange(16.0), COORDS, PS, box(0, 0, 400, 100))
     line = format_metrics("Tumor", m)
     assert line.startswith("Tumor (4 patches), top 5%") and "chance" in line and "Dice" in line
+
+
+def test_masks_are_computed_once_per_geometry_and_coords(monkeypatch):
+    import core.review.annotation_metrics as am
+
+    calls = []
+    real = am.patch_labels
+    monkeypatch.setattr(am, "patch_labels", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cache = am.AnnotationMasks()
+    geom = box(0, 0, 200, 200)
+    first = am.map_vs_annotation(np.arange(16.0), COORDS, PS, geom, masks=cache)
+    again = am.map_vs_annotation(np.arange(16.0)[::-1].copy(), COORDS, PS, geom, masks=cache)
+    assert len(calls) == 1 and first["n_inside"] == again["n_inside"] == 4
+    am.map_vs_annotation(np.arange(16.0), COORDS, PS, box(0, 0, 100, 100), masks=cache)  # another annotation
+    assert len(calls) == 2
