@@ -1,5 +1,7 @@
 """``evident audit``: a cohort report on how faithful a model's explanations and evidence are.
 
+A manifest ``slide_path`` adds the per-patch tissue fraction (the slide's tissue mask) that feeds the
+``artifact_evidence`` failure flag; a survival model needs the manifest's ``time`` and ``event``.
 Writes ``OUT/per_slide.csv``, ``OUT/cohort.json``, ``OUT/summary.md`` and ``OUT/aupc.png``,
 ``OUT/snr.png``, ``OUT/failures.png`` (:mod:`core.diagnostics.report`). Every slide's features are
 found and checked before the long computation starts; the report appears only when complete (an
@@ -26,6 +28,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotations", default=None, metavar="DIR",
                    help="folder of <slide_id>.geojson region annotations: adds localisation per method "
                         "(coverage, precision, relevance mass, Dice, FROC, each with its chance level)")
+    p.add_argument("--min-tissue", type=float, default=0.5,
+                   help="artifact evidence: a selected patch with a smaller tissue fraction (from the manifest's "
+                        "slide_path) is artifact (default 0.5)")
+    p.add_argument("--artifact-share", type=float, default=0.5,
+                   help="artifact evidence: flag a slide when more than this share of its evidence is artifact (default 0.5)")
+    p.add_argument("--necessity-classes", default="default", metavar="WHICH",
+                   help="predicted classes judged for low necessity: 'default' (all but the negative class 0 of a "
+                        "binary classifier, which has no evidence to remove), 'all', or comma-separated class names")
     p.add_argument("--max-slides", type=int, default=None, help="audit only the first N slides")
 
 
@@ -43,9 +53,10 @@ def run(args: argparse.Namespace) -> int:
         build_explainers,
         summarise_audit,
     )
+    from core.diagnostics.failures import FailureThresholds
     from core.diagnostics.report import write_report
     from core.errors import EvidentError
-    from core.explain.model_access import check_bag_fits, host_of
+    from core.explain.model_access import as_tensor_bag, check_bag_fits, host_of
     from core.explain.registry import canonical_method
     from core.models.checkpoint import load_checkpoint
 
@@ -56,11 +67,17 @@ def run(args: argparse.Namespace) -> int:
         ks = tuple(int(k) for k in args.minimal_k.split(",") if k.strip())
     except ValueError:
         raise EvidentError(None, f"--minimal-k must be whole numbers separated by commas, got {args.minimal_k!r}") from None
-    manifest = read_manifest(args.manifest)
+    for name in ("min_tissue", "artifact_share"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise EvidentError(None, f"--{name.replace('_', '-')} must lie in [0, 1], got {getattr(args, name)}")
     model, config = load_checkpoint(args.model)
     model = model.eval()
     host = host_of(model)
     dim = int(host.config.in_dim)
+    task = str(config.get("task", host.config.task))
+    necessity = _necessity_classes(args.necessity_classes, config.get("classes") or ())
+    # a survival model needs time + event per slide (the columns `evident train --task survival` reads)
+    manifest = read_manifest(args.manifest, task="survival" if task == "survival" else None)
     rows = list(manifest.rows)[: args.max_slides] if args.max_slides else list(manifest.rows)
     if not rows:
         raise EvidentError(args.manifest, "the manifest lists no slides")
@@ -72,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
         bag = read_bag(path, feature_dim=dim)
         check_bag_fits(path, bag.features.shape[0], dim, int(host.config.hidden))
         label = manifest.label_index(row) if manifest.task == "classification" and row.label is not None else None
-        jobs.append((row.slide_id, path, label))
+        slide = manifest.resolve(row.slide_path) if row.slide_path else None
+        if slide is not None and not Path(slide).is_file():
+            raise EvidentError(args.manifest, f"slide file of {row.slide_id!r} not found: {slide}")
+        jobs.append((row.slide_id, path, label, row.time, row.event, slide))
     masks, sizes = {}, {}
     if args.annotations:
         from types import SimpleNamespace
@@ -80,32 +100,72 @@ def run(args: argparse.Namespace) -> int:
         from core.train.annotation_masks import annotation_masks, infer_patch_size
 
         bags = []
-        for sid, path, _ in jobs:
+        for sid, path, *_ in jobs:
             b = read_bag(path, feature_dim=dim)
             sizes[sid] = b.patch_size_level0 or infer_patch_size(b.coords)
             bags.append(SimpleNamespace(slide_id=sid, coords=b.coords))
         masks = _masks_by_size(annotation_masks, bags, args.annotations, sizes)
-    cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks)
+    artifacts = {}  # slide id -> (N,) 1 − tissue fraction, for slides whose file the manifest names
+    for sid, path, _, _, _, slide in jobs:
+        if slide is not None:
+            from core.diagnostics.artifacts import slide_artifact_scores
+            from core.train.annotation_masks import infer_patch_size
+
+            b = read_bag(path, feature_dim=dim)
+            size = b.patch_size_level0 or infer_patch_size(b.coords)
+            if size is None:
+                raise EvidentError(path, "patch size unknown (no patch_size_level0 attribute, one patch only)")
+            artifacts[sid] = slide_artifact_scores(slide, b.coords, size)
+    thresholds = FailureThresholds(min_tissue=args.min_tissue, artifact_share=args.artifact_share,
+                                   necessity_classes=necessity)
+    cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks, thresholds=thresholds)
     explainers = build_explainers(model, methods)
-    task = str(config.get("task", host.config.task))
     risk_scale = (0.0, 1.0)
-    if task != "classification":
+    if task != "classification":  # Φ = sigmoid of the risk standardised over the cohort's full-bag risks
         import numpy as np
         import torch
 
+        from core.evidence.selection import bag_output
+
         with torch.no_grad():
-            risks = [float(host(torch.from_numpy(read_bag(p, feature_dim=dim).features)).output[0]) for _, p, _ in jobs]
+            risks = []
+            for _, p, *_ in jobs:
+                b = read_bag(p, feature_dim=dim)
+                risks.append(float(bag_output(model, *as_tensor_bag(b.features, b.coords))[0]))
         risk_scale = (float(np.mean(risks)), float(np.std(risks)) or 1.0)
     slides, t0 = [], time.perf_counter()
-    for i, (sid, path, label) in enumerate(jobs, 1):
+    for i, (sid, path, label, t_surv, e_surv, _) in enumerate(jobs, 1):
         bag = read_bag(path, feature_dim=dim)
         slides.append(audit_slide(model, explainers, sid, bag.features, bag.coords, label, cfg, risk_scale,
-                                  truth=masks.get(sid), patch_size=sizes.get(sid)))
+                                  truth=masks.get(sid), patch_size=sizes.get(sid), time=t_surv, event=e_surv,
+                                  artifact_scores=artifacts.get(sid)))
         print(f"[{i}/{len(jobs)}] {sid} ({bag.features.shape[0]} patches, {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    files = write_report(args.out, [s.csv_row() for s in slides], summarise_audit(slides, task))
+    summary = summarise_audit(slides, task)
+    summary["settings"] = {"task": task, "fraction": args.fraction, "min_tissue": args.min_tissue,
+                           "artifact_share": args.artifact_share, "necessity_classes": args.necessity_classes,
+                           "slides_with_tissue_mask": len(artifacts)}
+    files = write_report(args.out, [s.csv_row() for s in slides], summary)
     print("\n".join(str(f) for f in files))
     return 0
 
+
+def _necessity_classes(value: str, classes) -> str | tuple[int, ...]:
+    """``--necessity-classes``: ``"default"``, ``"all"`` or class names (the checkpoint's) -> indices."""
+    from core.errors import EvidentError
+
+    value = value.strip()
+    if value.lower() in ("default", "all"):
+        return value.lower()
+    names = [str(c) for c in classes]
+    out = []
+    for token in (t.strip() for t in value.split(",") if t.strip()):
+        if token not in names:
+            raise EvidentError(None, f"--necessity-classes: unknown class {token!r} (the model's classes: "
+                                     f"{', '.join(names) or 'none'}; or use 'default' / 'all')")
+        out.append(names.index(token))
+    if not out:
+        raise EvidentError(None, "--necessity-classes is empty (use 'default', 'all' or class names)")
+    return tuple(out)
 
 
 def _masks_by_size(annotation_masks, bags, folder, sizes):

@@ -3,7 +3,8 @@
 Per slide (:func:`audit_slide`): the methods' scores, drop/insert AUPC per method (xMIL protocol),
 same-budget S/N/R per rule, the minimal-subset diagnostic per k and policy, failure flags.
 Over the cohort (:func:`summarise_audit`): AUPC mean ± std with Wilcoxon tests against random,
-cohort S/N/R per rule, minimal-subset summary, failure counts.
+cohort S/N/R per rule (M = accuracy, or Harrell's C-index for survival; survival Φ per slide is
+``sigmoid((risk − μ) / σ)`` with the cohort's full-bag risk mean μ and std σ), minimal-subset summary, failure counts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.diagnostics.curves import keep_slide, slide_curves, summarise
-from core.diagnostics.failures import classify_failures, count_failures
+from core.diagnostics.failures import FailureThresholds, classify_failures, count_failures
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.minimal_subsets import (
     POLICIES,
@@ -28,12 +29,13 @@ __all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "summ
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """Methods to score, the same-budget fraction, minimal-subset sizes and policies."""
+    """Methods to score, the same-budget fraction, minimal-subset sizes and policies, failure thresholds."""
 
     methods: tuple[str, ...] = ("attention", "gradient", "grad_input", "ig", "single", "leave_one_out", "lrp", "random")
     fraction: float = 0.05
     minimal_k: tuple[int, ...] = (8, 16, 32)
     policies: tuple[str, ...] = POLICIES
+    thresholds: FailureThresholds = FailureThresholds()
 
 
 @dataclass
@@ -50,6 +52,9 @@ class SlideAudit:
     minimal: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)
     output: np.ndarray | None = None
+    time: float | None = None  # survival follow-up time (survival cohorts only)
+    event: int | None = None  # survival event indicator 0/1 (survival cohorts only)
+    artifact_share: float | None = None  # share of the main evidence subset that is artifact (slide known)
     localisation: dict = field(default_factory=dict)  # method -> metrics, when the slide has annotations
     froc_inputs: dict = field(default_factory=dict)  # method -> (scores, truth, coords, patch_size), for FROC
 
@@ -58,6 +63,9 @@ class SlideAudit:
         row = {"slide_id": self.slide_id, "label": "" if self.label is None else self.label, "predicted": self.predicted,
                "phi": round(self.phi, 6), "correct": "" if self.label is None else int(self.label == self.predicted),
                "included": int(self.included)}
+        if self.time is not None:
+            row.update({"time": self.time, "event": self.event})
+        row["artifact_share"] = "" if self.artifact_share is None else round(self.artifact_share, 6)
         for m, c in self.curves.items():
             row.update({f"aupc_drop_{m}": c["aupc_drop"], f"aupc_insert_{m}": c["aupc_insert"], f"gain_{m}": c["gain"]})
         for r, s in self.snr.items():
@@ -90,16 +98,22 @@ def build_explainers(model, methods) -> dict:
 
 def audit_slide(model, explainers: dict, slide_id: str, features, coords, label: int | None,
                 config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0), truth: np.ndarray | None = None,
-                patch_size: int | None = None) -> SlideAudit:
+                patch_size: int | None = None, time: float | None = None, event: int | None = None,
+                artifact_scores: np.ndarray | None = None) -> SlideAudit:
     """All diagnostics of one bag (features (N, D), coords (N, 2)).
 
+    The failure flags judge the main evidence subset: the GCE subset, else attention top-k, else
+    the first other method's top-k, else random-k. ``artifact_scores`` ((N,) float ``1 − tissue fraction``, :mod:`core.diagnostics.artifacts`)
+    feeds the ``artifact_evidence`` flag.
+    ``time``/``event`` (survival cohorts) are kept on the result for the cohort C-index.
     ``truth`` ((N,) bool, patches inside the slide's annotation) adds localisation per method
     (:mod:`core.diagnostics.localisation_audit`); ``patch_size`` (level-0 px) is then needed for FROC.
     """
     eng = InterventionEngine(model, features, coords, risk_scale=risk_scale)
     scores = {m: ex.attribute(features, coords) for m, ex in explainers.items()}
     curve_scores = {m: s for m, s in scores.items() if m != "gce_subset"}
-    res = SlideAudit(slide_id, label, eng.predicted, eng.phi_before, keep_slide(eng, label), output=eng.output_before)
+    res = SlideAudit(slide_id, label, eng.predicted, eng.phi_before, keep_slide(eng, label), output=eng.output_before,
+                     time=None if time is None else float(time), event=None if event is None else int(event))
     curves = slide_curves(eng, curve_scores)
     res.curves = {m: {k: v for k, v in c.items() if k not in ("drop", "insert")} for m, c in curves.items()}
     rules = ["random"] + [m for m in ("attention", "gradient", "ig", "single", "lrp") if m in scores]
@@ -111,15 +125,20 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
             for p in config.policies:
                 r = minimal_subsets(eng, k, p)
                 res.minimal[f"k{k}_{p}"] = {key: r[key] for key in ("n_subsets", "first_drop", "remove_union")}
-    main = res.snr.get("gce") or res.snr.get("attention") or res.snr.get("random")
-    kw = {}
+    order = ["gce", "attention"] + [r for r in rules if r not in ("gce", "attention", "random")] + ["random"]
+    main = next(res.snr[r] for r in order if r in res.snr)
+    kw = {"evidence": main.indices, "artifact_scores": artifact_scores}
+    classes = {"predicted": eng.predicted, "n_classes": int(eng.output_before.shape[0])} if eng.task == "classification" else {}
+    if artifact_scores is not None:
+        from core.diagnostics.artifacts import artifact_share
+
+        res.artifact_share = artifact_share(main.indices, artifact_scores, config.thresholds.min_tissue)
     if "gce_subset" in scores:
         import torch
 
         with torch.no_grad():
             out = model(eng.x, eng.coords)
-        kw = {"evidence": np.flatnonzero(scores["gce_subset"] > 0.5), "responses": out.responses.double().cpu().numpy(),
-              "class_weights": model.predicted_class_weights(out)}
+        kw.update({"responses": out.responses.double().cpu().numpy(), "class_weights": model.predicted_class_weights(out)})
     if truth is not None and np.asarray(truth).any():
         from core.diagnostics.localisation_audit import slide_localisation
 
@@ -127,15 +146,28 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
         res.localisation = slide_localisation(maps, truth, config.fraction)
         res.froc_inputs = {m: (v, np.asarray(truth, dtype=bool), np.asarray(coords), int(patch_size)) for m, v in maps.items()}
     res.failures = classify_failures(correct=None if label is None or eng.task != "classification" else label == eng.predicted,
-                                     keep_only_drop=main.keep_only_drop, complement_degradation=main.complement_degradation, **kw)
+                                     keep_only_drop=main.keep_only_drop, complement_degradation=main.complement_degradation,
+                                     thresholds=config.thresholds, **kw, **classes)
     return res
 
 
 def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
-    """Cohort JSON: ``aupc`` (included slides only), ``snr``, ``minimal``, ``failures``, counts."""
+    """Cohort JSON: ``aupc`` (included slides only), ``snr``, ``minimal``, ``failures``, counts.
+
+    The cohort S/N/R table uses M = accuracy for classification and M = Harrell's C-index for
+    survival (every slide's ``time`` and ``event`` must then be set, else :class:`EvidentError`).
+    """
     inc = [s for s in slides if s.included]
-    labels = [s.label if s.label is not None else s.predicted for s in slides]
-    snr = cohort_table([s.snr for s in slides], task, labels=labels) if task == "classification" else {}
+    if task == "classification":
+        labels = [s.label if s.label is not None else s.predicted for s in slides]
+        snr = cohort_table([s.snr for s in slides], task, labels=labels)
+    elif task == "survival":
+        missing = [s.slide_id for s in slides if s.time is None or s.event is None]
+        if missing:
+            raise EvidentError(None, f"survival audit needs time and event for every slide; missing for {missing[:3]}")
+        snr = cohort_table([s.snr for s in slides], task, time=[s.time for s in slides], event=[s.event for s in slides])
+    else:
+        snr = {}
     minimal = {}
     keys = sorted({k for s in slides for k in s.minimal})
     for k in keys:

@@ -1,11 +1,18 @@
 """Failure taxonomy per slide (method.md §5, paper Appendix I).
 
-Flags: ``case_failure`` (full-bag prediction wrong), ``artifact_evidence`` (mean artifact score of
-the selected patches above a threshold; the score per patch comes from the caller, e.g. 1 − tissue
-fraction), ``low_sufficiency`` (keep-only drop above a threshold), ``low_necessity`` (complement
+Flags: ``case_failure`` (full-bag prediction wrong), ``artifact_evidence`` (more than
+``artifact_share`` of the selected patches are artifact, i.e. their tissue fraction is below
+``min_tissue``; the per-patch score ``1 − tissue fraction`` comes from the caller, see
+:mod:`core.diagnostics.artifacts`), ``low_sufficiency`` (keep-only drop above a threshold), ``low_necessity`` (complement
 degradation below a threshold), ``semantic_mismatch`` (the selected patches' most frequent best
 anchor is not among the predicted class's top-weighted anchors); ``severe`` = two or more flags.
 Missing inputs leave their flag False.
+
+**[decision]** Low necessity is judged only where evidence is expected (``necessity_classes``).
+Default ``"default"``: a slide predicted as the negative class 0 of a *binary* classifier is never
+flagged "low N" -- a negative slide has no evidence to remove, so a small complement degradation is
+what a right model shows, not a failure; every other class, every class of a multi-class model and
+every survival slide is judged. ``"all"`` judges every class; a tuple of class indices judges only those.
 """
 
 from __future__ import annotations
@@ -14,30 +21,53 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FLAGS", "FailureThresholds", "classify_failures", "count_failures"]
+__all__ = ["FLAGS", "FailureThresholds", "classify_failures", "count_failures", "necessity_applies"]
 
 FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe")
 
 
 @dataclass(frozen=True)
 class FailureThresholds:
-    """Configurable thresholds: artifact score, keep-only drop, complement degradation, top anchors."""
+    """Configurable thresholds.
 
-    artifact: float = 0.5
+    ``min_tissue``: a selected patch with a smaller tissue fraction is artifact; ``artifact_share``:
+    the flag needs more than this share of artifact patches in the evidence; then keep-only drop,
+    complement degradation and the number of top anchors. ``necessity_classes``: ``"default"``,
+    ``"all"`` or a tuple of class indices whose slides get the low-necessity flag (module docstring).
+    """
+
+    min_tissue: float = 0.5
+    artifact_share: float = 0.5
     keep_only_drop: float = 0.1
     complement_degradation: float = 0.05
     top_anchors: int = 3
+    necessity_classes: str | tuple[int, ...] = "default"
+
+
+def necessity_applies(predicted: int | None, n_classes: int | None, necessity_classes: str | tuple[int, ...] = "default") -> bool:
+    """Whether a slide predicted as ``predicted`` (of ``n_classes``; ``None``: not a classifier) is judged for low N."""
+    if predicted is None or n_classes is None or necessity_classes == "all":
+        return True
+    if necessity_classes == "default":
+        return not (n_classes == 2 and int(predicted) == 0)
+    if isinstance(necessity_classes, str):
+        raise ValueError(f"necessity_classes must be 'default', 'all' or class indices, got {necessity_classes!r}")
+    return int(predicted) in {int(c) for c in necessity_classes}
 
 
 def classify_failures(*, correct: bool | None, keep_only_drop: float | None = None,
                       complement_degradation: float | None = None, evidence=None, artifact_scores=None,
-                      responses=None, class_weights=None, thresholds: FailureThresholds = FailureThresholds()) -> dict[str, bool]:
+                      responses=None, class_weights=None, predicted: int | None = None, n_classes: int | None = None,
+                      thresholds: FailureThresholds = FailureThresholds()) -> dict[str, bool]:
     """Flags of one slide.
 
     Parameters
     ----------
+    predicted, n_classes
+        The full bag's predicted class and the number of classes (classifiers only; ``None`` for
+        survival): with ``thresholds.necessity_classes`` they decide whether low N is judged.
     evidence
-        (K,) int selected patches. artifact_scores: (N,) float in [0, 1] per patch.
+        (K,) int selected patches. artifact_scores: (N,) float in [0, 1] per patch, ``1 − tissue fraction``.
     responses
         (N, M) anchor responses; class_weights: (M,) the predicted class's anchor weights α.
     """
@@ -46,10 +76,13 @@ def classify_failures(*, correct: bool | None, keep_only_drop: float | None = No
     flags = {f: False for f in FLAGS}
     flags["case_failure"] = correct is False
     if idx is not None and idx.size and artifact_scores is not None:
-        flags["artifact_evidence"] = bool(np.mean(np.asarray(artifact_scores)[idx]) > t.artifact)
+        from core.diagnostics.artifacts import artifact_share
+
+        flags["artifact_evidence"] = bool(artifact_share(idx, artifact_scores, t.min_tissue) > t.artifact_share)
     if keep_only_drop is not None and np.isfinite(keep_only_drop):
         flags["low_sufficiency"] = bool(keep_only_drop > t.keep_only_drop)
-    if complement_degradation is not None and np.isfinite(complement_degradation):
+    if (complement_degradation is not None and np.isfinite(complement_degradation)
+            and necessity_applies(predicted, n_classes, t.necessity_classes)):
         flags["low_necessity"] = bool(complement_degradation < t.complement_degradation)
     if idx is not None and idx.size and responses is not None and class_weights is not None:
         best = np.asarray(responses)[idx].argmax(axis=1)  # (K,)

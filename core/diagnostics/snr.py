@@ -31,7 +31,7 @@ RANDOM_SEED = 42
 
 @dataclass(frozen=True)
 class SlideSNR:
-    """One slide's S/N/R numbers for one subset (raw outputs are (C,) float64)."""
+    """One slide's S/N/R numbers for one subset (raw outputs are (C,) float64; ``indices`` (K,) int64 the subset)."""
 
     keep_only_drop: float
     complement_degradation: float
@@ -40,6 +40,7 @@ class SlideSNR:
     full: np.ndarray
     keep: np.ndarray
     comp: np.ndarray | None
+    indices: np.ndarray | None = None
 
     def as_cohort_row(self) -> dict:
         """The dict :func:`core.evidence.snr.cohort_snr` expects."""
@@ -64,7 +65,7 @@ def slide_snr(engine: InterventionEngine, indices, *, hard: bool | None = None) 
         keep_only_drop=engine.phi_before - float(many_keep.phi[0]),
         complement_degradation=float("nan") if rm is None else engine.phi_before - float(rm.phi[0]),
         cd_gap=cd, fraction=idx.size / engine.n, full=engine.output_before.copy(), keep=many_keep.outputs[0],
-        comp=None if rm is None else rm.outputs[0],
+        comp=None if rm is None else rm.outputs[0], indices=idx,
     )
 
 

@@ -6,7 +6,11 @@ A *model* here is either a :class:`core.models.gce.GCEModel` or a bare :class:`M
 **[decision]** How the GCE model predicts a sub-bag, so that the S/N/R numbers mean what the paper
 says: ``X_π`` is the full bag under the model's own soft gates; ``X_S`` is the discrete evidence, the
 host on ``X_S`` with every gate 1 (paper's "discrete inference on cached features"); ``X_¬S`` is the
-complement under the model's own gates (what the deployed model says once the evidence is gone).
+host on the remaining patches **with the gates they had in the full bag** (:func:`full_bag_gates`),
+never the selector re-run on the complement: the selector normalises coordinates (and, with
+``nu_mode="quantile"``, centres its logits) per *slide*, so a patch's gate must not change when
+others are removed. This is the one definition of the complement everywhere, the same as
+:class:`core.diagnostics.interventions.InterventionEngine`'s fixed full-bag gates.
 For a bare host (or the "backbone" ablation) all three are the host on that sub-bag, and ``X_π`` is
 the full bag.
 """
@@ -21,7 +25,7 @@ from torch import Tensor
 
 from core.evidence.recovery import Recovery, recover
 
-__all__ = ["attention_topk", "bag_output", "gce_evidence", "is_gce", "random_k", "select", "topk_count"]
+__all__ = ["attention_topk", "bag_output", "full_bag_gates", "gce_evidence", "is_gce", "random_k", "select", "topk_count"]
 
 RANDOM_SEED = 42
 
@@ -32,16 +36,28 @@ def is_gce(model) -> bool:
     return hasattr(model, "class_weights") and bool(getattr(cfg, "uses_selector", False))
 
 
-def bag_output(model, features: Tensor, coords: Tensor | None, *, hard: bool = False) -> Tensor:
+def bag_output(model, features: Tensor, coords: Tensor | None, *, hard: bool = False,
+               gates: Tensor | None = None) -> Tensor:
     """The model's output on a bag: (C,) logits or (1,) risk.
 
     ``hard=True`` (GCE only): the host on the bag with every gate 1 (discrete evidence inference).
+    ``gates`` ((N,) float, GCE only): the host on the bag with these fixed gates instead of the
+    selector's, e.g. a sub-bag's gates from the full bag (:func:`full_bag_gates`).
     """
     if hasattr(model, "class_weights"):
         if hard and is_gce(model):
             return model(features, coords, gate=features.new_ones(features.shape[0])).host.output
+        if gates is not None and is_gce(model):
+            return model(features, coords, gate=gates).host.output
         return model(features, coords).host.output
     return model(features, coords).output
+
+
+def full_bag_gates(model, features: Tensor, coords: Tensor | None) -> Tensor | None:
+    """(N,) gates the selector gives every patch of the full bag; ``None`` without a selector."""
+    if not is_gce(model):
+        return None
+    return model(features, coords).gates.detach()
 
 
 def topk_count(n: int, budget: float) -> int:

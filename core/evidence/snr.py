@@ -6,7 +6,8 @@ Per slide (:func:`slide_snr`) with Φ = probability of the full bag's predicted 
     complement degradation  Φ(X) − Φ(X_¬S)         (higher is better; necessity; skipped if X_¬S = ∅)
     C-D gap                 |Φ(X_π) − Φ(X_S(π))|   (lower is better; recoverability)
 
-How a GCE model predicts X_π, X_S and X_¬S is defined in :mod:`core.evidence.selection`.
+How a GCE model predicts X_π, X_S and X_¬S is defined in :mod:`core.evidence.selection`: X_¬S
+keeps the remaining patches' gates from the full bag (the same numbers as the intervention engine).
 Over a cohort (:func:`cohort_snr`) with a task metric M (accuracy for classification, Harrell's
 C-index for survival): ``keep_only_drop = M(X) − M(X_S)``, ``evidence_sufficiency = M(X_S)``,
 ``complement_degradation = M(X) − M(X_¬S)`` (over slides with a non-empty complement),
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.evidence.selection import bag_output, is_gce
+from core.evidence.selection import bag_output, full_bag_gates, is_gce
 
 __all__ = ["cohort_snr", "concordance_index", "evidence_precision_recall", "slide_snr"]
 
@@ -37,17 +38,20 @@ def slide_snr(model, features: torch.Tensor, coords: torch.Tensor | None, indice
     Returns
     -------
     dict
-        ``full`` (C,) float64 output on X_π, ``keep`` on X_S, ``comp`` on X_¬S or ``None`` when
-        the complement is empty, ``fraction`` = K / N.
+        ``full`` (C,) float64 output on X_π, ``keep`` on X_S, ``comp`` on X_¬S (GCE: the full
+        bag's gates of the remaining patches) or ``None`` when the complement is empty, ``fraction`` = K / N.
     """
     n = features.shape[0]
     idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
     mask = torch.ones(n, dtype=torch.bool)
     mask[idx] = False
     sub = lambda m: (features[m], None if coords is None else coords[m])
-    full = bag_output(model, features, coords)
+    gates = full_bag_gates(model, features, coords)  # (N,) or None
+    full = bag_output(model, features, coords, gates=gates)  # the selector's own gates, computed once
     keep = bag_output(model, *sub(idx), hard=is_gce(model))
-    comp = bag_output(model, *sub(mask)) if bool(mask.any()) else None
+    comp = None
+    if bool(mask.any()):
+        comp = bag_output(model, *sub(mask), gates=None if gates is None else gates[mask])
     as_np = lambda t: None if t is None else t.double().cpu().numpy()
     return {"full": as_np(full), "keep": as_np(keep), "comp": as_np(comp), "fraction": idx.numel() / n}
 
