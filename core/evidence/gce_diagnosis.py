@@ -33,6 +33,13 @@ VARIANTS: dict[str, dict | None] = {
     "quantile-nu": {"nu_mode": "quantile"},
     "quantile-nu+ground-positive": {"nu_mode": "quantile", "ground_on": "positive"},
     "quantile-nu+no-grounding": {"nu_mode": "quantile", "ablation": "recovery"},
+    "contrastive": {"coverage_loss": "contrastive"},
+    "contrastive+ground-positive": {"coverage_loss": "contrastive", "ground_on": "positive"},
+    "recovery-loss": {"recovery_weight": 1.0},
+    "recovery-loss+contrastive": {"recovery_weight": 1.0, "coverage_loss": "contrastive"},
+    "recovery-loss+ground-positive": {"recovery_weight": 1.0, "ground_on": "positive"},
+    "recovery-loss-x2+contrastive": {"recovery_weight": 2.0, "coverage_loss": "contrastive"},
+    "recovery-loss+contrastive+hinge": {"recovery_weight": 1.0, "coverage_loss": "contrastive", "budget_form": "hinge"},
 }
 
 

@@ -52,6 +52,18 @@ class GCEConfig:
         ``"all"`` (method.md: grounding on every bag, default) or ``"positive"`` (**option**,
         classification only: grounding only on bags whose label is not class 0, so that bags without
         evidence are not pulled towards covering their label's anchors; see docs/results_gce.md).
+    coverage_loss
+        ``"label"`` (method.md: ``L_cov = 1 − Ū_y``, default) or ``"contrastive"`` (**option**,
+        classification: ``L_cov = 1 − Ū_y + mean_{c≠y} Ū_c`` with ``Ū_c = U_c / Σ_m α_cm``, so that the
+        class weights α are fitted to anchors covered in bags of their class *and not* in bags of the
+        other classes; see docs/results_gce.md).
+    recovery_weight
+        λr ≥ 0 (**option**; method.md has no such term: 0, the default). With λr > 0 the loss gains
+        ``λr · L_task(host(X_S), y)``: the host's task loss on the discrete evidence subset S recovered
+        from the detached gates of the same step (threshold plus repair, α of the class predicted from
+        the soft-gated bag), every gate of S at 1 — the discrete inference of recovery. It trains
+        Recoverability directly (the prediction from S is what the soft-gated bag says); see
+        docs/results_gce.md.
     """
 
     rank: int = 32
@@ -71,6 +83,8 @@ class GCEConfig:
     budget_form: str = "squared"
     ground_on: str = "all"
     nu_mode: str = "constant"
+    coverage_loss: str = "label"
+    recovery_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.ablation not in ABLATIONS:
@@ -81,6 +95,10 @@ class GCEConfig:
             raise ValueError(f"budget_form must be 'squared' or 'hinge', not {self.budget_form!r}")
         if self.nu_mode not in ("constant", "quantile"):
             raise ValueError(f"nu_mode must be 'constant' or 'quantile', not {self.nu_mode!r}")
+        if not self.recovery_weight >= 0.0:
+            raise ValueError(f"recovery_weight must be ≥ 0, not {self.recovery_weight!r}")
+        if self.coverage_loss not in ("label", "contrastive"):
+            raise ValueError(f"coverage_loss must be 'label' or 'contrastive', not {self.coverage_loss!r}")
         if self.ground_on not in ("all", "positive"):
             raise ValueError(f"ground_on must be 'all' or 'positive', not {self.ground_on!r}")
 

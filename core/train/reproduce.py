@@ -12,6 +12,7 @@ validation split: the model after the last epoch is tested) is :data:`PROTOCOLS`
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -68,8 +69,12 @@ def mil_csv_cohort(path: str | Path):
 
 
 def reproduce(dataset: str, out: str | Path, hosts: list[str], repeats: int | None = None,
-              epochs: int | None = None, csv_path: str | Path | None = None) -> list[dict]:
-    """Cross-validate every host on ``dataset``; returns rows ``{host, mean, std, seconds}`` of the metric."""
+              epochs: int | None = None, csv_path: str | Path | None = None,
+              host_extra: dict | None = None) -> list[dict]:
+    """Cross-validate every host on ``dataset``; returns rows ``{host, mean, std, seconds}`` of the metric.
+
+    ``host_extra`` overrides host-specific settings (e.g. ``{"n_groups": 1}`` for DTFD-MIL) for every host.
+    """
     from dataclasses import replace
 
     from core.data.realdata import fetch
@@ -80,7 +85,8 @@ def reproduce(dataset: str, out: str | Path, hosts: list[str], repeats: int | No
     train = replace(proto.train, epochs=epochs or proto.train.epochs)
     rows = []
     for host in hosts:
-        cfg = with_task(replace(proto.host, extra=tuple(sorted(proto.host_extra.get(host, {}).items()))), cohort)
+        extra = {**proto.host_extra.get(host, {}), **(host_extra or {})}
+        cfg = with_task(replace(proto.host, extra=tuple(sorted(extra.items()))), cohort)
         t0 = time.perf_counter()
         res = run_cv(cohort, host, cfg, Path(out) / dataset / host, train, cv, resume=True)
         rows.append({"host": host, "mean": res["mean"][proto.metric], "std": res["std"][proto.metric],
@@ -114,8 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hosts", default=",".join(HOSTS))
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--host-extra", action="append", default=[], metavar="KEY=VALUE",
+                   help="host-specific setting (JSON value), e.g. n_groups=1 for dtfd; repeatable")
     args = p.parse_args(argv)
-    rows = reproduce(args.dataset, args.out, args.hosts.split(","), args.repeats, args.epochs)
+    extra = {}
+    for item in args.host_extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            p.error(f"--host-extra expects KEY=VALUE, got {item!r}")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
+    rows = reproduce(args.dataset, args.out, args.hosts.split(","), args.repeats, args.epochs, host_extra=extra)
     md = table(args.dataset, rows, replace(PROTOCOLS[args.dataset].cv, repeats=args.repeats or 5))
     atomic_write_text(Path(args.out) / args.dataset / "table.md", md)
     sys.stdout.write(md)
