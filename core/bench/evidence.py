@@ -2,13 +2,14 @@
 
 Each case builds a bag of anchor responses the way GCE produces them (``σ(γ(cos − δ))`` of random
 unit vectors, a few patches per anchor made strongly responsive) with gates from a sparse selector,
-then times :func:`core.evidence.recovery.recover` and :func:`recover_naive` (best of ``repeats``)
-and checks they return the same subset. ``max_abs_diff`` is the largest coverage difference
-(0 when the subsets agree) and ``same_subset`` says whether the patch lists are identical.
+then times :func:`core.evidence.recovery.recover` and :func:`recover_naive` (each the best of the
+same number of runs, one thread as set by the caller) and checks they agree. ``max_abs_diff`` is the
+largest coverage difference (0 when the subsets agree), ``same_subset`` says whether the patch lists
+are identical (same patches, same order), ``same_stop`` whether the stop reasons are, and
+``repair_steps`` counts the patches repair added after the threshold set.
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 
@@ -48,19 +49,18 @@ def make_case(n: int, m: int = 8, *, seed: int = 0, gate_rate: float = 0.002, st
     return gates, responses, class_weights
 
 
-
-
 def run(quick: bool = False) -> list[dict]:
     """Time recovery on bags of 10k and 100k patches (quick: 10k only).
 
     Cases: ``threshold`` (the gates alone meet the target), ``repair`` (only the top gate passes τ:
-    repair adds every other patch), ``repair-strict`` (rarer strong patches, c = 0.999),
+    repair adds the rest), ``repair-strict`` (rarer strong patches, c = 0.999),
     ``repair-weak`` (no strong patches), ``many-steps`` (uniformly weak responses: hundreds of steps).
 
     Returns
     -------
     list[dict]
-        Rows ``{case, ours_ms, baseline_ms, speedup, max_abs_diff, same_subset, n_selected, stop_reason}``.
+        Rows ``{case, ours_ms, baseline_ms, speedup, max_abs_diff, same_subset, same_stop, n_selected,
+        repair_steps, stop_reason}``.
     """
     from core.evidence.recovery import recover, recover_naive
 
@@ -79,9 +79,12 @@ def run(quick: bool = False) -> list[dict]:
             if kind == "many-steps":
                 r = np.random.default_rng(1).uniform(0.0, 0.02, size=r.shape)
             repeats = 3 if quick else 5
-            ours_ms, ours = best_ms(lambda g=g, r=r, a=a, c=target: recover(g, r, a, coverage_target=c), repeats, warmup=False)
-            base_ms, base = best_ms(lambda g=g, r=r, a=a, c=target: recover_naive(g, r, a, coverage_target=c), 1, warmup=False)
-            same = bool(np.array_equal(ours.indices, base.indices))
+            ours_ms, ours = best_ms(
+                lambda g=g, r=r, a=a, c=target: recover(g, r, a, coverage_target=c), repeats, warmup=False
+            )
+            base_ms, base = best_ms(
+                lambda g=g, r=r, a=a, c=target: recover_naive(g, r, a, coverage_target=c), repeats, warmup=False
+            )
             rows.append(
                 {
                     "case": f"recover {kind} N={n} M={r.shape[1]} c={target}",
@@ -89,8 +92,10 @@ def run(quick: bool = False) -> list[dict]:
                     "baseline_ms": round(base_ms, 3),
                     "speedup": round(base_ms / ours_ms, 2),
                     "max_abs_diff": float(np.max(np.abs(ours.coverage - base.coverage))),
-                    "same_subset": same,
+                    "same_subset": bool(np.array_equal(ours.indices, base.indices)),
+                    "same_stop": ours.stop_reason == base.stop_reason,
                     "n_selected": int(ours.indices.size),
+                    "repair_steps": int(ours.indices.size - ours.n_threshold),
                     "stop_reason": ours.stop_reason,
                 }
             )
