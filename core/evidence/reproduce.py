@@ -10,6 +10,7 @@ and the task loss from :func:`core.models.losses.task_loss` unless :func:`run` i
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -33,8 +34,12 @@ COLUMNS = [  # (header, rule, metric)
 
 
 def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float, build_host: Callable | None = None,
-        task_loss: Callable | None = None, seed: int = 0, log=print) -> list[dict]:
+        task_loss: Callable | None = None, seed: int = 0, log=print, gce_options: dict | None = None,
+        include_host: bool = True) -> list[dict]:
     """Train and evaluate every (data set, host, model); one record per combination.
+
+    ``gce_options``: :class:`core.models.gce_config.GCEConfig` fields over the paper's values (recorded
+    in each GCE record); ``include_host=False`` skips the host-alone runs.
 
     Models: the host alone, host + GCE with centred prototype anchors (k = 8), and on digits also
     host + GCE with exemplar anchors (one named anchor per digit, 5 picked instances each).
@@ -47,12 +52,14 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
     for ds in datasets:
         bags = load_dataset(ds, seed=seed)
         for host in hosts:
-            variants = [(False, ""), (True, "prototypes")] + ([(True, "exemplars")] if ds == "digits" else [])
+            variants = [(False, "")] if include_host else []
+            variants += [(True, "prototypes")] + ([(True, "exemplars")] if ds == "digits" else [])
             for gce, anchors in variants:
                 t0 = time.perf_counter()
                 folds = run_cv(bags, host, gce=gce, build_host=build_host, task_loss=task_loss, epochs=epochs, lr=lr,
-                               seed=seed, anchors=anchors or "prototypes")
+                               seed=seed, anchors=anchors or "prototypes", gce_options=gce_options if gce else None)
                 rec = {"dataset": ds, "host": host, "gce": gce, "anchors": anchors, "epochs": epochs, "lr": lr,
+                       "gce_options": dict(gce_options or {}) if gce else {},
                        "folds": folds, "summary": summarise(folds), "seconds": round(time.perf_counter() - t0, 1)}
                 records.append(rec)
                 log(f"{ds} {host} {'GCE ' + anchors if gce else 'host'}: {rec['seconds']} s")
@@ -73,7 +80,8 @@ def markdown_table(records: list[dict]) -> str:
         rules = [("gce", "GCE discrete"), ("attention_matched", "attention top-k (GCE's k)")] if r["gce"] else \
             [("attention", "attention top-5%"), ("random", "random 5%")]
         for rule, label in rules:
-            model = f"host + GCE ({r.get('anchors') or 'prototypes'})" if r["gce"] else "host"
+            opts = ", ".join(f"{k}={v}" for k, v in sorted((r.get("gce_options") or {}).items()))
+            model = f"host + GCE ({r.get('anchors') or 'prototypes'}{'; ' + opts if opts else ''})" if r["gce"] else "host"
             cells = [r["dataset"], r["host"], model, label]
             for _, pattern, metric in COLUMNS:
                 key = metric if pattern is None else f"{rule}/{metric}"
@@ -93,8 +101,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default="gce_results.json", help="per-fold metrics (JSON)")
     p.add_argument("--markdown", default="gce_results.md", help="the table (Markdown)")
+    p.add_argument("--gce-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a GCEConfig field over the paper's value (JSON value), e.g. coverage_loss=contrastive; repeatable")
+    p.add_argument("--no-host", action="store_true", help="skip the host-alone runs")
     args = p.parse_args(argv)
-    records = run(args.datasets, args.hosts, epochs=args.epochs, lr=args.lr, seed=args.seed)
+    options = {}
+    for item in args.gce_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            p.error(f"--gce-option expects KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    try:
+        from core.models.gce_config import GCEConfig
+
+        GCEConfig(**options)
+    except (TypeError, ValueError) as exc:
+        p.error(f"--gce-option: {exc}")
+    records = run(args.datasets, args.hosts, epochs=args.epochs, lr=args.lr, seed=args.seed, gce_options=options,
+                  include_host=not args.no_host)
     atomic_write_json(args.json, records)
     atomic_write_text(args.markdown, markdown_table(records) + "\n")
     print(markdown_table(records))
