@@ -10,7 +10,6 @@ and the task loss from :func:`core.models.losses.task_loss` unless :func:`run` i
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -105,18 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="a GCEConfig field over the paper's value (JSON value), e.g. coverage_loss=contrastive; repeatable")
     p.add_argument("--no-host", action="store_true", help="skip the host-alone runs")
     args = p.parse_args(argv)
-    options = {}
-    for item in args.gce_option:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            p.error(f"--gce-option expects KEY=VALUE, got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    try:
-        from core.models.gce_config import GCEConfig
+    from core.keyvalue import parse_key_values
+    from core.models.gce_config import GCEConfig
 
+    try:
+        options = parse_key_values(args.gce_option)
         GCEConfig(**options)
     except (TypeError, ValueError) as exc:
         p.error(f"--gce-option: {exc}")

@@ -7,7 +7,9 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
   over the training fold's patches, **[decision]** centred (the bridge's bias starts at ``−μ``), since
   uncentred prototypes of all-positive features respond to every patch;
 * ``--ablation NAME`` one of :data:`core.models.gce.ABLATIONS` (default ``full``);
-* ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05).
+* ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05);
+* ``--gce-option KEY=VALUE`` (repeatable) a :class:`core.models.gce_config.GCEConfig` field over the
+  paper's value, e.g. ``coverage_loss=contrastive``, ``recovery_weight=1`` (docs/results_gce.md).
 
 After cross-validation, :func:`add_evidence_metrics` loads each fold's checkpoint, recovers the
 evidence of its test slides, and adds to ``results.json`` (``mean``/``std`` over folds, and per fold
@@ -41,6 +43,9 @@ def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ablation", default="full", choices=list(ABLATIONS), help="GCE ablation (default full)")
     g.add_argument("--evidence-budget", type=float, default=0.05, metavar="F",
                    help="fraction of each bag for the attention top-k comparison (default 0.05)")
+    g.add_argument("--gce-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="GCEConfig field over the paper's value, e.g. coverage_loss=contrastive or "
+                        "recovery_weight=1 (repeatable; defaults = method.md)")
 
 
 def gce_factory(args: argparse.Namespace, cohort):
@@ -60,8 +65,19 @@ def gce_factory(args: argparse.Namespace, cohort):
     spec = parse_anchor_spec(args.anchors)
     if not 0.0 < args.evidence_budget <= 1.0:
         raise EvidentError(None, f"--evidence-budget must lie in (0, 1], got {args.evidence_budget}")
+    from core.keyvalue import parse_key_values
+    from core.models.gce_config import GCEConfig
+
+    options = {}
+    try:
+        options = parse_key_values(getattr(args, "gce_option", None) or [])
+        if "ablation" in options:
+            raise ValueError("set the ablation with --ablation")
+        GCEConfig(ablation=args.ablation, **options)
+    except (TypeError, ValueError) as exc:
+        raise EvidentError(None, f"--gce-option: {exc}") from None
     bank = read_anchor_bank(spec.path) if spec.kind == "file" else None
-    extra = {"gce": {"anchors": str(args.anchors), "ablation": args.ablation,
+    extra = {"gce": {"anchors": str(args.anchors), "ablation": args.ablation, **({"options": options} if options else {}),
                      "anchor_digest": bank.digest() if bank is not None else "per-fold prototypes"}}
 
     def factory(host_name, host_config, train_bags):
@@ -76,7 +92,7 @@ def gce_factory(args: argparse.Namespace, cohort):
             feats = np.concatenate([t.features.numpy() for t in train_bags])
             b = prototype_anchors(feats, spec.m, center=True)
             mean = feats.mean(axis=0)
-        model = build_gce(host, b.embeddings, GCEConfig(ablation=args.ablation), b.digest(), b.prompts, feature_mean=mean)
+        model = build_gce(host, b.embeddings, GCEConfig(ablation=args.ablation, **options), b.digest(), b.prompts, feature_mean=mean)
         return model, model.objective(host_config.task)
 
     return factory, extra

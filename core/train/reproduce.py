@@ -12,7 +12,6 @@ validation split: the model after the last epoch is tested) is :data:`PROTOCOLS`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -123,15 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host-extra", action="append", default=[], metavar="KEY=VALUE",
                    help="host-specific setting (JSON value), e.g. n_groups=1 for dtfd; repeatable")
     args = p.parse_args(argv)
-    extra = {}
-    for item in args.host_extra:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            p.error(f"--host-extra expects KEY=VALUE, got {item!r}")
-        try:
-            extra[key] = json.loads(value)
-        except json.JSONDecodeError:
-            extra[key] = value
+    from core.keyvalue import parse_key_values
+
+    try:
+        extra = parse_key_values(args.host_extra)
+    except ValueError as exc:
+        p.error(f"--host-extra: {exc}")
     rows = reproduce(args.dataset, args.out, args.hosts.split(","), args.repeats, args.epochs, host_extra=extra)
     md = table(args.dataset, rows, replace(PROTOCOLS[args.dataset].cv, repeats=args.repeats or 5))
     atomic_write_text(Path(args.out) / args.dataset / "table.md", md)

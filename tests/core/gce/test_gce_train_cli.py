@@ -67,3 +67,24 @@ def test_train_without_gce_has_no_evidence_keys(digits, tmp_path):
     assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL]) == 0
     res = json.loads((out / "results.json").read_text())
     assert "cd_gap" not in res["mean"] and "evidence_folds" not in res
+
+
+def test_train_gce_options_reach_the_checkpoint(digits, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
+                 "--gce", "--anchors", "prototypes:3", "--gce-option", "coverage_loss=contrastive",
+                 "--gce-option", "recovery_weight=1"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["gce"]["options"] == {"coverage_loss": "contrastive", "recovery_weight": 1}
+    model, _ = load_checkpoint(out / "fold_0_0" / "model.pt")
+    assert model.config.coverage_loss == "contrastive" and model.config.recovery_weight == 1.0
+
+
+@pytest.mark.parametrize("option", ["coverage_loss=other", "no_such_field=1", "recovery_weight", "ablation=naive"])
+def test_train_gce_bad_option_is_one_error_and_writes_nothing(digits, tmp_path, capsys, option):
+    out = tmp_path / "run"
+    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
+                 "--gce", "--gce-option", option]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "--gce-option" in err[0]
+    assert not out.exists()
