@@ -8,28 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from core.models.base import HostConfig
-from core.models.gce import GCEConfig, build_gce
+from gce_testing import abmil_gce, random_bag
+
+from core.models.gce import GCEConfig
 from core.models.gce_loss import budget_loss
 from core.models.losses import task_loss
-from core.models.registry import build_host
-
-
-def _bag(n=40, d=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g), torch.randint(0, 5000, (n, 2), generator=g)
 
 
 def _model(**options):
-    torch.manual_seed(0)
-    host = build_host("abmil", HostConfig(in_dim=16, n_outputs=2))
-    anchors = np.random.default_rng(1).standard_normal((5, 16)).astype(np.float32)
-    return build_gce(host, anchors, GCEConfig(**options)).eval()
+    return abmil_gce(**options)
 
 
 def test_constant_gate_leaves_abmil_unchanged_and_task_gradient_has_no_mean_component():
     model = _model()
-    x, c = _bag()
+    x, c = random_bag()
     with torch.no_grad():
         ref = model.host(x, c).output
         for value in (0.05, 0.34, 0.9):
@@ -52,7 +44,7 @@ def test_hinge_budget_is_linear_and_squared_is_default():
 
 
 def _loss(model, label):
-    x, c = _bag()
+    x, c = random_bag()
     torch.manual_seed(0)
     loss, _ = model.objective("classification")(model, x, c, torch.tensor(label))
     return loss.item()
@@ -68,7 +60,7 @@ def test_ground_on_positive_skips_grounding_on_class_0_only():
 
 def test_hinge_option_changes_the_loss_by_the_budget_term():
     sq, hinge = _model(), _model(budget_form="hinge")
-    x, c = _bag()
+    x, c = random_bag()
     with torch.no_grad():
         mean_gate = float(sq(x, c).gates.mean())
     want = 0.1 * (max(mean_gate - 0.05, 0) - max(mean_gate - 0.05, 0) ** 2)
@@ -90,7 +82,7 @@ def test_options_survive_the_config_round_trip_and_old_configs_get_defaults():
 
 
 def test_quantile_centre_puts_about_rho_of_the_gates_above_one_half():
-    x, c = _bag(n=200)
+    x, c = random_bag(n=200)
     with torch.no_grad():
         const = _model()(x, c).gates
         quant = _model(nu_mode="quantile", budget=0.1)(x, c).gates

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
+from gce_testing import abmil_gce, random_bag
+
 from core.evidence.recovery import recover
-from core.models.base import HostConfig
-from core.models.gce import GCEConfig, build_gce
+from core.models.gce import GCEConfig
 from core.models.gce_loss import grounding_loss
 from core.models.losses import task_loss
-from core.models.registry import build_host
-
-
-def _bag(n=40, d=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g), torch.randint(0, 5000, (n, 2), generator=g)
 
 
 def _model(**options):
-    torch.manual_seed(0)
-    host = build_host("abmil", HostConfig(in_dim=16, n_outputs=2))
-    anchors = np.random.default_rng(1).standard_normal((5, 16)).astype(np.float32)
-    model = build_gce(host, anchors, GCEConfig(**options)).eval()
+    model = abmil_gce(**options)
     with torch.no_grad():  # distinct class weights, so that the two classes' utilities differ
         model.theta.copy_(torch.tensor([[0.5, -1.0, 0.2, 1.0, 0.0], [-0.5, 1.5, 0.3, -1.0, 0.7]]))
     return model
@@ -52,7 +43,7 @@ def test_contrastive_coverage_adds_the_other_classes_normalised_utility():
 
 
 def test_contrastive_changes_the_loss_only_through_the_other_classes():
-    x, c = _bag()
+    x, c = random_bag()
     y = torch.tensor(1)
     plain = _model(ablation="grounding")
     contr = _model(ablation="grounding", coverage_loss="contrastive")
@@ -66,7 +57,7 @@ def test_contrastive_changes_the_loss_only_through_the_other_classes():
 
 
 def test_recovery_loss_is_the_task_loss_on_the_recovered_subset():
-    x, c = _bag()
+    x, c = random_bag()
     y = torch.tensor(0)
     base = _model()
     with_rec = _model(recovery_weight=2.0)
@@ -85,7 +76,7 @@ def test_recovery_loss_is_the_task_loss_on_the_recovered_subset():
 
 
 def test_recovery_loss_trains_the_host_not_the_gates_through_the_subset():
-    x, c = _bag()
+    x, c = random_bag()
     model = _model(recovery_weight=1.0, ablation="naive")  # naive: task only, + the recovery term
     model.train()
     loss, _ = model.objective("classification")(model, x, c, torch.tensor(1))
