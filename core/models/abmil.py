@@ -26,12 +26,14 @@ class ABMIL(MILHost):
     name = "abmil"
     gate_mode = "attention_bias"
     pools_by_attention = True
+    attention_dropout = False  # subclasses (CLAM-SB) also drop out inside the attention branches
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)
         self.norm = InputNorm(config.in_dim)
         self.fc = nn.Sequential(nn.Linear(config.in_dim, config.hidden), nn.ReLU(), nn.Dropout(config.dropout))
-        self.attention = GatedAttention(config.hidden, config.attn_hidden)
+        self.attention = GatedAttention(config.hidden, config.attn_hidden,
+                                        config.dropout if self.attention_dropout else 0.0)
         self.classifier = nn.Linear(config.hidden, config.n_outputs)
 
     def embed(self, features: Tensor) -> tuple[Tensor, Tensor]:

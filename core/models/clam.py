@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.models.attention import GatedAttention, attention_pool
-from core.models.base import HostConfig, HostOutput, MILHost, gate_log_bias
-from core.models.input_norm import InputNorm
+from core.models.abmil import ABMIL
+from core.models.base import HostConfig, HostOutput
 
 __all__ = ["CLAMSB", "smooth_top1_svm"]
 
@@ -39,36 +38,23 @@ def smooth_top1_svm(logits: Tensor, target: Tensor, alpha: float = 1.0, tau: flo
     return (tau * torch.logsumexp((margin + logits - s_y) / tau, dim=1)).mean()
 
 
-class CLAMSB(MILHost):
-    """CLAM single-branch host (attention bias gate, exact :meth:`embed`/:meth:`head`)."""
+class CLAMSB(ABMIL):
+    """CLAM single-branch host: gated ABMIL (dropout also inside the attention branches) plus
+    per-class instance classifiers (attention bias gate, exact :meth:`embed`/:meth:`head`)."""
 
     name = "clam_sb"
-    gate_mode = "attention_bias"
-    pools_by_attention = True
+    attention_dropout = True
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)
-        c, h = config.n_outputs, config.hidden
+        c = config.n_outputs
         self.k_sample = int(config.get("k_sample", 8))
         self.bag_weight = float(config.get("bag_weight", 0.7))
         self.inst_loss = str(config.get("inst_loss", "ce"))
         self.subtyping = bool(config.get("subtyping", c > 2))
         if self.inst_loss not in ("ce", "svm") or not 0.0 < self.bag_weight <= 1.0:
             raise ValueError(f"clam_sb: inst_loss must be ce|svm and bag_weight in (0, 1], got {config.extra}")
-        self.norm = InputNorm(config.in_dim)
-        self.fc = nn.Sequential(nn.Linear(config.in_dim, h), nn.ReLU(), nn.Dropout(config.dropout))
-        self.attention = GatedAttention(h, config.attn_hidden, config.dropout)
-        self.classifier = nn.Linear(h, c)
-        self.instance_classifiers = nn.ModuleList([nn.Linear(h, 2) for _ in range(c)])
-
-    def embed(self, features: Tensor) -> tuple[Tensor, Tensor]:
-        """(N, D) -> embeddings (N, H) and gate-free attention logits (N,)."""
-        e = self.fc(self.norm(features))  # (N, H)
-        return e, self.attention(e)  # (N, H), (N,)
-
-    def head(self, bag_embedding: Tensor) -> Tensor:
-        """(..., H) -> (..., C)."""
-        return self.classifier(bag_embedding)  # (..., C)
+        self.instance_classifiers = nn.ModuleList([nn.Linear(config.hidden, 2) for _ in range(c)])
 
     def forward(self, features: Tensor, coords: Tensor | None = None, gate: Tensor | None = None) -> HostOutput:
         """Predict one bag: features (N, D), gate (N,) or None -> :class:`HostOutput`.
@@ -76,13 +62,9 @@ class CLAMSB(MILHost):
         ``instance_logits`` (N, C): per class c, the positive-minus-negative logit of instance
         classifier c.
         """
-        e, z = self.embed(features)  # (N, H), (N,)
-        if gate is not None:
-            z = z + gate_log_bias(gate)  # (N,)
-        bag, a = attention_pool(e, z)  # (H,), (N,)
-        inst = torch.stack([clf(e) for clf in self.instance_classifiers], dim=1)  # (N, C, 2)
-        inst_logits = inst[..., 1] - inst[..., 0]  # (N, C)
-        return HostOutput(self.head(bag), a, z, inst_logits, e)
+        out = super().forward(features, coords, gate)
+        inst = torch.stack([clf(out.embeddings) for clf in self.instance_classifiers], dim=1)  # (N, C, 2)
+        return out._replace(instance_logits=inst[..., 1] - inst[..., 0])  # (N, C)
 
     def _instance_loss(self, logits: Tensor, target: Tensor) -> Tensor:
         if self.inst_loss == "svm":
