@@ -108,9 +108,9 @@ class ExemplarsPanel(QWidget):
             if need_space:
                 m = model
                 if m is None and ckpt is not None:
-                    from core.models.checkpoint import load_checkpoint
+                    from core.review.model_cache import load_checkpoint_cached
 
-                    m, _ = load_checkpoint(ckpt)
+                    m, _ = load_checkpoint_cached(ckpt)
                 space = anchor_space(m, bag.features, bag.coords, prompts)
             return space, fn(space)
 

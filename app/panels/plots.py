@@ -150,9 +150,9 @@ class PlotsPanel(QWidget):
 
             m = model
             if m is None:
-                from core.models.checkpoint import load_checkpoint
+                from core.review.model_cache import load_checkpoint_cached
 
-                m, _ = load_checkpoint(ckpt)
+                m, _ = load_checkpoint_cached(ckpt)
             engine = InterventionEngine(m, bag.features, bag.coords)
             out = {}
             for name, v in maps.items():

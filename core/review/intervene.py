@@ -120,8 +120,8 @@ class Predictor:
 
 
 def load_predictor(checkpoint, bag) -> Predictor:
-    """Load a checkpoint (:func:`core.models.checkpoint.load_checkpoint`) and build a :class:`Predictor`."""
-    from core.models.checkpoint import load_checkpoint
+    """Load a checkpoint (once per file: :mod:`core.review.model_cache`) and build a :class:`Predictor`."""
+    from core.review.model_cache import load_checkpoint_cached
 
-    model, config = load_checkpoint(checkpoint)
+    model, config = load_checkpoint_cached(checkpoint)
     return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()))
