@@ -22,6 +22,7 @@ from core.data.annotation import Annotation, polygonal
 from core.data.annotation_xml import read_asap_xml
 from core.data.patch_overlap import patch_labels
 from core.errors import EvidentError
+from core.jsonfile import read_json
 
 __all__ = ["Annotation", "read_geojson", "write_geojson", "read_asap_xml", "read_annotations",
            "patch_labels", "polygonal"]
@@ -42,14 +43,7 @@ def read_geojson(path: str | os.PathLike) -> list[Annotation]:
         Unreadable or malformed JSON, or a feature whose geometry cannot be read (named by index).
     """
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise EvidentError(p, "annotation file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvidentError(p, f"cannot read the file ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise EvidentError(p, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    doc = read_json(p, "annotation file", encoding="utf-8-sig")
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         features = doc.get("features")
     elif isinstance(doc, dict) and doc.get("type") == "Feature":

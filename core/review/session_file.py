@@ -13,7 +13,6 @@ folder also relocates the other missing files that sit in that folder under the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 
 from core.atomic import atomic_write_json
 from core.errors import EvidentError
+from core.jsonfile import read_json
 
 __all__ = [
     "FILE_KEYS",
@@ -93,14 +93,7 @@ def read_session(path: str | os.PathLike) -> dict:
         Unreadable, not JSON, not a session file, or a newer format version.
     """
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvidentError(p, "session file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvidentError(p, f"cannot read the file ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise EvidentError(p, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    doc = read_json(p, "session file")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise EvidentError(p, "not an Evident review session file")
     if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
