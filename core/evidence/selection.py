@@ -25,7 +25,7 @@ from torch import Tensor
 
 from core.evidence.recovery import Recovery, recover
 
-__all__ = ["attention_topk", "bag_output", "full_bag_gates", "gce_evidence", "is_gce", "random_k", "select", "topk_count"]
+__all__ = ["attention_topk", "bag_output", "full_bag_gates", "full_output", "gce_evidence", "is_gce", "random_k", "select", "topk_count"]
 
 RANDOM_SEED = 42
 
@@ -53,11 +53,18 @@ def bag_output(model, features: Tensor, coords: Tensor | None, *, hard: bool = F
     return model(features, coords).output
 
 
+def full_output(model, features: Tensor, coords: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """One forward on the full bag: its output ((C,) or (1,), on X_π for GCE) and the (N,) gates the
+    selector gives every patch (``None`` without a selector)."""
+    if not is_gce(model):
+        return bag_output(model, features, coords), None
+    out = model(features, coords)
+    return out.host.output, out.gates.detach()
+
+
 def full_bag_gates(model, features: Tensor, coords: Tensor | None) -> Tensor | None:
     """(N,) gates the selector gives every patch of the full bag; ``None`` without a selector."""
-    if not is_gce(model):
-        return None
-    return model(features, coords).gates.detach()
+    return full_output(model, features, coords)[1]
 
 
 def topk_count(n: int, budget: float) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.evidence.selection import bag_output, full_bag_gates, is_gce
+from core.evidence.selection import bag_output, full_output, is_gce
 
 __all__ = ["cohort_snr", "concordance_index", "evidence_precision_recall", "slide_snr"]
 
@@ -46,8 +46,7 @@ def slide_snr(model, features: torch.Tensor, coords: torch.Tensor | None, indice
     mask = torch.ones(n, dtype=torch.bool)
     mask[idx] = False
     sub = lambda m: (features[m], None if coords is None else coords[m])
-    gates = full_bag_gates(model, features, coords)  # (N,) or None
-    full = bag_output(model, features, coords, gates=gates)  # the selector's own gates, computed once
+    full, gates = full_output(model, features, coords)  # X_π and the full bag's (N,) gates (or None)
     keep = bag_output(model, *sub(idx), hard=is_gce(model))
     comp = None
     if bool(mask.any()):
