@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.job_panel import JobPanel
 from core.errors import EvidentError
 from core.review.cohort_table import (
     FLAGS,
@@ -135,7 +136,7 @@ class CohortFilter(QSortFilterProxyModel):
         return a < b
 
 
-class CohortBrowser(QWidget):
+class CohortBrowser(JobPanel):
     """See the module docstring."""
 
     loaded = Signal(int)
@@ -143,12 +144,7 @@ class CohortBrowser(QWidget):
     progressed = Signal(int, int, str)
 
     def __init__(self, session, parent: QWidget | None = None, *, thread=None) -> None:
-        super().__init__(parent)
-        from app.jobs import InferenceThread
-
-        self.session = session
-        self.own_thread = thread is None
-        self.thread = thread or InferenceThread(self)
+        super().__init__(session, parent, thread=thread)
         self._job: int | None = None
         self.before_open = None  # callable run before a slide is opened (lets viewers stop reading the old one)
         self.model = CohortModel(self)
@@ -340,5 +336,4 @@ class CohortBrowser(QWidget):
     def shutdown(self) -> None:
         if self._job is not None:
             self.thread.cancel(self._job)
-        if self.own_thread:
-            self.thread.stop()
+        super().shutdown()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.job_panel import JobPanel
 from core.errors import EvidentError
 from core.review.exemplars import (
     add_exemplar,
@@ -41,19 +42,14 @@ __all__ = ["RECOVERED", "ExemplarsPanel"]
 RECOVERED = "subset: recovered (edited bank)"
 
 
-class ExemplarsPanel(QWidget):
+class ExemplarsPanel(JobPanel):
     """See the module docstring. ``model`` may be set directly (else the session's checkpoint is loaded)."""
 
     bank_changed = Signal(int)
     recovered = Signal(object)
 
     def __init__(self, session, parent: QWidget | None = None, *, thread=None) -> None:
-        super().__init__(parent)
-        from app.jobs import InferenceThread
-
-        self.session = session
-        self.own_thread = thread is None
-        self.thread = thread or InferenceThread(self)
+        super().__init__(session, parent, thread=thread)
         self.model = None
         self.space = None
         self.bank = None
@@ -85,9 +81,7 @@ class ExemplarsPanel(QWidget):
         self.rerun.clicked.connect(self.rerun_recovery)
         self.thread.finished_job.connect(self._finished)
         self.thread.failed_job.connect(self._failed)
-        self._links = [(session.selection_changed, self.show_responses), (session.files_changed, self._reset)]
-        for signal, slot in self._links:
-            signal.connect(slot)
+        self.link((session.selection_changed, self.show_responses), (session.files_changed, self._reset))
 
     def _reset(self) -> None:
         self.space, self.bank, self._key = None, None, None
@@ -187,10 +181,3 @@ class ExemplarsPanel(QWidget):
             return False
         self.session.message.emit("info", f"anchor bank written to {path}")
         return True
-
-    def shutdown(self) -> None:
-        for signal, slot in self._links:
-            signal.disconnect(slot)
-        self._links = []
-        if self.own_thread:
-            self.thread.stop()

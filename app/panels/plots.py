@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.job_panel import JobPanel
 from core.errors import EvidentError
 from core.review.agreement import bimodality_coefficient
 
@@ -37,18 +38,13 @@ PLOTS = ("curves", "gates", "coverage", "probabilities")
 _PENS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194)]
 
 
-class PlotsPanel(QWidget):
+class PlotsPanel(JobPanel):
     """See the module docstring. ``model`` may be set directly (else the session's checkpoint is loaded)."""
 
     curves_ready = Signal(object)
 
     def __init__(self, session, parent: QWidget | None = None, *, thread=None, coverage_target: float = 0.95) -> None:
-        super().__init__(parent)
-        from app.jobs import InferenceThread
-
-        self.session = session
-        self.own_thread = thread is None
-        self.thread = thread or InferenceThread(self)
+        super().__init__(session, parent, thread=thread)
         self.model = None
         self.coverage_target = coverage_target
         self.data: dict[str, list[dict]] = {k: [] for k in PLOTS}
@@ -85,9 +81,7 @@ class PlotsPanel(QWidget):
         self.compute.clicked.connect(self.compute_curves)
         self.thread.finished_job.connect(self._finished)
         self.thread.failed_job.connect(self._failed)
-        self._links = [(session.files_changed, self.refresh), (session.history_changed, self.refresh)]
-        for signal, slot in self._links:
-            signal.connect(slot)
+        self.link((session.files_changed, self.refresh), (session.history_changed, self.refresh))
         self.refresh()
 
     # ---- plots from the session ------------------------------------------------------------------
@@ -228,10 +222,3 @@ class PlotsPanel(QWidget):
             self.session.message.emit("error", str(exc))
             return False
         return True
-
-    def shutdown(self) -> None:
-        for signal, slot in self._links:
-            signal.disconnect(slot)
-        self._links = []
-        if self.own_thread:
-            self.thread.stop()
