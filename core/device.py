@@ -36,6 +36,10 @@ def pick_device(requested: str | None = None):
         raise EvidentError(None, f"unknown device {requested!r} (use auto, cpu, cuda, cuda:N or mps)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise EvidentError(None, f"device {requested!r} requested but CUDA is not available here")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        raise EvidentError(None, f"device {requested!r} requested but this machine has {n} CUDA device"
+                                 f"{'s' if n != 1 else ''} (cuda:0 to cuda:{n - 1})")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise EvidentError(None, f"device {requested!r} requested but MPS is not available here")
     return dev

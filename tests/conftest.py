@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("EVIDENT_DEVICE", "cpu")  # the viewer's predictor: same numbers on every machine (GPU tests ask for cuda)
 
 from pathlib import Path  # noqa: E402
 

@@ -256,7 +256,7 @@ class InterventionsPanel(QWidget):
             f"(Δ {record.phi_delta:+.3f}).  S (keep-only drop) {record.snr['S']:+.3f}, "
             f"N (complement drop) {record.snr['N']:+.3f}"
             + (f", R (C-D gap of the gates) {record.snr['R']:.3f}" if record.snr.get("R") is not None else "")
-            + ".  Grey: before, blue: after.")
+            + f".  Grey: before, blue: after (re-predicted on {result.device}).")
         self.result_shown.emit(result)
 
     def _failed(self, job_id: int, text: str) -> None:

@@ -10,6 +10,10 @@ Cases (untrained hosts with fixed seeds; D = 512, H = 256):
   the engine's output against a real forward on the sub-bag.
 * ``ig50_<N>``: our integrated gradients (50 midpoint steps, one bag per step, 10 steps per
   backward) against Captum's ``IntegratedGradients`` with ``internal_batch_size=1``.
+
+Where a CUDA device exists, ``intervene_*`` and ``ig50_*`` run again on it (cases suffixed
+``_cuda``, the baseline on the same device; every timed call ends by copying its result to the
+host, which waits for the kernels).
 """
 
 from __future__ import annotations
@@ -71,34 +75,43 @@ def _loo(n: int, sample: int) -> dict:
             "max_abs_diff": float(np.abs(ours[pick] - ref).max()), "baseline": f"{n} forwards (from {sample} timed)"}
 
 
-def _intervene(name: str, gce: bool, n: int) -> dict:
+def _suffix(device: str) -> str:
+    return "" if device == "cpu" else f"_{device}"
+
+
+def _intervene(name: str, gce: bool, n: int, device: str = "cpu") -> dict:
     from core.diagnostics.interventions import InterventionEngine
 
-    model = _model(name, gce)
+    model = _model(name, gce).to(device)
     x, c = _bag(n)
-    eng = InterventionEngine(model, x, c)
+    eng = InterventionEngine(model, x, c, device=device)
     idx = np.random.default_rng(2).choice(n, size=n // 20, replace=False)
     ours_ms = best_ms(lambda: eng.remove(idx), 5)[0]
-    xt, ct = torch.from_numpy(x), torch.from_numpy(c).float()
+    xt, ct = eng.x, eng.coords
     with torch.inference_mode():
-        base_ms = best_ms(lambda: model(xt, ct), 3)[0]
-        keep = np.setdiff1d(np.arange(n), idx)
-        ref = eng.host(xt[keep], ct[keep], gate=None if eng.gates is None else eng.gates[keep]).output.double().numpy()
+        def forward():
+            out = model(xt, ct)
+            return (out.host if gce else out).output.cpu()
+
+        base_ms = best_ms(forward, 3)[0]
+        keep = torch.from_numpy(np.setdiff1d(np.arange(n), idx)).to(device)
+        ref = eng.host(xt[keep], ct[keep], gate=None if eng.gates is None else eng.gates[keep]).output.double().cpu().numpy()
     got = eng.remove(idx).probs_after
     e = np.exp(ref - ref.max())
     label = f"{name}_gce" if gce else name
-    return {"case": f"intervene_{label}_{n}", "ours_ms": ours_ms, "baseline_ms": base_ms, "speedup": base_ms / ours_ms,
-            "max_abs_diff": float(np.abs(got - e / e.sum()).max()), "baseline": "one full forward"}
+    return {"case": f"intervene_{label}_{n}{_suffix(device)}", "ours_ms": ours_ms, "baseline_ms": base_ms,
+            "speedup": base_ms / ours_ms, "max_abs_diff": float(np.abs(got - e / e.sum()).max()),
+            "baseline": "one full forward"}
 
 
-def _ig(n: int) -> dict:
+def _ig(n: int, device: str = "cpu") -> dict:
     from captum.attr import IntegratedGradients
 
     from core.explain.integrated_gradients import IntegratedGradientsExplainer
 
-    model = _model("abmil", gce=True)
+    model = _model("abmil", gce=True).to(device)
     x, c = _bag(n)
-    ex = IntegratedGradientsExplainer(model)
+    ex = IntegratedGradientsExplainer(model, device=device)
     ctx = ex.prepare(x, c)
     ours_ms = best_ms(lambda: ex.attribute(x, c), 1)[0]
     ours = ex.attribute(x, c)
@@ -107,18 +120,21 @@ def _ig(n: int) -> dict:
         return torch.stack([ex.f(b, ctx.coords, ctx.gates, ctx.target) for b in batch])
 
     ig = IntegratedGradients(forward)
-    xin, base = torch.from_numpy(x)[None], torch.zeros(1, *x.shape)
-    run = lambda: ig.attribute(xin, baselines=base, n_steps=50, method="riemann_middle", internal_batch_size=1)
+    xin, base = ctx.x[None], torch.zeros(1, *x.shape, device=device)
+    run = lambda: ig.attribute(xin, baselines=base, n_steps=50, method="riemann_middle", internal_batch_size=1).cpu()
     base_ms = best_ms(run, 1)[0]
     ref = run()[0].sum(1).detach().numpy()
-    return {"case": f"ig50_{n}", "ours_ms": ours_ms, "baseline_ms": base_ms, "speedup": base_ms / ours_ms,
-            "max_abs_diff": float(np.abs(ours - ref).max()), "baseline": "Captum IG, one bag per step"}
+    return {"case": f"ig50_{n}{_suffix(device)}", "ours_ms": ours_ms, "baseline_ms": base_ms,
+            "speedup": base_ms / ours_ms, "max_abs_diff": float(np.abs(ours - ref).max()),
+            "baseline": "Captum IG, one bag per step"}
 
 
 def run(quick: bool = False) -> list[dict]:
     """Rows ``{case, ours_ms, baseline_ms, speedup, max_abs_diff, baseline}``."""
     big = 20_000 if quick else 100_000
     rows = [_loo(2_000 if quick else 10_000, 50 if quick else 200)]
-    rows += [_intervene("abmil", True, big), _intervene("clam_sb", False, big)]
-    rows.append(_ig(1_000 if quick else 5_000))
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for dev in devices:
+        rows += [_intervene("abmil", True, big, dev), _intervene("clam_sb", False, big, dev)]
+        rows.append(_ig(1_000 if quick else 5_000, dev))
     return rows

@@ -9,7 +9,10 @@ Per held-out fold it reports accuracy, AUC, and for each evidence rule — ``gce
 subset), ``attention_matched`` (host attention top-k with k = |S_gce| of the same bag),
 ``attention`` (top ceil(5% N)) and ``random`` (ceil(5% N), seed 42) — the cohort S/N/R numbers of
 :func:`core.evidence.snr.cohort_snr` and, where the truth is known, evidence precision and recall
-over positive bags.
+over positive bags. A GCE fold also records ``gce/k`` (|S_gce| per held-out bag, in bag order); a
+host-alone fold given such lists (``matched_k``) adds ``host_k/<name>``: the host-alone model's
+attention top-k with each bag's GCE k — the baseline GCE-MIL compares against (same bags, same
+budget, the attention of a model trained without the wrapper).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import torch
 from core.evidence.selection import attention_topk, gce_evidence, random_k, topk_count
 from core.evidence.snr import cohort_snr, evidence_precision_recall, slide_snr
 
-__all__ = ["Bag", "evaluate_fold", "host_objective", "load_dataset", "run_cv", "train_model"]
+__all__ = ["Bag", "evaluate_fold", "fold_model", "host_objective", "load_dataset", "run_cv", "train_model"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,15 +123,25 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05) -> dict:
-    """Metrics of one held-out fold (classification); see the module docstring."""
+def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
+                  matched_k: dict[str, list[int]] | None = None) -> dict:
+    """Metrics of one held-out fold (classification); see the module docstring.
+
+    ``matched_k``: ``{name: [k per bag of bags]}`` from GCE runs on the same fold (host alone only).
+    """
     from core.evidence.selection import bag_output
 
+    matched_k = {} if gce else dict(matched_k or {})
+    for name, ks in matched_k.items():
+        if len(ks) != len(bags):
+            raise ValueError(f"matched_k[{name!r}] has {len(ks)} sizes for {len(bags)} bags")
     rows: dict[str, list] = {"gce": [], "attention_matched": [], "attention": [], "random": []}
+    rows.update({f"host_k/{name}": [] for name in matched_k})
     pr: dict[str, list] = {k: [] for k in rows}
+    gce_k: list[int] = []
     y, prob = [], []
     stops: list[str] = []
-    for b in bags:
+    for i, b in enumerate(bags):
         x, c = torch.from_numpy(b.features), torch.from_numpy(b.coords)
         n = x.shape[0]
         out = bag_output(model, x, c)
@@ -140,6 +153,9 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05) ->
             stops.append(rec.stop_reason)
             subsets["gce"] = rec.indices
             subsets["attention_matched"] = attention_topk(model, x, c, int(rec.indices.size))
+            gce_k.append(int(rec.indices.size))
+        for name, ks in matched_k.items():
+            subsets[f"host_k/{name}"] = attention_topk(model, x, c, int(ks[i]))
         for rule, idx in subsets.items():
             rows[rule].append(slide_snr(model, x, c, idx))
             if b.truth is not None and b.truth.size:
@@ -157,6 +173,7 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05) ->
     if stops:
         for s in sorted(set(stops)):
             res[f"gce/stop/{s}"] = stops.count(s) / len(stops)
+        res["gce/k"] = gce_k
     return res
 
 
@@ -175,45 +192,64 @@ def exemplar_bank(train: list[Bag], n_picks: int = 5, seed: int = 0):
     return bank
 
 
-def run_cv(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, task_loss: Callable,
-           ablation: str = "full", n_anchors: int = 8, epochs: int = 15, lr: float = 2e-4, seed: int = 0,
-           host_kwargs: dict | None = None, anchors: str = "prototypes",
-           gce_options: dict | None = None) -> list[dict]:
-    """Train and evaluate on every fold; returns one metrics dict per fold.
+def fold_model(train: list[Bag], host_name: str, *, gce: bool, build_host: Callable, task_loss: Callable,
+               n_classes: int = 2, host_kwargs: dict | None = None, anchors: str = "prototypes",
+               n_anchors: int = 8, seed: int = 0, gce_config: dict | None = None) -> tuple[torch.nn.Module, Callable]:
+    """The untrained model of one fold and its training objective (classification).
 
-    ``anchors``: ``"prototypes"`` (centred k-means, k = ``n_anchors``) or ``"exemplars"`` (digit bags:
-    :func:`exemplar_bank`, centred by the training mean). ``gce_options``: extra
-    :class:`GCEConfig` fields (e.g. ``{"ground_on": "positive"}``); default the paper's values.
+    The host's input standardisation is fitted on the training bags. With ``gce``, the host is
+    wrapped with ``anchors``: ``"prototypes"`` (centred k-means, k = ``n_anchors``) or
+    ``"exemplars"`` (:func:`exemplar_bank`, centred by the training mean); ``gce_config`` holds
+    :class:`GCEConfig` fields. Seed torch before calling for a reproducible initialisation.
     """
     from core.anchors import prototype_anchors
     from core.models.base import HostConfig
     from core.models.gce import GCEConfig, build_gce
 
-    d = bags[0].features.shape[1]
+    feats = np.concatenate([b.features for b in train])  # (ΣN, d)
+    host = build_host(host_name, HostConfig(in_dim=feats.shape[1], n_outputs=n_classes, **(host_kwargs or {})))
+    norm = getattr(host, "norm", None)
+    if hasattr(norm, "fit"):  # the host's stored input standardisation, from the training folds
+        norm.fit(torch.from_numpy(feats))
+    if not gce:
+        return host, host_objective("classification", task_loss)
+    if anchors == "exemplars":
+        raw = exemplar_bank(train, seed=seed)
+        bank = type(raw)(raw.prompts, raw.embeddings - feats.mean(axis=0), raw.encoder)
+    else:
+        bank = prototype_anchors(feats, n_anchors, seed=seed, center=True)
+    model = build_gce(host, bank.embeddings, GCEConfig(**(gce_config or {})), bank.digest(), bank.prompts,
+                      feature_mean=feats.mean(axis=0))
+    return model, model.objective("classification", task_loss)
+
+
+def run_cv(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, task_loss: Callable,
+           ablation: str = "full", n_anchors: int = 8, epochs: int = 15, lr: float = 2e-4, seed: int = 0,
+           host_kwargs: dict | None = None, anchors: str = "prototypes",
+           gce_options: dict | None = None, matched_k: dict[str, list[dict]] | None = None) -> list[dict]:
+    """Train and evaluate on every fold; returns one metrics dict per fold.
+
+    ``matched_k`` (host alone): ``{name: folds}`` with the fold dicts of a GCE :func:`run_cv` on the
+    same bags; each held-out bag is then also scored by the host's attention top-k at that bag's GCE
+    k (rule ``host_k/<name>``).
+
+    ``anchors``: ``"prototypes"`` (centred k-means, k = ``n_anchors``) or ``"exemplars"`` (digit bags:
+    :func:`exemplar_bank`, centred by the training mean). ``gce_options``: extra
+    :class:`GCEConfig` fields (e.g. ``{"ground_on": "positive"}``); default the paper's values.
+    """
     n_classes = max(b.label for b in bags) + 1
     results = []
     for fold in sorted({b.fold for b in bags}):
         train = [b for b in bags if b.fold != fold]
         test = [b for b in bags if b.fold == fold]
         torch.manual_seed(seed + fold)
-        host = build_host(host_name, HostConfig(in_dim=d, n_outputs=n_classes, **(host_kwargs or {})))
-        norm = getattr(host, "norm", None)
-        if hasattr(norm, "fit"):  # the host's stored input standardisation, from the training folds
-            norm.fit(torch.from_numpy(np.concatenate([b.features for b in train])))
-        if gce:
-            feats = np.concatenate([b.features for b in train])
-            if anchors == "exemplars":
-                raw = exemplar_bank(train, seed=seed)
-                bank = type(raw)(raw.prompts, raw.embeddings - feats.mean(axis=0), raw.encoder)
-            else:
-                bank = prototype_anchors(feats, n_anchors, seed=seed, center=True)
-            model = build_gce(host, bank.embeddings, GCEConfig(ablation=ablation, **(gce_options or {})), bank.digest(), bank.prompts,
-                              feature_mean=feats.mean(axis=0))
-            objective = model.objective("classification", task_loss)
-        else:
-            model, objective = host, host_objective("classification", task_loss)
+        model, objective = fold_model(train, host_name, gce=gce, build_host=build_host, task_loss=task_loss,
+                                      n_classes=n_classes, host_kwargs=host_kwargs, anchors=anchors,
+                                      n_anchors=n_anchors, seed=seed,
+                                      gce_config={"ablation": ablation, **(gce_options or {})})
         train_model(model, objective, train, epochs=epochs, lr=lr, seed=seed + fold)
-        res = evaluate_fold(model, test, gce=gce)
+        ks = {name: next(f["gce/k"] for f in folds if f["fold"] == fold) for name, folds in (matched_k or {}).items()}
+        res = evaluate_fold(model, test, gce=gce, matched_k=ks)
         res["fold"] = fold
         results.append(res)
     return results
@@ -221,7 +257,7 @@ def run_cv(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, 
 
 def summarise(folds: list[dict]) -> dict[str, tuple[float, float]]:
     """``{metric: (mean, std)}`` over folds (NaNs ignored)."""
-    keys = [k for k in folds[0] if k != "fold"]
+    keys = [k for k in folds[0] if k != "fold" and not isinstance(folds[0][k], list)]
     out = {}
     for k in keys:
         v = np.array([f.get(k, math.nan) for f in folds], dtype=np.float64)

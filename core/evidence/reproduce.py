@@ -41,7 +41,8 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
     in each GCE record); ``include_host=False`` skips the host-alone runs.
 
     Models: the host alone, host + GCE with centred prototype anchors (k = 8), and on digits also
-    host + GCE with exemplar anchors (one named anchor per digit, 5 picked instances each).
+    host + GCE with exemplar anchors (one named anchor per digit, 5 picked instances each). The GCE
+    variants run first, so that the host alone is also scored at each GCE variant's per-bag k.
     """
     if build_host is None:
         from core.models.registry import build_host
@@ -51,12 +52,16 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
     for ds in datasets:
         bags = load_dataset(ds, seed=seed)
         for host in hosts:
-            variants = [(False, "")] if include_host else []
-            variants += [(True, "prototypes")] + ([(True, "exemplars")] if ds == "digits" else [])
+            variants = [(True, "prototypes")] + ([(True, "exemplars")] if ds == "digits" else [])
+            variants += [(False, "")] if include_host else []
+            gce_folds: dict[str, list[dict]] = {}
             for gce, anchors in variants:
                 t0 = time.perf_counter()
                 folds = run_cv(bags, host, gce=gce, build_host=build_host, task_loss=task_loss, epochs=epochs, lr=lr,
-                               seed=seed, anchors=anchors or "prototypes", gce_options=gce_options if gce else None)
+                               seed=seed, anchors=anchors or "prototypes", gce_options=gce_options if gce else None,
+                               matched_k=None if gce else gce_folds)
+                if gce:
+                    gce_folds[anchors] = folds
                 rec = {"dataset": ds, "host": host, "gce": gce, "anchors": anchors, "epochs": epochs, "lr": lr,
                        "gce_options": dict(gce_options or {}) if gce else {},
                        "folds": folds, "summary": summarise(folds), "seconds": round(time.perf_counter() - t0, 1)}
@@ -70,14 +75,20 @@ def _cell(summary: dict, key: str) -> str:
     return "–" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
 
 
+def _host_k_rules(summary: dict) -> list[str]:
+    return sorted({k.rsplit("/", 1)[0] for k in summary if k.startswith("host_k/")})
+
+
 def markdown_table(records: list[dict]) -> str:
-    """One row per (data set, host, evidence rule): GCE discrete, attention top-k at the same budget
-    as GCE (matched), and the host alone's attention top-5% and random-5%."""
+    """One row per (data set, host, evidence rule): GCE discrete, the wrapped model's attention top-k
+    at the same budget as GCE (matched), and the host alone's attention top-5%, random-5% and
+    attention top-k at each GCE variant's per-bag k."""
     head = ["data", "host", "model", "evidence"] + [c[0] for c in COLUMNS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
         rules = [("gce", "GCE discrete"), ("attention_matched", "attention top-k (GCE's k)")] if r["gce"] else \
-            [("attention", "attention top-5%"), ("random", "random 5%")]
+            [("attention", "attention top-5%"), ("random", "random 5%")] + \
+            [(k, f"attention top-k (k of GCE {k.split('/', 1)[1]})") for k in _host_k_rules(r["summary"])]
         for rule, label in rules:
             opts = ", ".join(f"{k}={v}" for k, v in sorted((r.get("gce_options") or {}).items()))
             model = f"host + GCE ({r.get('anchors') or 'prototypes'}{'; ' + opts if opts else ''})" if r["gce"] else "host"

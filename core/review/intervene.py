@@ -7,6 +7,9 @@ defines. For the selected subset S it reports ``S = Φ(X) − Φ(X_S)`` (keep-on
 sufficient) and ``N = Φ(X) − Φ(X_¬S)`` (complement degradation: high means necessary), method.md §5.
 
 Plain data in, plain data out; a ``threading.Event`` cancels between the two re-predictions.
+The predictor runs on the local GPU when there is one (:func:`core.device.pick_device`; the
+environment variable ``EVIDENT_DEVICE`` overrides it, e.g. ``cpu`` or ``cuda:1``), on its own copy of
+the model so that the loaded checkpoint stays on the CPU for everything else.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class InterventionResult:
     necessity_drop: float
     classes: tuple[str, ...] = ()
     recoverability_gap: float | None = None
+    device: str = "cpu"
 
     @property
     def phi_delta(self) -> float:
@@ -88,12 +92,24 @@ class Predictor:
         (N, 2) int64 level-0 coordinates.
     classes
         Class names, e.g. from the checkpoint config.
+    device
+        ``None``: ``$EVIDENT_DEVICE`` if set, else CUDA, MPS, then CPU; or a torch device string.
+        Off the CPU the engine works on a copy of ``model`` moved there.
     """
 
-    def __init__(self, model: Any, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = ()) -> None:
+    def __init__(self, model: Any, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
+                 device: str | None = None) -> None:
+        import copy
+        import os
+
+        from core.device import pick_device
         from core.diagnostics.interventions import InterventionEngine
 
-        self.engine = InterventionEngine(model, features, coords)
+        dev = pick_device(device if device is not None else os.environ.get("EVIDENT_DEVICE"))
+        if dev.type != "cpu":
+            model = copy.deepcopy(model).to(dev)
+        self.device = str(dev)
+        self.engine = InterventionEngine(model, features, coords, device=dev)
         c = self.engine.probs_before.size
         self.recoverability_gap: float | None = None
         if self.engine.gates is not None:
@@ -116,12 +132,13 @@ class Predictor:
         r = kept if request.action == "keep" else removed
         return InterventionResult(request.action, idx, r.probs_before, r.probs_after, r.phi_before, r.phi_after,
                                   r.attention_after, r.gates_after, kept.phi_before - kept.phi_after,
-                                  removed.phi_before - removed.phi_after, self.classes, self.recoverability_gap)
+                                  removed.phi_before - removed.phi_after, self.classes, self.recoverability_gap,
+                                  self.device)
 
 
-def load_predictor(checkpoint, bag) -> Predictor:
+def load_predictor(checkpoint, bag, device: str | None = None) -> Predictor:
     """Load a checkpoint (once per file: :mod:`core.review.model_cache`) and build a :class:`Predictor`."""
     from core.review.model_cache import load_checkpoint_cached
 
     model, config = load_checkpoint_cached(checkpoint)
-    return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()))
+    return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()), device)

@@ -51,3 +51,30 @@ def test_real_mil_sets_load(real_data):
     assert {b.label for b in musk} == {0, 1} and all(b.truth is None for b in musk)
     allf = np.concatenate([b.features for b in musk])
     np.testing.assert_allclose(allf.mean(0), 0, atol=1e-4)
+
+
+def test_host_alone_attention_at_the_gce_k_of_each_bag():
+    import pytest
+
+    from core.evidence.benchmark import evaluate_fold
+
+    bags = _small_digits()
+    kw = {"build_host": build_host, "task_loss": task_loss, "epochs": 1, "lr": 1e-3, "n_anchors": 4,
+          "host_kwargs": {"hidden": 16, "attn_hidden": 8}}
+    gce = run_cv(bags, "abmil", gce=True, **kw)
+    plain = run_cv(bags, "abmil", gce=False, matched_k={"prototypes": gce}, **kw)
+    for g, h in zip(gce, plain):
+        test = [b for b in bags if b.fold == g["fold"]]
+        assert len(g["gce/k"]) == len(test) and all(k >= 1 for k in g["gce/k"])
+        # same k per bag -> the same evidence fraction as GCE's subsets, from the host's own attention
+        assert h["host_k/prototypes/evidence_fraction"] == pytest.approx(g["gce/evidence_fraction"])
+        assert h["host_k/prototypes/cd_gap"] >= 0 and "host_k/prototypes/precision" in h
+    s = summarise(plain)
+    assert "gce/k" not in summarise(gce) and "host_k/prototypes/complement_degradation" in s
+    table = markdown_table([{"dataset": "digits", "host": "abmil", "gce": False, "summary": s}])
+    assert "attention top-k (k of GCE prototypes)" in table and len(table.splitlines()) == 2 + 3
+    with pytest.raises(ValueError, match="3 sizes for"):
+        from core.models.base import HostConfig
+
+        evaluate_fold(build_host("abmil", HostConfig(in_dim=bags[0].features.shape[1], n_outputs=2)).eval(),
+                      bags[:4], gce=False, matched_k={"x": [1, 2, 3]})

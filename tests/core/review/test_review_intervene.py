@@ -64,3 +64,15 @@ def test_gce_model_reports_recoverability_gap(bag, rng):
     expected = abs(eng.keep_only(s_pi, hard=True).phi_after - eng.phi_before)
     r = p.run(InterventionRequest("remove", np.array([0, 1])))
     assert r.recoverability_gap == pytest.approx(expected) and r.gates_after is not None
+
+
+def test_device_comes_from_evident_device(bag, monkeypatch):
+    from core.errors import EvidentError
+
+    feats, coords = bag
+    monkeypatch.setenv("EVIDENT_DEVICE", "cpu")
+    r = Predictor(_host(), feats, coords).run(InterventionRequest("remove", np.array([0, 1])))
+    assert r.device == "cpu"
+    monkeypatch.setenv("EVIDENT_DEVICE", "tpu-9")
+    with pytest.raises(EvidentError, match="unknown device 'tpu-9'"):
+        Predictor(_host(), feats, coords)
