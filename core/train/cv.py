@@ -30,6 +30,7 @@ import torch
 
 from core.atomic import atomic_write_json, ensure_writable_dir
 from core.errors import EvidentError
+from core.jsonfile import read_json
 from core.models.base import HostConfig
 from core.models.checkpoint import save_checkpoint
 from core.train.cohort import Cohort
@@ -158,9 +159,11 @@ def run_cv(cohort: Cohort, host_name: str, host_config: HostConfig, out: str | o
         if not resume:
             raise EvidentError(out, "already holds a training run; pass --resume to continue it or pick another --out")
         try:
-            old = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            raise EvidentError(cfg_path, "cannot read the earlier run's settings") from None
+            old = read_json(cfg_path, "the earlier run's settings")
+        except EvidentError:
+            old = None
+        if not isinstance(old, dict):
+            raise EvidentError(cfg_path, "cannot read the earlier run's settings")
         diff = sorted(k for k in set(old) | set(run_config) if old.get(k) != run_config.get(k))
         if diff:
             raise EvidentError(cfg_path, f"the earlier run used other settings ({', '.join(diff)}); "
@@ -175,7 +178,7 @@ def run_cv(cohort: Cohort, host_name: str, host_config: HostConfig, out: str | o
         for split in splits:
             done = fold_dir(out, split) / "fold.json"
             if resume and done.is_file():
-                records.append(json.loads(done.read_text(encoding="utf-8")))
+                records.append(read_json(done, "fold record"))
             else:
                 records.append(_run_fold(cohort, split, host_name, host_config, train_cfg, cv, factory, device,
                                          run_config, out, progress))

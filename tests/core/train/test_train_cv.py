@@ -106,3 +106,14 @@ def test_custom_factory_and_set_epoch_are_used(cohort, tmp_path: Path) -> None:
            CVConfig(folds=2, repeats=1, seed=0, val_fraction=0), factory=factory)
     assert calls["objective"] >= 2 * len(cohort.bags)
     assert calls["epochs"][:2] == [(0, 2), (1, 2)]
+
+
+@pytest.mark.parametrize("text", ["{\"host\": ", "[1, 2]"])
+def test_resume_over_an_unreadable_config_is_one_clear_error(cohort, tmp_path: Path, text: str) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(text, encoding="utf-8")
+    with pytest.raises(EvidentError, match="cannot read the earlier run's settings") as err:
+        run_cv(cohort, "abmil", with_task(tiny_config(), cohort), out, CFG, CV, resume=True)
+    assert err.value.path == str(out / "config.json")
+    assert (out / "config.json").read_text(encoding="utf-8") == text  # input untouched
