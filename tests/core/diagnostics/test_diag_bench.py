@@ -19,3 +19,22 @@ def test_explain_bench_rows(monkeypatch):
     # the closed form answers all N removals for about the cost of one forward, the baseline needs N
     # of them: on a 3000-patch bag that is orders of magnitude, far beyond timing noise on a busy CPU
     assert rows[0]["speedup"] > 10
+
+
+def test_cost_bench_rows(monkeypatch):
+    import math
+
+    import torch
+
+    import core.bench.cost as cost
+
+    monkeypatch.setattr(cost, "D", 16)
+    monkeypatch.setattr(cost, "H", 8)
+    assert discover()["cost"] is cost
+    rows = cost._rows(cost._model(torch.device("cpu")), 2000, torch.device("cpu"), repeats=1)
+    assert [r["case"] for r in rows] == ["cost soft N=2000", "cost discrete 5% N=2000"]
+    for row in rows:
+        assert all(k in row for k in ROW_KEYS) and math.isnan(row["max_abs_diff"])
+        assert row["speedup"] == row["baseline_ms"] / row["ours_ms"] and row["device"] == "cpu"
+    # the host on 100 of 2000 patches allocates far less than on all of them; the soft mode more
+    assert rows[1]["memory_ratio"] < 0.5 < 1 < rows[0]["memory_ratio"]
