@@ -95,7 +95,7 @@ def _intervene(name: str, gce: bool, n: int, device: str = "cpu") -> dict:
 
         base_ms = best_ms(forward, 3)[0]
         keep = torch.from_numpy(np.setdiff1d(np.arange(n), idx)).to(device)
-        ref = eng.host(xt[keep], ct[keep], gate=None if eng.gates is None else eng.gates[keep]).output.double().cpu().numpy()
+        ref = eng.host(xt[keep], ct[keep], gate=None if eng.gates is None else eng.gates[keep]).output.cpu().double().numpy()
     got = eng.remove(idx).probs_after
     e = np.exp(ref - ref.max())
     label = f"{name}_gce" if gce else name

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         scores = {m: ex.attribute(bag.features, bag.coords, target=args.target) for m, ex in explainers.items()}
         with torch.no_grad():
             ctx = explainers[methods[0]].prepare(bag.features, bag.coords, args.target)
-        raw = ctx.output.double().cpu().numpy()
+        raw = ctx.output.cpu().double().numpy()
         if task == "classification":
             pred = {"probs": torch.softmax(ctx.output, 0).numpy(), "predicted_class": int(np.argmax(raw))}
         else:

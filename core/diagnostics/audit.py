@@ -138,7 +138,7 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
 
         with torch.no_grad():
             out = model(eng.x, eng.coords)
-        kw.update({"responses": out.responses.double().cpu().numpy(), "class_weights": model.predicted_class_weights(out)})
+        kw.update({"responses": out.responses.cpu().double().numpy(), "class_weights": model.predicted_class_weights(out)})
     if truth is not None and np.asarray(truth).any():
         from core.diagnostics.localisation_audit import slide_localisation
 

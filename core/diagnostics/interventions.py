@@ -100,7 +100,7 @@ class InterventionEngine:
         self.n = int(self.x.shape[0])
         self.risk_scale = (float(risk_scale[0]), float(risk_scale[1]) or 1.0)
         self.gates = selector_gates(model, self.x, self.coords)  # (N,) or None
-        self._gates_np = None if self.gates is None else self.gates.double().cpu().numpy()  # (N,) host copy
+        self._gates_np = None if self.gates is None else self.gates.cpu().double().numpy()  # (N,) host copy
         self.fast = bool(self.host.pools_by_attention) and (self.gates is None or self.host.gate_mode == "attention_bias")
         with torch.inference_mode():
             if self.fast:
@@ -108,7 +108,7 @@ class InterventionEngine:
                 self.z = z if self.gates is None else z + gate_log_bias(self.gates)  # (N,)
                 self.z_plain = z  # (N,) without gate bias
             full = self.host(self.x, self.coords, gate=self.gates)
-        self.output_before = full.output.double().cpu().numpy().reshape(-1)  # (C,)
+        self.output_before = full.output.cpu().double().numpy().reshape(-1)  # (C,)
         self.predicted = int(np.argmax(self.output_before)) if self.task == "classification" else 0
         self.probs_before = self._probs(self.output_before[None])[0]
         self.phi_before = float(self._phi(self.output_before[None])[0])
@@ -136,7 +136,7 @@ class InterventionEngine:
             x0 = torch.zeros(1, self.x.shape[1], dtype=self.x.dtype, device=self.x.device)
             c0 = None if self.coords is None else torch.zeros(1, 2, dtype=self.coords.dtype, device=self.x.device)
             with torch.inference_mode():
-                self._empty = self.host(x0, c0, gate=None).output.double().cpu().numpy().reshape(-1)
+                self._empty = self.host(x0, c0, gate=None).output.cpu().double().numpy().reshape(-1)
         return self._empty
 
     # ----------------------------------------------------------------- core evaluation
@@ -170,7 +170,7 @@ class InterventionEngine:
                 g = gate[t] if gate is not None else (None if (hard or self.gates is None) else self.gates[t])
                 ho = self.host(self.x[t], None if self.coords is None else self.coords[t], gate=g)
                 out, att = ho.output, ho.attention
-        return out.double().cpu().numpy().reshape(-1), None if att is None else att.double().cpu().numpy()
+        return out.cpu().double().numpy().reshape(-1), None if att is None else att.cpu().double().numpy()
 
     def _result(self, out: np.ndarray, keep: np.ndarray, att: np.ndarray | None, gates: Tensor | None) -> InterventionResult:
         att_full = None
@@ -180,7 +180,7 @@ class InterventionEngine:
         g_full = None
         if gates is not None:
             g_full = np.full(self.n, np.nan)
-            src = self._gates_np if gates is self.gates else gates.double().cpu().numpy()  # (N,)
+            src = self._gates_np if gates is self.gates else gates.cpu().double().numpy()  # (N,)
             g_full[keep] = src[keep]
         phi = float(self._phi(out[None])[0])
         return InterventionResult(self.probs_before, self._probs(out[None])[0], self.phi_before, phi,
@@ -220,7 +220,7 @@ class InterventionEngine:
             out = self.host.head(h.to(self.e.dtype))  # (C,)
             att = (w / rest).cpu().numpy()  # (N,)
         att[removed] = np.nan
-        return out.double().cpu().numpy().reshape(-1), att
+        return out.cpu().double().numpy().reshape(-1), att
 
     def remove(self, indices) -> InterventionResult:
         """Drop patches ``indices`` ((K,) int) from the bag."""
@@ -258,7 +258,7 @@ class InterventionEngine:
                     logits = z.unsqueeze(0).masked_fill(~m, float("-inf"))  # (b', N)
                     a = torch.softmax(logits, dim=1)  # (b', N)
                     o = self.host.head(a @ self.e)  # (b', C)
-                outs[s:s + chunk] = o.double().cpu().numpy()
+                outs[s:s + chunk] = o.cpu().double().numpy()
             empty = ~masks.any(axis=1)
             if empty.any():
                 outs[empty] = self.empty_output()

@@ -83,8 +83,8 @@ def gce_evidence(model, features: Tensor, coords: Tensor | None, *, max_size: in
         ``"threshold_only"``).
     """
     out = model(features, coords)
-    gates = out.gates.double().cpu().numpy()  # (N,)
-    responses = out.responses.double().cpu().numpy()  # (N, M)
+    gates = out.gates.cpu().double().numpy()  # (N,)
+    responses = out.responses.cpu().double().numpy()  # (N, M)
     alpha = model.predicted_class_weights(out)  # (M,)
     cfg = model.config
     if cfg.uses_recovery:
@@ -106,7 +106,7 @@ def attention_topk(model, features: Tensor, coords: Tensor | None, k: int) -> np
     att = host(features, coords).attention
     if att is None:
         raise ValueError(f"host {host.name!r} has no attention")
-    return np.argsort(-att.double().cpu().numpy(), kind="stable")[:k].astype(np.int64)
+    return np.argsort(-att.cpu().double().numpy(), kind="stable")[:k].astype(np.int64)
 
 
 def random_k(n: int, k: int, seed: int = RANDOM_SEED) -> np.ndarray:

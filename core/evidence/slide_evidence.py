@@ -62,7 +62,7 @@ def slide_evidence(
     c = torch.as_tensor(bag.coords, device=device)  # (N, 2)
     rec, out = gce_evidence(model, x, c, max_size=max_size)
     gates = out.gates.float().cpu().numpy()
-    output = out.host.output.double().cpu().numpy()
+    output = out.host.output.cpu().double().numpy()
     thr = np.flatnonzero(gates > model.config.threshold)
     subsets = {
         "recovered": Subset(rec.indices, rec.stop_reason, rec.coverage, rec.n_threshold),

@@ -51,7 +51,7 @@ def slide_snr(model, features: torch.Tensor, coords: torch.Tensor | None, indice
     comp = None
     if bool(mask.any()):
         comp = bag_output(model, *sub(mask), gates=None if gates is None else gates[mask])
-    as_np = lambda t: None if t is None else t.double().cpu().numpy()
+    as_np = lambda t: None if t is None else t.cpu().double().numpy()
     return {"full": as_np(full), "keep": as_np(keep), "comp": as_np(comp), "fraction": idx.numel() / n}
 
 

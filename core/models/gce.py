@@ -175,7 +175,7 @@ class GCEModel(nn.Module):
         """α of the class predicted from the soft-gated bag (survival: the risk row): (M,) float64."""
         alpha = self.class_weights().detach()
         k = int(out.host.output.argmax()) if alpha.shape[0] > 1 else 0
-        return alpha[k].double().cpu().numpy()
+        return alpha[k].cpu().double().numpy()
 
     def objective(self, task: str, task_loss: Callable | None = None) -> Callable:
         """A training objective ``(model, features, coords, target) -> (loss (), output)`` (core.train).

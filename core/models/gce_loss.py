@@ -72,8 +72,8 @@ def recovery_task_loss(model, out, features: Tensor, coords: Tensor | None, targ
     cfg = model.config
     alpha = model.class_weights().detach()  # (C, M)
     k = int(out.host.output.detach().argmax()) if alpha.shape[0] > 1 else 0
-    rec = recover(out.gates.detach().double().cpu().numpy(), out.responses.detach().double().cpu().numpy(),
-                  alpha[k].double().cpu().numpy(), cfg.threshold, cfg.coverage_target)
+    rec = recover(out.gates.detach().cpu().double().numpy(), out.responses.detach().cpu().double().numpy(),
+                  alpha[k].cpu().double().numpy(), cfg.threshold, cfg.coverage_target)
     idx = torch.as_tensor(rec.indices, dtype=torch.long, device=features.device)  # (|S|,)
     sub_coords = coords[idx] if coords is not None else None
     hard = model.host(features[idx], sub_coords, gate=features.new_ones(idx.numel()))

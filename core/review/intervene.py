@@ -7,9 +7,9 @@ defines. For the selected subset S it reports ``S = Φ(X) − Φ(X_S)`` (keep-on
 sufficient) and ``N = Φ(X) − Φ(X_¬S)`` (complement degradation: high means necessary), method.md §5.
 
 Plain data in, plain data out; a ``threading.Event`` cancels between the two re-predictions.
-The predictor runs on the local GPU when there is one (:func:`core.device.pick_device`; the
-environment variable ``EVIDENT_DEVICE`` overrides it, e.g. ``cpu`` or ``cuda:1``), on its own copy of
-the model so that the loaded checkpoint stays on the CPU for everything else.
+The predictor runs on the local CUDA GPU when there is one (the environment variable
+``EVIDENT_DEVICE`` overrides it, e.g. ``cpu`` or ``cuda:1``), on its own copy of the model so that
+the loaded checkpoint stays on the CPU for everything else.
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ class Predictor:
     classes
         Class names, e.g. from the checkpoint config.
     device
-        ``None``: ``$EVIDENT_DEVICE`` if set, else CUDA, MPS, then CPU; or a torch device string.
-        Off the CPU the engine works on a copy of ``model`` moved there.
+        ``None``: ``$EVIDENT_DEVICE`` if set, else CUDA when present, else the CPU (not MPS: the
+        engine accumulates in float64); or a torch device string. Off the CPU the engine works on a
+        copy of ``model`` moved there.
     """
 
     def __init__(self, model: Any, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
@@ -105,7 +106,17 @@ class Predictor:
         from core.device import pick_device
         from core.diagnostics.interventions import InterventionEngine
 
-        dev = pick_device(device if device is not None else os.environ.get("EVIDENT_DEVICE"))
+        from core.errors import EvidentError
+
+        requested = device if device is not None else os.environ.get("EVIDENT_DEVICE")
+        if requested in (None, "", "auto"):  # CUDA or the CPU: the engine accumulates in float64, which MPS lacks
+            import torch
+
+            requested = "cuda" if torch.cuda.is_available() else "cpu"
+        dev = pick_device(requested)
+        if dev.type == "mps":
+            raise EvidentError(None, "interventions need float64, which Apple MPS does not support; "
+                                     "use EVIDENT_DEVICE=cpu")
         if dev.type != "cpu":
             model = copy.deepcopy(model).to(dev)
         self.device = str(dev)
@@ -113,7 +124,7 @@ class Predictor:
         c = self.engine.probs_before.size
         self.recoverability_gap: float | None = None
         if self.engine.gates is not None:
-            s_pi = np.flatnonzero(self.engine.gates.double().cpu().numpy() >= 0.5)
+            s_pi = np.flatnonzero(self.engine.gates.cpu().double().numpy() >= 0.5)
             self.recoverability_gap = abs(self.engine.keep_only(s_pi, hard=True).phi_delta)
         self.classes = tuple(classes) if len(classes) == c else tuple(f"class {i}" for i in range(c))
 

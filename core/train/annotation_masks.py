@@ -109,7 +109,7 @@ def annotation_scores(model, features, coords) -> np.ndarray:
         s = out.gates if hasattr(out, "gates") else model_output(out).attention
         if s is None:
             raise ValueError("the model gives no attention or gates")
-        s = s.double().cpu().numpy()
+        s = s.cpu().double().numpy()
     if not hasattr(out, "gates"):
         s = s / s.max() if s.max() > 0 else s
     return s

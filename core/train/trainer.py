@@ -90,7 +90,7 @@ def evaluate(model: nn.Module, objective: Objective, bags: Sequence[TrainBag], t
     with torch.inference_mode():
         for b in bags:
             loss, out = objective(model, b.features.to(device), b.coords.to(device), b.target.to(device))
-            outs.append(out.detach().double().cpu().reshape(-1).numpy())
+            outs.append(out.detach().cpu().double().reshape(-1).numpy())
             losses.append(float(loss))
         if task == "survival" and len(bags) > 1:
             risk = torch.tensor(np.stack(outs)[:, 0])

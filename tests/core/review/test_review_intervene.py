@@ -76,3 +76,16 @@ def test_device_comes_from_evident_device(bag, monkeypatch):
     monkeypatch.setenv("EVIDENT_DEVICE", "tpu-9")
     with pytest.raises(EvidentError, match="unknown device 'tpu-9'"):
         Predictor(_host(), feats, coords)
+
+
+def test_auto_device_never_picks_mps(bag, monkeypatch):
+    from core.errors import EvidentError
+
+    feats, coords = bag
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)  # an Apple machine
+    monkeypatch.setenv("EVIDENT_DEVICE", "auto")
+    assert Predictor(_host(), feats, coords).device == "cpu"
+    monkeypatch.setenv("EVIDENT_DEVICE", "mps")
+    with pytest.raises(EvidentError, match="float64.*EVIDENT_DEVICE=cpu"):
+        Predictor(_host(), feats, coords)
