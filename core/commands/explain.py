@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated methods (default: {DEFAULT_METHODS}; also gce_gate, gce_subset)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--target", type=int, default=None, metavar="K", help="explained class (default: the predicted one)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from core.atomic import ensure_writable_dir
     from core.data.bags import read_bag
+    from core.device import pick_device
     from core.errors import EvidentError
     from core.evidence.evidence_file import Evidence, read_evidence, write_evidence
     from core.explain.model_access import check_bag_fits, host_of
@@ -46,14 +47,15 @@ def run(args: argparse.Namespace) -> int:
     methods = [canonical_method(m) for m in args.methods.split(",") if m.strip()]
     if not methods:
         raise EvidentError(None, "no explanation method given (--methods)")
+    device = pick_device(args.device)
     ckpt = Path(args.model)
     model, config = load_checkpoint(ckpt)
-    model = model.eval()
+    model = model.to(device).eval()
     host = host_of(model)
     n_out = int(host.config.n_outputs)
     if args.target is not None and not 0 <= args.target < n_out:
         raise EvidentError(ckpt, f"target {args.target} out of range: the model has {n_out} output(s) (0..{n_out - 1})")
-    explainers = {m: build_explainer(m, model) for m in methods}  # unsupported methods fail here
+    explainers = {m: build_explainer(m, model, device=device) for m in methods}  # unsupported methods fail here
     dim = int(host.config.in_dim)
     out = Path(args.out)
     bags, seen = [], {}
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             ctx = explainers[methods[0]].prepare(bag.features, bag.coords, args.target)
         raw = ctx.output.cpu().double().numpy()
         if task == "classification":
-            pred = {"probs": torch.softmax(ctx.output, 0).numpy(), "predicted_class": int(np.argmax(raw))}
+            pred = {"probs": torch.softmax(ctx.output, 0).cpu().numpy(), "predicted_class": int(np.argmax(raw))}
         else:
             pred = {"risk": raw.astype(np.float32), "predicted_class": -1}
         if ev_path.exists():

@@ -90,3 +90,25 @@ def test_viewer_predictor_runs_on_cuda_and_leaves_the_model_on_cpu():
     assert next(model.parameters()).device.type == "cpu"
     assert gpu.phi_after == pytest.approx(cpu.phi_after, abs=1e-5)
     assert gpu.necessity_drop == pytest.approx(cpu.necessity_drop, abs=1e-5)
+
+
+def test_explain_command_on_cuda_matches_cpu(tmp_path):
+    from core.cli import main
+    from core.data.bag import FeatureBag
+    from core.data.bags import write_bag
+    from core.evidence.evidence_file import read_evidence
+    from core.models.checkpoint import save_checkpoint
+
+    model = gce(abmil())
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, model, {**model.to_config(), "task": "classification", "classes": ["a", "b", "c"]})
+    x, c = bag(150)
+    f = tmp_path / "s.h5"
+    write_bag(f, FeatureBag(x, c, 256, "s"))
+    for dev in ("cpu", "cuda"):
+        assert main(["explain", "--model", str(ckpt), "--features", str(f), "--methods", "attention,ig,single,lrp",
+                     "--out", str(tmp_path / dev), "--device", dev]) == 0
+    a, b = (read_evidence(tmp_path / d / "s.evidence.h5") for d in ("cpu", "cuda"))
+    np.testing.assert_allclose(b.probs, a.probs, atol=1e-5)
+    for m in a.scores:
+        np.testing.assert_allclose(b.scores[m], a.scores[m], atol=1e-4, rtol=1e-4)

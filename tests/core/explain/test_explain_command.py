@@ -37,7 +37,7 @@ def test_explain_writes_scores_per_method(setup):
     model, ckpt, files, tmp = setup
     out = tmp / "out"
     assert main(["explain", "--model", str(ckpt), "--features", *map(str, files), "--methods", "attention,ig,loo,gate",
-                 "--out", str(out), "--target", "1"]) == 0
+                 "--out", str(out), "--target", "1", "--device", "cpu"]) == 0
     ev = read_evidence(out / "s0.evidence.h5")
     assert set(ev.scores) == {"attention", "ig", "leave_one_out", "gce_gate"} and ev.probs.shape == (3,)
     x, c = bag(20, seed=0)
@@ -51,6 +51,7 @@ def test_explain_writes_scores_per_method(setup):
 @pytest.mark.parametrize("extra,msg", [
     (["--methods", "attention,bogus"], "unknown explanation method 'bogus'"),
     (["--target", "7"], "target 7 out of range"),
+    (["--device", "cuda:9"], "'cuda:9' requested"),
 ])
 def test_bad_options_write_nothing(setup, capsys, extra, msg):
     _, ckpt, files, tmp = setup
