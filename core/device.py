@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["pick_device"]
 
 
-def pick_device(requested: str | None = None):
+def pick_device(requested: str | None = None, *, float64: bool = False):
     """Return a ``torch.device``.
 
     Parameters
@@ -13,6 +13,8 @@ def pick_device(requested: str | None = None):
     requested
         ``None`` or ``"auto"`` picks CUDA, then MPS, then CPU; otherwise any torch device string
         (``"cpu"``, ``"cuda:1"``, ``"mps"``).
+    float64
+        The work computes in float64 on the device: ``"auto"`` then skips MPS, which has no float64.
 
     Raises
     ------
@@ -27,7 +29,7 @@ def pick_device(requested: str | None = None):
         if torch.cuda.is_available():
             return torch.device("cuda")
         mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
+        if not float64 and mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:

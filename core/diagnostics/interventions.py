@@ -100,7 +100,7 @@ class InterventionEngine:
         self.n = int(self.x.shape[0])
         self.risk_scale = (float(risk_scale[0]), float(risk_scale[1]) or 1.0)
         self.gates = selector_gates(model, self.x, self.coords)  # (N,) or None
-        self._gates_np = None if self.gates is None else self.gates.cpu().double().numpy()  # (N,) host copy
+        self.gates_np = None if self.gates is None else self.gates.cpu().double().numpy()  # (N,) float64 host copy
         self.fast = bool(self.host.pools_by_attention) and (self.gates is None or self.host.gate_mode == "attention_bias")
         with torch.inference_mode():
             if self.fast:
@@ -180,7 +180,7 @@ class InterventionEngine:
         g_full = None
         if gates is not None:
             g_full = np.full(self.n, np.nan)
-            src = self._gates_np if gates is self.gates else gates.cpu().double().numpy()  # (N,)
+            src = self.gates_np if gates is self.gates else gates.cpu().double().numpy()  # (N,)
             g_full[keep] = src[keep]
         phi = float(self._phi(out[None])[0])
         return InterventionResult(self.probs_before, self._probs(out[None])[0], self.phi_before, phi,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.evidence.selection import attention_topk, gce_evidence, random_k, topk_count
+from core.evidence.selection import attention_order, gce_evidence, random_k, topk_count
 from core.evidence.snr import cohort_snr, evidence_precision_recall, slide_snr
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "host_objective", "load_dataset", "run_cv", "train_model"]
@@ -147,15 +147,16 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
         out = bag_output(model, x, c)
         y.append(b.label)
         prob.append(float(torch.softmax(out, -1)[-1]))
-        subsets = {"attention": attention_topk(model, x, c, topk_count(n, budget)), "random": random_k(n, topk_count(n, budget))}
+        order = attention_order(model, x, c)  # (N,): every attention top-k below, from one forward
+        subsets = {"attention": order[:topk_count(n, budget)], "random": random_k(n, topk_count(n, budget))}
         if gce:
             rec, _ = gce_evidence(model, x, c)
             stops.append(rec.stop_reason)
             subsets["gce"] = rec.indices
-            subsets["attention_matched"] = attention_topk(model, x, c, int(rec.indices.size))
+            subsets["attention_matched"] = order[:rec.indices.size]
             gce_k.append(int(rec.indices.size))
         for name, ks in matched_k.items():
-            subsets[f"host_k/{name}"] = attention_topk(model, x, c, int(ks[i]))
+            subsets[f"host_k/{name}"] = order[:int(ks[i])]
         for rule, idx in subsets.items():
             rows[rule].append(slide_snr(model, x, c, idx))
             if b.truth is not None and b.truth.size:

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from core.evidence.recovery import Recovery, recover
 
-__all__ = ["attention_topk", "bag_output", "full_bag_gates", "full_output", "gce_evidence", "is_gce", "random_k", "select", "topk_count"]
+__all__ = ["attention_order", "attention_topk", "bag_output", "full_bag_gates", "full_output", "gce_evidence", "is_gce", "random_k", "select", "topk_count"]
 
 RANDOM_SEED = 42
 
@@ -100,13 +100,19 @@ def gce_evidence(model, features: Tensor, coords: Tensor | None, *, max_size: in
 
 
 @torch.no_grad()
-def attention_topk(model, features: Tensor, coords: Tensor | None, k: int) -> np.ndarray:
-    """(k,) int64 patches with the highest host attention (the host inside a GCE model, ungated)."""
+def attention_order(model, features: Tensor, coords: Tensor | None) -> np.ndarray:
+    """(N,) int64 patches by decreasing host attention (the host inside a GCE model, ungated; ties
+    in patch order). ``order[:k]`` is :func:`attention_topk` for every k, from one forward."""
     host = model.host if hasattr(model, "class_weights") else model
     att = host(features, coords).attention
     if att is None:
         raise ValueError(f"host {host.name!r} has no attention")
-    return np.argsort(-att.cpu().double().numpy(), kind="stable")[:k].astype(np.int64)
+    return np.argsort(-att.cpu().double().numpy(), kind="stable").astype(np.int64)
+
+
+def attention_topk(model, features: Tensor, coords: Tensor | None, k: int) -> np.ndarray:
+    """(k,) int64 patches with the highest host attention (the host inside a GCE model, ungated)."""
+    return attention_order(model, features, coords)[:k]
 
 
 def random_k(n: int, k: int, seed: int = RANDOM_SEED) -> np.ndarray:

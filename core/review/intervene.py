@@ -105,15 +105,10 @@ class Predictor:
 
         from core.device import pick_device
         from core.diagnostics.interventions import InterventionEngine
-
         from core.errors import EvidentError
 
         requested = device if device is not None else os.environ.get("EVIDENT_DEVICE")
-        if requested in (None, "", "auto"):  # CUDA or the CPU: the engine accumulates in float64, which MPS lacks
-            import torch
-
-            requested = "cuda" if torch.cuda.is_available() else "cpu"
-        dev = pick_device(requested)
+        dev = pick_device(requested, float64=True)  # the engine accumulates in float64
         if dev.type == "mps":
             raise EvidentError(None, "interventions need float64, which Apple MPS does not support; "
                                      "use EVIDENT_DEVICE=cpu")
@@ -124,7 +119,7 @@ class Predictor:
         c = self.engine.probs_before.size
         self.recoverability_gap: float | None = None
         if self.engine.gates is not None:
-            s_pi = np.flatnonzero(self.engine.gates.cpu().double().numpy() >= 0.5)
+            s_pi = np.flatnonzero(self.engine.gates_np >= 0.5)
             self.recoverability_gap = abs(self.engine.keep_only(s_pi, hard=True).phi_delta)
         self.classes = tuple(classes) if len(classes) == c else tuple(f"class {i}" for i in range(c))
 

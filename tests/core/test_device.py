@@ -34,3 +34,10 @@ def test_unknown_or_missing_devices(monkeypatch):
         pick_device("gpu0")
     with pytest.raises(EvidentError, match="CUDA is not available"):
         pick_device("cuda")
+
+
+def test_float64_work_never_gets_mps_by_default(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device("auto").type == "mps"
+    assert pick_device("auto", float64=True).type == "cpu"
