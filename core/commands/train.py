@@ -22,17 +22,17 @@ DESCRIPTION = (
 )
 
 
-# --- GCE HOOK (GCE engineer; implementation in core.evidence.train_gce) ---------------------------
+# --- GCE HOOK (GCE engineer; implementation in core.train.gce_cv) ---------------------------
 def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     """``--gce``, ``--anchors SPEC``, ``--ablation NAME``, ``--evidence-budget F``."""
-    from core.evidence.train_gce import add_gce_arguments as add
+    from core.train.gce_cv import add_gce_arguments as add
 
     add(p)
 
 
 def gce_factory(args: argparse.Namespace, cohort):
     """Return ``(factory, extra_config)`` when ``--gce`` is given, else ``(None, {})``."""
-    from core.evidence.train_gce import gce_factory as make
+    from core.train.gce_cv import gce_factory as make
 
     return make(args, cohort)
 # --- end GCE HOOK ----------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_cv(cohort, args.host, host_config, args.out, train_cfg, cv, factory=explained,
                      device=device, resume=args.resume, extra_config={**extra, **extra_expl})
     if factory is not None:  # GCE HOOK: evidence numbers (cd_gap, ...) into results.json
-        from core.evidence.train_gce import add_evidence_metrics
+        from core.train.gce_cv import add_evidence_metrics
 
         summary = add_evidence_metrics(args.out, cohort, summary, args.evidence_budget)
     if masks is not None:  # EXPLANATION HOOK: held-out annotation metrics into results.json

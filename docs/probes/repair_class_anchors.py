@@ -11,7 +11,7 @@ host alone at those k, and the host alone's top-5%. One JSON line per fold on st
 """
 import json, sys
 import numpy as np, torch
-from core.evidence.benchmark import fold_model, load_dataset, train_model
+from core.train.gce_benchmark import fold_model, load_dataset, train_model
 from core.evidence.selection import attention_topk, topk_count
 from core.evidence.snr import slide_snr, cohort_snr, evidence_precision_recall
 from core.evidence.recovery import recover

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from core.evidence.benchmark import Bag, load_dataset, run_cv, summarise
-from core.evidence.reproduce import markdown_table
+from core.train.gce_benchmark import Bag, load_dataset, run_cv, summarise
+from core.train.gce_reproduce import markdown_table
 from core.models.losses import task_loss
 from core.models.registry import build_host
 
@@ -56,7 +56,7 @@ def test_real_mil_sets_load(real_data):
 def test_host_alone_attention_at_the_gce_k_of_each_bag():
     import pytest
 
-    from core.evidence.benchmark import evaluate_fold
+    from core.train.gce_benchmark import evaluate_fold
 
     bags = _small_digits()
     kw = {"build_host": build_host, "task_loss": task_loss, "epochs": 1, "lr": 1e-3, "n_anchors": 4,

@@ -1,4 +1,4 @@
-"""The GCE diagnosis runner (core.evidence.gce_diagnosis) on a few real digit bags."""
+"""The GCE diagnosis runner (core.train.gce_diagnosis) on a few real digit bags."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from core.evidence.gce_diagnosis import VARIANTS, digit_subset, main, run_variant
+from core.train.gce_diagnosis import VARIANTS, digit_subset, main, run_variant
 
 
 def test_run_variant_reports_gate_statistics_per_fold():

@@ -10,7 +10,7 @@ import pytest
 from core.cli import main
 from core.data.anchors import AnchorBank, write_anchor_bank
 from core.data.digits import make_digit_bags, write_digit_bags
-from core.evidence.train_gce import EVIDENCE_KEYS
+from core.train.gce_cv import EVIDENCE_KEYS
 from core.models.checkpoint import load_checkpoint
 from core.models.gce import GCEModel
 

@@ -1,8 +1,8 @@
-"""Diagnose GCE-MIL on digit bags: ``python -m core.evidence.gce_diagnosis`` (docs/results_gce.md, Diagnosis).
+"""Diagnose GCE-MIL on digit bags: ``python -m core.train.gce_diagnosis`` (docs/results_gce.md, Diagnosis).
 
 Small, CPU-cheap runs (ABMIL, reduced digit set, few folds) of the spec default beside options of
 :class:`core.models.gce_config.GCEConfig`. Per variant and held-out fold it reports the benchmark
-numbers of :func:`core.evidence.benchmark.evaluate_fold` and the quantities behind the failure:
+numbers of :func:`core.train.gce_benchmark.evaluate_fold` and the quantities behind the failure:
 
 * ``gate/nine``, ``gate/other_pos``, ``gate/neg``: mean gate on 9s, on other digits of positive bags,
   and on negative bags (held-out fold, whole bags);
@@ -44,10 +44,10 @@ VARIANTS: dict[str, dict | None] = {
 
 
 def digit_subset(n_bags: int = 60, n_folds: int = 3, seed: int = 0):
-    """``n_bags`` digit bags as :class:`core.evidence.benchmark.Bag` with ``n_folds`` folds."""
+    """``n_bags`` digit bags as :class:`core.train.gce_benchmark.Bag` with ``n_folds`` folds."""
     from core.data.digits import make_digit_bags
     from core.data.mil_csv import grid_coords
-    from core.evidence.benchmark import Bag
+    from core.train.gce_benchmark import Bag
 
     return [Bag(b.slide_id, b.features, grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold, b.digits)
             for b in make_digit_bags(n_bags, n_folds=n_folds, seed=seed)]
@@ -89,7 +89,7 @@ def run_variant(bags, options: dict, *, epochs: int = 20, lr: float = 1e-3, seed
                 anchors: str = "prototypes") -> list[dict]:
     """Train ABMIL + GCE (``options`` over the paper's GCEConfig) per fold; one metrics dict per fold."""
     from core.anchors import prototype_anchors
-    from core.evidence.benchmark import evaluate_fold, exemplar_bank, train_model
+    from core.train.gce_benchmark import evaluate_fold, exemplar_bank, train_model
     from core.models.base import HostConfig
     from core.models.gce import GCEConfig, build_gce
     from core.models.losses import task_loss
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     bags = digit_subset(args.bags, args.folds)
-    from core.evidence.benchmark import summarise
+    from core.train.gce_benchmark import summarise
 
     allres = {}
     print("| variant | " + " | ".join(KEYS) + " | s |")
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         t0 = time.perf_counter()
         if VARIANTS[name] is None:
-            from core.evidence.benchmark import run_cv
+            from core.train.gce_benchmark import run_cv
             from core.models.losses import task_loss
             from core.models.registry import build_host
 

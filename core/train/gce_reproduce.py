@@ -1,8 +1,8 @@
-"""Reproduce the GCE evidence table (docs/results_gce.md): ``python -m core.evidence.reproduce``.
+"""Reproduce the GCE evidence table (docs/results_gce.md): ``python -m core.train.gce_reproduce``.
 
 For each data set (digits with known evidence; Musk1 and UCSB breast, real MIL sets) and each host,
 trains the host alone and the host wrapped in GCE (ablation "full", prototype anchors k = 8) with
-5-fold cross-validation (:mod:`core.evidence.benchmark`), and writes a JSON of per-fold metrics and a
+5-fold cross-validation (:mod:`core.train.gce_benchmark`), and writes a JSON of per-fold metrics and a
 Markdown table of mean ± std over held-out folds. Hosts come from :func:`core.models.registry.build_host`
 and the task loss from :func:`core.models.losses.task_loss` unless :func:`run` is given others.
 """
@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from core.evidence.benchmark import load_dataset, run_cv, summarise
+from core.train.gce_benchmark import load_dataset, run_cv, summarise
 
 __all__ = ["main", "markdown_table", "run"]
 
@@ -103,7 +103,7 @@ def markdown_table(records: list[dict]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from core.atomic import atomic_write_json, atomic_write_text
 
-    p = argparse.ArgumentParser(prog="python -m core.evidence.reproduce", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m core.train.gce_reproduce", description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["digits", "musk1", "ucsb"], choices=["digits", "musk1", "ucsb"])
     p.add_argument("--hosts", nargs="+", default=["abmil", "clam_sb", "transmil", "dsmil", "dtfd"])
     p.add_argument("--epochs", type=int, default=30)
