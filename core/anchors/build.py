@@ -1,4 +1,4 @@
-"""Three anchor sources (method.md §3.1 [decision]) and the ``--anchors`` spec string.
+"""Three anchor sources (docs/method.md §3.1 [decision]) and the ``--anchors`` spec string.
 
 * ``FILE`` — an anchor-bank file (``.h5``/``.hdf5``/``.npz``) of prompt embeddings computed elsewhere
   with a pathology text encoder (TITAN, CONCH); d_a may differ from the feature width d.

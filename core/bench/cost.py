@@ -1,6 +1,6 @@
 """Benchmark group ``cost``: GCE's inference-cost modes on bags of thousands of patches.
 
-:func:`core.diagnostics.cost.cost_modes` (method.md §5, paper Table 23) on gated ABMIL wrapped in
+:func:`core.diagnostics.cost.cost_modes` (docs/method.md §5, paper Table 23) on gated ABMIL wrapped in
 GCE (D = 1024, H = 256, M = 8 anchors, untrained, fixed seeds), bags of 1k / 10k / 100k random
 patches (``--quick``: 1k / 10k) on the current device (CUDA when present). The discrete mode runs
 the host on a fixed 5 % of the bag (a typical evidence fraction; an untrained selector's recovered

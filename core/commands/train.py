@@ -22,7 +22,7 @@ DESCRIPTION = (
 )
 
 
-# --- GCE HOOK (GCE engineer; implementation in core.train.gce_cv) ---------------------------
+# --- GCE options (implemented in core.train.gce_cv) ---
 def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     """``--gce``, ``--anchors SPEC``, ``--ablation NAME``, ``--evidence-budget F``."""
     from core.train.gce_cv import add_gce_arguments as add
@@ -35,10 +35,9 @@ def gce_factory(args: argparse.Namespace, cohort):
     from core.train.gce_cv import gce_factory as make
 
     return make(args, cohort)
-# --- end GCE HOOK ----------------------------------------------------------------------------------
 
 
-# --- EXPLANATION HOOK (explanation-aware training; core.train.explanation_loss / annotation_masks) ---
+# --- explanation-aware training options (core.train.explanation_loss / annotation_masks) ---
 def add_explanation_arguments(p: argparse.ArgumentParser) -> None:
     """``--annotations DIR``, ``--explanation-loss NAME``, ``--explanation-weight λ``, ``--patch-size PX``."""
     p.add_argument("--annotations", metavar="DIR", default=None,
@@ -77,7 +76,6 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
     extra = {"explanation": {"loss": kind, "weight": weight, "annotations": str(args.annotations),
                              "n_annotated": int(sum(bool(m.any()) for m in masks.values()))}}
     return wrapped, masks, extra
-# --- end EXPLANATION HOOK ------------------------------------------------------------------------------
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -164,11 +162,11 @@ def run(args: argparse.Namespace) -> int:
     cv = CVConfig(folds=args.folds, repeats=args.repeats, seed=args.seed, val_fraction=args.val_fraction)
     summary = run_cv(cohort, args.host, host_config, args.out, train_cfg, cv, factory=explained,
                      device=device, resume=args.resume, extra_config={**extra, **extra_expl})
-    if factory is not None:  # GCE HOOK: evidence numbers (cd_gap, ...) into results.json
+    if factory is not None:  # evidence numbers (cd_gap, ...) into results.json
         from core.train.gce_cv import add_evidence_metrics
 
         summary = add_evidence_metrics(args.out, cohort, summary, args.evidence_budget)
-    if masks is not None:  # EXPLANATION HOOK: held-out annotation metrics into results.json
+    if masks is not None:  # held-out annotation metrics into results.json
         from core.train.annotation_masks import add_annotation_metrics
 
         summary = add_annotation_metrics(args.out, cohort, summary, masks)

@@ -2,7 +2,7 @@
 
 * accuracy / AUC: the mean over cross-validation folds from ``models/<name>/results.json``;
 * C-D gap: mean over slides of the ``cd_gap`` the recovered subset's S/N/R numbers hold in the
-  evidence files (method.md §5: ``|Φ(X_π) − Φ(X_S(π))|``, lower is better);
+  evidence files (docs/method.md §5: ``|Φ(X_π) − Φ(X_S(π))|``, lower is better);
 * evidence precision / recall of the recovered GCE subset against the true epidermis patches
   (patches overlapping the slide's ``Epidermis`` annotation), over the positive slides;
 * R-precision of every score map: the fraction of true patches among a positive slide's top-k

@@ -1,6 +1,6 @@
 """Write an in-memory RGB image as a pyramidal tiled JPEG TIFF that OpenSlide opens with every level.
 
-Follows the rule in ``spec/data.md``: every level is a successive tiled page (not a SubIFD), the
+Follows the rule in ``docs/data.md``: every level is a successive tiled page (not a SubIFD), the
 reduced levels carry ``subfiletype=1``, tiles are JPEG (``imagecodecs``), and the resolution tags
 hold the µm per pixel so OpenSlide reports ``openslide.mpp-x/y``. Level ``L`` is the 2^L x 2^L
 box mean of level 0; levels are added while the previous one is larger than a tile.

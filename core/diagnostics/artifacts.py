@@ -1,9 +1,9 @@
-"""Per-patch artifact scores for the failure taxonomy's ``artifact_evidence`` flag (method.md §5).
+"""Per-patch artifact scores for the failure taxonomy's ``artifact_evidence`` flag (docs/method.md §5).
 
 The score of a patch is ``1 − tissue fraction``: the share of its level-0 square that the slide's
 tissue mask (:func:`core.extract.tissue.detect_tissue`, the same detector feature extraction
 uses) calls background -- glass, scanner fill, very dark ink or folds. A feature bag carries no
-per-patch tissue or artifact field (data.md), so the score needs the slide file.
+per-patch tissue or artifact field (docs/data.md), so the score needs the slide file.
 
 **[decision]** A selected patch counts as artifact when its tissue fraction is below ``min_tissue``
 (default 0.5, the extraction's own tissue threshold); a slide gets the flag when more than

@@ -1,4 +1,4 @@
-"""Inference-cost modes on cached features (method.md §5, paper Table 23).
+"""Inference-cost modes on cached features (docs/method.md §5, paper Table 23).
 
 Modes: ``full`` (the host on the whole bag, no selector), ``soft`` (GCE: selector + gated host on
 the whole bag), ``discrete`` (the host on the recovered subset only, gates 1). Each is timed (best of

@@ -1,4 +1,4 @@
-"""Patch dropping and insertion curves (xMIL protocol, explanations.md §2).
+"""Patch dropping and insertion curves (xMIL protocol, docs/explanations.md §2).
 
 Per slide and method: patches ordered most-relevant-first (MoRF) or least-relevant-first (LeRF);
 100 steps of about 1 % of the patches each (step boundaries at the score-rank percentiles

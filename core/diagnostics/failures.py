@@ -1,4 +1,4 @@
-"""Failure taxonomy per slide (method.md §5, paper Appendix I).
+"""Failure taxonomy per slide (docs/method.md §5, paper Appendix I).
 
 Flags: ``case_failure`` (full-bag prediction wrong), ``artifact_evidence`` (more than
 ``artifact_share`` of the selected patches are artifact, i.e. their tissue fraction is below

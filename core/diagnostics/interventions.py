@@ -1,4 +1,4 @@
-"""The intervention engine: keep-only, remove and soft-gate one bag, exactly and fast (method.md §2, §5).
+"""The intervention engine: keep-only, remove and soft-gate one bag, exactly and fast (docs/method.md §2, §5).
 
 Built once around a model and a bag; every intervention then re-predicts the bag. Removal drops
 patches from the bag (never zero-filling). Φ is the probability of the full bag's predicted class
@@ -9,7 +9,7 @@ Attention-pooling hosts (``pools_by_attention``) are evaluated from a cache: per
 intervention is a masked softmax, a weighted sum and the host's ``head`` -- exact, not approximate.
 Removing a few patches is cheaper still: the float64 softmax sums of the full bag minus the removed
 terms, O(removed · H). Other hosts (cross-patch interaction) get a real forward per intervention. An empty bag scores as
-the model on one all-zero patch (explanations.md §2).
+the model on one all-zero patch (docs/explanations.md §2).
 """
 
 from __future__ import annotations

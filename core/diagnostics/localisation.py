@@ -1,4 +1,4 @@
-"""Evidence against region annotations (explanations.md §3).
+"""Evidence against region annotations (docs/explanations.md §3).
 
 Inputs per slide: scores (N,), the patch truth mask (N,) bool from
 :func:`core.data.annotations.patch_labels` (≥ 1 % overlap), and the patch coordinates (N, 2) with the

@@ -1,12 +1,12 @@
 """Localisation of every method's map against region annotations, per slide and over a cohort.
 
-Used by ``evident audit --annotations DIR`` (explanations.md §3). Per slide and method: annotation
+Used by ``evident audit --annotations DIR`` (docs/explanations.md §3). Per slide and method: annotation
 coverage and saliency precision of the top ``top_fraction`` of patches, relevance mass inside the
 annotation, and Dice of the thresholded map. Over the cohort: means with their chance levels, and
 FROC (mean sensitivity at 1/8 … 8 false positives per slide).
 
 Thresholded maps: each slide's scores are min–max scaled to [0, 1] and cut at ``threshold``
-(default 0.5). explanations.md asks for a threshold chosen on a validation split; an audit has none,
+(default 0.5). docs/explanations.md asks for a threshold chosen on a validation split; an audit has none,
 so the fixed cut is stated in the report rather than tuned on the slides it scores.
 """
 

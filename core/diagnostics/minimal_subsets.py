@@ -1,4 +1,4 @@
-"""Minimal-subset (non-uniqueness) diagnostic (method.md §5).
+"""Minimal-subset (non-uniqueness) diagnostic (docs/method.md §5).
 
 A subset S is *sufficient* iff the bag X_S keeps the full bag's predicted class and
 ``Φ(X) − Φ(X_S) ≤ 0.05``. Starting from the whole bag as the pool, repeatedly: rank the pool by the

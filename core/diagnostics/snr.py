@@ -1,4 +1,4 @@
-"""S/N/R per slide and per cohort, and the same-budget comparison of subset rules (method.md §2, §5).
+"""S/N/R per slide and per cohort, and the same-budget comparison of subset rules (docs/method.md §2, §5).
 
 Per slide, for an evidence subset S chosen on bag X (Φ: probability of the full bag's predicted
 class; predictions from :class:`core.diagnostics.interventions.InterventionEngine`, gates fixed)::

@@ -1,4 +1,4 @@
-"""Stability of evidence across training seeds: Jaccard overlap and prediction flips (method.md §5)."""
+"""Stability of evidence across training seeds: Jaccard overlap and prediction flips (docs/method.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Noisy-OR anchor coverage, class utility and its exact marginals (method.md §3.6–3.7), in numpy.
+"""Noisy-OR anchor coverage, class utility and its exact marginals (docs/method.md §3.6–3.7), in numpy.
 
 For gates ``π`` (N,) in [0, 1] and anchor responses ``r`` (N, M) in [0, 1]::
 

@@ -1,4 +1,4 @@
-"""Discrete evidence recovery: threshold plus greedy repair (method.md §4, Algorithm 1).
+"""Discrete evidence recovery: threshold plus greedy repair (docs/method.md §4, Algorithm 1).
 
 ::
 
@@ -10,7 +10,7 @@
         S ← S ∪ {argmax gains}           # ties: the lowest patch index
     stop "target_met"
 
-Decisions (method.md leaves them open):
+Decisions (docs/method.md leaves them open):
 
 * **Unreachable anchors** — the most coverage anchor ``m`` can ever reach is its full-bag coverage
   ``1 − Π_i (1 − r_im)``; it does not depend on S. An anchor whose full-bag coverage is below ``c``

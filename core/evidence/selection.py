@@ -1,7 +1,7 @@
-"""Evidence subsets of one bag under a model: GCE recovery, attention top-k, random-k (method.md §4–5).
+"""Evidence subsets of one bag under a model: GCE recovery, attention top-k, random-k (docs/method.md §4–5).
 
 A *model* here is either a :class:`core.models.gce.GCEModel` or a bare :class:`MILHost`;
-:func:`bag_output` hides the difference. Bags are dropped, never zero-filled (method.md §2).
+:func:`bag_output` hides the difference. Bags are dropped, never zero-filled (docs/method.md §2).
 
 **[decision]** How the GCE model predicts a sub-bag, so that the S/N/R numbers mean what the paper
 says: ``X_π`` is the full bag under the model's own soft gates; ``X_S`` is the discrete evidence, the

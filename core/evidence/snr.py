@@ -1,4 +1,4 @@
-"""S/N/R numbers of evidence subsets: per slide and over a cohort (method.md §5).
+"""S/N/R numbers of evidence subsets: per slide and over a cohort (docs/method.md §5).
 
 Per slide (:func:`slide_snr`) with Φ = probability of the full bag's predicted class::
 

@@ -1,4 +1,4 @@
-"""GCE scores: the gates ``π_i`` and the membership of the recovered discrete subset (method.md §4)."""
+"""GCE scores: the gates ``π_i`` and the membership of the recovered discrete subset (docs/method.md §4)."""
 
 from __future__ import annotations
 

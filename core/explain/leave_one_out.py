@@ -1,6 +1,6 @@
 """Leave-one-out: ``f_c(X) − f_c(X \\ {i})`` (signed).
 
-Attention pooling, closed form from one pass (explanations.md §1): with attention ``a`` (N,) (gate
+Attention pooling, closed form from one pass (docs/explanations.md §1): with attention ``a`` (N,) (gate
 log-bias included) and embeddings ``e`` (N, H), ``h_bag = Σ a_i e_i`` and
 ``h_bag^{−k} = (h_bag − a_k e_k) / (1 − a_k)``; all N removals cost O(N·H) plus one batched head.
 Patches with ``1 − a_k < 1e-4`` (nearly all the attention) are recomputed by a masked softmax to

@@ -1,4 +1,4 @@
-"""xMIL-LRP: LRP-ε as a modified forward pass followed by gradient × input (explanations.md §1).
+"""xMIL-LRP: LRP-ε as a modified forward pass followed by gradient × input (docs/explanations.md §1).
 
 Rules, all implemented by temporarily replacing module forwards (restored in ``finally``):
 

@@ -4,7 +4,7 @@ A host maps a bag of patch features ``(N, D)`` (and their coordinates ``(N, 2)``
 and exposes the per-patch quantities the explainers, the GCE wrapper and the intervention engine
 need. Hosts are configured by values (:class:`HostConfig`), never by module instances.
 
-Gate injection (method.md §3.8): an optional per-patch gate ``π`` of shape ``(N,)`` in ``[0, 1]``
+Gate injection (docs/method.md §3.8): an optional per-patch gate ``π`` of shape ``(N,)`` in ``[0, 1]``
 enters the way the host family requires, named by :attr:`MILHost.gate_mode`:
 
 * ``"attention_bias"`` (ABMIL, CLAM-SB): attention logits ``z_i ← z_i + log(π_i + 1e-6)``;

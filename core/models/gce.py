@@ -1,4 +1,4 @@
-"""GCE-MIL: grounded, coverage-driven evidence selection around any MIL host (method.md §3).
+"""GCE-MIL: grounded, coverage-driven evidence selection around any MIL host (docs/method.md §3).
 
 The host stays unchanged. Per bag of N patches with features ``h`` (N, d) and coordinates (N, 2)::
 
@@ -11,7 +11,7 @@ The host stays unchanged. Per bag of N patches with features ``h`` (N, d) and co
     ŷ      = host(h, coords, gate=π)                    # injected per host.gate_mode
     α      = softplus(θ)                                # (C, M) class utility weights
 
-Ablations (method.md §3.11) — **[decision]** read cumulatively, annealing last:
+Ablations (docs/method.md §3.11) — **[decision]** read cumulatively, annealing last:
 
 =========  ========  ======  =========  ========  =========
 name       selector  budget  recovery   ground    annealing

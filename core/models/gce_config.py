@@ -1,4 +1,4 @@
-"""GCE settings: :class:`GCEConfig` and the ablation switches (method.md §3.11).
+"""GCE settings: :class:`GCEConfig` and the ablation switches (docs/method.md §3.11).
 
 Ablations — **[decision]** read cumulatively, annealing last (see :mod:`core.models.gce`).
 """
@@ -41,24 +41,24 @@ class GCEConfig:
     threshold, coverage_target
         τ and c of discrete recovery.
     budget_form
-        ``"squared"`` (method.md: ``ReLU(mean π − ρ)²``, default) or ``"hinge"`` (``ReLU(mean π − ρ)``,
+        ``"squared"`` (docs/method.md: ``ReLU(mean π − ρ)²``, default) or ``"hinge"`` (``ReLU(mean π − ρ)``,
         **option**: its gradient does not vanish as mean π nears ρ; see docs/results_gce.md, Diagnosis).
     nu_mode
-        ``"constant"`` (method.md: ν = ``nu``, default) or ``"quantile"`` (**option**: per bag,
+        ``"constant"`` (docs/method.md: ν = ``nu``, default) or ``"quantile"`` (**option**: per bag,
         ν = ``nu`` + the (1 − ρ)-quantile of the selector scores s, held constant in the backward
         pass, so that about a fraction ρ of the gates lies above 0.5 and the threshold set is the
         selector's top-ρ; see docs/results_gce.md, Diagnosis).
     ground_on
-        ``"all"`` (method.md: grounding on every bag, default) or ``"positive"`` (**option**,
+        ``"all"`` (docs/method.md: grounding on every bag, default) or ``"positive"`` (**option**,
         classification only: grounding only on bags whose label is not class 0, so that bags without
         evidence are not pulled towards covering their label's anchors; see docs/results_gce.md).
     coverage_loss
-        ``"label"`` (method.md: ``L_cov = 1 − Ū_y``, default) or ``"contrastive"`` (**option**,
+        ``"label"`` (docs/method.md: ``L_cov = 1 − Ū_y``, default) or ``"contrastive"`` (**option**,
         classification: ``L_cov = 1 − Ū_y + mean_{c≠y} Ū_c`` with ``Ū_c = U_c / Σ_m α_cm``, so that the
         class weights α are fitted to anchors covered in bags of their class *and not* in bags of the
         other classes; see docs/results_gce.md).
     recovery_weight
-        λr ≥ 0 (**option**; method.md has no such term: 0, the default). With λr > 0 the loss gains
+        λr ≥ 0 (**option**; docs/method.md has no such term: 0, the default). With λr > 0 the loss gains
         ``λr · L_task(host(X_S), y)``: the host's task loss on the discrete evidence subset S recovered
         from the detached gates of the same step (threshold plus repair, α of the class predicted from
         the soft-gated bag), every gate of S at 1 — the discrete inference of recovery. It trains

@@ -1,10 +1,10 @@
-"""The GCE training objective (method.md §3.9): ``L = L_task + λb L_budget + λg (L_cov + L_align)``.
+"""The GCE training objective (docs/method.md §3.9): ``L = L_task + λb L_budget + λg (L_cov + L_align)``.
 
 * ``L_budget = ReLU(mean_i π_i − ρ)²``
 * ``L_cov = 1 − U_y(π) / Σ_m α_ym`` with ``U_y = Σ_m α_ym v_m(π)`` (survival: the one risk row)
 * ``L_align = BCE(π_i, stopgrad(t_i))``, ``t_i = Σ_m α_ym r_im / Σ_m α_ym``
 
-Options (defaults = method.md): ``GCEConfig.budget_form="hinge"`` uses ``ReLU(mean π − ρ)``;
+Options (defaults = docs/method.md): ``GCEConfig.budget_form="hinge"`` uses ``ReLU(mean π − ρ)``;
 ``GCEConfig.ground_on="positive"`` skips the grounding term on class-0 (evidence-free) bags;
 ``GCEConfig.recovery_weight`` = λr > 0 adds ``λr · L_task(host(X_S), y)`` on the recovered subset S
 (:func:`recovery_task_loss`); ``GCEConfig.coverage_loss="contrastive"`` adds ``mean_{c≠y} Ū_c`` (``Ū_c = U_c / Σ_m α_cm``) to ``L_cov``.
@@ -25,7 +25,7 @@ __all__ = ["budget_loss", "gce_objective", "grounding_loss", "recovery_task_loss
 
 
 def budget_loss(gates: Tensor, budget: float, form: str = "squared") -> Tensor:
-    """``ReLU(mean π − ρ)²`` (``form="squared"``, method.md) or ``ReLU(mean π − ρ)`` (``"hinge"``)
+    """``ReLU(mean π − ρ)²`` (``form="squared"``, docs/method.md) or ``ReLU(mean π − ρ)`` (``"hinge"``)
     for (N,) gates; returns ()."""
     excess = F.relu(gates.mean() - budget)
     return excess if form == "hinge" else excess**2

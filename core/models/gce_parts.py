@@ -1,4 +1,4 @@
-"""Building blocks of the GCE wrapper (method.md §3.2–3.6): adapter, bridge, anchor responses,
+"""Building blocks of the GCE wrapper (docs/method.md §3.2–3.6): adapter, bridge, anchor responses,
 selector, per-slide coordinate normalisation and the log-space noisy-OR coverage, in torch.
 """
 
@@ -60,7 +60,7 @@ def make_bridge(dim: int, anchor_dim: int, constrained: bool = True) -> nn.Modul
 
 
 def anchor_responses(mapped: Tensor, anchors: Tensor, gamma: float, delta: float) -> Tensor:
-    """``r_im = σ(γ (cos(B(h_i), a_m) − δ))`` (method.md eq. 2).
+    """``r_im = σ(γ (cos(B(h_i), a_m) − δ))`` (docs/method.md eq. 2).
 
     Parameters
     ----------

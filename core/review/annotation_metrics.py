@@ -1,4 +1,4 @@
-"""How well a patch map agrees with the annotated regions on screen (explanations.md §3).
+"""How well a patch map agrees with the annotated regions on screen (docs/explanations.md §3).
 
 Qt-free: the layers dock shows the result for the selected map against every annotation layer.
 Patch ground truth follows the project rule: a patch is inside when ≥ 1% of its area overlaps the

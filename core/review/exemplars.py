@@ -4,7 +4,7 @@ responses, and re-run discrete recovery with the edited bank.
 Anchors and patches are compared in the anchor space of the model: for a GCE model the bridged
 features ``B(h)`` (so an exemplar lives where the model's own anchors live, whatever d_a is),
 otherwise the raw features. An exemplar's embedding is the mean of its patches in that space
-(:func:`core.anchors.build.exemplar_anchor`); responses follow method.md eq. 2,
+(:func:`core.anchors.build.exemplar_anchor`); responses follow docs/method.md eq. 2,
 ``r = σ(γ (cos(x, a) − δ))``, with the model's γ, δ (defaults 8 and 0.15 without a model).
 
 Recovery with the edited bank (:func:`core.evidence.recovery.recover`) keeps the model's gates and

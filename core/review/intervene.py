@@ -2,9 +2,9 @@
 
 A :class:`Predictor` wraps :class:`core.diagnostics.interventions.InterventionEngine` (built once
 around a model and a bag: exact cached re-prediction for attention-pooling hosts, a real forward
-otherwise). Removal drops patches from the bag (method.md §2); an empty bag scores as the engine
+otherwise). Removal drops patches from the bag (docs/method.md §2); an empty bag scores as the engine
 defines. For the selected subset S it reports ``S = Φ(X) − Φ(X_S)`` (keep-only drop: low means
-sufficient) and ``N = Φ(X) − Φ(X_¬S)`` (complement degradation: high means necessary), method.md §5.
+sufficient) and ``N = Φ(X) − Φ(X_¬S)`` (complement degradation: high means necessary), docs/method.md §5.
 
 Plain data in, plain data out; a ``threading.Event`` cancels between the two re-predictions.
 The predictor runs on the local CUDA GPU when there is one (the environment variable

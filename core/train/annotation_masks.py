@@ -2,7 +2,7 @@
 
 ``ANNOTATIONS/<slide_id>.geojson`` (QuPath GeoJSON) -> (N,) bool mask over the slide's patches in
 bag order: a patch is inside when ≥ 1 % of its area overlaps an annotated polygon
-(:func:`core.data.annotations.patch_labels`, explanations.md §3). Slides without a file get no
+(:func:`core.data.annotations.patch_labels`, docs/explanations.md §3). Slides without a file get no
 mask (no explanation loss, no annotation metrics). Masks are cached in memory per run, keyed by
 slide, the file's mtime and a digest of the coordinates.
 

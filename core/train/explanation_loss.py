@@ -1,4 +1,4 @@
-"""Explanation-aware training losses (explanations.md §4, seed 002): ``L = L_task + λ_e L_expl``.
+"""Explanation-aware training losses (docs/explanations.md §4, seed 002): ``L = L_task + λ_e L_expl``.
 
 All explanation losses live here:
 

@@ -1,7 +1,7 @@
 """Cross-validated evidence benchmark: hosts with and without GCE on bags with (or without) known evidence.
 
 Used by :mod:`core.train.gce_reproduce` (``python -m core.train.gce_reproduce``). Protocol
-(method.md §3.10 defaults, all configurable): AdamW, lr 2e-4, weight decay 1e-5, gradient clip 5,
+(docs/method.md §3.10 defaults, all configurable): AdamW, lr 2e-4, weight decay 1e-5, gradient clip 5,
 cosine schedule, one bag per step, training bags subsampled to ≤ 512 patches, held-out folds scored
 on whole bags. GCE uses prototype anchors (k-means, k = M, over the training folds' patches).
 

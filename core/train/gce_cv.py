@@ -14,7 +14,7 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
 After cross-validation, :func:`add_evidence_metrics` loads each fold's checkpoint, recovers the
 evidence of its test slides, and adds to ``results.json`` (``mean``/``std`` over folds, and per fold
 under ``evidence_folds``): ``cd_gap``, ``complement_degradation``, ``evidence_sufficiency``,
-``keep_only_drop``, ``evidence_fraction`` (method.md §5, :func:`core.evidence.snr.cohort_snr`), and
+``keep_only_drop``, ``evidence_fraction`` (docs/method.md §5, :func:`core.evidence.snr.cohort_snr`), and
 the same for host-attention top-k at the same size (prefix ``attention_topk/``) and at
 ``--evidence-budget`` (prefix ``attention_budget/``).
 """
@@ -45,7 +45,7 @@ def add_gce_arguments(p: argparse.ArgumentParser) -> None:
                    help="fraction of each bag for the attention top-k comparison (default 0.05)")
     g.add_argument("--gce-option", action="append", default=[], metavar="KEY=VALUE",
                    help="GCEConfig field over the paper's value, e.g. coverage_loss=contrastive or "
-                        "recovery_weight=1 (repeatable; defaults = method.md)")
+                        "recovery_weight=1 (repeatable; defaults = docs/method.md)")
 
 
 def gce_factory(args: argparse.Namespace, cohort):

@@ -1,4 +1,4 @@
-"""Reproduce the published MIL-benchmark numbers (data.md): 5 × 10-fold CV on Musk1 and UCSB breast.
+"""Reproduce the published MIL-benchmark numbers (docs/data.md): 5 × 10-fold CV on Musk1 and UCSB breast.
 
 ``python -m core.train.reproduce --dataset musk1 --out DIR [--hosts abmil,dsmil] [--repeats 5]``
 

@@ -1,4 +1,4 @@
-"""λ_e sweep of explanation-aware training (explanations.md §4): task metric vs annotation metrics.
+"""λ_e sweep of explanation-aware training (docs/explanations.md §4): task metric vs annotation metrics.
 
 ``python -m core.train.sweep --manifest CSV --features DIR --annotations DIR --out DIR`` cross-validates
 the host once per λ_e in ``--weights`` (default 0, 0.01, 0.1, 1, 10) with the clean annotations and,

@@ -31,13 +31,13 @@ __all__ = ["TrainConfig", "train_model", "evaluate", "fit_input_norms", "FoldCur
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training settings (method.md §3.10 defaults).
+    """Training settings (docs/method.md §3.10 defaults).
 
     ``batch_size`` bags per optimiser step (``None``: 1, survival 16); ``monitor``: validation
     quantity that picks the best epoch (``"loss"`` or a metric name; ``"auto"``: loss);
     ``patience``: epochs without improvement before stopping (``None``: never);
     ``standardise``: fit the hosts' input standardisation on the training fold's instances;
-    ``optimizer``: ``"adamw"`` (decoupled weight decay, method.md §3.10) or ``"adam"`` (L2 penalty,
+    ``optimizer``: ``"adamw"`` (decoupled weight decay, docs/method.md §3.10) or ``"adam"`` (L2 penalty,
     as Ilse et al. 2018 used for the MIL benchmarks).
     """
 

@@ -1,4 +1,4 @@
-"""The contrastive coverage and recovery-loss options of GCEConfig (defaults = method.md)."""
+"""The contrastive coverage and recovery-loss options of GCEConfig (defaults = docs/method.md)."""
 
 from __future__ import annotations
 

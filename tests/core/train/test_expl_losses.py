@@ -1,4 +1,4 @@
-"""Explanation losses (explanations.md §4): hand-computed values, zero when the evidence is inside A."""
+"""Explanation losses (docs/explanations.md §4): hand-computed values, zero when the evidence is inside A."""
 
 from __future__ import annotations
 
