@@ -113,20 +113,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
-    import json
-
+    """``--host-option KEY=VALUE`` items as sorted ``HostConfig.extra`` pairs (checked by the host)."""
     from core.errors import EvidentError
+    from core.keyvalue import parse_key_values
 
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise EvidentError(None, f"--host-option {item!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return tuple(sorted(out.items()))
+    try:
+        return tuple(sorted(parse_key_values(items).items()))
+    except ValueError as exc:
+        raise EvidentError(None, f"--host-option: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

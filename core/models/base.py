@@ -22,6 +22,8 @@ from typing import ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from core.models.host_options import NoOptions, parse_host_options
+
 __all__ = ["HostConfig", "HostOutput", "MILHost", "GATE_EPS", "gate_log_bias"]
 
 GATE_EPS = 1e-6
@@ -127,10 +129,13 @@ class MILHost(nn.Module):
     gate_mode: ClassVar[str] = "attention_bias"
     pools_by_attention: ClassVar[bool] = False
     uses_positional_encoding: ClassVar[bool] = False
+    #: the host's typed options (core.models.host_options); parsed from ``config.extra`` into ``self.options``
+    Options: ClassVar[type] = NoOptions
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__()
         self.config = config
+        self.options = parse_host_options(self.Options, config.extra, self.name)
 
     def forward(self, features: Tensor, coords: Tensor | None = None, gate: Tensor | None = None) -> HostOutput:
         """Predict one bag.

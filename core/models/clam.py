@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from core.models.abmil import ABMIL
 from core.models.base import HostConfig, HostOutput
+from core.models.host_options import CLAMOptions
 
 __all__ = ["CLAMSB", "smooth_top1_svm"]
 
@@ -43,17 +44,15 @@ class CLAMSB(ABMIL):
     per-class instance classifiers (attention bias gate, exact :meth:`embed`/:meth:`head`)."""
 
     name = "clam_sb"
+    Options = CLAMOptions
     attention_dropout = True
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)
         c = config.n_outputs
-        self.k_sample = int(config.get("k_sample", 8))
-        self.bag_weight = float(config.get("bag_weight", 0.7))
-        self.inst_loss = str(config.get("inst_loss", "ce"))
-        self.subtyping = bool(config.get("subtyping", c > 2))
-        if self.inst_loss not in ("ce", "svm") or not 0.0 < self.bag_weight <= 1.0:
-            raise ValueError(f"clam_sb: inst_loss must be ce|svm and bag_weight in (0, 1], got {config.extra}")
+        o = self.options
+        self.k_sample, self.bag_weight, self.inst_loss = o.k_sample, o.bag_weight, o.inst_loss
+        self.subtyping = c > 2 if o.subtyping is None else o.subtyping
         self.instance_classifiers = nn.ModuleList([nn.Linear(config.hidden, 2) for _ in range(c)])
 
     def forward(self, features: Tensor, coords: Tensor | None = None, gate: Tensor | None = None) -> HostOutput:

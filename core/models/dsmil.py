@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.models.base import HostConfig, HostOutput, MILHost, gate_log_bias
+from core.models.host_options import DSMILOptions
 from core.models.input_norm import InputNorm
 
 __all__ = ["DSMIL"]
@@ -37,14 +38,16 @@ class DSMIL(MILHost):
     """Dual-stream MIL host. ``extra``: ``average`` (False), ``q_dim`` (attn_hidden)."""
 
     name = "dsmil"
+    Options = DSMILOptions
     gate_mode = "both"
     pools_by_attention = False
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)
         c, h = config.n_outputs, config.hidden
-        self.q_dim = int(config.get("q_dim", config.attn_hidden))
-        self.average = bool(config.get("average", False))
+        o = self.options
+        self.q_dim = config.attn_hidden if o.q_dim is None else o.q_dim
+        self.average = o.average
         self.norm = InputNorm(config.in_dim)
         self.fc = nn.Sequential(nn.Linear(config.in_dim, h), nn.ReLU(), nn.Dropout(config.dropout))
         self.instance_classifier = nn.Linear(h, c)

@@ -26,34 +26,35 @@ mean tier-1 cross-entropy over the pseudo-bags (the paper adds tier-1 and tier-2
 
 from __future__ import annotations
 
+import typing
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.models.attention import GatedAttention, attention_pool
 from core.models.base import HostConfig, HostOutput, MILHost
+from core.models.host_options import DistillRule, DTFDOptions
 from core.models.input_norm import InputNorm
 
 __all__ = ["DTFDMIL", "DISTILL"]
 
-DISTILL = ("maxmins", "maxs", "afs")
+DISTILL = typing.get_args(DistillRule)
 
 
 class DTFDMIL(MILHost):
     """Double-tier feature-distillation host (feature-reweighting gate)."""
 
     name = "dtfd"
+    Options = DTFDOptions
     gate_mode = "feature_reweight"
     pools_by_attention = False
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)
         c, h = config.n_outputs, config.hidden
-        self.n_groups = int(config.get("n_groups", 5))
-        self.distill = str(config.get("distill", "maxmins"))
-        self.k = int(config.get("instances_per_group", 1))
-        if self.distill not in DISTILL or self.n_groups < 1 or self.k < 1:
-            raise ValueError(f"dtfd: distill must be one of {DISTILL}, n_groups/instances_per_group ≥ 1")
+        o = self.options
+        self.n_groups, self.distill, self.k = o.n_groups, o.distill, o.instances_per_group
         self.norm = InputNorm(config.in_dim)
         self.fc = nn.Sequential(nn.Linear(config.in_dim, h), nn.ReLU(), nn.Dropout(config.dropout))
         self.attention1 = GatedAttention(h, config.attn_hidden)

@@ -22,18 +22,21 @@ patch tokens, padded copies folded back onto their originals, renormalised to su
 
 from __future__ import annotations
 
+import typing
+
 import math
 
 import torch
 from torch import Tensor, nn
 
 from core.models.base import HostConfig, HostOutput, MILHost
+from core.models.host_options import TransMILAttention, TransMILOptions
 from core.models.input_norm import InputNorm
 from core.models.self_attention import AttentionMap, MultiHeadSelfAttention
 
 __all__ = ["TransMIL", "PPEG"]
 
-MODES = ("auto", "full", "nystrom")
+MODES = typing.get_args(TransMILAttention)
 
 
 class PPEG(nn.Module):
@@ -71,6 +74,7 @@ class TransMIL(MILHost):
     """TransMIL host (feature-reweighting gate; not permutation invariant, see module docstring)."""
 
     name = "transmil"
+    Options = TransMILOptions
     gate_mode = "feature_reweight"
     pools_by_attention = False
     uses_positional_encoding = True
@@ -78,11 +82,9 @@ class TransMIL(MILHost):
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)
         h = config.hidden
-        self.mode = str(config.get("attention", "auto"))
-        self.full_max_tokens = int(config.get("full_max_tokens", 4096))
-        if self.mode not in MODES:
-            raise ValueError(f"transmil: attention must be one of {MODES}, got {self.mode!r}")
-        heads, landmarks = int(config.get("heads", 8)), int(config.get("landmarks", max(1, h // 2)))
+        o = self.options
+        self.mode, self.full_max_tokens = o.attention, o.full_max_tokens
+        heads, landmarks = o.heads, max(1, h // 2) if o.landmarks is None else o.landmarks
         self.norm_in = InputNorm(config.in_dim)
         self.fc = nn.Sequential(nn.Linear(config.in_dim, h), nn.ReLU())
         self.cls_token = nn.Parameter(torch.randn(1, h) * 0.02)

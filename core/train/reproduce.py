@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from core.errors import EvidentError
 from core.models.base import HostConfig
+from core.models.registry import HOSTS
 from core.train.cv import CVConfig, run_cv, with_task
 from core.train.trainer import TrainConfig
 
@@ -72,7 +74,8 @@ def reproduce(dataset: str, out: str | Path, hosts: list[str], repeats: int | No
               host_extra: dict | None = None) -> list[dict]:
     """Cross-validate every host on ``dataset``; returns rows ``{host, mean, std, seconds}`` of the metric.
 
-    ``host_extra`` overrides host-specific settings (e.g. ``{"n_groups": 1}`` for DTFD-MIL) for every host.
+    ``host_extra`` overrides host-specific settings (e.g. ``{"n_groups": 1}`` for DTFD-MIL) for every host
+    that has the option (an option no listed host has is an EvidentError).
     """
     from dataclasses import replace
 
@@ -83,8 +86,13 @@ def reproduce(dataset: str, out: str | Path, hosts: list[str], repeats: int | No
     cv = replace(proto.cv, repeats=repeats or proto.cv.repeats)
     train = replace(proto.train, epochs=epochs or proto.train.epochs)
     rows = []
+    known = {h: {f.name for f in fields(HOSTS[h].Options)} for h in hosts if h in HOSTS}
+    orphan = sorted(set(host_extra or {}) - set().union(*known.values()))
+    if orphan:
+        raise EvidentError(None, f"--host-extra {', '.join(orphan)}: none of the hosts {', '.join(hosts)} has it")
     for host in hosts:
-        extra = {**proto.host_extra.get(host, {}), **(host_extra or {})}
+        extra = {**proto.host_extra.get(host, {}),
+                 **{k: v for k, v in (host_extra or {}).items() if k in known.get(host, ())}}
         cfg = with_task(replace(proto.host, extra=tuple(sorted(extra.items()))), cohort)
         t0 = time.perf_counter()
         res = run_cv(cohort, host, cfg, Path(out) / dataset / host, train, cv, resume=True)

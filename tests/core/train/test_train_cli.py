@@ -33,7 +33,7 @@ def test_train_end_to_end(tmp_path: Path, capsys) -> None:
     before = _digest(tmp_path / "data")
     out = tmp_path / "out"
     assert main(["train", "--manifest", str(manifest), "--features", str(features), "--out", str(out),
-                 "--host-option", "k_sample=2", "--device", "cpu", "--standardise", *FAST]) == 0
+                 "--host", "clam_sb", "--host-option", "k_sample=2", "--device", "cpu", "--standardise", *FAST[2:]]) == 0
     assert "accuracy" in capsys.readouterr().out
     res = json.loads((out / "results.json").read_text())
     assert len(res["folds"]) == 2 and set(res["mean"]) == {"accuracy", "macro_f1", "auc"}
@@ -43,7 +43,7 @@ def test_train_end_to_end(tmp_path: Path, capsys) -> None:
     assert _digest(tmp_path / "data") == before
     # resuming a finished run rewrites identical results
     assert main(["train", "--manifest", str(manifest), "--features", str(features), "--out", str(out),
-                 "--host-option", "k_sample=2", "--device", "cpu", "--standardise", "--resume", *FAST]) == 0
+                 "--host", "clam_sb", "--host-option", "k_sample=2", "--device", "cpu", "--standardise", "--resume", *FAST[2:]]) == 0
     assert json.loads((out / "results.json").read_text()) == res
 
 
@@ -91,7 +91,12 @@ def test_nan_features_and_width_mismatch(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.parametrize("extra, match", [
     (["--host", "resnet"], "unknown host 'resnet'"),
-    (["--host-option", "distill=nope", "--host", "dtfd"], "distill must be one of"),
+    (["--host-option", "distill=nope", "--host", "dtfd"], "distill='nope' for host 'dtfd': use one of maxmins, maxs, afs"),
+    (["--host-option", "head=4", "--host", "transmil"], "host 'transmil' has no option 'head' (its options: attention, "),
+    (["--host-option", "heads=four", "--host", "transmil"], "heads='four' for host 'transmil': expected int"),
+    (["--host-option", "k_sample=2", "--host", "abmil"], "host 'abmil' has no option 'k_sample' (its options: none)"),
+    (["--host-option", "bag_weight=1.5", "--host", "clam_sb"], "bag_weight must be in (0, 1]"),
+    (["--host-option", "novalue", "--host", "clam_sb"], "--host-option: expected KEY=VALUE"),
     (["--device", "cuda:7"], "cuda:7"),
     (["--folds", "30"], "cannot make 30 folds"),
     (["--monitor", "recall"], "unknown --monitor 'recall'"),
