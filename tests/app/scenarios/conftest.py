@@ -34,3 +34,32 @@ def opened(window, pyramid_slide, qtbot):
     qtbot.waitUntil(lambda: view.reader is not None, timeout=10000)
     settle(view, qtbot)
     return view
+
+
+@pytest.fixture(scope="session")
+def pyramid_project(pyramid_slide, tmp_path_factory):
+    """Features, evidence (attention, gate, ... maps) and annotations on the scenario slide's patch grid."""
+    from core.review.demo import write_demo_project
+
+    return write_demo_project(pyramid_slide, tmp_path_factory.mktemp("scenario_project"))
+
+
+@pytest.fixture
+def compare_window(window, pyramid_project, qtbot):
+    """The main window with the scenario slide and its maps open, and its Compare window (2 panes,
+    created as Review > Compare maps creates it) shown and settled."""
+    from app.compare.compare_view import CompareView
+
+    from .driver import settle
+
+    p = pyramid_project
+    window.open_paths([p["slide"], p["features"], p["evidence"]])
+    qtbot.waitUntil(lambda: window.view.reader is not None, timeout=10000)
+    compare = CompareView(window.session, window, tile_workers=2)
+    compare.resize(1300, 700)
+    compare.show()
+    qtbot.waitExposed(compare)
+    for pane in compare.panes:
+        settle(pane.view, qtbot)
+    yield compare
+    compare.close()

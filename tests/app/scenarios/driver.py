@@ -87,9 +87,20 @@ def settle(view, qtbot, timeout_ms: int = 15000) -> None:
     qtbot.wait(1)
 
 
-def grab(view) -> np.ndarray:
-    """The viewport as painted now: ``(h, w, 3)`` uint8 RGB."""
-    img = _viewport(view).grab().toImage().convertToFormat(_rgb888())
+def grab(view, *, slide_only: bool = False) -> np.ndarray:
+    """The viewport as painted now: ``(h, w, 3)`` uint8 RGB. ``slide_only``: with every item other
+    than the slide's tiles and thumbnail (overlays, swipe line, selection) hidden for the grab."""
+    hidden = []
+    if slide_only and view.tiles is not None:
+        slide_items = {id(i) for i in view.tiles.items.values()} | {id(view.tiles.thumbnail)}
+        hidden = [i for i in view.view_box.addedItems if id(i) not in slide_items and i.isVisible()]
+    for i in hidden:
+        i.setVisible(False)
+    try:
+        img = _viewport(view).grab().toImage().convertToFormat(_rgb888())
+    finally:
+        for i in hidden:
+            i.setVisible(True)
     h, w, bpl = img.height(), img.width(), img.bytesPerLine()
     a = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes()).reshape(h, bpl)
     return a[:, : 3 * w].reshape(h, w, 3).copy()
@@ -151,8 +162,9 @@ class Match:
 
 
 def compare_to_truth(view, reader, level: int | None = None) -> Match:
-    """Grab the view and compare it with :func:`truth` over the screen pixels on the slide."""
-    painted = grab(view).astype(np.int16)
+    """Grab the slide as painted (overlays hidden, :func:`grab`) and compare it with :func:`truth`
+    over the screen pixels on the slide."""
+    painted = grab(view, slide_only=True).astype(np.int16)
     level = view.tiles.current_level if level is None else level
     want, on_slide = truth(view, reader, level)
     want = want.astype(np.int16)
