@@ -2,9 +2,10 @@
 
 Each pane shows one scalar map of the review session; panes share centre and zoom while "Lock
 views" is on (:class:`app.compare.sync.ViewSync`). "Swipe" puts pane B's map over pane A's left
-of a draggable line in pane A. "A − B" adds the rank-normalised difference of the first two panes'
-maps to the session (:func:`core.review.difference.difference_layer`) and shows it in the last
-pane. Agreement (top-k overlap, Jaccard, Spearman ρ; :mod:`core.review.agreement`) is listed for
+of a draggable line in pane A. "A − B" computes the rank-normalised difference of the first two panes'
+maps (:func:`core.review.difference.difference_layer`) and shows it in the last pane; it is kept
+in this window only (:attr:`CompareView.local_layers`), never added to the session, so the main
+window's layers are unchanged. ``F`` fits every pane. Agreement (top-k overlap, Jaccard, Spearman ρ; :mod:`core.review.agreement`) is listed for
 every pair of panes at the chosen k.
 
 Signals
@@ -17,6 +18,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -50,6 +52,7 @@ class CompareView(QWidget):
         self.setWindowTitle("Evident — compare maps")
         self.session = session
         self.tile_workers = tile_workers
+        self.local_layers: dict = {}  # name -> Layer: the A − B maps, shown in this window only
         self.panes: list[ComparePane] = []
         self.sync = ViewSync(parent=self)
         self.count = QSpinBox()
@@ -88,11 +91,28 @@ class CompareView(QWidget):
             signal.connect(slot)
         self.set_pane_count(panes)
         self.count.setValue(panes)
+        fit = QAction("Fit", self)
+        fit.setShortcut(QKeySequence("F"))
+        fit.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        fit.triggered.connect(self.fit)
+        self.addAction(fit)
         self.resize(1400, 800)
+
+    def layer(self, name: str):
+        """A map by name: this window's A − B maps first, then the session's layers (``KeyError``)."""
+        if name in self.local_layers:
+            return self.local_layers[name]
+        return self.session.layer(name)
+
+    def fit(self) -> None:
+        """Fit the slide in every pane (``F``)."""
+        for pane in self.panes:
+            pane.view.fit()
 
     # ---- panes -----------------------------------------------------------------------------
     def _scalar_names(self) -> list[str]:
-        return [x.name for x in self.session.layers if x.kind == "scalar"]
+        names = [x.name for x in self.session.layers if x.kind == "scalar"]
+        return names + [n for n in self.local_layers if n not in names]
 
     def set_pane_count(self, n: int) -> None:
         """Show ``n`` panes (2–4) in a 1×2 / 1×3 / 2×2 grid."""
@@ -106,7 +126,7 @@ class CompareView(QWidget):
         names = self._scalar_names()
         while len(self.panes) < n:
             i = len(self.panes)
-            pane = ComparePane(self.session, _TITLES[i], self, tile_workers=self.tile_workers)
+            pane = ComparePane(self.session, _TITLES[i], self, tile_workers=self.tile_workers, lookup=self.layer)
             pane.set_slide(self.session.slide)
             pane.set_choices(names, names[i % len(names)] if names else None)
             pane.layer_chosen.connect(self._pane_changed)
@@ -120,6 +140,7 @@ class CompareView(QWidget):
         self.update_agreement()
 
     def _files_changed(self) -> None:
+        self.local_layers.clear()  # differences of the previous slide's maps
         for pane in self.panes:
             pane.set_slide(self.session.slide)
         self._layers_changed()
@@ -154,15 +175,17 @@ class CompareView(QWidget):
 
     # ---- difference and agreement -----------------------------------------------------------
     def add_difference(self, norm: str = "rank") -> str | None:
-        """Add the A − B map of the first two panes to the session and show it in the last pane."""
+        """Compute the A − B map of the first two panes, keep it in this window
+        (:attr:`local_layers`, not the session) and show it in the last pane (a third one is added)."""
         a, b = (self.panes[0].layer_name, self.panes[1].layer_name)
         if not a or not b or a == b:
             self.session.message.emit("warning", "choose two different maps in panes A and B")
             return None
-        layer = difference_layer(self.session.layer(a), self.session.layer(b), norm)
-        self.session.add_layer(layer)
+        layer = difference_layer(self.layer(a), self.layer(b), norm)
+        self.local_layers[layer.name] = layer
         if len(self.panes) < 3:
             self.count.setValue(3)
+        self._layers_changed()
         self.panes[-1].set_layer(layer.name)
         return layer.name
 
@@ -173,7 +196,7 @@ class CompareView(QWidget):
         for x, y in combinations(range(len(names)), 2):
             if names[x] and names[y] and names[x] != names[y]:
                 try:
-                    la, lb = self.session.layer(names[x]), self.session.layer(names[y])
+                    la, lb = self.layer(names[x]), self.layer(names[y])
                 except KeyError:
                     continue
                 out.append((f"{_TITLES[x]}: {names[x]}", f"{_TITLES[y]}: {names[y]}", agreement(la.values, lb.values, self.k.value())))

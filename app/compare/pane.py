@@ -44,9 +44,11 @@ class ComparePane(QWidget):
 
     layer_chosen = Signal(str)
 
-    def __init__(self, session, title: str, parent: QWidget | None = None, *, tile_workers: int = 2) -> None:
+    def __init__(self, session, title: str, parent: QWidget | None = None, *, tile_workers: int = 2,
+                 lookup=None) -> None:
         super().__init__(parent)
         self.session = session
+        self.lookup = lookup or session.layer  # name -> Layer (the compare window's own maps first)
         self.view = SlideView(self, tile_workers=tile_workers)
         self.overlays = OverlayStack(self.view.view_box)
         self.swipe_overlays = OverlayStack(self.view.view_box)
@@ -94,7 +96,7 @@ class ComparePane(QWidget):
 
     def _layer(self, name: str | None):
         try:
-            return self.session.layer(name) if name else None
+            return self.lookup(name) if name else None
         except KeyError:
             return None
 
@@ -114,6 +116,8 @@ class ComparePane(QWidget):
         if self.swipe is not None and other is not None:
             self.swipe.set_items(self.swipe_overlays.items.get(other.name, []),
                                  self.overlays.items.get(layer.name, []) if layer is not None else [])
+        if self.swipe is not None:
+            self.swipe.set_labels(other.name if other is not None else "", layer.name if layer is not None else "")
 
     def set_swipe(self, other: str | None) -> None:
         """Show map ``other`` left of a curtain over this pane's map (``None`` removes the curtain)."""

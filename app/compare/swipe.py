@@ -3,7 +3,8 @@
 Map B's items are children of a clipping rectangle spanning from the left edge of the slide to a
 draggable vertical line, map A's of one spanning from the line to the right edge, so left of the
 line shows only B and right of it only A. The clip is exact to the level-0 pixel, not to the patch
-grid.
+grid. Two labels at the top of the view, either side of the line, name the map on each side
+(:meth:`SwipeController.set_labels`); they follow the line and the view.
 
 Signals
 -------
@@ -44,8 +45,31 @@ class SwipeController(QObject):
                                     hoverPen=pg.mkPen((255, 200, 0), width=4))
         self.line.setZValue(_Z + 1)
         view_box.addItem(self.line)
+        self.labels = []
+        for anchor in ((1.0, 0.0), (0.0, 0.0)):  # left of the line: right-aligned; right of it: left-aligned
+            label = pg.TextItem("", color=(255, 255, 255), anchor=anchor, fill=pg.mkBrush(0, 0, 0, 170))
+            label.setZValue(_Z + 2)
+            view_box.addItem(label, ignoreBounds=True)
+            self.labels.append(label)
         self.line.sigPositionChanged.connect(lambda *_: self._update())
+        view_box.sigRangeChanged.connect(self._place_labels)
         self._update()
+
+    def set_labels(self, left: str, right: str) -> None:
+        """Name the maps: ``left`` of the line (map B) and ``right`` of it (map A)."""
+        self.labels[0].setText(f"◀ {left}" if left else "")
+        self.labels[1].setText(f"{right} ▶" if right else "")
+        self._place_labels()
+
+    def label_texts(self) -> tuple[str, str]:
+        return self.labels[0].toPlainText(), self.labels[1].toPlainText()
+
+    def _place_labels(self, *_args) -> None:
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        top = min(y0, y1) + 0.01 * abs(y1 - y0)
+        x = min(max(self.position, x0), x1)
+        for label in self.labels:
+            label.setPos(x, top)
 
     @property
     def position(self) -> float:
@@ -68,10 +92,14 @@ class SwipeController(QObject):
         right = min(max(self.position, x), x + w)
         self.clip.setRect(QRectF(x, y, right - x, h))
         self.clip_right.setRect(QRectF(right, y, x + w - right, h))
+        self._place_labels()
         self.moved.emit(self.position)
 
     def remove(self) -> None:
-        """Take the curtain and its items out of the view."""
+        """Take the curtain, its labels and its items out of the view."""
+        self.view_box.sigRangeChanged.disconnect(self._place_labels)
+        for label in self.labels:
+            self.view_box.removeItem(label)
         self.view_box.removeItem(self.clip)
         self.view_box.removeItem(self.clip_right)
         self.view_box.removeItem(self.line)

@@ -43,7 +43,7 @@ class ViewSync(QObject):
             self._copy_from(self._last)
 
     def _changed(self, source) -> None:
-        if self._busy:
+        if self._busy or source.is_resizing():  # a resize is not a navigation: the view restores its zoom
             return
         self._last = source
         if self.locked:

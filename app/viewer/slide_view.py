@@ -32,7 +32,22 @@ MAGNIFICATIONS = (1.0, 2.5, 5.0, 10.0, 20.0, 40.0)
 
 
 class _ViewBox(pg.ViewBox):
+    """ViewBox that reports left clicks in level-0 px and tells when a range change comes from a resize."""
+
     clicked = Signal(float, float, int)
+    resized = Signal()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.resizing = False  # True while pyqtgraph adapts the range to a new size (not a navigation)
+
+    def resizeEvent(self, ev):  # noqa: N802 - Qt naming
+        self.resizing = True
+        try:
+            super().resizeEvent(ev)
+        finally:
+            self.resizing = False
+        self.resized.emit()
 
     def mouseClickEvent(self, ev):  # noqa: N802 - Qt naming
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -72,7 +87,11 @@ class SlideView(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._apply_view)
-        self.view_box.sigRangeChanged.connect(lambda *_: self._timer.start())
+        self.view_box.sigRangeChanged.connect(self._range_changed)
+        self.view_box.resized.connect(self._resized)
+        self._fitted = True  # the last navigation was fit(): a resize fits again
+        self._fitting = False
+        self._kept: tuple[float, float, float] | None = None  # (cx, cy, scale) of the last navigation
         self.view_box.clicked.connect(self.clicked)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -119,9 +138,43 @@ class SlideView(QWidget):
         return max(self.view_box.width(), 1.0) / max(x1 - x0, 1e-9)
 
     def fit(self) -> None:
+        """Show the whole slide; it stays fitted through resizes until the next navigation."""
         if self.reader is not None:
             w, h = self.reader.dimensions
-            self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+            self._fitting = True
+            try:
+                self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+            finally:
+                self._fitting = False
+            self._fitted = True
+            self._keep()
+
+    def is_resizing(self) -> bool:
+        """Whether the current range change only adapts the view to a new widget size."""
+        return self.view_box.resizing
+
+    def _keep(self) -> None:
+        x0, y0, x1, y1 = self.viewport()
+        self._kept = ((x0 + x1) / 2.0, (y0 + y1) / 2.0, self.scale())
+
+    def _range_changed(self, *_args) -> None:
+        if not self.view_box.resizing:
+            if not self._fitting:
+                self._fitted = False
+            self._keep()
+        self._timer.start()
+
+    def _resized(self) -> None:
+        """A resize keeps the zoom (screen px per level-0 px) and the centre, or refits a fitted view
+        (pyqtgraph alone would keep the visible range, so a pane laid out from a small size changed
+        its zoom, and synchronised panes copied it: the slide shrank to a dot)."""
+        if self.reader is None or self.view_box.width() < 2 or self.view_box.height() < 2:
+            return
+        if self._fitted:
+            self.fit()
+        elif self._kept is not None:
+            cx, cy, scale = self._kept
+            self.set_scale(scale, (cx, cy))
 
     def set_scale(self, scale: float, centre: tuple[float, float] | None = None) -> None:
         """Zoom to ``scale`` screen px per level-0 px about ``centre`` (default: the view centre)."""

@@ -201,6 +201,7 @@ class TileLayer(QObject):
         item = pg.ImageItem(rgba, levels=None, autoLevels=False)
         item.setRect(self._rect(key))
         item.setZValue(-float(key.level))
+        item.setVisible(key.level == self.current_level or not self.is_filled())  # a late underlay tile stays hidden
         self.view_box.addItem(item)
         self.items[key] = item
         self.tile_shown.emit(key.level, key.col, key.row)
@@ -210,13 +211,17 @@ class TileLayer(QObject):
                 self._request_ring()
 
     def _show_underlay(self, show: bool) -> None:
-        """Show the thumbnail and other levels' tiles only while the current level has gaps (they
-        would be painted, unseen, under a filled view)."""
+        """Show the current level's tiles always; the thumbnail and other levels' tiles only while
+        the current level has gaps (they would be painted, unseen, under a filled view).
+
+        The current level's tiles are made visible explicitly: a level's tiles are hidden while a
+        finer level fills the view, and when the view returns to that level they are already placed
+        (nothing new arrives to show them), so without this the view stayed blank after zooming back
+        out to a level seen before."""
         if self.thumbnail is not None:
             self.thumbnail.setVisible(show)
         for key, item in self.items.items():
-            if key.level != self.current_level:
-                item.setVisible(show)
+            item.setVisible(show or key.level == self.current_level)
 
     def _place_failed(self, key: TileKey, text: str) -> None:
         w, h = tile_level_size(key, self.reader.level_dimensions, self.tile_size)

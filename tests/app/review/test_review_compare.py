@@ -66,7 +66,8 @@ def test_difference_layer_added_and_shown(compare):
     compare.panes[1].set_layer("ig")
     name = compare.add_difference("rank")
     assert name == "attention − ig" and len(compare.panes) == 3 and compare.panes[2].layer_name == name
-    d = s.layer(name).values
+    assert name not in [x.name for x in s.layers]  # kept in the compare window only
+    d = compare.layer(name).values
     from core.review.normalise import normalise
 
     np.testing.assert_allclose(d, normalise(s.layer("attention").values, "rank") - normalise(s.layer("ig").values, "rank"))
