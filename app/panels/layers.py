@@ -111,24 +111,32 @@ class LayersPanel(QWidget):
         self.rebuild()
 
     def current_name(self) -> str | None:
+        """The selected row's layer, or ``None`` (no row, or a row of a layer the session no longer has)."""
         item = self.list.currentItem()
-        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+        name = None if item is None else item.data(Qt.ItemDataRole.UserRole)
+        return name if name in {x.name for x in self.session.layers} else None
 
     def rebuild(self) -> None:
         keep = self.current_name()
         self._syncing = True
-        self.list.clear()
-        for layer in reversed(self.session.layers):  # top first
-            item = QListWidgetItem(f"{layer.name}  ({layer.kind})")
-            item.setData(Qt.ItemDataRole.UserRole, layer.name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if layer.settings.visible else Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-            if layer.name == keep:
-                self.list.setCurrentItem(item)
-        if self.list.currentItem() is None and self.list.count():
-            self.list.setCurrentRow(0)
-        self._syncing = False
+        # While the rows are replaced the list reports transient current rows (the row under the
+        # removed selection, naming a layer of the previous file); the settings are shown once below.
+        blocked = self.list.blockSignals(True)
+        try:
+            self.list.clear()
+            for layer in reversed(self.session.layers):  # top first
+                item = QListWidgetItem(f"{layer.name}  ({layer.kind})")
+                item.setData(Qt.ItemDataRole.UserRole, layer.name)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if layer.settings.visible else Qt.CheckState.Unchecked)
+                self.list.addItem(item)
+                if layer.name == keep:
+                    self.list.setCurrentItem(item)
+            if self.list.currentItem() is None and self.list.count():
+                self.list.setCurrentRow(0)
+        finally:
+            self.list.blockSignals(blocked)
+            self._syncing = False
         self._show_settings()
 
     def _layer_changed(self, name: str) -> None:
