@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cursor_text)
         self._build_menus()
         s = self.session
+        s.closing.connect(lambda: self.view.set_slide(None))  # tile workers stop before the slide closes
         s.files_changed.connect(self._files_changed)
         s.layers_changed.connect(self._layers_changed)
         s.layer_changed.connect(self._layer_changed)
@@ -146,12 +147,24 @@ class MainWindow(QMainWindow):
 
     # ---- opening -------------------------------------------------------------------------
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Open files / folders into the session (errors go to the status bar and message list)."""
+        """Open files / folders into the session (errors go to the status bar and message list).
+
+        Audit folders (and a demo workspace's ``audit/``) go to the cohort browser when the review
+        features are installed (:func:`core.review.opening.plan_open`)."""
+        from core.review.opening import plan_open
+
         paths = [str(p) for p in paths]
-        result = self.session.open(paths)
-        if result.groups:
+        plan = plan_open(paths)
+        cohort = getattr(getattr(self, "review", None), "cohort", None)
+        audits = list(plan.audits) if cohort is not None else []
+        files = list(plan.files) + ([] if cohort is not None else list(plan.audits))
+        for folder in audits:
+            if cohort.load(folder) is not None:
+                self.review.docks["cohort"].show()
+        result = self.session.open(files) if files else None
+        if (result is not None and result.groups) or audits:
             self._remember(paths)
-        if not result.groups and not result.unmatched:
+        if result is not None and not result.groups and not result.unmatched and not audits:
             self.show_message("nothing to open in " + ", ".join(paths))
 
     def dragEnterEvent(self, ev):  # noqa: N802 - Qt naming

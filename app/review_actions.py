@@ -52,7 +52,7 @@ class ReviewFeatures(QObject):
         window.tabifyDockWidget(self.docks["cohort"], self.docks["plots"])
         self.docks["cohort"].raise_()
         self.exports.before_restore = self.release_slide
-        self.cohort.before_open = self.release_slide
+        s.closing.connect(self.release_slide)  # only when a new review really replaces the slide
         self.actions: dict[str, QAction] = {}
         self._menus()
         window.installEventFilter(self)
@@ -148,6 +148,7 @@ class ReviewFeatures(QObject):
         if getattr(self, "_down", False):
             return
         self._down = True
+        self.window.session.closing.disconnect(self.release_slide)  # its workers stop here
         self.gallery.shutdown()
         self.plots.shutdown()
         self.exemplars.shutdown()

@@ -5,7 +5,9 @@ from a manifest + features folder + checkpoint by :func:`core.review.cohort_tabl
 the inference thread with progress and cancel; a
 ``QSortFilterProxyModel`` sorts (numbers numerically, NaN last) and filters (text, "failures only",
 each failure flag). Double-clicking a row, or stepping to the next / previous failure, opens that
-slide's files through the review session (``session.open``), which the main window follows.
+slide's files (slide, features, evidence, annotations and the checkpoint that audited it, as
+:attr:`core.review.cohort_table.CohortRow.files`) through the review session (``session.open``),
+which the main window follows.
 
 Signals
 -------
@@ -146,7 +148,6 @@ class CohortBrowser(JobPanel):
     def __init__(self, session, parent: QWidget | None = None, *, thread=None) -> None:
         super().__init__(session, parent, thread=thread)
         self._job: int | None = None
-        self.before_open = None  # callable run before a slide is opened (lets viewers stop reading the old one)
         self.model = CohortModel(self)
         self.proxy = CohortFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -308,13 +309,11 @@ class CohortBrowser(JobPanel):
     def open_row(self, proxy_row: int) -> bool:
         """Open the slide of a (visible) table row through the session; False when it cannot."""
         row = self._source_row(proxy_row)
-        paths = [p for p in (row.slide_path, row.features_path, row.evidence_path) if p is not None and p.exists()]
+        paths = row.files  # slide, features, evidence, annotations and the model that audited it
         if not paths:
             self.session.message.emit("error", f"{row.slide_id}: the audit names no file of this slide that exists")
             return False
         self.table.selectRow(proxy_row)
-        if self.before_open is not None:
-            self.before_open()
         self.session.open(paths)
         self.opened.emit(row.slide_id)
         return True

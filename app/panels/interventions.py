@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs import InferenceThread
 from core.review.intervene import InterventionRequest, Predictor, load_predictor
-from core.review.layers import scalar_layer
+from core.review.layers import gce_subset_layer, scalar_layer
 from core.review.session import InterventionRecord, ReviewSession
 
 __all__ = ["InterventionsPanel"]
@@ -166,9 +166,11 @@ class InterventionsPanel(QWidget):
         self.session.set_selection(np.argsort(-v, kind="stable")[:k])
 
     def select_gce_subset(self) -> None:
-        layer = next((x for x in self.session.layers if x.kind == "subset"), None)
+        """Select GCE's recovered subset (``subsets/recovered``; never a baseline such as
+        ``attention_topk``: :func:`core.review.layers.gce_subset_layer`)."""
+        layer = gce_subset_layer(self.session.layers)
         if layer is None:
-            self.session.message.emit("warning", "no GCE subset in the open evidence file")
+            self.session.message.emit("warning", "no GCE subset (subsets/recovered) in the open evidence file")
             return
         self.session.set_selection(layer.indices)
 
@@ -180,7 +182,7 @@ class InterventionsPanel(QWidget):
         self.session.set_selection(self._grid().patches_in(layer.geometry))
 
     def select_everything_except(self) -> None:
-        n = self.session.bag.n_patches if self.session.bag is not None else 0
+        n = self.session.n_patches
         self.session.set_selection(np.setdiff1d(np.arange(n), self.session.selection))
 
     # ---- interventions ---------------------------------------------------------------------
@@ -238,26 +240,27 @@ class InterventionsPanel(QWidget):
         record = InterventionRecord(result.action, result.indices, result.probs_before, result.probs_after,
                                     result.classes, result.phi_delta, tuple(x.name for x in layers),
                                     {"S": result.sufficiency_drop, "N": result.necessity_drop,
-                                     "R": result.recoverability_gap})
+                                     "R": result.recoverability_gap}, result.phi_before, result.device)
         self.session.push_intervention(record, layers)
         self.show_result(record, result)
 
-    def show_result(self, record: InterventionRecord, result) -> None:
+    def show_result(self, record: InterventionRecord, result=None) -> None:
+        """Draw ``record`` (or "No intervention yet" for ``None``): before/after bars and its summary;
+        ``result_shown`` is emitted with ``result`` when one is given (a fresh intervention)."""
+        self.chart.clear()
+        if record is None:
+            self.result_label.setText("No intervention yet")
+            return
         c = record.probs_before.size
         x = np.arange(c, dtype=float)
-        self.chart.clear()
         self.chart.addItem(pg.BarGraphItem(x=x - 0.2, height=record.probs_before, width=0.4, brush=(150, 150, 150)))
         self.chart.addItem(pg.BarGraphItem(x=x + 0.2, height=record.probs_after, width=0.4, brush=(40, 110, 200)))
         self.chart.setYRange(0, 1)
         self.chart.getAxis("bottom").setTicks([[(i, record.classes[i]) for i in range(c)]])
-        verb = "kept only" if record.action == "keep" else "removed"
-        self.result_label.setText(
-            f"{verb} {record.indices.size} patches: Φ {result.phi_before:.3f} → {result.phi_after:.3f} "
-            f"(Δ {record.phi_delta:+.3f}).  S (keep-only drop) {record.snr['S']:+.3f}, "
-            f"N (complement drop) {record.snr['N']:+.3f}"
-            + (f", R (C-D gap of the gates) {record.snr['R']:.3f}" if record.snr.get("R") is not None else "")
-            + f".  Grey: before, blue: after (re-predicted on {result.device}).")
-        self.result_shown.emit(result)
+        n = next((i for i, r in enumerate(self.session.history, 1) if r is record), None)
+        self.result_label.setText((f"#{n} " if n else "") + record.summary())
+        if result is not None:
+            self.result_shown.emit(result)
 
     def _failed(self, job_id: int, text: str) -> None:
         if job_id != self._job:
@@ -287,6 +290,7 @@ class InterventionsPanel(QWidget):
         for i, r in enumerate(self.session.history, 1):
             self.history.addItem(f"#{i} {r.action} {r.indices.size} patches: ΔΦ {r.phi_delta:+.3f}")
         self.undo.setEnabled(bool(self.session.history))
+        self.show_result(self.session.history[-1] if self.session.history else None)
 
     def _files_changed(self) -> None:
         self._layers_changed()

@@ -109,7 +109,8 @@ class TileLayer(QObject):
         try:
             rgb = self._read_overview()
         except Exception as exc:  # noqa: BLE001 - a broken slide still opens, with a message
-            self.errors.append(f"{self.reader.path}: cannot read the thumbnail ({exc})")
+            why = "not enough memory" if isinstance(exc, MemoryError) else (str(exc) or type(exc).__name__)
+            self.errors.append(f"{self.reader.path}: cannot read the thumbnail ({why})")
             return None
         self.thumbnail_rgba = np.ascontiguousarray(rgb)
         item = pg.ImageItem(self.thumbnail_rgba, levels=None, autoLevels=False)

@@ -3,7 +3,8 @@ it out) and merge the fold reports into one folder the cohort browser opens.
 
 ``WS/audit/folds/fold_<k>/`` holds each fold's manifest and report; ``WS/audit/per_slide.csv`` is
 the union of the folds' ``per_slide.csv`` rows (columns in first-seen order) plus ``fold``,
-``slide_path``, ``features_path`` and ``evidence_path`` relative to ``WS/audit``;
+``slide_path``, ``features_path``, ``evidence_path``, ``annotations_path`` (the truth annotation)
+and ``checkpoint_path`` (the out-of-fold model that audited the slide) relative to ``WS/audit``;
 ``WS/audit/cohort.json`` keeps every fold's cohort summary under ``folds``.
 """
 
@@ -45,7 +46,9 @@ def audit_by_fold(ws: Path, cohort, feat_dir: Path, models: dict[str, Path], met
                 sid = r.get("slide_id", "")
                 r.update({"fold": name, "slide_path": _rel(cohort.slide_path(sid), out),
                           "features_path": _rel(feat_dir / f"{sid}.h5", out),
-                          "evidence_path": _rel(ws / "evidence" / f"{sid}.evidence.h5", out)})
+                          "evidence_path": _rel(ws / "evidence" / f"{sid}.evidence.h5", out),
+                          "annotations_path": _rel(cohort.annotation_path(sid), out),
+                          "checkpoint_path": _rel(model, out)})
                 rows.append(r)
         try:
             folds[name] = json.loads((fdir / "report" / "cohort.json").read_text(encoding="utf-8"))

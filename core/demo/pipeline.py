@@ -19,7 +19,6 @@ Workspace layout: ``cohort/``, ``features/``, ``models/abmil``, ``models/gce``, 
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -74,14 +73,10 @@ def _features(ws: Path, ids) -> dict[str, Path]:
 
 
 def _oof_models(model_dir: Path) -> dict[str, Path]:
-    """slide id -> the checkpoint of the (repeat-0) fold that held the slide out, from predictions.csv."""
-    pred = model_dir / "predictions.csv"
-    out = {}
-    with open(pred, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if str(row.get("repeat", "0")) == "0":
-                out[row["slide_id"]] = model_dir / f"fold_0_{row['fold']}" / "model.pt"
-    return out
+    """slide id -> the checkpoint of the fold that held the slide out (:func:`core.demo.opening.oof_models`)."""
+    from core.demo.opening import oof_models
+
+    return oof_models(model_dir)
 
 
 def _by_model(slides: dict[str, Path], models: dict[str, Path]) -> dict[Path, list[Path]]:
@@ -171,7 +166,7 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
                              list(_EXPLAIN_METHODS), runner.log("audit"))
 
     runner.run("audit", "failure audit (per fold, merged for the cohort browser)", audit,
-               params={"model": explain_model}, deps=["explain"],
+               params={"model": explain_model, "columns": "annotations_path,checkpoint_path"}, deps=["explain"],
                outputs=lambda: (ws / "audit" / "per_slide.csv").exists(),
                needs=("audit", ("--manifest", "--features", "--model", "--out", "--methods")))
 
@@ -183,14 +178,10 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
 
 def _view_files(ws: Path, cohort, feats: dict[str, Path], model_name: str) -> list[Path]:
     """What the viewer opens: the first positive slide with its features, evidence, truth annotation
-    and out-of-fold model (for live re-prediction), plus the audit folder (the cohort browser)."""
+    and out-of-fold model (for live re-prediction), plus the audit folder (the cohort browser);
+    :func:`core.demo.opening.demo_view_files`."""
+    from core.demo.opening import demo_view_files
+
     ids = list(cohort.slide_ids)
     sid = next((i for i in ids if cohort.labels[i] == "positive"), ids[0])
-    files = [cohort.slide_path(sid), feats.get(sid), ws / "evidence" / f"{sid}.evidence.h5",
-             cohort.annotation_path(sid)]
-    try:
-        files.append(_oof_models(ws / "models" / model_name).get(sid))
-    except OSError:
-        pass
-    files.append(ws / "audit")
-    return [Path(f) for f in files if f is not None and Path(f).exists()]
+    return demo_view_files(ws, sid, model_name)

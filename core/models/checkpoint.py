@@ -66,8 +66,11 @@ def _read(p: Path, map_location) -> tuple[dict, dict]:
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
         raise EvidentError(p, f"refused: the checkpoint holds more than weights ({first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, IndexError, TypeError) as exc:
         raise EvidentError(p, f"not a readable checkpoint ({type(exc).__name__})") from None
+    if torch.is_tensor(blob):
+        raise EvidentError(p, f"a tensor of shape {tuple(blob.shape)}, not a model checkpoint (a feature bag? "
+                              "feature .pt files are read from a pt_files/ folder)")
     if not isinstance(blob, dict) or set(blob) != CHECKPOINT_KEYS:
         keys = sorted(map(str, blob)) if isinstance(blob, dict) else type(blob).__name__
         raise EvidentError(p, f"not an Evident checkpoint (expected keys state_dict, config_json; found {keys})")

@@ -9,7 +9,9 @@ An audit folder (``evident audit --out``) holds a per-slide CSV and a cohort JSO
 * ``prob_<class>`` / ``p_<class>``: class probabilities;
 * the failure flags of :data:`core.diagnostics.failures.FLAGS`, as ``<flag>`` or ``fail_<flag>``
   (``1``/``0``/``true``/``false``);
-* ``slide_path``, ``features_path``, ``evidence_path``: files to open (relative to the folder);
+* ``slide_path``, ``features_path``, ``evidence_path``, ``annotations_path``, ``checkpoint_path``:
+  files to open with the slide (relative to the folder); ``checkpoint_path`` is the model that
+  audited the slide (``evident demo``: the fold that held it out), for live re-prediction;
 * every other column whose values parse as numbers is a number column (``phi``,
   ``keep_only_drop_<rule>``, ``complement_degradation_<rule>``, ``aupc_drop_<method>``...).
 
@@ -52,7 +54,7 @@ __all__ = [
 FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe")
 _ID = ("slide_id", "slide")
 _PRED = ("prediction", "predicted", "predicted_class")
-_PATHS = ("slide_path", "features_path", "evidence_path")
+_PATHS = ("slide_path", "features_path", "evidence_path", "annotations_path", "checkpoint_path")
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
 
 
@@ -69,6 +71,14 @@ class CohortRow:
     slide_path: Path | None = None
     features_path: Path | None = None
     evidence_path: Path | None = None
+    annotations_path: Path | None = None
+    checkpoint_path: Path | None = None
+
+    @property
+    def files(self) -> list[Path]:
+        """The slide's files that exist (slide, features, evidence, annotations, checkpoint), to open together."""
+        return [p for p in (self.slide_path, self.features_path, self.evidence_path, self.annotations_path,
+                            self.checkpoint_path) if p is not None and p.exists()]
 
     def value(self, column: str):
         """The value shown in ``column`` (a column name of :attr:`Cohort.columns`)."""

@@ -17,7 +17,13 @@ import numpy as np
 
 from core.review.normalise import COLORMAPS, NORM_MODES, describe, is_signed
 
-__all__ = ["LayerSettings", "Layer", "scalar_layer", "subset_layer", "regions_layer"]
+__all__ = ["GCE_SUBSETS", "LayerSettings", "Layer", "gce_subset_layer", "scalar_layer", "subset_layer", "regions_layer"]
+
+#: Subset names that hold GCE's recovered evidence, in order of preference: ``recovered`` (written by
+#: ``evident recover`` / ``explain``, layout in :mod:`core.evidence.evidence_file`) and ``gce`` (the viewer's demo project).
+#: Other subsets of an evidence file (``attention_topk``, ``threshold``...) are baselines, never "the
+#: GCE subset".
+GCE_SUBSETS = ("recovered", "gce")
 
 
 @dataclass(frozen=True)
@@ -128,3 +134,9 @@ def regions_layer(name: str, geometry: Any, *, source: str = "", color: tuple[in
     """A region layer (annotation polygons)."""
     return Layer(name=name, kind="regions", geometry=geometry, units="region", source=source,
                  settings=LayerSettings(opacity=1.0, color=color))
+
+
+def gce_subset_layer(layers) -> Layer | None:
+    """The layer of GCE's recovered subset among ``layers`` (by name, :data:`GCE_SUBSETS`), or ``None``."""
+    by_name = {x.name: x for x in layers if x.kind == "subset"}
+    return next((by_name[f"subset: {n}"] for n in GCE_SUBSETS if f"subset: {n}" in by_name), None)

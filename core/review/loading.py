@@ -42,6 +42,8 @@ class EvidenceContent:
         Class names the model predicts (may be empty).
     snr
         ``{subset name: {number name: value}}`` as the file stores them.
+    coords
+        (N, 2) int64 level-0 patch corners the file holds (its own copy of the bag's).
     """
 
     layers: tuple[Layer, ...]
@@ -50,10 +52,12 @@ class EvidenceContent:
     prompts: tuple[str, ...]
     classes: tuple[str, ...] = ()
     snr: dict | None = None
+    coords: np.ndarray | None = None
 
 
-def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray) -> EvidenceContent:
-    """Read an evidence file made for the bag with (N, 2) ``coords`` as layers.
+def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray | None) -> EvidenceContent:
+    """Read an evidence file made for the bag with (N, 2) ``coords`` as layers (``None``: the file is
+    opened alone and its own coordinates are used).
 
     Raises
     ------
@@ -62,7 +66,7 @@ def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray) -> Evidenc
     """
     from core.evidence.evidence_file import read_evidence
 
-    ev = read_evidence(path, coords=np.asarray(coords, dtype=np.int64))
+    ev = read_evidence(path, coords=None if coords is None else np.asarray(coords, dtype=np.int64))
     maps = {k: np.asarray(v, dtype=np.float64) for k, v in ev.scores.items()}
     gates = None if ev.gates is None else np.asarray(ev.gates, dtype=np.float64)
     if gates is not None and "gate" not in maps:
@@ -70,7 +74,8 @@ def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray) -> Evidenc
     layers = [scalar_layer(name, v, units=UNITS.get(name, "score"), source=str(path)) for name, v in maps.items()]
     layers += [subset_layer(f"subset: {name}", s.indices, source=str(path)) for name, s in ev.subsets.items()]
     responses = None if ev.responses is None else np.asarray(ev.responses, dtype=np.float64)
-    return EvidenceContent(tuple(layers), gates, responses, tuple(ev.prompts), tuple(ev.classes), dict(ev.snr))
+    return EvidenceContent(tuple(layers), gates, responses, tuple(ev.prompts), tuple(ev.classes), dict(ev.snr),
+                           np.asarray(ev.coords, dtype=np.int64))
 
 
 def read_annotation_layers(path: str | os.PathLike) -> list[Layer]:

@@ -9,6 +9,8 @@ checkpoint, or project folders holding them. :func:`collect` walks folders and c
   the evidence file ``S.h5`` / ``S_evidence.h5`` / ``S.evidence.h5``, and the annotations
   ``S.geojson`` / ``S.json`` / ``S.xml``;
 * a checkpoint is not per slide: a single one applies to every group;
+* inside folders, ``.png`` / ``.jpg`` images are not taken for slides (project folders hold
+  thumbnails and plots); name such a slide directly to open it;
 * files whose stem matches no slide (and not ``current_stem``, the slide already open) are
   reported as unmatched with the reason, never silently dropped.
 """
@@ -26,6 +28,7 @@ __all__ = ["SlideFiles", "MatchResult", "collect", "match_files", "slide_stem"]
 
 _SUFFIX_TAGS = ("_evidence", ".evidence", "_features", ".features", "_annotations", ".annotations", "_coords")
 _MAX_DEPTH = 3
+_PLAIN_IMAGES = (".png", ".jpg", ".jpeg")
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ def _walk(folder: Path, depth: int) -> list[tuple[Path, FileKind]]:
             kind = detect_kind(child)
         except EvidentError:
             continue
+        if kind is FileKind.SLIDE and child.suffix.lower() in _PLAIN_IMAGES:
+            continue  # thumbnails and plots, not slides
         if kind not in (FileKind.UNKNOWN, FileKind.FOLDER):
             out.append((child, kind))
     return out

@@ -8,6 +8,9 @@ Signals (:class:`core.review.signals.Signal`)
 ---------------------------------------------
 files_changed()
     A new slide group was opened (slide, bag, evidence, annotations, checkpoint).
+closing()
+    The open slide is about to be closed (a new review replaces it, or :meth:`ReviewSession.close`):
+    viewers stop reading it. Not emitted when opening fails, which leaves the review as it was.
 layers_changed()
     A layer was added, removed or moved.
 layer_changed(name: str)
@@ -54,6 +57,26 @@ class InterventionRecord:
     phi_delta: float
     layers: tuple[str, ...] = ()
     snr: dict | None = None
+    phi_before: float | None = None
+    device: str = ""
+
+    @property
+    def phi(self) -> tuple[float, float]:
+        """``(Φ before, Φ after)`` of the full bag's predicted class (derived from the probabilities
+        and ``phi_delta`` for records saved without ``phi_before``)."""
+        before = self.phi_before if self.phi_before is not None else float(np.max(self.probs_before))
+        return before, before + self.phi_delta
+
+    def summary(self) -> str:
+        """One sentence for the interventions dock: action, size, Φ before → after, S / N (/ R)."""
+        verb = "kept only" if self.action == "keep" else "removed"
+        before, after = self.phi
+        snr = self.snr or {}
+        text = f"{verb} {self.indices.size} patches: Φ {before:.3f} → {after:.3f} (Δ {self.phi_delta:+.3f})."
+        if snr.get("S") is not None and snr.get("N") is not None:
+            text += f"  S (keep-only drop) {snr['S']:+.3f}, N (complement drop) {snr['N']:+.3f}"
+            text += (f", R (C-D gap of the gates) {snr['R']:.3f}" if snr.get("R") is not None else "") + "."
+        return text + "  Grey: before, blue: after" + (f" (re-predicted on {self.device})." if self.device else ".")
 
 
 class ReviewSession:
@@ -62,6 +85,7 @@ class ReviewSession:
     def __init__(self) -> None:
         self.files_changed, self.layers_changed, self.layer_changed = Signal(), Signal(), Signal()
         self.selection_changed, self.history_changed, self.message = Signal(), Signal(), Signal()
+        self.closing = Signal()
         self.files: SlideFiles | None = None
         self.slide: Any = None
         self.bag: Any = None
@@ -100,21 +124,65 @@ class ReviewSession:
                 self._say("info", f"{len(result.groups) - 1} more slide(s) matched; opened {group.stem}")
         return result
 
-    def load(self, group: SlideFiles) -> None:
-        """Replace the current review with ``group``'s files (each file's error is reported)."""
-        self.close()
-        self.files = SlideFiles(stem=group.stem)
+    def load(self, group: SlideFiles) -> bool:
+        """Replace the current review with ``group``'s files (each file's error is reported).
+
+        When the group's slide cannot be opened, or none of its files can be read, the current
+        review (slide, layers, selection, history, model) is kept exactly as it was and the errors
+        are reported; returns whether the review was replaced.
+        """
+        slide = None
         if group.slide is not None:
             from core.slide.reader import open_slide
 
             try:
-                self.slide = open_slide(group.slide)
-                self.files = SlideFiles(stem=group.stem, slide=group.slide)
-            except EvidentError as exc:
-                self._say("error", str(exc))
-        self._attach(group)
+                slide = open_slide(group.slide)
+            except (EvidentError, MemoryError, OSError) as exc:
+                self._say("error", _problem(group.slide, exc) + self._kept())
+                return False
+        saved = self._state()
+        self._reset()
+        self.slide = slide
+        self.files = SlideFiles(stem=group.stem, slide=group.slide if slide is not None else None)
+        if not self._attach(group, emit=False) and slide is None:
+            self._restore(saved)
+            self._say("error", f"nothing of {group.stem!r} could be opened" + self._kept())
+            return False
+        if saved["slide"] is not None:
+            self.closing.emit()
+            saved["slide"].close()
+        self.files_changed.emit()
+        self.layers_changed.emit()
+        return True
 
-    def _attach(self, group: SlideFiles) -> None:
+    def _kept(self) -> str:
+        return f"; the review of {self.files.stem!r} is kept" if self.files is not None else ""
+
+    _STATE = ("files", "slide", "bag", "grid", "gates", "responses", "prompts", "classes", "_layers", "_ranks",
+              "selection", "history", "tissue", "_tissue_fraction")
+
+    def _state(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._STATE}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+    def _reset(self) -> None:
+        """Forget everything without closing the slide (new containers: a saved state stays intact)."""
+        self.files = self.slide = self.bag = self.grid = self.gates = self.responses = None
+        self.prompts = ()
+        self.classes = ()
+        self._layers = []
+        self._ranks = {}
+        self.selection = np.zeros(0, dtype=np.int64)
+        self.history = []
+        self.tissue = None
+        self._tissue_fraction = None
+
+    def _attach(self, group: SlideFiles, *, emit: bool = True) -> bool:
+        """Add ``group``'s features, evidence, annotations and checkpoint to the open review; returns
+        whether any of them was taken (a file that fails is reported and leaves the review as it was)."""
         files = self.files or SlideFiles(stem=group.stem)
         changes: dict[str, Any] = {}
         if group.features is not None and self._try(self._load_bag, group.features):
@@ -123,19 +191,21 @@ class ReviewSession:
             changes["evidence"] = group.evidence
         if group.annotations is not None and self._try(self._load_annotations, group.annotations):
             changes["annotations"] = group.annotations
-        if group.checkpoint is not None:
+        if group.checkpoint is not None and self._try(self._check_checkpoint, group.checkpoint):
             changes["checkpoint"] = group.checkpoint
         self.files = SlideFiles(stem=files.stem, **{**{k: getattr(files, k) for k in
                                 ("slide", "features", "evidence", "annotations", "checkpoint")}, **changes})
-        self.files_changed.emit()
-        self.layers_changed.emit()
+        if emit and changes:
+            self.files_changed.emit()
+            self.layers_changed.emit()
+        return bool(changes)
 
     def _try(self, fn, path) -> bool:
         try:
             fn(path)
             return True
-        except EvidentError as exc:
-            self._say("error", str(exc))
+        except (EvidentError, MemoryError, OSError) as exc:
+            self._say("error", _problem(path, exc))
             return False
 
     def _load_bag(self, path) -> None:
@@ -143,19 +213,32 @@ class ReviewSession:
 
         dims = self.slide.dimensions if self.slide is not None else None
         bag = read_bag(path, slide_dimensions=dims)
+        if self.bag is None and self.grid is not None and not np.array_equal(bag.coords, self.grid.coords):
+            raise EvidentError(path, f"its {bag.n_patches} patch corners differ from the open evidence file's "
+                                     f"{self.n_patches}: not the bag the evidence was computed on")
         ps = bag.patch_size_level0 or _infer_patch_size(bag.coords)
         self.bag, self.grid = bag, patch_grid(bag.coords, ps)
 
     def _load_evidence(self, path) -> None:
+        """Evidence layers; without a feature bag the file's own patch corners make the grid (the maps
+        show, interventions wait for the features)."""
         from core.review.loading import read_evidence_layers
 
+        content = read_evidence_layers(path, None if self.bag is None else self.bag.coords)
         if self.bag is None:
-            raise EvidentError(path, "open the matching feature file first (the patch coordinates are there)")
-        content = read_evidence_layers(path, self.bag.coords)
+            self.grid = patch_grid(content.coords, _infer_patch_size(content.coords))
         self.gates, self.responses, self.prompts = content.gates, content.responses, content.prompts
         self.classes = content.classes
         for layer in content.layers:
             self.add_layer(layer, emit=False)
+
+    def _check_checkpoint(self, path) -> None:
+        """Refuse a file that is not a model checkpoint fitting the open bag (read once, cached)."""
+        from core.models.checkpoint import check_compatible, read_checkpoint_config
+
+        config = read_checkpoint_config(path)
+        if self.bag is not None:
+            check_compatible(config, path, self.bag)
 
     def _load_annotations(self, path) -> None:
         from core.review.loading import read_annotation_layers
@@ -164,18 +247,18 @@ class ReviewSession:
             self.add_layer(layer, emit=False)
 
     def close(self) -> None:
-        """Forget everything (closes the slide)."""
+        """Forget everything (closes the slide, after ``closing`` told its readers)."""
         if self.slide is not None:
+            self.closing.emit()
             self.slide.close()
-        self.files = self.slide = self.bag = self.grid = self.gates = self.responses = None
-        self.prompts = ()
-        self.classes = ()
-        self._layers.clear()
-        self._ranks.clear()
-        self.selection = np.zeros(0, dtype=np.int64)
-        self.history.clear()
-        self.tissue = None
-        self._tissue_fraction = None
+        self._reset()
+
+    @property
+    def n_patches(self) -> int:
+        """Patches of the open bag, else of the open evidence file's grid (0 when neither is open)."""
+        if self.bag is not None:
+            return int(self.bag.n_patches)
+        return 0 if self.grid is None else int(self.grid.coords.shape[0])
 
     # ---- layers -------------------------------------------------------------------------
     @property
@@ -191,9 +274,9 @@ class ReviewSession:
 
     def add_layer(self, layer: Layer, *, emit: bool = True) -> None:
         """Add (or replace, keeping its place) a layer; scalar layers must have one score per patch."""
-        if layer.kind == "scalar" and self.bag is not None and layer.values.shape[0] != self.bag.n_patches:
+        if layer.kind == "scalar" and self.grid is not None and layer.values.shape[0] != self.n_patches:
             raise EvidentError(layer.source or layer.name,
-                               f"{layer.values.shape[0]} scores for {self.bag.n_patches} patches")
+                               f"{layer.values.shape[0]} scores for {self.n_patches} patches")
         self._ranks.pop(layer.name, None)
         names = [x.name for x in self._layers]
         if layer.name in names:
@@ -251,7 +334,7 @@ class ReviewSession:
     def set_selection(self, indices: np.ndarray) -> None:
         """Select patches ((K,) int indices; sorted, unique, checked against the bag)."""
         idx = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
-        n = self.bag.n_patches if self.bag is not None else 0
+        n = self.n_patches
         if idx.size and (idx[0] < 0 or idx[-1] >= n):
             raise ValueError(f"selection names patches outside 0..{n - 1}")
         self.selection = idx
@@ -303,6 +386,15 @@ class ReviewSession:
     def _say(self, level: str, text: str) -> None:
         self.messages.append((level, text))
         self.message.emit(level, text)
+
+
+def _problem(path, exc: BaseException) -> str:
+    """One sentence naming the file and why it could not be used."""
+    if isinstance(exc, EvidentError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return f"{path}: not enough memory to read it"
+    return f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc or type(exc).__name__})"
 
 
 def _infer_patch_size(coords: np.ndarray) -> int:

@@ -32,3 +32,20 @@ def window(qtbot, tmp_path):
     w.show()
     yield w
     w.close()
+
+
+@pytest.fixture(scope="session")
+def demo_checkpoint(tmp_path_factory):
+    """A real Evident checkpoint (ABMIL, 8 features per patch like the demo project, 2 classes)."""
+    import torch
+
+    from core.models.base import HostConfig
+    from core.models.checkpoint import save_checkpoint
+    from core.models.registry import build_host
+
+    torch.manual_seed(0)
+    cfg = HostConfig(in_dim=8, n_outputs=2, hidden=16, attn_hidden=8)
+    path = tmp_path_factory.mktemp("checkpoint") / "abmil.pt"
+    save_checkpoint(path, build_host("abmil", cfg), {"host": "abmil", "host_config": cfg.to_dict(),
+                                                     "task": "classification", "classes": ["benign", "tumour"]})
+    return path

@@ -20,7 +20,7 @@ def _drop(window, paths):
     return ev
 
 
-def test_drop_each_kind_one_after_another(window, demo_project, qtbot):
+def test_drop_each_kind_one_after_another(window, demo_project, demo_checkpoint, qtbot):
     s = window.session
     _drop(window, [demo_project["slide"]])
     assert s.slide is not None and window.view.reader is s.slide and s.bag is None
@@ -30,8 +30,11 @@ def test_drop_each_kind_one_after_another(window, demo_project, qtbot):
     assert "attention" in [x.name for x in s.layers]
     _drop(window, [demo_project["annotations"]])
     assert "regions: Tumor" in [x.name for x in s.layers]
-    ck = demo_project["root"] / "model.pt"
-    ck.write_bytes(b"not opened until needed")
+    junk = demo_project["root"] / "model.pt"
+    junk.write_bytes(b"not a checkpoint")
+    _drop(window, [junk])  # refused at the drop, with the file named, not at the first intervention
+    assert s.files.checkpoint is None and "model.pt" in window.status_text.text()
+    ck = demo_checkpoint
     _drop(window, [ck])
     assert s.files.checkpoint == ck and s.files.evidence == demo_project["evidence"]
     assert window.windowTitle().endswith(demo_project["slide"].stem)

@@ -85,9 +85,15 @@ def test_open_slide_and_step_failures(browser, audit_folder, qtbot):
 def test_bad_folder_and_model_mismatch(browser, audit_folder, tmp_path, demo_project):
     assert browser.load(tmp_path / "nowhere") is None
     assert "not a folder" in browser.status.text()
-    ckpt = tmp_path / "model.pt"
-    ckpt.write_bytes(b"some weights")
-    browser.session.open([demo_project["slide"], ckpt])
+    from core.models.base import HostConfig
+    from core.models.checkpoint import save_checkpoint
+    from core.models.registry import build_host
+
+    ckpt = tmp_path / "model.pt"  # a real checkpoint: the session refuses files that are not one
+    cfg = HostConfig(in_dim=8, n_outputs=2, hidden=16, attn_hidden=8)
+    save_checkpoint(ckpt, build_host("abmil", cfg), {"host": "abmil", "host_config": cfg.to_dict(),
+                                                     "task": "classification", "classes": ["benign", "tumour"]})
+    browser.session.open([demo_project["slide"], demo_project["features"], ckpt])
     assert browser.session.files.checkpoint == ckpt
     cohort = browser.load(audit_folder)
     assert cohort is not None and "different model" in browser.status.text()
