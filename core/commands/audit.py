@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import EvidentError
     from core.explain.model_access import as_tensor_bag, check_bag_fits, host_of
     from core.explain.registry import canonical_method
-    from core.models.checkpoint import load_checkpoint
+    from core.models.checkpoint import checkpoint_classes, load_checkpoint
 
     methods = tuple(canonical_method(m) for m in args.methods.split(",") if m.strip())
     if not 0.0 < args.fraction < 1.0:
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     host = host_of(model)
     dim = int(host.config.in_dim)
     task = str(config.get("task", host.config.task))
-    necessity = _necessity_classes(args.necessity_classes, config.get("classes") or ())
+    model_classes = checkpoint_classes(config)  # output c is model_classes[c]; labels match by name
+    necessity = _necessity_classes(args.necessity_classes, model_classes or ())
     # a survival model needs time + event per slide (the columns `evident train --task survival` reads)
     manifest = read_manifest(args.manifest, task="survival" if task == "survival" else None)
     rows = list(manifest.rows)[: args.max_slides] if args.max_slides else list(manifest.rows)
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
             raise EvidentError(args.features, f"no feature file for slide {row.slide_id!r}")
         bag = read_bag(path, feature_dim=dim)
         check_bag_fits(path, bag.features.shape[0], dim, int(host.config.hidden))
-        label = manifest.label_index(row) if manifest.task == "classification" and row.label is not None else None
+        label = (manifest.label_index(row, model_classes) if manifest.task == "classification" and row.label is not None
+                 else None)  # matched by name to the model's classes
         slide = manifest.resolve(row.slide_path) if row.slide_path else None
         if slide is not None and not Path(slide).is_file():
             raise EvidentError(args.manifest, f"slide file of {row.slide_id!r} not found: {slide}")
@@ -144,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     summary["settings"] = {"task": task, "fraction": args.fraction, "min_tissue": args.min_tissue,
                            "artifact_share": args.artifact_share, "necessity_classes": args.necessity_classes,
                            "slides_with_tissue_mask": len(artifacts)}
+    if model_classes:  # per_slide.csv's label/predicted are indices into these
+        summary["classes"] = list(model_classes)
     files = write_report(args.out, [s.csv_row() for s in slides], summary)
     print("\n".join(str(f) for f in files))
     return 0

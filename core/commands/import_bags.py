@@ -3,7 +3,8 @@
 Writes ``OUT/features/<bag>.h5`` (TRIDENT layout; instances on a synthetic grid, see
 :mod:`core.data.mil_csv`) and ``OUT/manifest.csv`` (``slide_id``, ``case_id``, ``label``,
 ``features_path``). Everything is written into a temporary folder inside ``OUT`` first and moved
-into place only when complete, so a failure or Ctrl-C leaves no partial output.
+into place only when complete, so a failure or Ctrl-C leaves no partial output; the folder a run
+killed outright (SIGKILL) left behind is removed by the next run (:func:`core.atomic.staging_dir`).
 """
 
 from __future__ import annotations
@@ -33,15 +34,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import contextlib
     import os
-    import shutil
     import sys
-    import tempfile
     from collections import Counter
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from core.atomic import ensure_writable_dir
+    from core.atomic import ensure_writable_dir, staging_dir
     from core.data.bags import write_bag
     from core.data.manifest import ManifestRow, write_manifest
     from core.data.manifest_parsing import sort_classes
@@ -58,26 +57,25 @@ def run(args: argparse.Namespace) -> int:
     created = not out.exists()
     ensure_writable_dir(out)
     names = safe_names(b.bag_id for b in bags)
-    tmp = Path(tempfile.mkdtemp(prefix=".import-bags-", dir=out))
     done = False
     try:
-        rows = []
-        for bag in tqdm(bags, desc="writing bags", unit="bag", file=sys.stderr, disable=None):
-            name = names[bag.bag_id]
-            write_bag(tmp / "features" / f"{name}.h5", to_feature_bag(bag, name, args.patch_size, str(src)))
-            rows.append(ManifestRow(slide_id=name, case_id=name, label=bag.label, features_path=f"features/{name}.h5"))
-        write_manifest(tmp / "manifest.csv", rows)
-        if features_dir.exists():
-            if not features_dir.is_dir():
-                raise EvidentError(features_dir, "exists and is not a folder")
-            os.replace(features_dir, tmp / "old-features")
-        os.replace(tmp / "features", features_dir)
-        os.replace(tmp / "manifest.csv", manifest)
-        done = True
+        with staging_dir(out, "import-bags") as tmp:  # also removes what a killed earlier run left there
+            rows = []
+            for bag in tqdm(bags, desc="writing bags", unit="bag", file=sys.stderr, disable=None):
+                name = names[bag.bag_id]
+                write_bag(tmp / "features" / f"{name}.h5", to_feature_bag(bag, name, args.patch_size, str(src)))
+                rows.append(ManifestRow(slide_id=name, case_id=name, label=bag.label, features_path=f"features/{name}.h5"))
+            write_manifest(tmp / "manifest.csv", rows)
+            if features_dir.exists():
+                if not features_dir.is_dir():
+                    raise EvidentError(features_dir, "exists and is not a folder")
+                os.replace(features_dir, tmp / "old-features")
+            os.replace(tmp / "features", features_dir)
+            os.replace(tmp / "manifest.csv", manifest)
+            done = True
     finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(tmp)
-            if created and not done:
+        if created and not done:
+            with contextlib.suppress(OSError):
                 out.rmdir()
     counts = Counter(b.label for b in bags)
     sizes = [b.features.shape[0] for b in bags]

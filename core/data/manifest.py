@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.atomic import atomic_write_text
@@ -43,6 +43,8 @@ class ManifestRow:
     features_path: str | None = None
     fold: int | None = None
     split: str | None = None
+    #: Line of the CSV the row came from (``None`` for rows made in code); not part of equality.
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -67,17 +69,32 @@ class Manifest:
     task: str
     classes: tuple[str, ...]
 
-    def label_index(self, row: ManifestRow) -> int:
-        """Index of ``row.label`` in :attr:`classes`.
+    def label_index(self, row: ManifestRow, classes: tuple[str, ...] | list[str] | None = None) -> int:
+        """Index of ``row.label`` among ``classes``, matched by name.
+
+        Parameters
+        ----------
+        classes
+            The class names the index refers to: a model's ``config["classes"]`` when a model
+            scores the cohort (its output ``c`` is ``classes[c]``); ``None`` uses the manifest's
+            own sorted :attr:`classes` (training, where the model is built from them).
+            Labels match by exact name, or by number when both are numbers (``"1"`` = ``"1.0"``).
 
         Raises
         ------
         EvidentError
-            The row has no label or an unknown one.
+            ``"<manifest>: line <n>: slide '<id>': label '<x>' is not one of the model's classes
+            (<known>)"`` for a missing or unknown label.
         """
-        if row.label is None or row.label not in self.classes:
-            raise EvidentError(self.path, f"slide {row.slide_id!r} has no known label (classes: {self.classes})")
-        return self.classes.index(row.label)
+        known = tuple(str(c) for c in (self.classes if classes is None else classes))
+        index = _match_label(row.label, known)
+        if index is None:
+            where = f"line {row.line}: " if row.line is not None else ""
+            whose = "the manifest's" if classes is None else "the model's"
+            shown = ", ".join(repr(c) for c in known) or "none"
+            what = "has no label" if row.label is None else f"label {row.label!r} is not one of {whose} classes"
+            raise EvidentError(self.path, f"{where}slide {row.slide_id!r}: {what} ({whose} classes: {shown})")
+        return index
 
     def resolve(self, value: str | None) -> Path | None:
         """A ``slide_path``/``features_path`` value as a path (relative ones from the manifest's folder)."""
@@ -153,6 +170,25 @@ def read_manifest(path: str | os.PathLike, task: str | None = None) -> Manifest:
         raise EvidentError(p, "no rows after the header")
     classes = sort_classes({r.label for r in rows if r.label is not None}) if task == "classification" else ()
     return Manifest(path=p, rows=rows, task=task, classes=classes)
+
+
+def _match_label(label: str | None, known: tuple[str, ...]) -> int | None:
+    """Position of ``label`` in ``known`` by name (or by equal number), ``None`` if absent."""
+    if label is None:
+        return None
+    if label in known:
+        return known.index(label)
+    try:
+        value = float(label)
+    except ValueError:
+        return None
+    for i, name in enumerate(known):
+        try:
+            if float(name) == value:
+                return i
+        except ValueError:
+            continue
+    return None
 
 
 def write_manifest(path: str | os.PathLike, rows) -> None:

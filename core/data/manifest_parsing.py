@@ -53,7 +53,7 @@ def parse_rows(path: Path, reader: csv.DictReader, task: str) -> Iterator[dict[s
         if sid in first_line:
             raise fail(f"duplicate slide_id {sid!r} (first on line {first_line[sid]})")
         first_line[sid] = line
-        values: dict[str, Any] = {"slide_id": sid, "case_id": cell.get("case_id") or sid}
+        values: dict[str, Any] = {"slide_id": sid, "case_id": cell.get("case_id") or sid, "line": line}
         label = cell.get("label") or None
         if task == "classification" and label is None:
             raise fail(f"empty label for slide {sid!r}")

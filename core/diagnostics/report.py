@@ -9,13 +9,11 @@ from __future__ import annotations
 import csv
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write_json, ensure_writable_dir
+from core.atomic import atomic_write_json, ensure_writable_dir, staging_dir
 
 __all__ = ["REPORT_FILES", "markdown_summary", "write_report"]
 
@@ -95,8 +93,7 @@ def _plots(summary: dict, folder: Path) -> None:
 def write_report(out: str | os.PathLike, rows: list[dict], summary: dict) -> list[Path]:
     """Write :data:`REPORT_FILES` into ``out``; returns their paths."""
     root = ensure_writable_dir(out)
-    stage = Path(tempfile.mkdtemp(prefix=".audit-", dir=root))
-    try:
+    with staging_dir(root, "audit") as stage:
         cols: list[str] = []
         for r in rows:
             cols += [k for k in r if k not in cols]
@@ -110,5 +107,3 @@ def write_report(out: str | os.PathLike, rows: list[dict], summary: dict) -> lis
         for name in REPORT_FILES:
             os.replace(stage / name, root / name)
         return [root / n for n in REPORT_FILES]
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)

@@ -22,7 +22,7 @@ from core.atomic import atomic_path
 from core.errors import EvidentError
 from core.models.base import HostConfig
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_config", "check_compatible", "CHECKPOINT_KEYS"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_config", "check_compatible", "CHECKPOINT_KEYS", "checkpoint_classes"]
 
 CHECKPOINT_KEYS = frozenset({"state_dict", "config_json"})
 
@@ -163,3 +163,19 @@ def check_compatible(config: dict, path: str | os.PathLike, against: object = No
         raise EvidentError(path, f"model was trained for {config.get('task')}, the cohort is {task}")
     if classes is not None and config.get("classes") is not None and tuple(config["classes"]) != tuple(classes):
         raise EvidentError(path, f"model classes {tuple(config['classes'])} differ from the cohort's {tuple(classes)}")
+
+
+def checkpoint_classes(config: dict) -> tuple[str, ...] | None:
+    """The class names a classifier's outputs stand for: output ``c`` is ``classes[c]``.
+
+    ``config["classes"]`` when the checkpoint records them (``evident train`` does); otherwise the
+    indices ``("0", ..., "C-1")`` of its ``host_config["n_outputs"]`` outputs, so that only labels
+    written as those indices match. ``None`` for a model that is not a classifier.
+    """
+    if str(config.get("task", "classification")) != "classification":
+        return None
+    names = config.get("classes")
+    if isinstance(names, (list, tuple)) and names:
+        return tuple(str(c) for c in names)
+    n = (config.get("host_config") or {}).get("n_outputs")
+    return tuple(str(i) for i in range(int(n))) if isinstance(n, int) and n > 0 else None

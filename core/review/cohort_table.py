@@ -166,12 +166,16 @@ def read_audit_folder(folder: str | os.PathLike, *, manifest: str | os.PathLike 
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     raw = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
-    return cohort_from_records(raw, header, root, csv_path, model=model, manifest=man, where=where)
+    classes = doc.get("classes") if isinstance(doc.get("classes"), list) else None
+    return cohort_from_records(raw, header, root, csv_path, model=model, manifest=man, where=where, classes=classes)
 
 
 def cohort_from_records(raw: list[dict[str, str]], header: list[str], root: Path, origin: Path, *, model: dict | None = None,
-                        manifest=None, where: dict | None = None) -> Cohort:
+                        manifest=None, where: dict | None = None, classes=None) -> Cohort:
     """Rows of text records (CSV rows, or :meth:`SlideAudit.csv_row` values as text) as a :class:`Cohort`.
+
+    ``classes`` names the class indices of the ``label``/``predicted`` columns (the model's
+    classes); without it the manifest's sorted classes are used.
 
     ``origin`` names the source in error messages; relative paths are taken from ``root``.
     """
@@ -186,6 +190,8 @@ def cohort_from_records(raw: list[dict[str, str]], header: list[str], root: Path
     skip = {id_col, pred_col, "label", *prob_cols, *flag_cols, *_PATHS}
     num_cols = [h for h in header if h not in skip and low[h] not in skip and raw and
                 all(_number(r.get(h, "")) is not None or r.get(h, "") in ("", "nan", "NaN") for r in raw)]
+    # indices in the records are the model's classes when known, else the manifest's sorted ones
+    names = tuple(classes) if classes else (tuple(manifest.classes) if manifest is not None else ())
     rows, missing = [], []
     for line, r in enumerate(raw, start=2):
         sid = r.get(id_col, "")
@@ -200,8 +206,8 @@ def cohort_from_records(raw: list[dict[str, str]], header: list[str], root: Path
         if lost:
             missing.append((sid, ", ".join(lost) + " not found"))
         rows.append(CohortRow(
-            slide_id=sid, label=_class(r.get("label", ""), manifest),
-            prediction=_class(r.get(pred_col, ""), manifest) if pred_col else "",
+            slide_id=sid, label=_class(r.get("label", ""), names),
+            prediction=_class(r.get(pred_col, ""), names) if pred_col else "",
             probs={c: _number(r[h]) if _number(r[h]) is not None else math.nan for h, c in prob_cols.items()},
             numbers={h: _number(r[h]) if _number(r[h]) is not None else math.nan for h in num_cols},
             flags={low[h].removeprefix("fail_"): _flag(origin, line, h, r[h]) for h in flag_cols}, **paths))
@@ -219,10 +225,10 @@ def _read_json(path: Path | None) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
-def _class(value: str, manifest) -> str:
-    """A class index as its manifest class name (other values unchanged)."""
-    if manifest is not None and value.strip().isdigit() and int(value) < len(manifest.classes):
-        return str(manifest.classes[int(value)])
+def _class(value: str, names: tuple[str, ...]) -> str:
+    """A class index as its class name (other values unchanged)."""
+    if value.strip().isdigit() and int(value) < len(names):
+        return str(names[int(value)])
     return value
 
 
@@ -332,12 +338,13 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     from core.data.feature_search import find_feature_file
     from core.data.manifest import read_manifest
     from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers
-    from core.models.checkpoint import load_checkpoint
+    from core.models.checkpoint import checkpoint_classes, load_checkpoint
     from core.review.intervene import Cancelled
 
     man = read_manifest(manifest)
     model, config = load_checkpoint(checkpoint)
     model = model.eval()
+    model_classes = checkpoint_classes(config)  # output c is model_classes[c]; labels match by name
     if str(config.get("task", "classification")) != "classification":
         raise EvidentError(checkpoint, "computing a survival cohort here is not supported; run `evident audit`")
     explainers = build_explainers(model, methods)
@@ -351,7 +358,7 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
             missing.append((row.slide_id, f"no feature file in {features_dir}"))
         else:
             bag = read_bag(path)
-            label = man.label_index(row) if row.label is not None else None
+            label = man.label_index(row, model_classes) if row.label is not None else None
             rec = audit_slide(model, explainers, row.slide_id, bag.features, bag.coords, label, cfg).csv_row()
             rec["features_path"] = str(path)
             records.append({k: "" if v is None else str(v) for k, v in rec.items()})
@@ -362,5 +369,6 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
         header += [k for k in r if k not in header]
     cohort = cohort_from_records(records, header, Path(manifest).parent, Path(manifest), manifest=man,
                                  model={"digest": file_digest(checkpoint)},
-                                 where={"manifest": manifest, "features": features_dir, "evidence": None})
+                                 where={"manifest": manifest, "features": features_dir, "evidence": None},
+                                 classes=model_classes)
     return Cohort(cohort.source, cohort.rows, cohort.classes, cohort.numbers, cohort.model, (*missing, *cohort.missing))

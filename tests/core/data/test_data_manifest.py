@@ -104,7 +104,7 @@ def test_training_checks(tmp_path):
 
 def test_label_index_of_unknown_label(tmp_path):
     m = read_manifest(_csv(tmp_path, "slide_id,label\na,1\nb,0\n"))
-    with pytest.raises(EvidentError, match="no known label"):
+    with pytest.raises(EvidentError, match="label .7. is not one of the manifest.s classes"):
         m.label_index(ManifestRow("z", "z", "7"))
 
 

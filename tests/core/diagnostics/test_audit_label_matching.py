@@ -1,0 +1,69 @@
+"""``evident audit`` matches manifest labels to the model's classes by name, never by position."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
+from explain_testing import abmil, gce
+
+from core.cli import main
+from core.data.digits import make_digit_bags, write_digit_bags
+from core.models.checkpoint import save_checkpoint
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    bags = make_digit_bags(6, seed=0, min_size=12, max_size=20)
+    manifest = write_digit_bags(tmp_path / "digits", bags)
+    model = gce(abmil(d=64, c=2, hidden=8))
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, model, {**model.to_config(), "task": "classification", "classes": ["neg", "pos"]})
+    return manifest, ckpt, tmp_path
+
+
+def _relabel(manifest: Path, out: Path, label_of) -> Path:
+    rows = list(csv.DictReader(manifest.read_text(encoding="utf-8").splitlines()))
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for i, r in enumerate(rows):
+            label = label_of(i, r)
+            if label is not None:
+                w.writerow({**r, "label": label, "features_path": str(manifest.parent / r["features_path"])})
+    return out
+
+
+def _audit(manifest, ckpt, out):
+    return main(["audit", "--manifest", str(manifest), "--features", str(ckpt.parent), "--model", str(ckpt),
+                 "--out", str(out), "--methods", "attention,random", "--minimal-k", ""])
+
+
+def test_a_positives_only_cohort_is_scored_against_the_positive_class(cohort, capsys):
+    manifest, ckpt, tmp = cohort
+    pos = _relabel(manifest, tmp / "pos.csv", lambda i, r: "pos")
+    assert _audit(pos, ckpt, tmp / "report") == 0
+    rows = list(csv.DictReader((tmp / "report" / "per_slide.csv").read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 6
+    assert {r["label"] for r in rows} == {"1"}  # index of "pos" in the model's ("neg", "pos"), not 0 of ("pos",)
+    # the reverse order of first appearance must not matter either
+    mixed = _relabel(manifest, tmp / "mixed.csv", lambda i, r: "pos" if i % 2 else "neg")
+    assert _audit(mixed, ckpt, tmp / "report2") == 0
+    rows = list(csv.DictReader((tmp / "report2" / "per_slide.csv").read_text(encoding="utf-8").splitlines()))
+    assert [r["label"] for r in rows] == ["1" if i % 2 else "0" for i in range(6)]
+
+
+@pytest.mark.parametrize("bad", ["third", "1", "Pos"])
+def test_a_label_the_model_does_not_know_is_an_error_naming_the_row(cohort, capsys, bad):
+    manifest, ckpt, tmp = cohort
+    m = _relabel(manifest, tmp / "bad.csv", lambda i, r: bad if i == 2 else "neg")
+    assert _audit(m, ckpt, tmp / "report") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: {m}: line 4: ")
+    assert repr(bad) in err[0] and "'neg', 'pos'" in err[0]
+    assert not (tmp / "report").exists() or not any((tmp / "report").iterdir())
