@@ -17,7 +17,9 @@ Layout (every array optional unless marked *required*; N patches, M anchors, C o
     /coverage              (M,) float32   soft noisy-OR coverage v(π)
     /subsets/<name>        (K,) int64     patch indices (e.g. "recovered", "threshold", "attention_topk")
                            attrs: stop_reason (str, "" if none), coverage ((M,) float64, optional),
-                                  n_threshold (int, optional)
+                                  n_threshold (int, optional), and any further str/int/float
+                                  attributes a writer adds (:attr:`Subset.attrs`; e.g. the
+                                  evidence search's settings on ``evidence_set_<j>``)
     /snr/<name>            attrs only: S/N/R numbers of subset <name> (e.g. keep_only_drop,
                                   complement_degradation, cd_gap), floats
 
@@ -44,6 +46,16 @@ FORMAT = "evident-evidence"
 VERSION = 1
 
 
+_SUBSET_KEYS = ("stop_reason", "coverage", "n_threshold")
+
+
+def _scalar(v):
+    """An HDF5 attribute value as a plain Python str / int / float."""
+    if isinstance(v, bytes):
+        return v.decode()
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def coords_digest(coords: np.ndarray) -> str:
     """sha256 (hex) of (N, 2) coordinates as little-endian int64, row-major."""
     return hashlib.sha256(np.ascontiguousarray(coords, dtype="<i8").tobytes()).hexdigest()
@@ -51,12 +63,14 @@ def coords_digest(coords: np.ndarray) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Subset:
-    """An evidence subset: (K,) int64 ``indices``, ``stop_reason``, optional (M,) ``coverage``."""
+    """An evidence subset: (K,) int64 ``indices``, ``stop_reason``, optional (M,) ``coverage``, and
+    ``attrs``: further scalar attributes (str, int or float) stored with it."""
 
     indices: np.ndarray
     stop_reason: str = ""
     coverage: np.ndarray | None = None
     n_threshold: int | None = None
+    attrs: dict[str, str | int | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,6 +149,10 @@ def write_evidence(path: str | os.PathLike, ev: Evidence) -> None:
                 d.attrs["coverage"] = np.asarray(s.coverage, dtype=np.float64)
             if s.n_threshold is not None:
                 d.attrs["n_threshold"] = int(s.n_threshold)
+            for a, v in s.attrs.items():
+                if a in _SUBSET_KEYS:
+                    raise EvidentError(p, f"subset {k!r}: extra attribute {a!r} clashes with a standard one")
+                d.attrs[a] = v
         snr = f.create_group("snr")
         for k, vals in ev.snr.items():
             g = snr.create_group(k)
@@ -178,7 +196,8 @@ def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) 
             subsets={
                 k: Subset(np.asarray(d[()], dtype=np.int64), str(d.attrs.get("stop_reason", "")),
                           np.asarray(d.attrs["coverage"]) if "coverage" in d.attrs else None,
-                          int(d.attrs["n_threshold"]) if "n_threshold" in d.attrs else None)
+                          int(d.attrs["n_threshold"]) if "n_threshold" in d.attrs else None,
+                          {a: _scalar(v) for a, v in d.attrs.items() if a not in _SUBSET_KEYS})
                 for k, d in f.get("subsets", {}).items()
             },
             snr={k: {m: float(v) for m, v in g.attrs.items()} for k, g in f.get("snr", {}).items()},
