@@ -27,7 +27,8 @@ import torch
 from core.evidence.selection import attention_order, gce_evidence, random_k, topk_count
 from core.evidence.snr import cohort_snr, evidence_precision_recall, slide_snr
 
-__all__ = ["Bag", "evaluate_fold", "fold_model", "host_objective", "load_dataset", "run_cv", "train_model"]
+__all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
+           "train_fixed_epochs"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +80,7 @@ def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
                 grid_coords(b.features.shape[0], 8)[0], int(labels[i]), None, int(folds[i])) for i, b in enumerate(bags)]
 
 
-def host_objective(task: str, task_loss: Callable) -> Callable:
+def bare_host_objective(task: str, task_loss: Callable) -> Callable:
     """Objective of a bare host: task loss plus the host's auxiliary loss."""
 
     def objective(model, features, coords, target):
@@ -91,9 +92,11 @@ def host_objective(task: str, task_loss: Callable) -> Callable:
     return objective
 
 
-def train_model(model, objective: Callable, bags: list[Bag], *, epochs: int = 15, lr: float = 2e-4,
+def train_fixed_epochs(model, objective: Callable, bags: list[Bag], *, epochs: int = 15, lr: float = 2e-4,
                 weight_decay: float = 1e-5, clip: float = 5.0, max_patches: int = 512, seed: int = 0):
-    """Train in place, one bag per step; calls ``model.set_epoch`` where the model has it."""
+    """Train in place for exactly ``epochs`` epochs, one bag per step, no validation split or early
+    stopping (the benchmark protocol; :func:`core.train.trainer.train_model` is the CLI trainer);
+    calls ``model.set_epoch`` where the model has it."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * len(bags)))
@@ -213,7 +216,7 @@ def fold_model(train: list[Bag], host_name: str, *, gce: bool, build_host: Calla
     if hasattr(norm, "fit"):  # the host's stored input standardisation, from the training folds
         norm.fit(torch.from_numpy(feats))
     if not gce:
-        return host, host_objective("classification", task_loss)
+        return host, bare_host_objective("classification", task_loss)
     if anchors == "exemplars":
         raw = exemplar_bank(train, seed=seed)
         bank = type(raw)(raw.prompts, raw.embeddings - feats.mean(axis=0), raw.encoder)
@@ -224,13 +227,13 @@ def fold_model(train: list[Bag], host_name: str, *, gce: bool, build_host: Calla
     return model, model.objective("classification", task_loss)
 
 
-def run_cv(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, task_loss: Callable,
+def benchmark_folds(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, task_loss: Callable,
            ablation: str = "full", n_anchors: int = 8, epochs: int = 15, lr: float = 2e-4, seed: int = 0,
            host_kwargs: dict | None = None, anchors: str = "prototypes",
            gce_options: dict | None = None, matched_k: dict[str, list[dict]] | None = None) -> list[dict]:
     """Train and evaluate on every fold; returns one metrics dict per fold.
 
-    ``matched_k`` (host alone): ``{name: folds}`` with the fold dicts of a GCE :func:`run_cv` on the
+    ``matched_k`` (host alone): ``{name: folds}`` with the fold dicts of a GCE :func:`benchmark_folds` on the
     same bags; each held-out bag is then also scored by the host's attention top-k at that bag's GCE
     k (rule ``host_k/<name>``).
 
@@ -248,7 +251,7 @@ def run_cv(bags: list[Bag], host_name: str, *, gce: bool, build_host: Callable, 
                                       n_classes=n_classes, host_kwargs=host_kwargs, anchors=anchors,
                                       n_anchors=n_anchors, seed=seed,
                                       gce_config={"ablation": ablation, **(gce_options or {})})
-        train_model(model, objective, train, epochs=epochs, lr=lr, seed=seed + fold)
+        train_fixed_epochs(model, objective, train, epochs=epochs, lr=lr, seed=seed + fold)
         ks = {name: next(f["gce/k"] for f in folds if f["fold"] == fold) for name, folds in (matched_k or {}).items()}
         res = evaluate_fold(model, test, gce=gce, matched_k=ks)
         res["fold"] = fold

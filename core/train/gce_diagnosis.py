@@ -89,7 +89,7 @@ def run_variant(bags, options: dict, *, epochs: int = 20, lr: float = 1e-3, seed
                 anchors: str = "prototypes") -> list[dict]:
     """Train ABMIL + GCE (``options`` over the paper's GCEConfig) per fold; one metrics dict per fold."""
     from core.anchors import prototype_anchors
-    from core.train.gce_benchmark import evaluate_fold, exemplar_bank, train_model
+    from core.train.gce_benchmark import evaluate_fold, exemplar_bank, train_fixed_epochs
     from core.models.base import HostConfig
     from core.models.gce import GCEConfig, build_gce
     from core.models.losses import task_loss
@@ -111,7 +111,7 @@ def run_variant(bags, options: dict, *, epochs: int = 20, lr: float = 1e-3, seed
         else:
             emb = prototype_anchors(feats, 8, seed=seed, center=True).embeddings
         model = build_gce(host, emb, GCEConfig(**options), feature_mean=feats.mean(axis=0))
-        train_model(model, model.objective("classification", task_loss), train, epochs=epochs, lr=lr, seed=seed + fold)
+        train_fixed_epochs(model, model.objective("classification", task_loss), train, epochs=epochs, lr=lr, seed=seed + fold)
         r = evaluate_fold(model, test, gce=True)
         r.update(_gate_stats(model, test))
         r["fold"] = fold
@@ -144,11 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         t0 = time.perf_counter()
         if VARIANTS[name] is None:
-            from core.train.gce_benchmark import run_cv
+            from core.train.gce_benchmark import benchmark_folds
             from core.models.losses import task_loss
             from core.models.registry import build_host
 
-            folds = run_cv(bags, "abmil", gce=False, build_host=build_host, task_loss=task_loss, epochs=args.epochs,
+            folds = benchmark_folds(bags, "abmil", gce=False, build_host=build_host, task_loss=task_loss, epochs=args.epochs,
                            lr=args.lr)
         else:
             folds = run_variant(bags, VARIANTS[name], epochs=args.epochs, lr=args.lr, anchors=args.anchors)

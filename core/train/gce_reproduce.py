@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from core.train.gce_benchmark import load_dataset, run_cv, summarise
+from core.train.gce_benchmark import load_dataset, benchmark_folds, summarise
 
 __all__ = ["main", "markdown_table", "run"]
 
@@ -57,7 +57,7 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
             gce_folds: dict[str, list[dict]] = {}
             for gce, anchors in variants:
                 t0 = time.perf_counter()
-                folds = run_cv(bags, host, gce=gce, build_host=build_host, task_loss=task_loss, epochs=epochs, lr=lr,
+                folds = benchmark_folds(bags, host, gce=gce, build_host=build_host, task_loss=task_loss, epochs=epochs, lr=lr,
                                seed=seed, anchors=anchors or "prototypes", gce_options=gce_options if gce else None,
                                matched_k=None if gce else gce_folds)
                 if gce:

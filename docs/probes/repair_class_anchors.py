@@ -11,7 +11,7 @@ host alone at those k, and the host alone's top-5%. One JSON line per fold on st
 """
 import json, sys
 import numpy as np, torch
-from core.train.gce_benchmark import fold_model, load_dataset, train_model
+from core.train.gce_benchmark import fold_model, load_dataset, train_fixed_epochs
 from core.evidence.selection import attention_topk, topk_count
 from core.evidence.snr import slide_snr, cohort_snr, evidence_precision_recall
 from core.evidence.recovery import recover
@@ -29,7 +29,7 @@ for fold in sorted({b.fold for b in bags}):
         torch.manual_seed(seed + fold)
         model, obj = fold_model(train, hostname, gce=gce, build_host=build_host, task_loss=task_loss,
                                 anchors=anchors, seed=seed, gce_config=opts)
-        train_model(model, obj, train, epochs=30, lr=1e-3, seed=seed + fold)
+        train_fixed_epochs(model, obj, train, epochs=30, lr=1e-3, seed=seed + fold)
         model.eval()
         models[gce] = model
     g, h = models[True], models[False]

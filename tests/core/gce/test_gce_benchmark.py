@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from core.train.gce_benchmark import Bag, load_dataset, run_cv, summarise
+from core.train.gce_benchmark import Bag, load_dataset, benchmark_folds, summarise
 from core.train.gce_reproduce import markdown_table
 from core.models.losses import task_loss
 from core.models.registry import build_host
@@ -25,8 +25,8 @@ def test_run_cv_reports_every_rule():
     bags = _small_digits()
     kw = {"build_host": build_host, "task_loss": task_loss, "epochs": 1, "lr": 1e-3, "n_anchors": 4,
           "host_kwargs": {"hidden": 16, "attn_hidden": 8}}
-    plain = run_cv(bags, "abmil", gce=False, **kw)
-    gce = run_cv(bags, "abmil", gce=True, **kw)
+    plain = benchmark_folds(bags, "abmil", gce=False, **kw)
+    gce = benchmark_folds(bags, "abmil", gce=True, **kw)
     assert [f["fold"] for f in gce] == [0, 1]
     for f in gce:
         assert 0 <= f["accuracy"] <= 1
@@ -61,8 +61,8 @@ def test_host_alone_attention_at_the_gce_k_of_each_bag():
     bags = _small_digits()
     kw = {"build_host": build_host, "task_loss": task_loss, "epochs": 1, "lr": 1e-3, "n_anchors": 4,
           "host_kwargs": {"hidden": 16, "attn_hidden": 8}}
-    gce = run_cv(bags, "abmil", gce=True, **kw)
-    plain = run_cv(bags, "abmil", gce=False, matched_k={"prototypes": gce}, **kw)
+    gce = benchmark_folds(bags, "abmil", gce=True, **kw)
+    plain = benchmark_folds(bags, "abmil", gce=False, matched_k={"prototypes": gce}, **kw)
     for g, h in zip(gce, plain):
         test = [b for b in bags if b.fold == g["fold"]]
         assert len(g["gce/k"]) == len(test) and all(k >= 1 for k in g["gce/k"])
