@@ -114,6 +114,7 @@ class SlideView(QWidget):
             self.message.emit(text)
         self.fit()
         self._apply_view()
+        self.setFocus(Qt.FocusReason.OtherFocusReason)  # arrows and +/- act on the new slide without a click
 
     def is_filled(self) -> bool:
         """Whether the view is up to date: no view change pending and every visible tile drawn."""
