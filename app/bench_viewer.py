@@ -15,6 +15,11 @@ across, jump via the minimap. Measured on the GUI thread:
   as a freeze; ``open_stall_ms``: the longest piece while opening (reading the overview image);
   ``max_gui_stall_cpu_ms``: the same in GUI-thread CPU time (insensitive to other processes
   preempting the GUI thread on a loaded machine).
+* ``zoom_return_ms``: median time from zooming back out to a level seen before (5x after 20x at
+  the same place, and fit after the whole session) until the view is complete again (every visible
+  tile placed and shown, and painted): tiles come from the placed items or the tile cache;
+* ``close_ms`` (main window, with the review features as ``evident view`` builds it, slide open
+  and settled): ``close()`` until it returned and the close's events were processed.
 
 Run through ``evident bench viewer`` (core/bench/viewer.py starts this in a subprocess because core
 may not import Qt).
@@ -28,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 __all__ = ["run_session", "main"]
 
@@ -110,6 +116,22 @@ def run_session(slide_path: str, *, naive: bool, quick: bool) -> dict:
     for fx, fy in ((0.25, 0.75), (0.8, 0.2)):
         work(view.minimap.jump.emit, fx * w, fy * h)
         fills.append(pump_until_filled())
+    returns = []
+    for _ in range(3 if quick else 5):  # 5x, 20x at the same place, back to 5x
+        cx, cy = (float(v) for v in rng.uniform(0.1, 0.9, 2) * (w, h))
+        work(view.set_magnification, 5.0)
+        work(view.center_on, cx, cy)
+        pump_until_filled()
+        work(view.set_magnification, 20.0)
+        pump_until_filled()
+        t = time.perf_counter()  # from the navigation call (included) to the painted, complete view
+        work(view.set_magnification, 5.0)
+        pump_until_filled()
+        returns.append(_ms(t))
+    t = time.perf_counter()
+    work(view.fit)
+    pump_until_filled()
+    returns.append(_ms(t))
     if os.environ.get("EVIDENT_BENCH_DEBUG"):
         top = sorted(zip(stalls, labels), reverse=True)[:8]
         print("naive" if naive else "pool", [(round(a, 1), b) for a, b in top], file=sys.stderr)
@@ -117,11 +139,43 @@ def run_session(slide_path: str, *, naive: bool, quick: bool) -> dict:
     view.shutdown()
     view.close()
     reader.close()
-    return {"first_frame_ms": first_frame, "fov_fill_ms": float(np.median(fills)),
+    close_ms = measure_close(slide_path, app, naive=naive)
+    return {"zoom_return_ms": float(np.median(returns)), "close_ms": close_ms, "first_frame_ms": first_frame, "fov_fill_ms": float(np.median(fills)),
             "pan_frame_p50_ms": float(np.percentile(pan_frames, 50)),
             "pan_frame_p95_ms": float(np.percentile(pan_frames, 95)),
             "max_gui_stall_ms": float(max(stalls)), "open_stall_ms": float(open_stall),
             "max_gui_stall_cpu_ms": float(max(cpu)), "_image": image}
+
+
+def measure_close(slide_path: str, app, *, naive: bool = False) -> float:
+    """``close_ms``: a main window as ``evident view`` builds it (review features installed), the
+    slide open and settled, then zoomed in so that tiles are being read; time of ``close()`` plus
+    processing the events it posted. Settings go to a temporary file, never the user's."""
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+    from app.review_actions import install_review_features
+
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat))
+        window.view.naive_tiles = naive
+        install_review_features(window)
+        window.resize(1366, 768)
+        window.show()
+        window.open_paths([slide_path])
+        t0 = time.perf_counter()
+        while not window.view.is_filled() and time.perf_counter() - t0 < 30:
+            app.processEvents()
+            time.sleep(0.001)
+        window.view.set_magnification(20.0)  # reads in flight while closing
+        app.processEvents()
+        t = time.perf_counter()
+        window.close()
+        app.processEvents()
+        ms = _ms(t)
+        window.deleteLater()
+        app.processEvents()
+    return ms
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
 
     a, b = ours.pop("_image"), base.pop("_image")
     diff = float(np.abs(arr(a).astype(int) - arr(b).astype(int)).max()) if a.size() == b.size() else float("nan")
-    row = {"case": "scripted viewer session (51200 x 51200 TIFF)", "ours_ms": ours["fov_fill_ms"],
+    from core.slide.reader import open_slide
+
+    with open_slide(slide) as r:
+        size = "{} x {}".format(*r.dimensions)
+    row = {"case": f"scripted viewer session ({size} {Path(slide).suffix.lstrip('.').upper()})", "ours_ms": ours["fov_fill_ms"],
            "baseline_ms": base["fov_fill_ms"], "speedup": base["fov_fill_ms"] / max(ours["fov_fill_ms"], 1e-9),
            "max_abs_diff": diff, **ours, **{f"baseline_{k}": v for k, v in base.items()}, "slide": slide}
     if args.json:

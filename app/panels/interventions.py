@@ -1,7 +1,8 @@
 """The interventions dock: select patches, keep-only / remove, re-predict live, history with undo.
 
-Selection tools write into the session's selection: click (toggle a patch), box and polygon
-(two clicks / clicks closed by "Finish polygon", resolved with shapely), top-k of a map, the GCE
+Selection tools write into the session's selection: click (toggle a patch), box (press, drag and
+release in the view draws a rubber band) and polygon (clicks closed by "Finish polygon"), resolved
+with shapely, top-k of a map, the GCE
 subset, an annotation region, and "everything except" (invert). Keep-only and Remove run on the
 single :class:`app.jobs.InferenceThread` (the predictor lives there); the result (plain data) is
 recorded in the session (history, new attention layer) and drawn as a before/after bar chart with
@@ -101,6 +102,8 @@ class InterventionsPanel(QWidget):
         self._busy_timer.setInterval(500)
         self._busy_timer.timeout.connect(self._show_busy)
         view.clicked.connect(self._clicked)
+        view.box_drawn.connect(self._box_drawn)
+        self.tool.currentTextChanged.connect(lambda t: view.set_box_mode(t == "box"))
         self.finish_polygon.clicked.connect(self._finish_polygon)
         self.topk.clicked.connect(lambda: self.select_top_k(self.map_box.currentText(), self.k.value()))
         self.gce.clicked.connect(self.select_gce_subset)
@@ -133,14 +136,12 @@ class InterventionsPanel(QWidget):
             if i >= 0:
                 sel = set(self.session.selection.tolist()) ^ {i}
                 self.session.set_selection(np.array(sorted(sel), np.int64))
-        elif tool == "box":
+        elif tool == "polygon":
             self._points.append((x, y))
-            if len(self._points) == 2:
-                (x0, y0), (x1, y1) = self._points
-                self._points.clear()
-                self.select_box(x0, y0, x1, y1)
-        else:
-            self._points.append((x, y))
+
+    def _box_drawn(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        if self._grid() is not None and self.tool.currentText() == "box":
+            self.select_box(x0, y0, x1, y1)
 
     def _finish_polygon(self) -> None:
         pts, self._points = self._points, []

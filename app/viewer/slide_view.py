@@ -12,6 +12,9 @@ cursor_moved(x: float, y: float)
     Cursor position in level-0 px.
 clicked(x: float, y: float, modifiers: int)
     A left click (no drag) in level-0 px.
+box_drawn(x0: float, y0: float, x1: float, y1: float)
+    In box mode (:meth:`SlideView.set_box_mode`): a left press-drag-release drew this rectangle
+    (level-0 px, ``x0 <= x1``, ``y0 <= y1``); the drag does not pan.
 message(text: str)
     Status-bar text.
 """
@@ -20,7 +23,8 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from app.viewer.hud import ColorBar, Minimap, ScaleBar
 from app.viewer.tile_layer import TileLayer
@@ -32,14 +36,39 @@ MAGNIFICATIONS = (1.0, 2.5, 5.0, 10.0, 20.0, 40.0)
 
 
 class _ViewBox(pg.ViewBox):
-    """ViewBox that reports left clicks in level-0 px and tells when a range change comes from a resize."""
+    """ViewBox that reports left clicks in level-0 px, tells when a range change comes from a resize,
+    and in box mode turns a left drag into a rubber band (``box_drawn`` on release) instead of a pan."""
 
     clicked = Signal(float, float, int)
     resized = Signal()
+    box_drawn = Signal(float, float, float, float)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.resizing = False  # True while pyqtgraph adapts the range to a new size (not a navigation)
+        self.box_mode = False
+        self.rubber_band: QGraphicsRectItem | None = None
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph naming
+        if not (self.box_mode and ev.button() == Qt.MouseButton.LeftButton):
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        a, b = self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos())
+        rect = QRectF(a, b).normalized()
+        if self.rubber_band is None:
+            band = QGraphicsRectItem()
+            pen = QPen(QColor(20, 90, 230), 2)
+            pen.setCosmetic(True)  # 2 screen px at any zoom
+            band.setPen(pen)
+            band.setBrush(QBrush(QColor(20, 90, 230, 40)))
+            band.setZValue(1000)
+            self.addItem(band, ignoreBounds=True)
+            self.rubber_band = band
+        self.rubber_band.setRect(rect)
+        self.rubber_band.setVisible(not ev.isFinish())
+        if ev.isFinish():
+            self.box_drawn.emit(rect.left(), rect.top(), rect.right(), rect.bottom())
 
     def resizeEvent(self, ev):  # noqa: N802 - Qt naming
         self.resizing = True
@@ -64,7 +93,10 @@ class SlideView(QWidget):
     view_changed = Signal(float, float, float, float, float)
     cursor_moved = Signal(float, float)
     clicked = Signal(float, float, int)
+    box_drawn = Signal(float, float, float, float)
     message = Signal(str)
+
+    BOX_HINT = "Box selection: press, drag and release in the slide to select the patches inside"
 
     def __init__(self, parent: QWidget | None = None, *, tile_workers: int = 4, naive_tiles: bool = False) -> None:
         super().__init__(parent)
@@ -93,6 +125,7 @@ class SlideView(QWidget):
         self._fitting = False
         self._kept: tuple[float, float, float] | None = None  # (cx, cy, scale) of the last navigation
         self.view_box.clicked.connect(self.clicked)
+        self.view_box.box_drawn.connect(self.box_drawn)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -114,6 +147,7 @@ class SlideView(QWidget):
             self.message.emit(text)
         self.fit()
         self._apply_view()
+        self.setFocus(Qt.FocusReason.OtherFocusReason)  # arrows and +/- act on the new slide without a click
 
     def is_filled(self) -> bool:
         """Whether the view is up to date: no view change pending and every visible tile drawn."""
@@ -125,6 +159,20 @@ class SlideView(QWidget):
         if self.tiles is not None:
             self.tiles.shutdown()
             self.tiles = None
+
+    # ---- tools ---------------------------------------------------------------------------
+    def set_box_mode(self, on: bool) -> None:
+        """Left drags draw a selection box (``box_drawn``) instead of panning; a hint goes to the status bar."""
+        self.view_box.box_mode = bool(on)
+        if on:
+            self.message.emit(self.BOX_HINT)
+        elif self.view_box.rubber_band is not None:
+            self.view_box.rubber_band.setVisible(False)
+
+    @property
+    def rubber_band(self) -> QGraphicsRectItem | None:
+        """The box being drawn (hidden once released), or ``None`` before the first box."""
+        return self.view_box.rubber_band
 
     # ---- navigation ----------------------------------------------------------------------
     def viewport(self) -> tuple[float, float, float, float]:

@@ -230,8 +230,9 @@ class TileLayer(QObject):
         self.message.emit(f"tile {key.level}/{key.col}/{key.row} could not be read: {text}")
 
     def is_filled(self) -> bool:
-        """Whether every tile visible at the current level has been placed."""
-        return all(k in self.items for k in self._wanted)
+        """Whether every tile visible at the current level has been placed and is shown."""
+        items = self.items
+        return all(k in items and items[k].isVisible() for k in self._wanted)
 
     def shutdown(self) -> None:
         """Stop the loader's workers (waits for reads in progress) and drop every item."""

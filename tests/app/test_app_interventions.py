@@ -30,10 +30,11 @@ def opened(window, demo_project):
 def test_selection_tools(opened):
     window, s, panel = opened
     ps, coords = s.grid.patch_size, s.grid.coords
-    # box: two clicks on the view
+    # box: a rubber band drawn in the view (the mouse drag itself: tests/app/scenarios/test_scenario_input.py)
     panel.tool.setCurrentText("box")
-    window.view.clicked.emit(0.0, 0.0, 0)
-    window.view.clicked.emit(2.0 * ps, 1.0 * ps, 0)
+    window.view.clicked.emit(0.0, 0.0, 0)  # a click alone selects nothing
+    assert s.selection.size == 0
+    window.view.box_drawn.emit(0.0, 0.0, 2.0 * ps, 1.0 * ps)
     assert s.selection.tolist() == [i for i, (x, y) in enumerate(coords) if x < 2 * ps and y < ps]
     # click toggles one patch
     panel.tool.setCurrentText("click")

@@ -21,3 +21,22 @@ def test_wheel_in_through_every_level_and_back_out_paints_the_slide(opened, trut
         wheel(view, qtbot, -3)
         settle(view, qtbot)
         assert_matches_slide(view, truth_reader, f"zoomed back out to level {view.tiles.current_level}")
+
+
+def test_zoom_back_out_to_a_level_seen_before_reads_nothing_from_the_slide(opened, window, truth_reader, qtbot):
+    from PySide6.QtCore import Qt
+
+    from .driver import key
+
+    view = opened
+    qtbot.waitActive(window)
+    start = view.tiles.current_level
+    wheel(view, qtbot, 5)
+    settle(view, qtbot)
+    assert view.tiles.current_level < start
+    reads = view.tiles.loader.reads
+    key(window, qtbot, Qt.Key.Key_F)  # straight back to the fitted view (no intermediate level)
+    settle(view, qtbot)
+    assert view.tiles.current_level == start
+    assert view.tiles.loader.reads == reads  # served by the placed items and the tile cache
+    assert_matches_slide(view, truth_reader, "back at the level seen first")
