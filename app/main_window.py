@@ -2,8 +2,10 @@
 
 Composition only: the window connects the review session's signals to the view and the docks and
 forwards user actions into the session. Files open by drag-and-drop, File > Open / Open Folder,
-recent files and command-line arguments; window geometry and recent files persist in QSettings
-(organisation "Evident").
+recent files and command-line arguments; window geometry, the dock layout (versioned, see
+:mod:`app.dock_layout`) and recent files persist in QSettings (organisation "Evident"). Every dock
+scrolls its panel, and Layers / Interventions share one tabbed dock, so the default layout fits a
+1280 x 720 screen (docs/viewer_layout.md).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
+from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
 from app.jobs import BackgroundCall
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel
@@ -53,9 +56,12 @@ class MainWindow(QMainWindow):
         self.interventions = InterventionsPanel(self.session, self.view)
         self.info_panel = InfoPanel(self.session)
         right = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
+        tools = self._dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(right, tools)
+        right.raise_()
         left = self._dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.resizeDocks([left, right], [230, 380], Qt.Orientation.Horizontal)
+        self.docks = {"layers": right, "interventions": tools, "slide": left}
+        self.resizeDocks([left, right], [210, 380], Qt.Orientation.Horizontal)
         self.tissue_job: BackgroundCall | None = None
         self.layers_panel.tissue_requested.connect(self.detect_tissue)
         self.status_text = QLabel("")
@@ -72,18 +78,19 @@ class MainWindow(QMainWindow):
         s.message.connect(lambda level, text: self.show_message(text))
         self.view.message.connect(self.show_message)
         self.view.cursor_moved.connect(self._cursor)
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        restore_geometry(self, self.settings, (1400, 900))
+        self.restore_layout()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(widget)
+        dock.setWidget(scrollable(widget))
         self.addDockWidget(area, dock)
         return dock
+
+    def restore_layout(self) -> bool:
+        """Restore the dock layout saved at the last close (call again after adding docks)."""
+        return restore_layout(self, self.settings)
 
     # ---- menus ---------------------------------------------------------------------------
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -258,8 +265,14 @@ class MainWindow(QMainWindow):
             text = " | ".join(parts) + "   " + text
         self.cursor_text.setText(text)
 
+    def showEvent(self, ev):  # noqa: N802 - Qt naming
+        super().showEvent(ev)
+        if not getattr(self, "_clamped", False):  # the frame (title bar) is known once shown
+            self._clamped = True
+            clamp_to_screen(self)
+
     def closeEvent(self, ev):  # noqa: N802 - Qt naming
-        self.settings.setValue("geometry", self.saveGeometry())
+        save_layout(self, self.settings)
         self.interventions.shutdown()
         self.view.shutdown()
         if self.tissue_job is not None:
