@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
@@ -24,6 +22,7 @@ from app.jobs import BackgroundCall
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel
 from app.panels.layers import LayersPanel
+from app.viewer.hud import Legend
 from app.viewer.overlay_layer import OverlayStack
 from app.viewer.slide_view import MAGNIFICATIONS, SlideView
 from core.review.normalise import colormap_lut
@@ -52,6 +51,7 @@ class MainWindow(QMainWindow):
         self.view = SlideView(self, tile_workers=tile_workers or min(4, os.cpu_count() or 1))
         self.setCentralWidget(self.view)
         self.overlays = OverlayStack(self.view.view_box)
+        self.legend = Legend(self.view.graphics)  # names and colours of the outlines shown
         self.layers_panel = LayersPanel(self.session)
         self.interventions = InterventionsPanel(self.session, self.view)
         self.info_panel = InfoPanel(self.session)
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         s.files_changed.connect(self._files_changed)
         s.layers_changed.connect(self._layers_changed)
         s.layer_changed.connect(self._layer_changed)
+        s.current_layer_changed.connect(lambda _: self._update_colorbar())
         s.selection_changed.connect(lambda: self.overlays.set_selection(s.grid, s.selection))
         s.message.connect(lambda level, text: self.show_message(text))
         self.view.message.connect(self.show_message)
@@ -213,37 +214,34 @@ class MainWindow(QMainWindow):
         self.overlays.tissue_fraction = self.session.tissue_fraction
         self.overlays.sync(self.session.layers, self.session.grid)
         self._update_colorbar()
+        self._update_legend()
 
     def _layer_changed(self, name: str) -> None:
         names = [x.name for x in self.session.layers]
         self.overlays.tissue_fraction = self.session.tissue_fraction
         self.overlays.refresh(self.session.layer(name), names.index(name), self.session.grid)
         self._update_colorbar()
+        self._update_legend()
+
+    def _update_legend(self) -> None:
+        shown = [(x.name, x.settings.color) for x in reversed(self.session.layers)
+                 if x.kind in ("subset", "regions") and x.settings.visible]
+        if shown != self.legend.entries or self.legend.isVisible() != bool(shown):
+            self.legend.set_entries(shown)
 
     def _update_colorbar(self) -> None:
-        top = next((x for x in reversed(self.session.layers) if x.kind == "scalar" and x.settings.visible), None)
+        """Show the map in focus (the selected layer when it is a visible map, else the top one)."""
+        top = self.session.map_in_focus()
         if top is None:
             self.view.colorbar.set_layer(None)
             return
         s = top.settings
-        values = top.values
-        if s.smooth_sigma > 0 and self.session.grid is not None:
-            from core.review.smoothing import smooth_scores
-
-            values = smooth_scores(self.session.grid, values, s.smooth_sigma)
-        if s.norm == "rank":
-            ends = ("lowest", "highest")
-        elif s.norm == "centered":
-            finite = values[np.isfinite(values)]
-            m = float(np.abs(finite).max()) if finite.size else 0.0
-            ends = (f"{-m:.3g}", f"{m:.3g}")
-        elif s.norm == "manual":
-            ends = (f"{s.vmin:.3g}", f"{s.vmax:.3g}")
-        else:
-            lo, hi = (s.lo_pct, s.hi_pct) if s.norm == "percentile" else (0, 100)
-            a, b = np.nanpercentile(values, [lo, hi])
-            ends = (f"{a:.3g}", f"{b:.3g}")
-        self.view.colorbar.set_layer(colormap_lut(s.colormap), f"{top.name} — {top.units}", s.describe(), ends)
+        ends = self.overlays.cache.ends(top, self.session.grid)  # cached with the normalisation
+        lut, args = colormap_lut(s.colormap), (f"{top.name} — {top.units}", s.describe(), ends)
+        cb = self.view.colorbar
+        if cb.isVisible() and cb.lut is lut and (cb.title, cb.note, cb.ends) == args:
+            return  # an opacity / threshold tick: nothing on the colorbar changes
+        cb.set_layer(lut, *args)
 
     def _cursor(self, x: float, y: float) -> None:
         text = f"x {x:.0f}  y {y:.0f} px"
