@@ -16,6 +16,10 @@ across, jump via the minimap. Measured on the GUI thread:
   ``max_gui_stall_cpu_ms``: the same in GUI-thread CPU time (insensitive to other processes
   preempting the GUI thread on a loaded machine).
 
+A second row (:mod:`app.bench_overlay`): the longest GUI stall while an overlay slider is dragged on
+a 100,000-patch map, cached and throttled vs the pre-cache path. ``--only tiles|overlay`` runs one.
+Each row is one JSON line with ``--json``.
+
 Run through ``evident bench viewer`` (core/bench/viewer.py starts this in a subprocess because core
 may not import Qt).
 """
@@ -129,7 +133,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
     p.add_argument("--slide", default=None, help="slide to use (default: the 51200 x 51200 pyramid TIFF)")
+    p.add_argument("--only", choices=("tiles", "overlay"), default=None, help="run one of the two rows")
     args = p.parse_args(argv)
+    rows = []
+    if args.only != "overlay":
+        rows.append(_tiles_row(args))
+    if args.only != "tiles":
+        from app.bench_overlay import overlay_row
+
+        rows.append(overlay_row(steps=50 if args.quick else 100))
+    for row in rows:
+        if args.json:
+            print(json.dumps(row))
+        else:
+            for k, v in row.items():
+                print(f"{k:28s} {v}")
+    return 0
+
+
+def _tiles_row(args) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
 
@@ -146,15 +168,9 @@ def main(argv: list[str] | None = None) -> int:
 
     a, b = ours.pop("_image"), base.pop("_image")
     diff = float(np.abs(arr(a).astype(int) - arr(b).astype(int)).max()) if a.size() == b.size() else float("nan")
-    row = {"case": "scripted viewer session (51200 x 51200 TIFF)", "ours_ms": ours["fov_fill_ms"],
-           "baseline_ms": base["fov_fill_ms"], "speedup": base["fov_fill_ms"] / max(ours["fov_fill_ms"], 1e-9),
-           "max_abs_diff": diff, **ours, **{f"baseline_{k}": v for k, v in base.items()}, "slide": slide}
-    if args.json:
-        print(json.dumps(row))
-    else:
-        for k, v in row.items():
-            print(f"{k:28s} {v}")
-    return 0
+    return {"case": "scripted viewer session (51200 x 51200 TIFF)", "ours_ms": ours["fov_fill_ms"],
+            "baseline_ms": base["fov_fill_ms"], "speedup": base["fov_fill_ms"] / max(ours["fov_fill_ms"], 1e-9),
+            "max_abs_diff": diff, **ours, **{f"baseline_{k}": v for k, v in base.items()}, "slide": slide}
 
 
 if __name__ == "__main__":
