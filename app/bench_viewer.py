@@ -21,6 +21,10 @@ across, jump via the minimap. Measured on the GUI thread:
 * ``close_ms`` (main window, with the review features as ``evident view`` builds it, slide open
   and settled): ``close()`` until it returned and the close's events were processed.
 
+A second row (:mod:`app.bench_overlay`): the longest GUI stall while an overlay slider is dragged on
+a 100,000-patch map, cached and throttled vs the pre-cache path. ``--only tiles|overlay`` runs one.
+Each row is one JSON line with ``--json``.
+
 Run through ``evident bench viewer`` (core/bench/viewer.py starts this in a subprocess because core
 may not import Qt).
 """
@@ -183,7 +187,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
     p.add_argument("--slide", default=None, help="slide to use (default: the 51200 x 51200 pyramid TIFF)")
+    p.add_argument("--only", choices=("tiles", "overlay"), default=None, help="run one of the two rows")
     args = p.parse_args(argv)
+    rows = []
+    if args.only != "overlay":
+        rows.append(_tiles_row(args))
+    if args.only != "tiles":
+        from app.bench_overlay import overlay_row
+
+        rows.append(overlay_row(steps=50 if args.quick else 100))
+    for row in rows:
+        if args.json:
+            print(json.dumps(row))
+        else:
+            for k, v in row.items():
+                print(f"{k:28s} {v}")
+    return 0
+
+
+def _tiles_row(args) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
 
@@ -204,15 +226,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with open_slide(slide) as r:
         size = "{} x {}".format(*r.dimensions)
-    row = {"case": f"scripted viewer session ({size} {Path(slide).suffix.lstrip('.').upper()})", "ours_ms": ours["fov_fill_ms"],
-           "baseline_ms": base["fov_fill_ms"], "speedup": base["fov_fill_ms"] / max(ours["fov_fill_ms"], 1e-9),
-           "max_abs_diff": diff, **ours, **{f"baseline_{k}": v for k, v in base.items()}, "slide": slide}
-    if args.json:
-        print(json.dumps(row))
-    else:
-        for k, v in row.items():
-            print(f"{k:28s} {v}")
-    return 0
+    return {"case": f"scripted viewer session ({size} {Path(slide).suffix.lstrip('.').upper()})",
+            "ours_ms": ours["fov_fill_ms"], "baseline_ms": base["fov_fill_ms"],
+            "speedup": base["fov_fill_ms"] / max(ours["fov_fill_ms"], 1e-9),
+            "max_abs_diff": diff, **ours, **{f"baseline_{k}": v for k, v in base.items()}, "slide": slide}
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Composition only: the window connects the review session's signals to the view and the docks and
 forwards user actions into the session. Files open by drag-and-drop, File > Open / Open Folder,
-recent files and command-line arguments; window geometry and recent files persist in QSettings
-(organisation "Evident").
+recent files and command-line arguments; window geometry, the dock layout (versioned, see
+:mod:`app.dock_layout`) and recent files persist in QSettings (organisation "Evident"). Every dock
+scrolls its panel, and Layers / Interventions share one tabbed dock, so the default layout fits a
+1280 x 720 screen (docs/viewer_layout.md).
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
+from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
 from app.jobs import BackgroundCall
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel
 from app.panels.layers import LayersPanel
+from app.viewer.hud import Legend
 from app.viewer.overlay_layer import OverlayStack
 from app.viewer.slide_view import MAGNIFICATIONS, SlideView
 from core.review.normalise import colormap_lut
@@ -49,13 +51,17 @@ class MainWindow(QMainWindow):
         self.view = SlideView(self, tile_workers=tile_workers or min(4, os.cpu_count() or 1))
         self.setCentralWidget(self.view)
         self.overlays = OverlayStack(self.view.view_box)
+        self.legend = Legend(self.view.graphics)  # names and colours of the outlines shown
         self.layers_panel = LayersPanel(self.session)
         self.interventions = InterventionsPanel(self.session, self.view)
         self.info_panel = InfoPanel(self.session)
         right = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
+        tools = self._dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(right, tools)
+        right.raise_()
         left = self._dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.resizeDocks([left, right], [230, 380], Qt.Orientation.Horizontal)
+        self.docks = {"layers": right, "interventions": tools, "slide": left}
+        self.resizeDocks([left, right], [210, 380], Qt.Orientation.Horizontal)
         self.tissue_job: BackgroundCall | None = None
         self.layers_panel.tissue_requested.connect(self.detect_tissue)
         self.status_text = QLabel("")
@@ -69,22 +75,24 @@ class MainWindow(QMainWindow):
         s.files_changed.connect(self._files_changed)
         s.layers_changed.connect(self._layers_changed)
         s.layer_changed.connect(self._layer_changed)
+        s.current_layer_changed.connect(lambda _: self._update_colorbar())
         s.selection_changed.connect(lambda: self.overlays.set_selection(s.grid, s.selection))
         s.message.connect(lambda level, text: self.show_message(text))
         self.view.message.connect(self.show_message)
         self.view.cursor_moved.connect(self._cursor)
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        restore_geometry(self, self.settings, (1400, 900))
+        self.restore_layout()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(widget)
+        dock.setWidget(scrollable(widget))
         self.addDockWidget(area, dock)
         return dock
+
+    def restore_layout(self) -> bool:
+        """Restore the dock layout saved at the last close (call again after adding docks)."""
+        return restore_layout(self, self.settings)
 
     # ---- menus ---------------------------------------------------------------------------
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -219,37 +227,34 @@ class MainWindow(QMainWindow):
         self.overlays.tissue_fraction = self.session.tissue_fraction
         self.overlays.sync(self.session.layers, self.session.grid)
         self._update_colorbar()
+        self._update_legend()
 
     def _layer_changed(self, name: str) -> None:
         names = [x.name for x in self.session.layers]
         self.overlays.tissue_fraction = self.session.tissue_fraction
         self.overlays.refresh(self.session.layer(name), names.index(name), self.session.grid)
         self._update_colorbar()
+        self._update_legend()
+
+    def _update_legend(self) -> None:
+        shown = [(x.name, x.settings.color) for x in reversed(self.session.layers)
+                 if x.kind in ("subset", "regions") and x.settings.visible]
+        if shown != self.legend.entries or self.legend.isVisible() != bool(shown):
+            self.legend.set_entries(shown)
 
     def _update_colorbar(self) -> None:
-        top = next((x for x in reversed(self.session.layers) if x.kind == "scalar" and x.settings.visible), None)
+        """Show the map in focus (the selected layer when it is a visible map, else the top one)."""
+        top = self.session.map_in_focus()
         if top is None:
             self.view.colorbar.set_layer(None)
             return
         s = top.settings
-        values = top.values
-        if s.smooth_sigma > 0 and self.session.grid is not None:
-            from core.review.smoothing import smooth_scores
-
-            values = smooth_scores(self.session.grid, values, s.smooth_sigma)
-        if s.norm == "rank":
-            ends = ("lowest", "highest")
-        elif s.norm == "centered":
-            finite = values[np.isfinite(values)]
-            m = float(np.abs(finite).max()) if finite.size else 0.0
-            ends = (f"{-m:.3g}", f"{m:.3g}")
-        elif s.norm == "manual":
-            ends = (f"{s.vmin:.3g}", f"{s.vmax:.3g}")
-        else:
-            lo, hi = (s.lo_pct, s.hi_pct) if s.norm == "percentile" else (0, 100)
-            a, b = np.nanpercentile(values, [lo, hi])
-            ends = (f"{a:.3g}", f"{b:.3g}")
-        self.view.colorbar.set_layer(colormap_lut(s.colormap), f"{top.name} — {top.units}", s.describe(), ends)
+        ends = self.overlays.cache.ends(top, self.session.grid)  # cached with the normalisation
+        lut, args = colormap_lut(s.colormap), (f"{top.name} — {top.units}", s.describe(), ends)
+        cb = self.view.colorbar
+        if cb.isVisible() and cb.lut is lut and (cb.title, cb.note, cb.ends) == args:
+            return  # an opacity / threshold tick: nothing on the colorbar changes
+        cb.set_layer(lut, *args)
 
     def _cursor(self, x: float, y: float) -> None:
         text = f"x {x:.0f}  y {y:.0f} px"
@@ -271,8 +276,14 @@ class MainWindow(QMainWindow):
             text = " | ".join(parts) + "   " + text
         self.cursor_text.setText(text)
 
+    def showEvent(self, ev):  # noqa: N802 - Qt naming
+        super().showEvent(ev)
+        if not getattr(self, "_clamped", False):  # the frame (title bar) is known once shown
+            self._clamped = True
+            clamp_to_screen(self)
+
     def closeEvent(self, ev):  # noqa: N802 - Qt naming
-        self.settings.setValue("geometry", self.saveGeometry())
+        save_layout(self, self.settings)
         self.interventions.shutdown()
         self.view.shutdown()
         if self.tissue_job is not None:

@@ -4,7 +4,9 @@
 ``view``, ``menuBar()``, ``addDockWidget``, ``tabifyDockWidget``) and returns the
 :class:`ReviewFeatures` it attached as ``window.review``:
 
-* docks: Evidence gallery and Exemplar anchors (right, tabbed), Cohort and Plots (bottom, tabbed);
+* docks: Evidence gallery, Exemplar anchors and Plots (right, below Layers, tabbed); Cohort (bottom,
+  hidden until a cohort is loaded); each panel scrolls inside its dock (:mod:`app.dock_layout`), and
+  the layout saved at the last close is restored (``window.restore_layout()``);
 * Review menu: Compare maps… (Ctrl+K), Next / previous failure (Ctrl+] / Ctrl+[), show the docks,
   Save / Open session (Ctrl+Shift+S / Ctrl+Shift+L), Export (selection, subset, thresholded map as
   GeoJSON; numbers CSV; figure PNG), Jobs… (train, recover, explain, audit in the background).
@@ -17,6 +19,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
 from app.dialogs.exports import ReviewExports
+from app.dock_layout import scrollable
 from app.panels.cohort_browser import CohortBrowser
 from app.panels.exemplars import ExemplarsPanel
 from app.panels.gallery import GalleryPanel
@@ -44,13 +47,19 @@ class ReviewFeatures(QObject):
         self.docks = {
             "gallery": self._dock("Evidence gallery", self.gallery, Qt.DockWidgetArea.RightDockWidgetArea),
             "cohort": self._dock("Cohort", self.cohort, Qt.DockWidgetArea.BottomDockWidgetArea),
-            "plots": self._dock("Plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "plots": self._dock("Plots", self.plots, Qt.DockWidgetArea.RightDockWidgetArea),
             "exemplars": self._dock("Exemplar anchors", self.exemplars, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         window.tabifyDockWidget(self.docks["gallery"], self.docks["exemplars"])
+        window.tabifyDockWidget(self.docks["gallery"], self.docks["plots"])
         self.docks["gallery"].raise_()
-        window.tabifyDockWidget(self.docks["cohort"], self.docks["plots"])
-        self.docks["cohort"].raise_()
+        top = getattr(window, "docks", {}).get("layers")
+        if top is not None:
+            window.resizeDocks([top, self.docks["gallery"]], [3, 2], Qt.Orientation.Vertical)
+        if hasattr(window, "restore_layout"):
+            window.restore_layout()  # the saved layout names these docks too
+        self.docks["cohort"].hide()  # empty until a cohort is loaded (then shown: _cohort_loaded)
+        self.cohort.loaded.connect(self._cohort_loaded)
         self.exports.before_restore = self.release_slide
         s.closing.connect(self.release_slide)  # only when a new review really replaces the slide
         self.actions: dict[str, QAction] = {}
@@ -62,10 +71,14 @@ class ReviewFeatures(QObject):
             self.shutdown()
         return False
 
+    def _cohort_loaded(self, _rows: int) -> None:
+        self.docks["cohort"].show()
+        self.docks["cohort"].raise_()
+
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self.window)
         dock.setObjectName(f"review: {title}")
-        dock.setWidget(widget)
+        dock.setWidget(scrollable(widget))
         self.window.addDockWidget(area, dock)
         return dock
 

@@ -45,11 +45,12 @@ class ReviewExports:
         return path or None
 
     def _top_scalar(self):
-        return next((x for x in reversed(self.session.layers) if x.kind == "scalar" and x.settings.visible), None)
+        """The map the colorbar shows: the selected layer when it is a visible map, else the top one."""
+        return self.session.map_in_focus()
 
     # ---- GeoJSON -----------------------------------------------------------------------------
     def export_selection_geojson(self, path) -> bool:
-        """The selected patches as merged QuPath regions (with the top visible map's scores)."""
+        """The selected patches as merged QuPath regions (with the scores of the map in focus)."""
         from core.review.export import write_patch_geojson
 
         s = self.session
@@ -120,7 +121,7 @@ class ReviewExports:
         return self._run(write, f"numbers written to {path}")
 
     def export_figure(self, path, width_px: int = 2000) -> bool:
-        """The current view with the top visible map, its colorbar and a scale bar, ``width_px`` wide."""
+        """The current view with the map in focus (selected, else top visible), its colorbar and a scale bar, ``width_px`` wide."""
         from app.viewer.overlay_layer import layer_rgba
         from core.review.export import render_figure
         from core.review.normalise import colormap_lut

@@ -5,11 +5,17 @@ for subsets and regions, and a "Detect tissue" button. It only writes into the r
 (``update_layer``, ``move_layer``) and redraws itself from the session's ``layers_changed`` /
 ``layer_changed`` signals; it never talks to the view. Tissue detection runs in the window: the
 panel emits ``tissue_requested()`` (also when clipping is switched on before tissue is known).
+
+The selected row is the session's ``current_layer`` (the colorbar follows it). While the opacity or
+threshold slider is dragged, changes reach the session at most once per :data:`THROTTLE_MS` (the
+first at once, the last when the slider is released); keyboard and programmatic changes apply at
+once. Subset and region rows carry a swatch of their outline colour.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,7 +35,9 @@ from core.review.annotation_metrics import AnnotationMasks
 from core.review.normalise import COLORMAPS, NORM_MODES
 from core.review.session import ReviewSession
 
-__all__ = ["LayersPanel"]
+__all__ = ["LayersPanel", "THROTTLE_MS"]
+
+THROTTLE_MS = 30  # at most one session update per this many ms while a slider is dragged
 
 _NORM_LABELS = {"percentile": "percentile clip", "rank": "rank (CLAM)", "minmax": "min–max", "manual": "manual range",
                 "centered": "centred at 0"}
@@ -45,8 +53,15 @@ class LayersPanel(QWidget):
         self.session = session
         self._annotation_masks = AnnotationMasks()  # patch labelling is done once per annotation and slide
         self._syncing = False
+        self.throttle_ms: int | None = THROTTLE_MS  # None: every slider tick at once (benchmark baseline)
+        self._pending: dict = {}
+        self._pending_name: str | None = None
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.timeout.connect(self._flush)
+        self._metrics_key: tuple | None = None
         self.list = QListWidget()
-        self.list.setMinimumHeight(150)
+        self.list.setMinimumHeight(120)
         self.up, self.down = QPushButton("Raise"), QPushButton("Lower")
         self.cmap = QComboBox()
         self.cmap.addItems(list(COLORMAPS))
@@ -93,15 +108,17 @@ class LayersPanel(QWidget):
         lay.addLayout(buttons)
         lay.addLayout(form)
         self.list.itemChanged.connect(self._visibility)
-        self.list.currentRowChanged.connect(lambda _: self._show_settings())
+        self.list.currentRowChanged.connect(lambda _: self._current_changed())
         self.up.clicked.connect(lambda: self._move(+1))
         self.down.clicked.connect(lambda: self._move(-1))
         self.cmap.currentTextChanged.connect(lambda v: self._set(colormap=v))
         self.norm.currentIndexChanged.connect(lambda _: self._set_norm())
         self.vmin.editingFinished.connect(self._set_norm)
         self.vmax.editingFinished.connect(self._set_norm)
-        self.opacity.valueChanged.connect(lambda v: self._set(opacity=v / 100))
-        self.threshold.valueChanged.connect(lambda v: self._set(threshold=v / 100))
+        self.opacity.valueChanged.connect(lambda v: self._slide(opacity=v / 100))
+        self.threshold.valueChanged.connect(lambda v: self._slide(threshold=v / 100))
+        self.opacity.sliderReleased.connect(self._flush)
+        self.threshold.sliderReleased.connect(self._flush)
         self.smooth.valueChanged.connect(lambda v: self._set(smooth_sigma=float(v)))
         self.clip.toggled.connect(self._set_clip)
         self.filled.toggled.connect(lambda v: self._set(filled=bool(v)))
@@ -129,6 +146,8 @@ class LayersPanel(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, layer.name)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if layer.settings.visible else Qt.CheckState.Unchecked)
+                if layer.kind in ("subset", "regions"):
+                    item.setIcon(_swatch(layer.settings.color))
                 self.list.addItem(item)
                 if layer.name == keep:
                     self.list.setCurrentItem(item)
@@ -137,6 +156,11 @@ class LayersPanel(QWidget):
         finally:
             self.list.blockSignals(blocked)
             self._syncing = False
+        self._current_changed()
+
+    def _current_changed(self) -> None:
+        self._flush()  # a drag's last value belongs to the layer it was made on
+        self.session.set_current_layer(self.current_name())
         self._show_settings()
 
     def _layer_changed(self, name: str) -> None:
@@ -144,8 +168,10 @@ class LayersPanel(QWidget):
         for i in range(self.list.count()):
             item = self.list.item(i)
             if item.data(Qt.ItemDataRole.UserRole) == name:
-                visible = self.session.layer(name).settings.visible
-                item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+                settings = self.session.layer(name).settings
+                item.setCheckState(Qt.CheckState.Checked if settings.visible else Qt.CheckState.Unchecked)
+                if self.session.layer(name).kind in ("subset", "regions"):
+                    item.setIcon(_swatch(settings.color))
         self._syncing = False
         self._show_settings()
 
@@ -166,8 +192,9 @@ class LayersPanel(QWidget):
             lo, hi = (s.vmin, s.vmax) if s.norm == "manual" else (float(layer.values.min()), float(layer.values.max()))
             self.vmin.setValue(lo)
             self.vmax.setValue(hi)
-        self.opacity.setValue(round(s.opacity * 100))
-        self.threshold.setValue(round(s.threshold * 100))
+        for slider, value in ((self.opacity, s.opacity), (self.threshold, s.threshold)):
+            if not slider.isSliderDown():  # a dragged slider is ahead of the throttled session
+                slider.setValue(round(value * 100))
         self.smooth.setValue(s.smooth_sigma)
         self.clip.setChecked(s.clip_to_tissue)
         self.filled.setChecked(s.filled)
@@ -187,6 +214,10 @@ class LayersPanel(QWidget):
 
         s = self.session
         regions = [x for x in s.layers if x.kind == "regions" and x.geometry is not None and x.name != "tissue"]
+        key = (layer.name, id(layer.values), s.grid, tuple((r.name, id(r.geometry)) for r in regions))
+        if key == self._metrics_key:  # the scores and annotations are unchanged (a slider tick)
+            return
+        self._metrics_key = key
         if layer.kind != "scalar" or not regions or s.grid is None or s.bag is None:
             self.annotation_metrics.setText("")
             return
@@ -200,6 +231,33 @@ class LayersPanel(QWidget):
         if self._syncing or name is None:
             return
         self.session.update_layer(name, **changes)
+
+    def _slide(self, **changes) -> None:
+        """A slider value: at once, or (while dragged) at most once per ``throttle_ms``."""
+        name = self.current_name()
+        if self._syncing or name is None:
+            return
+        dragged = self.opacity.isSliderDown() or self.threshold.isSliderDown()
+        if self.throttle_ms is None or not dragged:
+            self._flush()
+            self.session.update_layer(name, **changes)
+            return
+        if self._pending_name not in (None, name):
+            self._flush()
+        self._pending.update(changes)
+        self._pending_name = name
+        if not self._throttle.isActive():  # leading edge: the first tick of a burst at once
+            self._flush()
+            self._throttle.start(self.throttle_ms)
+
+    def _flush(self) -> None:
+        """Apply the slider changes held back by the throttle."""
+        changes, name = self._pending, self._pending_name
+        self._pending, self._pending_name = {}, None
+        if changes and name in {x.name for x in self.session.layers}:
+            self.session.update_layer(name, **changes)
+            if self.opacity.isSliderDown() or self.threshold.isSliderDown():
+                self._throttle.start(self.throttle_ms)  # trailing edge: next update one interval later
 
     def _set_clip(self, on: bool) -> None:
         if self._syncing or self.current_name() is None:
@@ -230,3 +288,10 @@ class LayersPanel(QWidget):
             return
         names = [x.name for x in self.session.layers]
         self.session.move_layer(name, names.index(name) + step)
+
+
+def _swatch(colour: tuple[int, int, int]) -> QIcon:
+    """A 12 x 12 px icon filled with an outline colour."""
+    pix = QPixmap(12, 12)
+    pix.fill(QColor(*colour))
+    return QIcon(pix)

@@ -1,4 +1,4 @@
-"""Heads-up widgets drawn over the slide view: scale bar (µm), colorbar, minimap.
+"""Heads-up widgets drawn over the slide view: scale bar (µm), colorbar, minimap, outline legend.
 
 Each is a small child widget of the view's GraphicsView, painted with QPainter and re-placed in
 the corners by :meth:`place` when the view is resized.
@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-__all__ = ["ScaleBar", "ColorBar", "Minimap", "nice_length_um", "rgba_to_qimage"]
+__all__ = ["ScaleBar", "ColorBar", "Minimap", "Legend", "nice_length_um", "rgba_to_qimage"]
 
 
 def nice_length_um(max_um: float) -> float:
@@ -90,7 +90,9 @@ class ScaleBar(_Hud):
 
 
 class ColorBar(_Hud):
-    """The LUT of the top visible scalar layer with its name, units and normalisation in words."""
+    """The LUT of the map in focus (the scalar layer selected in the Layers panel when visible, else
+    the top visible one: :func:`core.review.layer_roles.map_in_focus`) with its name, units and
+    normalisation in words."""
 
     corner = "tr"
 
@@ -99,12 +101,14 @@ class ColorBar(_Hud):
         self.title = ""
         self.note = ""
         self.ends = ("", "")
+        self.lut: np.ndarray | None = None  # the (256, 4) LUT shown
         self._image: QImage | None = None
         self.hide()
 
     def set_layer(self, lut: np.ndarray | None, title: str = "", note: str = "",
                   ends: tuple[str, str] = ("", "")) -> None:
         """Show a (256, 4) uint8 LUT with a title, a note (normalisation) and end labels; ``None`` hides."""
+        self.lut = lut
         if lut is None:
             self.hide()
             return
@@ -190,3 +194,56 @@ class Minimap(_Hud):
         k = self._k()
         self.jump.emit(ev.position().x() / k, ev.position().y() / k)
         ev.accept()
+
+
+class Legend(_Hud):
+    """Swatches and names of the outlined layers shown (subsets, regions), top-left of the view.
+
+    It re-places itself when its parent (the GraphicsView) is resized.
+    """
+
+    corner = "tl"
+    _ROW = 16
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent, (10, 10))
+        self.entries: list[tuple[str, tuple[int, int, int]]] = []
+        parent.installEventFilter(self)
+        self.hide()
+
+    def eventFilter(self, obj, ev):  # noqa: N802 - Qt naming
+        if obj is self.parentWidget() and ev.type() == QEvent.Type.Resize and self.isVisible():
+            self.place()
+        return False
+
+    def set_entries(self, entries: list[tuple[str, tuple[int, int, int]]]) -> None:
+        """Show ``(name, (r, g, b))`` rows, top layer first; an empty list hides the legend."""
+        self.entries = list(entries)
+        if not self.entries:
+            self.hide()
+            return
+        metrics = QFontMetrics(self._font())
+        width = max(metrics.horizontalAdvance(name) for name, _ in self.entries)
+        self.resize(min(34 + width, 320), 6 + self._ROW * len(self.entries))
+        self.show()
+        self.place()
+        self.update()
+
+    def _font(self) -> QFont:
+        f = QFont(self.font())
+        f.setPointSizeF(8.5)
+        return f
+
+    def paintEvent(self, ev):  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(255, 255, 255, 215))
+        p.setFont(self._font())
+        for i, (name, colour) in enumerate(self.entries):
+            y = 3 + self._ROW * i
+            box = QRectF(6, y + 3, 18, 10)  # a solid swatch with a thin dark frame (yellow on white)
+            p.fillRect(box, QColor(*colour))
+            p.setPen(QPen(QColor(60, 60, 60), 1))
+            p.drawRect(box)
+            p.setPen(QColor(0, 0, 0))
+            p.drawText(QRectF(30, y, self.width() - 32, self._ROW), Qt.AlignmentFlag.AlignVCenter, name)
+        p.end()

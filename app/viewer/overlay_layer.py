@@ -4,10 +4,19 @@ A scalar layer on a patch lattice is ONE ImageItem with one pixel per grid cell,
 ``setRect`` at :attr:`core.review.patch_grid.PatchGrid.rect` (level-0 px), so every cell covers its
 patch exactly; off-lattice patches are drawn as rectangles grouped by colour. Subsets, selections
 and regions are outlines (QGraphicsPathItem). Items stack above the tiles in the session's layer
-order. The colour maths is :mod:`core.review.normalise`.
+order. The colour maths is :mod:`core.review.normalise`, cached per layer by
+:class:`core.review.layer_render.LayerRenderCache`.
+
+A layer's opacity is the drawn item's opacity (``QGraphicsItem.setOpacity``, colours at alpha 255),
+so an opacity change repaints without recolouring; other setting changes of a drawn map recolour
+its existing image from the cache (a threshold change reuses the normalised scores). With
+``OverlayStack(cached=False)`` every change rebuilds the layer's items from scratch with the
+opacity in the colours (the pre-cache path, kept as the benchmark baseline).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,11 +24,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
+from core.review.layer_render import LayerRenderCache
 from core.review.layers import Layer
-from core.review.normalise import colorize, normalise
 from core.review.patch_grid import PatchGrid, geometry_rings, subset_outline
-from core.review.smoothing import smooth_scores
-from core.review.tissue import clip_alpha
 
 __all__ = ["OverlayStack", "layer_rgba", "rings_path"]
 
@@ -32,15 +39,7 @@ def layer_rgba(layer: Layer, grid: PatchGrid | None = None, tissue_fraction: np.
     ``grid`` enables the layer's smoothing (``smooth_sigma``) and ``tissue_fraction`` ((N,) float)
     its clipping to tissue (``clip_to_tissue``); without them neither applies.
     """
-    s = layer.settings
-    values = layer.values
-    if s.smooth_sigma > 0 and grid is not None and grid.coords.shape[0] == values.shape[0]:
-        values = smooth_scores(grid, values, s.smooth_sigma)
-    n = normalise(values, s.norm, vmin=s.vmin, vmax=s.vmax, lo_pct=s.lo_pct, hi_pct=s.hi_pct)
-    rgba = colorize(n, s.colormap, s.opacity, s.threshold)
-    if s.clip_to_tissue and tissue_fraction is not None and tissue_fraction.shape[0] == rgba.shape[0]:
-        clip_alpha(rgba, tissue_fraction)
-    return rgba
+    return LayerRenderCache(enabled=False).rgba(layer, grid, tissue_fraction)
 
 
 def rings_path(rings: list[np.ndarray]) -> QPainterPath:
@@ -56,20 +55,28 @@ def rings_path(rings: list[np.ndarray]) -> QPainterPath:
 
 
 class OverlayStack:
-    """Keeps one group of graphics items per layer in a ViewBox, in the session's order."""
+    """Keeps one group of graphics items per layer in a ViewBox, in the session's order.
 
-    def __init__(self, view_box: pg.ViewBox) -> None:
+    ``cached=False``: the pre-cache path (every change rebuilds, opacity baked into the colours).
+    """
+
+    def __init__(self, view_box: pg.ViewBox, *, cached: bool = True) -> None:
         self.view_box = view_box
+        self.cached = cached
+        self.cache = LayerRenderCache(enabled=cached)
         self.items: dict[str, list] = {}
+        self._drawn: dict[str, tuple[Layer, PatchGrid | None, np.ndarray | None]] = {}  # what items show
         self.selection_item: QGraphicsPathItem | None = None
         self.tissue_fraction: np.ndarray | None = None  # (N,) float, for layers clipped to tissue
 
     def clear(self) -> None:
         for name in list(self.items):
             self._remove(name)
+        self.cache.forget()
         self.set_selection(None, np.zeros(0, np.int64))
 
     def _remove(self, name: str) -> None:
+        self._drawn.pop(name, None)
         for item in self.items.pop(name, []):
             self.view_box.removeItem(item)
 
@@ -77,13 +84,47 @@ class OverlayStack:
         """Rebuild every layer's items (order, settings and content)."""
         for name in list(self.items):
             self._remove(name)
+        names = {x.name for x in layers}
+        for name in {k[1] for k in self.cache._entries} - names:
+            self.cache.forget(name)
         for i, layer in enumerate(layers):
             self.items[layer.name] = self._build(layer, grid, _BASE_Z + i)
 
     def refresh(self, layer: Layer, index: int, grid: PatchGrid | None) -> None:
-        """Rebuild one layer's items after a settings change."""
+        """Show one layer's new settings: in place when only how it is drawn changed, else rebuilt."""
+        if self.cached and self._update_in_place(layer, grid, _BASE_Z + index):
+            return
         self._remove(layer.name)
         self.items[layer.name] = self._build(layer, grid, _BASE_Z + index)
+
+    def _update_in_place(self, layer: Layer, grid: PatchGrid | None, z: float) -> bool:
+        drawn = self._drawn.get(layer.name)
+        if drawn is None:
+            return not layer.settings.visible and not self.items.get(layer.name)  # hidden and still hidden
+        old, old_grid, old_fraction = drawn
+        a, b = old.settings, layer.settings
+        same_content = (old.kind == layer.kind and old.values is layer.values and old.indices is layer.indices
+                        and old.geometry is layer.geometry and old_grid is grid)
+        if not (same_content and b.visible):
+            return False
+        items = self.items[layer.name]
+        if layer.kind == "scalar":
+            if a != b or old_fraction is not self.tissue_fraction:
+                only_opacity = a == replace(b, opacity=a.opacity) and old_fraction is self.tissue_fraction
+                if not only_opacity:
+                    if grid is None or not grid.is_lattice:
+                        return False
+                    rgba = self.cache.rgba(layer, grid, self.tissue_fraction, with_opacity=False)
+                    items[0].setImage(grid.rasterise(rgba), autoLevels=False)
+        else:
+            if (a.color, a.filled) != (b.color, b.filled):
+                for item in items:
+                    self._style_outline(item, b.color, b.filled)
+        for item in items:
+            item.setOpacity(b.opacity)
+            item.setZValue(z)
+        self._drawn[layer.name] = (layer, grid, self.tissue_fraction)
+        return True
 
     def _build(self, layer: Layer, grid: PatchGrid | None, z: float) -> list:
         s = layer.settings
@@ -91,7 +132,7 @@ class OverlayStack:
             return []
         items: list = []
         if layer.kind == "scalar" and grid is not None:
-            rgba = layer_rgba(layer, grid, self.tissue_fraction)
+            rgba = self.cache.rgba(layer, grid, self.tissue_fraction, with_opacity=not self.cached)
             if grid.is_lattice:
                 item = pg.ImageItem(grid.rasterise(rgba), levels=None, autoLevels=False)
                 item.setRect(QRectF(*grid.rect))
@@ -100,23 +141,32 @@ class OverlayStack:
                 items.extend(self._rects(grid, rgba))
         elif layer.kind == "subset" and grid is not None:
             items.append(self._outline(geometry_rings(subset_outline(grid.coords, grid.patch_size, layer.indices)),
-                                       s.color, s.opacity, s.filled))
+                                       s.color, s.opacity, s.filled, baked=not self.cached))
         elif layer.kind == "regions":
-            items.append(self._outline(geometry_rings(layer.geometry), s.color, s.opacity, s.filled))
+            items.append(self._outline(geometry_rings(layer.geometry), s.color, s.opacity, s.filled,
+                                       baked=not self.cached))
         for item in items:
             item.setZValue(z)
+            if self.cached:
+                item.setOpacity(s.opacity)
             self.view_box.addItem(item)
+        self._drawn[layer.name] = (layer, grid, self.tissue_fraction)
         return items
 
-    @staticmethod
-    def _outline(rings: list[np.ndarray], color, opacity: float, filled: bool) -> QGraphicsPathItem:
+    @classmethod
+    def _outline(cls, rings: list[np.ndarray], color, opacity: float, filled: bool, *,
+                 baked: bool = False) -> QGraphicsPathItem:
+        """An outline item; its opacity is the item's (``baked``: in the pen and brush alpha instead)."""
         item = QGraphicsPathItem(rings_path(rings))
-        c = QColor(*color, int(255 * opacity))
-        pen = QPen(c, 2.5)
+        cls._style_outline(item, color, filled, opacity if baked else 1.0)
+        return item
+
+    @staticmethod
+    def _style_outline(item: QGraphicsPathItem, color, filled: bool, alpha: float = 1.0) -> None:
+        pen = QPen(QColor(*color, int(255 * alpha)), 2.5)
         pen.setCosmetic(True)
         item.setPen(pen)
-        item.setBrush(QBrush(QColor(*color, int(80 * opacity))) if filled else QBrush(Qt.BrushStyle.NoBrush))
-        return item
+        item.setBrush(QBrush(QColor(*color, int(80 * alpha))) if filled else QBrush(Qt.BrushStyle.NoBrush))
 
     @staticmethod
     def _rects(grid: PatchGrid, rgba: np.ndarray) -> list[QGraphicsPathItem]:

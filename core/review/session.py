@@ -15,6 +15,9 @@ layers_changed()
     A layer was added, removed or moved.
 layer_changed(name: str)
     A layer's settings changed.
+current_layer_changed(name: str | None)
+    The layer selected for editing (Layers panel) changed; the colorbar follows it
+    (:func:`core.review.layer_roles.map_in_focus`).
 selection_changed()
     The patch selection changed.
 history_changed()
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import EvidentError
+from core.review.layer_roles import default_layers, distinct_subset_colour, map_in_focus
 from core.review.layers import Layer
 from core.review.matching import MatchResult, SlideFiles, collect, match_files
 from core.review.normalise import rank_percentile
@@ -86,6 +90,8 @@ class ReviewSession:
         self.files_changed, self.layers_changed, self.layer_changed = Signal(), Signal(), Signal()
         self.selection_changed, self.history_changed, self.message = Signal(), Signal(), Signal()
         self.closing = Signal()
+        self.current_layer_changed = Signal()
+        self.current_layer: str | None = None  # the layer selected for editing (Layers panel)
         self.files: SlideFiles | None = None
         self.slide: Any = None
         self.bag: Any = None
@@ -159,7 +165,7 @@ class ReviewSession:
         return f"; the review of {self.files.stem!r} is kept" if self.files is not None else ""
 
     _STATE = ("files", "slide", "bag", "grid", "gates", "responses", "prompts", "classes", "_layers", "_ranks",
-              "selection", "history", "tissue", "_tissue_fraction")
+              "current_layer", "selection", "history", "tissue", "_tissue_fraction")
 
     def _state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._STATE}
@@ -175,6 +181,7 @@ class ReviewSession:
         self.classes = ()
         self._layers = []
         self._ranks = {}
+        self.current_layer = None
         self.selection = np.zeros(0, dtype=np.int64)
         self.history = []
         self.tissue = None
@@ -229,7 +236,8 @@ class ReviewSession:
             self.grid = patch_grid(content.coords, _infer_patch_size(content.coords))
         self.gates, self.responses, self.prompts = content.gates, content.responses, content.prompts
         self.classes = content.classes
-        for layer in content.layers:
+        # one map visible (the primary one), subsets in distinct colours: core.review.layer_roles
+        for layer in default_layers(content.layers, self._layers, has_gates=content.gates is not None):
             self.add_layer(layer, emit=False)
 
     def _check_checkpoint(self, path) -> None:
@@ -279,12 +287,27 @@ class ReviewSession:
                                f"{layer.values.shape[0]} scores for {self.n_patches} patches")
         self._ranks.pop(layer.name, None)
         names = [x.name for x in self._layers]
+        if layer.name not in names:
+            layer = distinct_subset_colour(layer, self._layers)
         if layer.name in names:
             self._layers[names.index(layer.name)] = layer
         else:
             self._layers.append(layer)
         if emit:
             self.layers_changed.emit()
+
+    def set_current_layer(self, name: str | None) -> None:
+        """Select a layer for editing (``None`` or an unknown name: no layer); emits
+        ``current_layer_changed`` when the choice changed."""
+        name = name if name in {x.name for x in self._layers} else None
+        if name != self.current_layer:
+            self.current_layer = name
+            self.current_layer_changed.emit(name)
+
+    def map_in_focus(self) -> Layer | None:
+        """The map the colorbar and the thresholded-map export describe (see
+        :func:`core.review.layer_roles.map_in_focus`)."""
+        return map_in_focus(self._layers, self.current_layer)
 
     def remove_layer(self, name: str) -> None:
         self._layers.remove(self.layer(name))

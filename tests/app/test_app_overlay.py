@@ -11,6 +11,7 @@ from core.review.normalise import colormap_lut
 
 def _open(window, demo_project):
     window.open_paths([demo_project["root"]])
+    window.session.update_layer("attention", visible=True)  # the demo opens with its gate map only
     return window.session
 
 
@@ -76,7 +77,8 @@ def test_layers_dock_changes_reach_the_view(window, demo_project):
     assert not np.array_equal(before, after)
     panel.opacity.setValue(80)
     assert s.layer("attention").settings.opacity == 0.8
-    assert window.overlays.items["attention"][0].image[..., 3].max() == 204
+    item = window.overlays.items["attention"][0]  # opacity is the item's; the colours stay opaque
+    assert item.opacity() == 0.8 and item.image[..., 3].max() == 255
     panel.threshold.setValue(50)
     shown = window.overlays.items["attention"][0].image[..., 3] > 0
     assert 0 < shown.sum() < (s.grid.index >= 0).sum()

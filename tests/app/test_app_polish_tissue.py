@@ -49,6 +49,7 @@ def test_clip_to_tissue_hides_patches_below_half_tissue(window, demo_project, qt
     window.open_paths([demo_project["root"]])
     s, panel = window.session, window.layers_panel
     _select(panel, "attention")
+    s.update_layer("attention", visible=True)  # the demo opens with its gate map only
     before = window.overlays.items["attention"][0].image.copy()
     with qtbot.waitSignal(window.tissue_detected, timeout=20000):
         panel.clip.setChecked(True)  # no tissue yet: ticking the box asks for it
@@ -69,7 +70,7 @@ def test_smoothing_spin_box_smooths_the_drawn_map(window, demo_project):
     window.open_paths([demo_project["root"]])
     s, panel = window.session, window.layers_panel
     _select(panel, "attention")
-    s.update_layer("attention", norm="minmax")
+    s.update_layer("attention", norm="minmax", visible=True)
     before = window.overlays.items["attention"][0].image.copy()
     panel.smooth.setValue(2.0)
     assert s.layer("attention").settings.smooth_sigma == 2.0
@@ -84,7 +85,9 @@ def test_smoothing_spin_box_smooths_the_drawn_map(window, demo_project):
     plain = replace(layer, values=smooth_scores(s.grid, layer.values, 2.0),
                     settings=replace(layer.settings, smooth_sigma=0.0))
     expected = layer_rgba(plain)
+    expected[:, 3] = np.where(expected[:, 3] > 0, 255, 0)  # the view draws opaque colours at the item's opacity
     np.testing.assert_array_equal(after, s.grid.rasterise(expected))
+    assert window.overlays.items["attention"][0].opacity() == layer.settings.opacity
     # the colorbar (top visible map) states the smoothing in words
     for layer in s.layers:
         if layer.kind == "scalar" and layer.name != "attention":
