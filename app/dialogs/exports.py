@@ -199,7 +199,11 @@ class ReviewExports:
         if not names:
             self._say("warning", "no subset layer is open")
             return
-        name, ok = QInputDialog.getItem(self.window, "Export subset", "Subset layer", names, 0, False)
+        from core.review.layers import gce_subset_layer
+
+        gce = gce_subset_layer(self.session.layers)  # GCE's recovered subset first, not a baseline
+        default = names.index(gce.name) if gce is not None else 0
+        name, ok = QInputDialog.getItem(self.window, "Export subset", "Subset layer", names, default, False)
         path = self._ask_path("Export subset", "subset.geojson", "GeoJSON (*.geojson)") if ok else None
         if path:
             self.export_subset_geojson(name, path)
