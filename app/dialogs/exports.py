@@ -111,7 +111,8 @@ class ReviewExports:
         hist = [{"step": k, "action": h.action, "n_patches": int(h.indices.size), "phi_delta": h.phi_delta,
                  **{f"p_before({c})": float(p) for c, p in zip(h.classes, h.probs_before)},
                  **{f"p_after({c})": float(p) for c, p in zip(h.classes, h.probs_after)},
-                 **{k2: float(v) for k2, v in (h.snr or {}).items()}} for k, h in enumerate(s.history, 1)]
+                 **{k2: None if v is None else float(v) for k2, v in (h.snr or {}).items()}}  # R: GCE only
+                for k, h in enumerate(s.history, 1)]
 
         def write():
             write_csv(path, rows)
