@@ -191,3 +191,15 @@ def test_cohort_row_files_include_annotations_and_checkpoint(tmp_path):
     row = read_audit_folder(tmp_path).rows[0]
     assert row.files == [tmp_path / "a.svs", tmp_path / "a.geojson", tmp_path / "m.pt"]
     assert "annotations_path" not in read_audit_folder(tmp_path).numbers
+
+
+def test_checkpoint_with_another_slide_does_not_make_the_open_slide_a_group(tmp_path):
+    from core.review.filekinds import FileKind
+    from core.review.matching import match_files
+
+    entries = [(tmp_path / "b.svs", FileKind.SLIDE), (tmp_path / "b.h5", FileKind.FEATURES),
+               (tmp_path / "m.pt", FileKind.CHECKPOINT)]
+    r = match_files(entries, current_stem="a")
+    assert [g.stem for g in r.groups] == ["b"] and r.groups[0].checkpoint == tmp_path / "m.pt"
+    alone = match_files([(tmp_path / "m.pt", FileKind.CHECKPOINT)], current_stem="a")
+    assert [g.stem for g in alone.groups] == ["a"]  # a checkpoint dropped alone is for the open slide
