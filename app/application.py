@@ -80,10 +80,16 @@ def run(files: list[str], exit_after_ms: int | None = None) -> int:
     """Open the viewer on ``files`` (slides, feature/evidence/annotation files, checkpoints or folders).
 
     ``exit_after_ms``: close the window that many ms after the first frame (see the module doc).
-    Returns the application's exit status.
+    Returns the application's exit status. Raises :class:`core.errors.EvidentError` naming the
+    system packages to install when Qt's Linux window-system plugin cannot load
+    (:func:`app.qt_platform.check_qt_platform`).
     """
     from PySide6.QtWidgets import QApplication
 
+    from app.qt_platform import check_qt_platform
+
+    if QApplication.instance() is None:
+        check_qt_platform()  # before Qt aborts the process on a missing xcb library
     from app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

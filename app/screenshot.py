@@ -16,11 +16,14 @@ __all__ = ["grab", "main"]
 
 
 def grab(widget, path: str | os.PathLike) -> Path:
-    """Render ``widget`` (and its children) to a PNG at ``path``."""
+    """Render ``widget`` (and its children) to a PNG at ``path``, written through core's atomic
+    writer (:func:`core.atomic.atomic_path`: complete or absent, file mode from the umask)."""
+    from core.atomic import atomic_path
+
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not widget.grab().save(str(out)):
-        raise OSError(f"could not write {out}")
+    with atomic_path(out) as tmp:
+        if not widget.grab().save(str(tmp), "PNG"):
+            raise OSError(f"could not write {out}")
     return out
 
 

@@ -59,8 +59,9 @@ def compare_shot(out: Path, files: list[Path] | None = None, maps: tuple[str, st
     a.set_scale(a.view_box.width() / (w * 0.8), (w * 0.5, h * 0.5))
     view.panes[0].swipe.set_position(w * 0.5)
     _wait_tiles(app, [p.view for p in view.panes])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    view.grab().save(str(out))
+    from app.screenshot import grab
+
+    grab(view, out)
     view.close()
     s.close()
     return out
@@ -95,8 +96,9 @@ def cohort_shot(out: Path, audit: Path, manifest=None, features=None, evidence=N
         if layer.settings.visible != keep:
             s.update_layer(layer.name, visible=keep)
     _wait_tiles(app, [window.view])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(out))
+    from app.screenshot import grab
+
+    grab(window, out)
     window.close()
     return out
 

@@ -112,7 +112,8 @@ class ReviewExports:
         hist = [{"step": k, "action": h.action, "n_patches": int(h.indices.size), "phi_delta": h.phi_delta,
                  **{f"p_before({c})": float(p) for c, p in zip(h.classes, h.probs_before)},
                  **{f"p_after({c})": float(p) for c, p in zip(h.classes, h.probs_after)},
-                 **{k2: float(v) for k2, v in (h.snr or {}).items()}} for k, h in enumerate(s.history, 1)]
+                 **{k2: None if v is None else float(v) for k2, v in (h.snr or {}).items()}}  # R: GCE only
+                for k, h in enumerate(s.history, 1)]
 
         def write():
             write_csv(path, rows)
@@ -200,7 +201,11 @@ class ReviewExports:
         if not names:
             self._say("warning", "no subset layer is open")
             return
-        name, ok = QInputDialog.getItem(self.window, "Export subset", "Subset layer", names, 0, False)
+        from core.review.layers import gce_subset_layer
+
+        gce = gce_subset_layer(self.session.layers)  # GCE's recovered subset first, not a baseline
+        default = names.index(gce.name) if gce is not None else 0
+        name, ok = QInputDialog.getItem(self.window, "Export subset", "Subset layer", names, default, False)
         path = self._ask_path("Export subset", "subset.geojson", "GeoJSON (*.geojson)") if ok else None
         if path:
             self.export_subset_geojson(name, path)

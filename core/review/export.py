@@ -8,7 +8,10 @@
   threshold.
 * CSV: one header row and one row per record, written atomically.
 * Figure: :func:`render_figure` draws a region of the slide with overlay colours, a colorbar and a
-  scale bar with matplotlib (Qt-free) at a chosen width in pixels.
+  scale bar with matplotlib (Qt-free); the PNG is exactly the requested width in pixels (colorbar
+  included), and parts of the region outside the slide are white (the slide's transparent pixels
+  composited on white: a figure goes on a white page, and an alpha channel shows as black in
+  viewers that ignore it).
 
 Every writer is atomic; an unwritable folder raises one :class:`EvidentError` naming it.
 """
@@ -138,7 +141,8 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
     lut
         (256, 4) uint8 colormap for the colorbar (none drawn when ``None``).
     width_px
-        Width of the image part of the figure in pixels (the slide is read at the level that gives it).
+        Width of the PNG in pixels, colorbar included (exact; at least 64). The height follows the
+        region's aspect ratio; the slide is read at the level that gives the image part's width.
     """
     import matplotlib
 
@@ -146,18 +150,23 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
     from matplotlib.figure import Figure
 
     p = Path(path)
+    width_px = int(width_px)
+    if width_px < 64:
+        raise EvidentError(p, f"figure width must be at least 64 px, got {width_px}")
     x0, y0, x1, y1 = (float(v) for v in region)
-    ds = max((x1 - x0) / max(width_px, 16), 1.0)
+    bar_px = min(160, width_px // 4) if lut is not None else 0  # colorbar strip, inside width_px
+    img_px = width_px - bar_px
+    height_px = max(int(round(img_px * (y1 - y0) / max(x1 - x0, 1.0))), 64)
+    ds = max((x1 - x0) / img_px, 1.0)
     level = reader.best_level_for_downsample(ds)
     lds = reader.level_downsamples[level]
     size = (max(int((x1 - x0) / lds), 1), max(int((y1 - y0) / lds), 1))
     rgba = reader.read_region((int(x0), int(y0)), level, size)
-    w_in = width_px / 100.0
-    h_in = max(w_in * (y1 - y0) / max(x1 - x0, 1.0), 1.0)
-    extra = 1.6 if lut is not None else 0.0
-    fig = Figure(figsize=(w_in + extra, h_in), dpi=100)
-    ax = fig.add_axes((0.0, 0.0, w_in / (w_in + extra), 1.0))
-    ax.imshow(rgba[..., :3], extent=(x0, x0 + size[0] * lds, y0 + size[1] * lds, y0), interpolation="bilinear")
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    rgb = (rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    fig = Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100, facecolor="white")
+    ax = fig.add_axes((0.0, 0.0, img_px / width_px, 1.0), facecolor="white")
+    ax.imshow(rgb, extent=(x0, x0 + size[0] * lds, y0 + size[1] * lds, y0), interpolation="bilinear")
     if overlay is not None and overlay_rect is not None:
         ox, oy, ow, oh = overlay_rect
         ax.imshow(overlay, extent=(ox, ox + ow, oy + oh, oy), interpolation="nearest")
@@ -173,7 +182,7 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import ListedColormap
 
-        cax = fig.add_axes(((w_in + 0.25) / (w_in + extra), 0.15, 0.2 / (w_in + extra), 0.7))
+        cax = fig.add_axes(((img_px + 0.15 * bar_px) / width_px, 0.15, 0.12 * bar_px / width_px, 0.7))
         cb = fig.colorbar(ScalarMappable(cmap=ListedColormap(np.asarray(lut)[:, :3] / 255.0)), cax=cax)
         cb.set_ticks([0, 1], labels=list(colorbar_ends))
         cb.set_label(colorbar_label, fontsize=9)

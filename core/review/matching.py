@@ -176,7 +176,9 @@ def match_files(entries: list[tuple[Path, FileKind]], current_stem: str | None =
         for key in ("evidence", "annotations"):
             for extra in f[key][1:]:
                 unmatched.append((extra, f"slide {s!r} already has the {key} file {f[key][0]}"))
-        if current_stem == s and slide_of[s] is None and not (feats or f["evidence"] or f["annotations"] or checkpoint):
+        # the open slide's group only when something is for it (a checkpoint that came with other slides is theirs)
+        if current_stem == s and slide_of[s] is None and not (feats or f["evidence"] or f["annotations"]
+                                                              or (checkpoint and not slides)):
             continue
         groups.append(SlideFiles(stem=s, slide=slide_of[s], features=feats[0] if feats else None,
                                  evidence=f["evidence"][0] if f["evidence"] else None,

@@ -1,9 +1,155 @@
-"""Fixtures for the scenario tests: a small 5-level pyramid of real CMU tissue and its own reader."""
+"""Scenario fixtures: a small 5-level pyramid of real CMU tissue with its own reader and maps, the
+Compare window on it; a review project whose evidence file holds GCE's ``recovered`` subset and the
+``attention_topk`` baseline, a small ``evident demo``-shaped workspace (two slides of the real CMU
+region, out-of-fold checkpoints, an audit folder, and the thumbnails / plots / other folds' models
+a real workspace holds), and real-input helpers (clicks, keys, drops)."""
 
 from __future__ import annotations
 
-import pytest
+import csv
+import json
+import shutil
 
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+
+def click(button) -> None:
+    """A real left click on a button."""
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def drop(window, paths) -> QDropEvent:
+    """Drop ``paths`` on the window as a file manager does: a drag-enter then a drop event, each
+    through Qt's event system (the window must accept the drag for the drop to count)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos, buttons, mods = QPointF(60, 60), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted(), "the window refused the drag"
+    ev = QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(window, ev)
+    return ev
+
+
+def painted_spread(widget) -> float:
+    """Standard deviation of the grabbed pixels' grey values: ~0 for a blank widget, > 10 for a slide."""
+    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width()]
+    return float(a.std())
+
+
+def write_gce_evidence(path, coords: np.ndarray, dark: np.ndarray) -> dict[str, np.ndarray]:
+    """An evidence file with attention, gates, ``attention_topk`` (first in HDF5 order) and a
+    different ``recovered`` subset; returns the two subsets."""
+    from core.evidence.evidence_file import Evidence, Subset, write_evidence
+
+    n = coords.shape[0]
+    att = np.exp(4 * dark - (4 * dark).max())
+    att /= att.sum()
+    k = max(4, n // 20)
+    topk = np.sort(np.argsort(-att)[:k]).astype(np.int64)
+    rest = np.setdiff1d(np.arange(n), topk)
+    recovered = np.sort(rest[np.argsort(-dark[rest])[:k]]).astype(np.int64)  # dark patches attention missed
+    write_evidence(path, Evidence(
+        slide_id=path.name.split(".")[0], coords=coords, classes=("benign", "tumour"), predicted_class=1,
+        scores={"attention": att}, gates=1.0 / (1.0 + np.exp(-(dark - dark.mean()) * 10)),
+        subsets={"attention_topk": Subset(topk, "budget"), "recovered": Subset(recovered, "coverage reached")},
+        model="scenario"))
+    return {"attention_topk": topk, "recovered": recovered}
+
+
+@pytest.fixture(scope="session")
+def gce_project(demo_project, tmp_path_factory):
+    """``slides/<stem>.svs``, ``features/<stem>.h5``, ``evidence/<stem>.evidence.h5`` (with both
+    subsets), ``annotations/<stem>.geojson``; returns the paths and the subsets."""
+    from core.data.bags import read_bag
+
+    root = tmp_path_factory.mktemp("gce_project")
+    stem = demo_project["slide"].stem
+    out = {"root": root}
+    for key, sub in (("slide", "slides"), ("features", "features"), ("annotations", "annotations")):
+        (root / sub).mkdir()
+        out[key] = root / sub / demo_project[key].name
+        if key == "slide":
+            out[key].symlink_to(demo_project["slide"].resolve())
+        else:
+            shutil.copy(demo_project[key], out[key])
+    bag = read_bag(out["features"])
+    (root / "evidence").mkdir()
+    out["evidence"] = root / "evidence" / f"{stem}.evidence.h5"
+    out["subsets"] = write_gce_evidence(out["evidence"], bag.coords, bag.features[:, 3].astype(np.float64))
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(demo_project, demo_checkpoint, tmp_path_factory):
+    """A workspace laid out as ``evident demo`` writes it (core/demo/pipeline.py), on the real CMU
+    region: demo_01 (negative, no failure) and demo_02 (positive, case failure), each with features,
+    evidence, truth annotation, its fold's checkpoint; plus thumbnails, a training-curve PNG, the
+    ABMIL models and audit plots, which opening must not take for slides or models."""
+    from core.data.bags import read_bag
+
+    ws = tmp_path_factory.mktemp("demo_ws")
+    bag = read_bag(demo_project["features"])
+    ids = {"demo_01": "negative", "demo_02": "positive"}
+    for d in ("cohort/slides", "cohort/annotations", "cohort/thumbnails", "features/enc_v1", "evidence",
+              "models/gce", "models/abmil/fold_0_0", "audit/folds/fold_0_0/report"):
+        (ws / d).mkdir(parents=True)
+    (ws / "cohort" / "cohort.json").write_text(json.dumps({"labels": ids}))
+    tiny = QImage(8, 8, QImage.Format.Format_RGB32)
+    tiny.fill(0xFFFFFF)
+    for sid in ids:
+        (ws / "cohort" / "slides" / f"{sid}.tiff").symlink_to(demo_project["slide"].resolve())
+        shutil.copy(demo_project["annotations"], ws / "cohort" / "annotations" / f"{sid}.geojson")
+        shutil.copy(demo_project["features"], ws / "features" / "enc_v1" / f"{sid}.h5")
+        write_gce_evidence(ws / "evidence" / f"{sid}.evidence.h5", bag.coords, bag.features[:, 3].astype(np.float64))
+        tiny.save(str(ws / "cohort" / "thumbnails" / f"{sid}.png"))
+    for fold in (0, 1):
+        (ws / "models" / "gce" / f"fold_0_{fold}").mkdir()
+        shutil.copy(demo_checkpoint, ws / "models" / "gce" / f"fold_0_{fold}" / "model.pt")
+    shutil.copy(demo_checkpoint, ws / "models" / "abmil" / "fold_0_0" / "model.pt")
+    tiny.save(str(ws / "models" / "gce" / "training_curves.png"))
+    tiny.save(str(ws / "audit" / "folds" / "fold_0_0" / "report" / "aupc.png"))
+    with open(ws / "models" / "gce" / "predictions.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["slide_id", "repeat", "fold", "label", "prob_1"])
+        w.writerow(["demo_01", 0, 0, 0, 0.2])
+        w.writerow(["demo_02", 0, 1, 1, 0.4])
+    with open(ws / "audit" / "per_slide.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["slide_id", "label", "predicted", "phi", "fail_case_failure", "fail_severe", "fold",
+                    "slide_path", "features_path", "evidence_path", "annotations_path", "checkpoint_path"])
+        for sid, fold, fail in (("demo_01", 0, 0), ("demo_02", 1, 1)):
+            w.writerow([sid, int(ids[sid] == "positive"), 0, 0.6, fail, 0, f"fold_0_{fold}",
+                        f"../cohort/slides/{sid}.tiff", f"../features/enc_v1/{sid}.h5",
+                        f"../evidence/{sid}.evidence.h5", f"../cohort/annotations/{sid}.geojson",
+                        f"../models/gce/fold_0_{fold}/model.pt"])
+    (ws / "audit" / "cohort.json").write_text(json.dumps({"source": "scenario"}))
+    return ws
+
+
+@pytest.fixture
+def review_window(qtbot, tmp_path):
+    """The main window as ``evident view`` builds it: with the review features (Review menu, cohort browser)."""
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+    from app.review_actions import install_review_features
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
+    install_review_features(w)
+    w.resize(1366, 768)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
 
 @pytest.fixture(scope="session")
 def pyramid_slide(cmu_slide, tmp_path_factory):
