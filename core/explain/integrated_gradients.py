@@ -1,4 +1,4 @@
-"""Integrated gradients, zero baseline: ``Σ_d x_id · Σ_k w_k ∂f_c(α_k X)/∂x_id`` (signed).
+"""Integrated gradients, zero baseline: ``Σ_d x_id · Σ_k w_k ∂f_c(α_k X)/∂x_id`` (signed; docs/explanations.md §2).
 
 Two quadrature rules for the path integral over ``α ∈ [0, 1]`` (Captum's names):
 
