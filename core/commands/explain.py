@@ -24,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--target", type=int, default=None, metavar="K", help="explained class (default: the predicted one)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument("--ig-method", default="riemann_middle", choices=("riemann_middle", "gausslegendre"),
+                   help="quadrature of integrated gradients: riemann_middle (midpoints, default) or gausslegendre "
+                        "(Captum's default, xMIL's setting)")
+    p.add_argument("--ig-steps", type=int, default=50, metavar="N", help="integrated-gradients steps (default 50)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
     n_out = int(host.config.n_outputs)
     if args.target is not None and not 0 <= args.target < n_out:
         raise EvidentError(ckpt, f"target {args.target} out of range: the model has {n_out} output(s) (0..{n_out - 1})")
-    explainers = {m: build_explainer(m, model, device=device) for m in methods}  # unsupported methods fail here
+    if args.ig_steps < 1:
+        raise EvidentError(None, f"--ig-steps must be at least 1, got {args.ig_steps}")
+    ig_options = {"method": args.ig_method, "n_steps": args.ig_steps}
+    explainers = {m: build_explainer(m, model, device=device, **(ig_options if m == "ig" else {}))
+                  for m in methods}  # unsupported methods fail here
     dim = int(host.config.in_dim)
     out = Path(args.out)
     bags, seen = [], {}

@@ -1,30 +1,41 @@
-"""xMIL-LRP: LRP-ε as a modified forward pass followed by gradient × input (docs/explanations.md §1).
+"""xMIL-LRP: LRP-ε as a modified forward pass followed by gradient × input (docs/explanations.md).
 
-Rules, all implemented by temporarily replacing module forwards (restored in ``finally``):
+The rules are those of xMIL (Hense et al. 2024; github.com/bifold-pathomics/xMIL at commit
+1d29edf: ``xai/lrp_rules.py`` ``gamma_layer``, ``xai/explanation.py`` ``explain_lrp_gi``). Every
+layer keeps its **real** forward value; only the way relevance flows back is modified:
 
-* linear layers: biases dropped (``W x``), so relevance is conserved layer by layer;
-* ReLU: unchanged (positively homogeneous); other activations ``φ`` (GELU, SiLU, ...) become
-  ``x · [φ(x) / (x + ε sign x)]`` with the bracket treated as a constant, ε = 1e-8 (γ = 0);
-* LayerNorm (LN-rule): ``(x − mean) / std`` with ``std`` constant, the affine bias dropped;
-* attention pooling (AH-rule): the attention weights ``a`` of the real forward (gate bias included)
-  are constants, so the whole gated ``tanh · sigmoid`` branch carries no relevance;
-* self-attention (TransMIL, AH-rule): the softmax attention matrices (full, or the three Nyström
-  factors and the pseudo-inverse) are constants; convolutions (PPEG) drop their biases.
+* a layer with a bias, ``z = W x + b`` (Linear, Conv1d/2d, LayerNorm's affine part), returns ``z``
+  but is differentiated as ``z_p · [z / (z_p + ε sign z_p)]`` with ``z_p = W x`` (the bias left out
+  of the denominator) and the bracket constant, ε = 1e-8, γ = 0. So the relevance of an output,
+  ``R_j``, goes to the inputs as ``R_i = Σ_j x_i W_ji R_j / (z_p,j + ε)``: the bias's share is
+  redistributed and the whole real logit reaches the input;
+* ReLU: unchanged (positively homogeneous); other activations ``φ`` outside the attention branches
+  (GELU, SiLU, ...) follow the same rule with ``z = φ(x)``, ``z_p = x``;
+* LayerNorm (LN-rule): ``σ`` constant, the mean not, ``z_p = w ⊙ (x − μ) / σ``;
+* attention (AH-rule): the attention weights of the real forward are constants -- the host's
+  attention scorers listed in :attr:`core.models.base.MILHost.lrp_attention` (ABMIL/CLAM-SB gated
+  attention, DSMIL's bag-stream query network, both DTFD-MIL tiers) and TransMIL's self-attention
+  (:attr:`core.models.self_attention.MultiHeadSelfAttention.constant_attention`).
 
-The modified network is then linear in its input given the constants, so the relevances
-``R_i = Σ_d x̂_id ∂f̃_c/∂x̂_id`` sum exactly to ``f̃_c``, the explained logit with every bias dropped.
+Given these constants the modified network is positively homogeneous of degree 1 in its inputs, so
+``R_i = Σ_d x̂_id ∂f_c/∂x̂_id`` conserves the explained **real** logit ``f_c``::
+
+    Σ_i R_i + R_const = f_c          (up to ε and exactly-zero denominators)
+
+where ``R_const`` is the relevance of learnt constant inputs (TransMIL's class token; 0 for the other
+hosts). Relevance is lost only where a bias-carrying output has ``z_p = 0`` exactly (e.g. a token
+zeroed by a GCE gate of 0): its relevance stays with the bias.
 **[decision]** A host's stored input standardisation (:class:`core.models.input_norm.InputNorm`) is
 preprocessing: relevance is assigned to the standardised features ``x̂`` (identical to ``x`` when the
-norm is the identity). Supported: attention-pooling hosts (ABMIL, CLAM-SB) through their
-``embed``/``head``, and TransMIL (its class token is a learnt constant input, so it keeps a share of
-the relevance: patches plus class token sum to ``f̃_c``); any other host raises "not supported for
-host X".
+norm is the identity). Supported: every host whose ``lrp_attention`` is set (abmil, clam_sb, dsmil,
+dtfd, transmil); any other host raises "not supported for host X".
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -32,90 +43,100 @@ from torch import Tensor, nn
 
 from core.errors import EvidentError
 from core.explain.base import BagContext, Explainer
-from core.models.base import gate_log_bias
 from core.models.input_norm import InputNorm
 
-__all__ = ["EPS", "LRPExplainer", "lrp_mode"]
+__all__ = ["EPS", "LRPExplainer", "Relevance", "lrp_mode", "ratio_rule"]
 
 EPS = 1e-8
 _HOMOGENISED = (nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Softplus, nn.Mish)
 
 
-def _linear(m: nn.Linear):
-    return lambda x: F.linear(x, m.weight)
+def ratio_rule(z: Tensor, zp: Tensor, eps: float = EPS) -> Tensor:
+    """Value ``z``, gradient that of ``zp · [z / (zp + ε sign zp)]`` with the bracket constant.
+
+    ``z``: the real output; ``zp``: the same output without bias (any shape, equal to ``z``'s).
+    xMIL's ``gamma_layer`` (γ = 0), except that the forward value is ``z`` exactly (xMIL's is
+    ``z · zp / (zp + ε)``, which differs where ``|zp|`` is near ε, e.g. 0 instead of ``b`` for ``zp = 0``).
+    """
+    scale = (z / (zp + eps * torch.where(zp >= 0, 1.0, -1.0))).detach()
+    return z.detach() + (zp - zp.detach()) * scale
 
 
-def _layer_norm(m: nn.LayerNorm):
+def _linear(m: nn.Linear, eps: float):
+    return lambda x: ratio_rule(F.linear(x, m.weight, m.bias), F.linear(x, m.weight), eps)
+
+
+def _conv(m: nn.Conv1d | nn.Conv2d, eps: float):
+    conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
+    return lambda x: ratio_rule(conv(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups),
+                                conv(x, m.weight, None, m.stride, m.padding, m.dilation, m.groups), eps)
+
+
+def _layer_norm(m: nn.LayerNorm, eps: float):
     def fwd(x: Tensor) -> Tensor:
+        z = F.layer_norm(x, m.normalized_shape, m.weight, m.bias, m.eps)
         dims = tuple(range(-len(m.normalized_shape), 0))
-        mu = x.mean(dim=dims, keepdim=True)
         std = (x.var(dim=dims, keepdim=True, unbiased=False) + m.eps).sqrt().detach()
-        y = (x - mu) / std
-        return y * m.weight if m.weight is not None else y
+        zp = (x - x.mean(dim=dims, keepdim=True)) / std
+        if m.weight is not None:
+            zp = zp * m.weight
+        if m.bias is None:
+            return z.detach() + zp - zp.detach()
+        return ratio_rule(z, zp, eps)
     return fwd
 
 
-def _conv2d(m: nn.Conv2d):
-    return lambda x: F.conv2d(x, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+def _homogenised(original, eps: float):
+    return lambda x: ratio_rule(original(x), x, eps)
 
 
-def _self_attention(m):
-    """AH-rule forward of :class:`core.models.self_attention.MultiHeadSelfAttention`."""
-    from core.models.self_attention import AttentionMap, iterative_pinv
-
-    def fwd(x: Tensor, mode: str):
-        t, dim = x.shape
-        q, k, v = m.qkv(x).reshape(t, 3, m.heads, dim // m.heads).permute(1, 2, 0, 3)  # 3 × (h, T, d)
-        scale = (dim // m.heads) ** -0.5
-        with torch.no_grad():
-            if mode == "nystrom" and t > m.landmarks:
-                ql = torch.stack([s.mean(1) for s in torch.tensor_split(q, m.landmarks, dim=1)], dim=1)  # (h, m, d)
-                kl = torch.stack([s.mean(1) for s in torch.tensor_split(k, m.landmarks, dim=1)], dim=1)  # (h, m, d)
-                k1 = torch.softmax(q @ kl.transpose(-1, -2) * scale, dim=-1)  # (h, T, m)
-                k3 = torch.softmax(ql @ k.transpose(-1, -2) * scale, dim=-1)  # (h, m, T)
-                p = iterative_pinv(torch.softmax(ql @ kl.transpose(-1, -2) * scale, dim=-1))  # (h, m, m)
-                amap = AttentionMap(factors=(k1, p, k3))
-                mix = lambda vv: k1 @ (p @ (k3 @ vv))
-            else:
-                att = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1)  # (h, T, T)
-                amap = AttentionMap(q=q.detach(), k=k.detach())
-                mix = lambda vv: att @ vv
-        o = mix(v)  # (h, T, d)
-        return m.out(o.transpose(0, 1).reshape(t, dim)), amap  # (T, dim)
-    return fwd
+def _constant(original):
+    return lambda *args, **kwargs: original(*args, **kwargs).detach()
 
 
-def _homogenised(m: nn.Module, original):
-    def fwd(x: Tensor) -> Tensor:
-        denom = x + EPS * torch.where(x >= 0, 1.0, -1.0)
-        return x * (original(x) / denom).detach()
-    return fwd
+def _lrp_forward(m: nn.Module, attention: set[int], inputs: Tensor | None, eps: float):
+    """The LRP forward replacing ``m.forward``, or ``None`` to leave ``m`` as it is."""
+    if id(m) in attention:
+        return _constant(m.forward)
+    if isinstance(m, nn.Linear) and m.bias is not None:
+        return _linear(m, eps)
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.bias is not None:
+        return _conv(m, eps)
+    if isinstance(m, nn.LayerNorm):
+        return _layer_norm(m, eps)
+    if isinstance(m, _HOMOGENISED):
+        return _homogenised(m.forward, eps)
+    if isinstance(m, InputNorm) and inputs is not None:
+        return lambda x: inputs
+    return None
 
 
 @contextlib.contextmanager
-def lrp_mode(module: nn.Module) -> Iterator[None]:
-    """Switch every submodule of ``module`` to its LRP forward for the duration of the block."""
+def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS) -> Iterator[None]:
+    """Switch ``host`` (and every submodule) to its LRP forward for the duration of the block.
+
+    ``inputs``: the standardised features ``x̂`` (N, D) that the host's :class:`InputNorm` returns
+    instead of standardising its input (so relevance lands on ``x̂``); ``None`` leaves it real.
+    ``eps``: the ε of the rule (xMIL's default 1e-8). Everything is restored in ``finally``.
+    """
+    names = getattr(host, "lrp_attention", None) or ()
+    attention = {id(host.get_submodule(n)) for n in names}
     patched: list[tuple[nn.Module, object]] = []
+    flagged: list[nn.Module] = []
     try:
-        for m in module.modules():
-            if isinstance(m, nn.Linear):
-                fwd = _linear(m)
-            elif isinstance(m, nn.LayerNorm):
-                fwd = _layer_norm(m)
-            elif isinstance(m, _HOMOGENISED):
-                fwd = _homogenised(m, m.forward)
-            elif isinstance(m, nn.Conv2d):
-                fwd = _conv2d(m)
-            elif type(m).__name__ == "MultiHeadSelfAttention":
-                fwd = _self_attention(m)
-            elif isinstance(m, InputNorm):
-                fwd = lambda x: x
-            else:
+        for m in host.modules():
+            if hasattr(type(m), "constant_attention"):
+                m.constant_attention = True
+                flagged.append(m)
                 continue
-            patched.append((m, m.__dict__.get("forward")))
-            m.forward = fwd
+            fwd = _lrp_forward(m, attention, inputs, eps)
+            if fwd is not None:
+                patched.append((m, m.__dict__.get("forward")))
+                m.forward = fwd
         yield
     finally:
+        for m in flagged:
+            del m.constant_attention
         for m, old in reversed(patched):
             if old is None:
                 del m.forward
@@ -128,37 +149,53 @@ def _standardise(host: nn.Module, x: Tensor) -> Tensor:
     return norms[0](x) if norms else x
 
 
+class Relevance(NamedTuple):
+    """One bag's LRP result.
+
+    Attributes
+    ----------
+    patches
+        (N,) relevance per patch (signed, logit units).
+    constant
+        () relevance of the host's learnt constant inputs (TransMIL's class token; 0 otherwise).
+    logit
+        () the explained real output ``f_c``; ``patches.sum() + constant == logit`` up to ε.
+    """
+
+    patches: Tensor
+    constant: Tensor
+    logit: Tensor
+
+
+def _supported() -> str:
+    from core.models.registry import HOSTS
+
+    return ", ".join(n for n, cls in HOSTS.items() if cls.lrp_attention is not None)
+
+
 class LRPExplainer(Explainer):
-    """xMIL-LRP relevances per patch (signed), summing to the bias-free explained logit."""
+    """xMIL-LRP relevances per patch (signed), conserving the real explained logit."""
 
     name = "lrp"
 
-    def __init__(self, model, device="cpu") -> None:
+    def __init__(self, model, device="cpu", eps: float = EPS) -> None:
         super().__init__(model, device)
-        self.pooling = self.host.pools_by_attention and self.host.gate_mode == "attention_bias"
-        if not (self.pooling or self.host.name == "transmil"):
-            raise EvidentError(None, f"LRP is not supported for host {self.host.name!r} (supported: abmil, clam_sb, transmil)")
+        self.eps = float(eps)
+        if getattr(self.host, "lrp_attention", None) is None:
+            raise EvidentError(None, f"LRP is not supported for host {self.host.name!r} (supported: {_supported()})")
 
-    def relevance_and_logit(self, ctx: BagContext) -> tuple[Tensor, Tensor]:
-        """Relevances (N,) and the bias-free explained logit f̃_c () (attention pooling: they sum to it)."""
-        if not self.pooling:
-            xh = _standardise(self.host, ctx.x).detach().clone().requires_grad_(True)
-            with torch.enable_grad(), lrp_mode(self.host):
-                f = self.host(xh, ctx.coords, gate=ctx.gates).output[ctx.target]  # ()
-                (g,) = torch.autograd.grad(f, xh)
-            return (xh * g).sum(dim=1).detach(), f.detach()
+    def relevance(self, ctx: BagContext) -> Relevance:
+        """Relevances of the patches (N,) and of the constant inputs (), and the real logit ()."""
         with torch.no_grad():
-            _, z = self.host.embed(ctx.x)  # (N,)
-            if ctx.gates is not None:
-                z = z + gate_log_bias(ctx.gates)
-            a = torch.softmax(z, dim=0)  # (N,) constants (AH-rule)
             xh = _standardise(self.host, ctx.x)  # (N, D)
         xh = xh.detach().clone().requires_grad_(True)
-        with torch.enable_grad(), lrp_mode(self.host):
-            e, _ = self.host.embed(xh)  # (N, H)
-            f = self.host.head(a @ e)[ctx.target]  # ()
-            (g,) = torch.autograd.grad(f, xh)
-        return (xh * g).sum(dim=1).detach(), f.detach()
+        consts = [getattr(self.host, n) for n in self.host.lrp_constant_inputs]
+        with torch.enable_grad(), lrp_mode(self.host, xh, self.eps):
+            f = self.host(ctx.x, ctx.coords, gate=ctx.gates).output[ctx.target]  # ()
+            g, *gc = torch.autograd.grad(f, [xh, *consts], allow_unused=True)
+        g = torch.zeros_like(xh) if g is None else g
+        r_const = sum(((c * d).sum() for c, d in zip(consts, gc) if d is not None), torch.zeros((), device=xh.device))
+        return Relevance((xh * g).sum(dim=1).detach(), r_const.detach(), f.detach())
 
     def _scores(self, ctx: BagContext) -> Tensor:
-        return self.relevance_and_logit(ctx)[0]
+        return self.relevance(ctx).patches

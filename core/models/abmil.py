@@ -26,6 +26,7 @@ class ABMIL(MILHost):
     name = "abmil"
     gate_mode = "attention_bias"
     pools_by_attention = True
+    lrp_attention = ("attention",)
     attention_dropout = False  # subclasses (CLAM-SB) also drop out inside the attention branches
 
     def __init__(self, config: HostConfig) -> None:

@@ -131,6 +131,13 @@ class MILHost(nn.Module):
     uses_positional_encoding: ClassVar[bool] = False
     #: the host's typed options (core.models.host_options); parsed from ``config.extra`` into ``self.options``
     Options: ClassVar[type] = NoOptions
+    #: LRP hooks (docs/explanations.md): names of the submodules whose outputs only weight patches
+    #: (attention scorers); LRP holds their real-forward outputs constant (AH-rule). ``None``: the
+    #: host does not support LRP. Self-attention (TransMIL) is held constant by its own flag.
+    lrp_attention: ClassVar[tuple[str, ...] | None] = None
+    #: LRP hooks: learnt parameters that enter the network as inputs (TransMIL's class token); they
+    #: keep a share of the relevance, reported beside the patches'.
+    lrp_constant_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__()

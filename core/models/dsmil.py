@@ -41,6 +41,7 @@ class DSMIL(MILHost):
     Options = DSMILOptions
     gate_mode = "both"
     pools_by_attention = False
+    lrp_attention = ("q",)  # the bag-stream query network: its attention is a constant for LRP
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)

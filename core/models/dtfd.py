@@ -49,6 +49,7 @@ class DTFDMIL(MILHost):
     Options = DTFDOptions
     gate_mode = "feature_reweight"
     pools_by_attention = False
+    lrp_attention = ("attention1", "attention2")  # both tiers' attention are constants for LRP
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)

@@ -11,6 +11,11 @@ Both return the layer output and an :class:`AttentionMap`, the head-mean attenti
   6-step iterative Moore–Penrose inverse. O(T·m) time and memory. **[decision]** landmarks are
   segment means of the actual tokens (no zero padding) and the depthwise residual convolution of
   the ``nystrom-attention`` package is left out.
+
+LRP (AH-rule, docs/explanations.md): with ``constant_attention = True`` (set only inside
+:func:`core.explain.lrp.lrp_mode`) the attention weights -- the softmax matrix, or the three
+Nyström factors and the pseudo-inverse -- are computed by the real forward and detached, so the
+output is linear in the values ``v``.
 """
 
 from __future__ import annotations
@@ -76,7 +81,12 @@ class AttentionMap:
 
 
 class MultiHeadSelfAttention(nn.Module):
-    """Self-attention over (T, dim) tokens with ``heads`` heads; ``mode`` "full" | "nystrom"."""
+    """Self-attention over (T, dim) tokens with ``heads`` heads; ``mode`` "full" | "nystrom".
+
+    ``constant_attention``: detach the attention weights (LRP's AH-rule; values unchanged).
+    """
+
+    constant_attention = False
 
     def __init__(self, dim: int, heads: int, landmarks: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -98,8 +108,14 @@ class MultiHeadSelfAttention(nn.Module):
             k2 = torch.softmax(ql @ kl.transpose(-1, -2) * scale, dim=-1)  # (h, m, m)
             k3 = torch.softmax(ql @ k.transpose(-1, -2) * scale, dim=-1)  # (h, m, T)
             p = iterative_pinv(k2)  # (h, m, m)
+            if self.constant_attention:
+                k1, p, k3 = k1.detach(), p.detach(), k3.detach()
             o = k1 @ (p @ (k3 @ v))  # (h, T, d)
             amap = AttentionMap(factors=(k1, p, k3))
+        elif self.constant_attention:
+            scale = (dim // self.heads) ** -0.5
+            o = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1).detach() @ v  # (h, T, d)
+            amap = AttentionMap(q=q.detach(), k=k.detach())
         else:
             o = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]  # (h, T, d)
             amap = AttentionMap(q=q, k=k)

@@ -78,6 +78,8 @@ class TransMIL(MILHost):
     gate_mode = "feature_reweight"
     pools_by_attention = False
     uses_positional_encoding = True
+    lrp_attention = ()  # self-attention is held constant through MultiHeadSelfAttention.constant_attention
+    lrp_constant_inputs = ("cls_token",)
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)

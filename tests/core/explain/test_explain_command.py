@@ -48,7 +48,21 @@ def test_explain_writes_scores_per_method(setup):
     assert set(read_evidence(out / "s0.evidence.h5").scores) == {"attention", "ig", "leave_one_out", "gce_gate", "random"}
 
 
+def test_explain_ig_method_option(setup):
+    model, ckpt, files, tmp = setup
+    for method in ("gausslegendre", "riemann_middle"):
+        out = tmp / method
+        assert main(["explain", "--model", str(ckpt), "--features", str(files[0]), "--methods", "ig",
+                     "--ig-method", method, "--ig-steps", "7", "--out", str(out), "--device", "cpu"]) == 0
+        x, c = bag(20, seed=0)
+        want = build_explainer("ig", model, method=method, n_steps=7).attribute(x, c)
+        np.testing.assert_allclose(read_evidence(out / "s0.evidence.h5").scores["ig"], want, atol=1e-6)
+    gl = read_evidence(tmp / "gausslegendre" / "s0.evidence.h5").scores["ig"]
+    assert np.abs(gl - read_evidence(tmp / "riemann_middle" / "s0.evidence.h5").scores["ig"]).max() > 1e-6
+
+
 @pytest.mark.parametrize("extra,msg", [
+    (["--ig-steps", "0"], "--ig-steps must be at least 1"),
     (["--methods", "attention,bogus"], "unknown explanation method 'bogus'"),
     (["--target", "7"], "target 7 out of range"),
     (["--device", "cuda:9"], "'cuda:9' requested"),

@@ -19,7 +19,7 @@ from core.explain.registry import EXPLAINERS, build_explainer
 from core.models.base import HostConfig
 from core.models.registry import HOSTS, build_host
 
-LRP_HOSTS = {"abmil", "clam_sb", "transmil"}
+LRP_HOSTS = {"abmil", "clam_sb", "transmil", "dsmil", "dtfd"}  # every host (DSMIL and DTFD-MIL added with the xMIL rule)
 
 
 def _host(name: str, seed: int = 0):
@@ -68,6 +68,7 @@ def test_clam_fast_paths_equal_naive():
 
 @pytest.mark.parametrize("n,mode", [(17, "full"), (40, "full"), (40, "nystrom")])
 def test_transmil_lrp_conserves_with_class_token(n, mode):
+    """Patches plus class token sum to the real logit (it was the bias-free f̃ before the xMIL rule)."""
     torch.manual_seed(1)
     cfg = HostConfig(in_dim=6, n_outputs=3, hidden=8, dropout=0.0, extra=(("attention", mode), ("heads", 2), ("landmarks", 4)))
     host = build_host("transmil", cfg).eval()
@@ -75,10 +76,12 @@ def test_transmil_lrp_conserves_with_class_token(n, mode):
     ex = LRPExplainer(host)
     ctx = ex.prepare(x, c)
     xh = ctx.x.clone().requires_grad_(True)
-    with torch.enable_grad(), lrp_mode(host):
-        f = host(xh, ctx.coords).output[ctx.target]
+    with torch.enable_grad(), lrp_mode(host, xh):
+        f = host(ctx.x, ctx.coords).output[ctx.target]
         gx, gc = torch.autograd.grad(f, [xh, host.cls_token])
     r_cls = float((host.cls_token.detach() * gc).sum())
     rel = ex.attribute(x, c)
-    assert float(rel.sum()) + r_cls == pytest.approx(float(f.detach()), rel=1e-3, abs=1e-4)
-    np.testing.assert_allclose(rel, (xh * gx).sum(1).detach().numpy(), atol=1e-6)
+    assert float(f.detach()) == pytest.approx(float(ctx.output[ctx.target]), rel=1e-5)
+    assert float(rel.sum()) + r_cls == pytest.approx(float(ctx.output[ctx.target]), rel=1e-3, abs=1e-4)
+    assert r_cls == pytest.approx(float(ex.relevance(ctx).constant), rel=1e-5, abs=1e-6)
+    np.testing.assert_allclose(rel, (xh * gx).sum(1).detach().numpy(), atol=1e-5)

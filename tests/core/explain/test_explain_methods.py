@@ -62,12 +62,13 @@ def test_cross_patch_host_uses_real_forwards():
 
 
 @pytest.mark.parametrize("wrap", [False, True])
-def test_integrated_gradients_matches_captum_one_bag_per_step(wrap):
+@pytest.mark.parametrize("method", ["riemann_middle", "gausslegendre"])
+def test_integrated_gradients_matches_captum_one_bag_per_step(wrap, method):
     from captum.attr import IntegratedGradients
 
     model = gce(abmil()) if wrap else abmil()
     x, c = bag(25)
-    ex = build_explainer("ig", model)
+    ex = build_explainer("ig", model, method=method)
     ours = ex.attribute(x, c, target=1)
     ctx = ex.prepare(x, c, 1)
 
@@ -75,7 +76,7 @@ def test_integrated_gradients_matches_captum_one_bag_per_step(wrap):
         return torch.stack([ex.host(b, ctx.coords, gate=ctx.gates).output[1] for b in batch])
 
     ref = IntegratedGradients(forward).attribute(
-        torch.from_numpy(x)[None], baselines=torch.zeros(1, *x.shape), n_steps=50, method="riemann_middle",
+        torch.from_numpy(x)[None], baselines=torch.zeros(1, *x.shape), n_steps=50, method=method,
         internal_batch_size=1)
     ref = ref[0].sum(1).detach().numpy()
     assert np.abs(ours - ref).max() <= 1e-4
@@ -85,14 +86,17 @@ def test_integrated_gradients_matches_captum_one_bag_per_step(wrap):
 
 
 @pytest.mark.parametrize("wrap", [False, True])
-def test_lrp_conserves_the_bias_free_logit(wrap):
+def test_lrp_conserves_the_real_logit(wrap):
+    """Changed with the xMIL rule (biases out of the denominators only): the relevances sum to the real
+    logit f_c, no longer to f̃ (every bias zeroed, the previous rule)."""
     model = gce(abmil(seed=3)) if wrap else abmil(seed=3)
     x, c = bag(40)
     ex = LRPExplainer(model)
     ctx = ex.prepare(x, c)
-    rel, f_tilde = ex.relevance_and_logit(ctx)
-    assert float(rel.sum()) == pytest.approx(float(f_tilde), rel=1e-4, abs=1e-5)
-    # f̃ by hand: the host with every bias zeroed, pooled with the real attention
+    r = ex.relevance(ctx)
+    assert float(r.logit) == pytest.approx(float(ctx.output[ctx.target]), rel=1e-6)
+    assert float(r.patches.sum()) == pytest.approx(float(r.logit), rel=1e-4, abs=1e-5)
+    # f̃ by hand (the host with every bias zeroed, pooled with the real attention) is not what is conserved
     host = ex.host
     with torch.no_grad():
         a = host(ctx.x, ctx.coords, gate=ctx.gates).attention
@@ -101,11 +105,23 @@ def test_lrp_conserves_the_bias_free_logit(wrap):
             if name.endswith("bias"):
                 p.zero_()
         e, _ = nb.embed(ctx.x)
-        ref = nb.head(a @ e)[ctx.target]
-    assert float(f_tilde) == pytest.approx(float(ref), rel=1e-5, abs=1e-6)
+        f_tilde = float(nb.head(a @ e)[ctx.target])
+    assert abs(float(r.patches.sum()) - f_tilde) > 1e-3
     # module forwards are restored afterwards
     with torch.no_grad():
         assert torch.allclose(host(ctx.x, ctx.coords, gate=ctx.gates).output, ctx.output)
+
+
+def test_ig_quadratures_differ_and_bad_methods_are_refused():
+    model = abmil(seed=2)
+    x, c = bag(20, seed=2)
+    mid = build_explainer("ig", model, n_steps=5).attribute(x, c)
+    gl = build_explainer("ig", model, n_steps=5, method="gausslegendre").attribute(x, c)
+    assert np.abs(mid - gl).max() > 1e-6  # different nodes at 5 steps
+    with pytest.raises(EvidentError, match="unknown integrated-gradients method 'simpson'"):
+        build_explainer("ig", model, method="simpson")
+    with pytest.raises(EvidentError, match="at least 1 step"):
+        build_explainer("ig", model, n_steps=0)
 
 
 def _hand_set_model():
@@ -132,7 +148,9 @@ def test_exact_values_on_a_hand_set_model():
         "gradient": (relu > 0) / n**2,
         "grad_input": relu / n,
         "ig": relu / n,
-        "lrp": relu / n,
+        # the whole real logit f (bias 0.5 included) goes to the patches in proportion to their
+        # bias-free contributions relu/n (it was relu/n, summing to f − 0.5, before the xMIL rule)
+        "lrp": relu / relu.sum() * f,
         "single": relu + 0.5,
         "leave_one_out": f - np.array([(relu.sum() - relu[k]) / 3 + 0.5 for k in range(n)]),
     }
