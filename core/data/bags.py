@@ -152,14 +152,14 @@ def _read_h5(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray
                 raise EvidentError(p, f"missing dataset 'features'{hint}")
             if not isinstance(f["features"], h5py.Dataset):
                 raise EvidentError(p, "'features' is not a dataset")
-            features = as_features(f["features"][()], p)
+            features = as_features(_read_dataset(f["features"], p, "features"), p)
             attrs = plain_attrs(f.attrs)
             attrs.update(plain_attrs(f["features"].attrs))
             raw_coords = None
             if "coords" in f and isinstance(f["coords"], h5py.Dataset):
                 attrs.update(plain_attrs(f["coords"].attrs))
-                raw_coords = f["coords"][()]
-    except OSError as exc:
+                raw_coords = _read_dataset(f["coords"], p, "coords")
+    except (OSError, TypeError, ValueError) as exc:  # h5py's damaged-file and unreadable-dtype errors
         raise EvidentError(p, f"cannot read the HDF5 file ({exc})") from None
     if coords_path is not None:
         coords, extra = _read_coords_file(Path(coords_path))
@@ -230,10 +230,26 @@ def _read_coords_file(c: Path) -> tuple[np.ndarray, dict[str, Any]]:
         return as_coords(raw, c), {}
     if not h5py.is_hdf5(c):
         raise EvidentError(c, "coordinates file is neither HDF5 (.h5) nor .npy")
-    with h5py.File(c, "r") as f:
-        if "coords" not in f or not isinstance(f["coords"], h5py.Dataset):
-            raise EvidentError(c, "missing dataset 'coords'")
-        return as_coords(f["coords"][()], c), plain_attrs(f["coords"].attrs)
+    try:
+        with h5py.File(c, "r") as f:
+            if "coords" not in f or not isinstance(f["coords"], h5py.Dataset):
+                raise EvidentError(c, "missing dataset 'coords'")
+            return as_coords(_read_dataset(f["coords"], c, "coords"), c), plain_attrs(f["coords"].attrs)
+    except (OSError, TypeError, ValueError) as exc:
+        raise EvidentError(c, f"cannot read the HDF5 file ({exc})") from None
+
+
+def _read_dataset(dset, p: Path, name: str) -> np.ndarray:
+    """All of ``dset``, after checking that what its header declares fits the memory budget.
+
+    A file of a few KB can declare (200,000,000 × 1024) float32: 763 GiB, refused before reading.
+    """
+    from core.memory_budget import check_fits
+
+    if dset.dtype.kind not in "biuf":
+        raise EvidentError(p, f"{name} are not numeric (dtype {dset.dtype})")
+    check_fits(p, float(np.prod(dset.shape, dtype=np.float64)) * dset.dtype.itemsize, f"dataset {name!r}")
+    return dset[()]
 
 
 def _slide_dimensions(attrs: dict[str, Any]) -> tuple[int, int] | None:
