@@ -22,7 +22,9 @@ Layout (every array optional unless marked *required*; N patches, M anchors, C o
                                   complement_degradation, cd_gap), floats
 
 Writers replace the whole file atomically (:func:`write_evidence`); to add one method's scores to an
-existing file use :func:`add_scores`, which checks N and rewrites the file atomically.
+existing file use :func:`add_scores`, which checks N and rewrites the file atomically. Commands
+(``evident explain``, ``evident recover``) write through :func:`merge_into_file`: what an earlier
+command wrote to the same file is kept, in any order; a file of another slide or model is refused.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ import numpy as np
 from core.atomic import atomic_path
 from core.errors import EvidentError
 
-__all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "coords_digest", "read_evidence", "write_evidence"]
+__all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "check_mergeable", "coords_digest", "merge_into_file",
+           "read_evidence", "write_evidence"]
 
 FORMAT = "evident-evidence"
 VERSION = 1
@@ -196,3 +199,59 @@ def add_scores(path: str | os.PathLike, method: str, scores: np.ndarray) -> None
     if s.shape[0] != ev.n_patches:
         raise EvidentError(path, f"scores for {method!r} have {s.shape[0]} values, the slide has {ev.n_patches} patches")
     write_evidence(path, replace(ev, scores={**ev.scores, method: s}))
+
+
+def _same_model(a: str, b: str) -> bool:
+    if not a or not b or a == b:
+        return True
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_mergeable(path: str | os.PathLike, ev: Evidence) -> Evidence | None:
+    """The evidence already at ``path`` when ``ev`` may be merged into it; ``None`` when there is none.
+
+    Raises
+    ------
+    EvidentError
+        The file is not an evidence file, or holds another slide's coordinates, task, classes or
+        another model's evidence (merging would mix them): remove it or write elsewhere.
+    """
+    p = Path(path)
+    if not p.exists():
+        return None
+    old = read_evidence(p, coords=ev.coords)
+    fix = "; remove it or choose another --out"
+    if not _same_model(old.model, ev.model):
+        raise EvidentError(p, f"holds evidence of model {old.model!r}, this run's model is {ev.model!r}{fix}")
+    if old.task and ev.task and old.task != ev.task:
+        raise EvidentError(p, f"holds {old.task} evidence, this run's is {ev.task}{fix}")
+    if old.classes and ev.classes and tuple(old.classes) != tuple(ev.classes):
+        raise EvidentError(p, f"holds evidence for classes {old.classes}, this run's are {ev.classes}{fix}")
+    return old
+
+
+def merge_into_file(path: str | os.PathLike, ev: Evidence) -> Evidence:
+    """Write ``ev`` to ``path``, keeping what the file already holds and ``ev`` does not replace.
+
+    Scores, subsets and S/N/R entries are merged by name (``ev``'s win); ``ev``'s gates,
+    responses, coverage, prompts, anchors and prediction replace the file's when ``ev`` has them.
+    Returns what was written.
+
+    Raises
+    ------
+    EvidentError
+        As :func:`check_mergeable`; nothing is written then.
+    """
+    old = check_mergeable(path, ev)
+    if old is not None:
+        keep = lambda name: getattr(ev, name) if getattr(ev, name) is not None else getattr(old, name)  # noqa: E731
+        ev = replace(
+            ev, scores={**old.scores, **ev.scores}, subsets={**old.subsets, **ev.subsets}, snr={**old.snr, **ev.snr},
+            gates=keep("gates"), responses=keep("responses"), coverage=keep("coverage"),
+            prompts=ev.prompts or old.prompts, anchor_digest=ev.anchor_digest or old.anchor_digest,
+            classes=ev.classes or old.classes, model=ev.model or old.model,
+            probs=keep("probs"), risk=keep("risk"),
+            predicted_class=ev.predicted_class if ev.probs is not None or ev.risk is not None else old.predicted_class,
+        )
+    write_evidence(path, ev)
+    return ev
