@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["EvidentError", "as_evident_error"]
+__all__ = ["EvidentError", "as_evident_error", "describe_failure"]
 
 
 class EvidentError(Exception):
@@ -53,3 +53,13 @@ def as_evident_error(exc: BaseException, path: str | os.PathLike | None = None) 
     if isinstance(exc, RecursionError):
         return EvidentError(path, "nested too deeply to read")
     return None
+
+
+def describe_failure(exc: BaseException, path: str | os.PathLike | None = None) -> EvidentError:
+    """Always an :class:`EvidentError` for ``exc``: :func:`as_evident_error`'s, or ``"cannot open
+    (<type>: <text>)"`` naming ``path`` for anything else (the viewer reports it and stays open)."""
+    known = as_evident_error(exc, path)
+    if known is not None:
+        return known
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return EvidentError(path, f"cannot open ({type(exc).__name__}{': ' + text if text else ''})")

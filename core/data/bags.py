@@ -35,6 +35,8 @@ from core.data.bag import FeatureBag
 from core.data.bag_validation import as_coords, as_features, validate_bag
 from core.data.feature_search import find_feature_file
 from core.data.hdf5_attrs import plain_attrs, write_attrs
+from core.data.hdf5_read import H5_ERRORS
+from core.data.hdf5_read import read_dataset as _read_dataset
 from core.errors import EvidentError
 
 __all__ = ["read_bag", "write_bag", "find_feature_file", "validate_bag", "LAYOUTS"]
@@ -159,7 +161,7 @@ def _read_h5(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray
             if "coords" in f and isinstance(f["coords"], h5py.Dataset):
                 attrs.update(plain_attrs(f["coords"].attrs))
                 raw_coords = _read_dataset(f["coords"], p, "coords")
-    except (OSError, TypeError, ValueError) as exc:  # h5py's damaged-file and unreadable-dtype errors
+    except H5_ERRORS as exc:  # h5py's damaged-file and unreadable-dtype errors
         raise EvidentError(p, f"cannot read the HDF5 file ({exc})") from None
     if coords_path is not None:
         coords, extra = _read_coords_file(Path(coords_path))
@@ -235,21 +237,8 @@ def _read_coords_file(c: Path) -> tuple[np.ndarray, dict[str, Any]]:
             if "coords" not in f or not isinstance(f["coords"], h5py.Dataset):
                 raise EvidentError(c, "missing dataset 'coords'")
             return as_coords(_read_dataset(f["coords"], c, "coords"), c), plain_attrs(f["coords"].attrs)
-    except (OSError, TypeError, ValueError) as exc:
+    except H5_ERRORS as exc:
         raise EvidentError(c, f"cannot read the HDF5 file ({exc})") from None
-
-
-def _read_dataset(dset, p: Path, name: str) -> np.ndarray:
-    """All of ``dset``, after checking that what its header declares fits the memory budget.
-
-    A file of a few KB can declare (200,000,000 × 1024) float32: 763 GiB, refused before reading.
-    """
-    from core.memory_budget import check_fits
-
-    if dset.dtype.kind not in "biuf":
-        raise EvidentError(p, f"{name} are not numeric (dtype {dset.dtype})")
-    check_fits(p, float(np.prod(dset.shape, dtype=np.float64)) * dset.dtype.itemsize, f"dataset {name!r}")
-    return dset[()]
 
 
 def _slide_dimensions(attrs: dict[str, Any]) -> tuple[int, int] | None:

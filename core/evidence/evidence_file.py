@@ -159,37 +159,51 @@ def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) 
     EvidentError
         Missing or unreadable file, not an evidence file, or coordinates of another slide.
     """
-    import h5py
+    from core.data.hdf5_read import h5_file, read_dataset
 
     p = Path(path)
     if not p.is_file():
         raise EvidentError(p, "evidence file not found")
-    if not h5py.is_hdf5(p):
-        raise EvidentError(p, "not an HDF5 file")
-    with h5py.File(p, "r") as f:
+    with h5_file(p) as f:
         if f.attrs.get("format") != FORMAT or "coords" not in f:
             raise EvidentError(p, "not an Evident evidence file")
         a = f.attrs
-        get = lambda k: np.asarray(f[k][()]) if k in f else None
-        ev = Evidence(
-            slide_id=str(a.get("slide_id", "")), coords=np.asarray(f["coords"][()], dtype=np.int64),
-            task=str(a.get("task", "")), classes=tuple(json.loads(a.get("classes", "[]"))),
-            predicted_class=int(a.get("predicted_class", -1)), probs=get("prediction/probs"),
-            risk=get("prediction/risk"), scores={k: np.asarray(v[()]) for k, v in f.get("scores", {}).items()},
-            gates=get("gates"), responses=get("responses"), coverage=get("coverage"),
-            prompts=tuple(json.loads(a.get("prompts", "[]"))),
-            subsets={
-                k: Subset(np.asarray(d[()], dtype=np.int64), str(d.attrs.get("stop_reason", "")),
-                          np.asarray(d.attrs["coverage"]) if "coverage" in d.attrs else None,
-                          int(d.attrs["n_threshold"]) if "n_threshold" in d.attrs else None)
-                for k, d in f.get("subsets", {}).items()
-            },
-            snr={k: {m: float(v) for m, v in g.attrs.items()} for k, g in f.get("snr", {}).items()},
-            model=str(a.get("model", "")), anchor_digest=str(a.get("anchor_digest", "")),
-        )
+        get = lambda k: np.asarray(read_dataset(f[k], p, k)) if k in f else None  # noqa: E731
+        group = lambda k: dict(f[k].items()) if k in f and hasattr(f[k], "items") else {}  # noqa: E731
+        try:
+            ev = Evidence(
+                slide_id=str(a.get("slide_id", "")), coords=np.asarray(read_dataset(f["coords"], p, "coords"), dtype=np.int64),
+                task=str(a.get("task", "")), classes=tuple(str(c) for c in _json_list(a.get("classes", "[]"))),
+                predicted_class=int(a.get("predicted_class", -1)), probs=get("prediction/probs"),
+                risk=get("prediction/risk"),
+                scores={k: np.asarray(read_dataset(v, p, f"scores/{k}")) for k, v in group("scores").items()},
+                gates=get("gates"), responses=get("responses"), coverage=get("coverage"),
+                prompts=tuple(str(c) for c in _json_list(a.get("prompts", "[]"))),
+                subsets={
+                    k: Subset(np.asarray(read_dataset(d, p, f"subsets/{k}"), dtype=np.int64),
+                              str(d.attrs.get("stop_reason", "")),
+                              np.asarray(d.attrs["coverage"]) if "coverage" in d.attrs else None,
+                              int(d.attrs["n_threshold"]) if "n_threshold" in d.attrs else None)
+                    for k, d in group("subsets").items()
+                },
+                snr={k: {m: float(v) for m, v in g.attrs.items()} for k, g in group("snr").items()},
+                model=str(a.get("model", "")), anchor_digest=str(a.get("anchor_digest", "")),
+            )
+        except (TypeError, ValueError, json.JSONDecodeError) as exc:
+            raise EvidentError(p, f"damaged evidence file ({exc})") from None
+    if ev.coords.ndim != 2 or ev.coords.shape[1] != 2:
+        raise EvidentError(p, f"coords must be (N, 2), found shape {ev.coords.shape}")
+    _check(ev, p)
     if coords is not None and coords_digest(coords) != coords_digest(ev.coords):
         raise EvidentError(p, f"evidence file belongs to another slide ({ev.slide_id!r}: coordinates differ)")
     return ev
+
+
+def _json_list(text) -> list:
+    value = json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+    if not isinstance(value, list):
+        raise ValueError(f"expected a JSON list, found {type(value).__name__}")
+    return value
 
 
 def add_scores(path: str | os.PathLike, method: str, scores: np.ndarray) -> None:
