@@ -106,5 +106,10 @@ def run(files: list[str], exit_after_ms: int | None = None) -> int:
         window.exit_timer = ExitAfterFirstFrame(window, exit_after_ms)
     window.show()
     if files:
-        window.open_paths(files)
+        try:
+            window.open_paths(files)
+        except Exception as exc:  # noqa: BLE001 - the window is up: say what failed there, never a traceback
+            from core.errors import describe_failure
+
+            window.show_message(f"error: {describe_failure(exc, files[0] if len(files) == 1 else None)}")
     return int(app.exec())

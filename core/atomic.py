@@ -24,7 +24,7 @@ from typing import Any
 
 from core.errors import EvidentError
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "ensure_writable_dir", "staging_dir",
+__all__ = ["check_writable_dir", "atomic_path", "atomic_write_text", "atomic_write_json", "ensure_writable_dir", "staging_dir",
            "remove_stale", "default_mode"]
 
 _UMASK_LOCK = threading.Lock()
@@ -114,6 +114,36 @@ def _tmp_prefix(name: str) -> str:
     while len(f".{name}.".encode()) > 180:
         name = name[: len(name) // 2]
     return f".{name}."
+
+
+def check_writable_dir(path: str | os.PathLike) -> Path:
+    """Check, without creating anything, that ``path`` is or can become a writable folder.
+
+    For commands that write only at the end (``evident audit``): an unusable output is reported
+    before the work starts, and a failed run leaves no empty folder behind.
+
+    Raises
+    ------
+    EvidentError
+        ``path`` (or a parent) is a file, the name is too long, or the nearest existing folder is
+        not writable.
+    """
+    p = Path(path)
+    probe = p
+    try:
+        while not probe.exists():
+            if len(probe.name.encode()) > 255:
+                raise EvidentError(p, "cannot create output folder (file name too long)")
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            raise EvidentError(p, f"cannot create output folder ({probe} is a file)")
+    except OSError as exc:
+        raise EvidentError(p, f"cannot create output folder ({exc.strerror or exc})") from None
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EvidentError(p, "output folder is not writable" if probe == p else f"cannot create output folder ({probe} is not writable)")
+    return p
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from core import __version__
 from core.commands import discover
-from core.errors import EvidentError
+from core.errors import EvidentError, as_evident_error
 
 __all__ = ["main", "build_parser"]
 
@@ -44,16 +44,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvidentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError, RecursionError) as exc:  # bad input the loaders did not catch themselves
+        if isinstance(exc, BrokenPipeError):
+            return _broken_pipe()
+        err = as_evident_error(exc)
+        if err is None:  # pragma: no cover - as_evident_error classifies all three
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted; finished outputs were kept, unfinished ones discarded", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader of our stdout went away (``evident info SLIDE | head``): not an error of ours
-        import os
 
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+
+def _broken_pipe() -> int:
+    """The reader of our stdout went away (``evident info SLIDE | head``): not an error of ours."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

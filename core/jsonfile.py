@@ -25,7 +25,8 @@ def read_json(path: str | os.PathLike, what: str, encoding: str = "utf-8") -> An
     Raises
     ------
     EvidentError
-        Missing (``"<what> not found"``), unreadable, or not valid JSON (with line and column).
+        Missing (``"<what> not found"``), unreadable, not valid JSON (with line and column), or
+        nested too deeply for the parser (``RecursionError``).
     """
     p = Path(path)
     try:
@@ -36,3 +37,5 @@ def read_json(path: str | os.PathLike, what: str, encoding: str = "utf-8") -> An
         raise EvidentError(p, f"cannot read the file ({exc})") from None
     except json.JSONDecodeError as exc:
         raise EvidentError(p, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:  # "[[[[…" 100,000 deep: Python's parser gives up before reading it
+        raise EvidentError(p, "JSON nested too deeply to read") from None

@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from core.atomic import check_writable_dir
     from core.data.bags import read_bag
-    from core.data.feature_search import find_feature_file
     from core.data.manifest import read_manifest
     from core.diagnostics.audit import (
         AuditConfig,
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from core.explain.registry import canonical_method
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
 
+    check_writable_dir(args.out)  # an unusable --out is reported before the work, not after it
     methods = tuple(canonical_method(m) for m in args.methods.split(",") if m.strip())
     if not 0.0 < args.fraction < 1.0:
         raise EvidentError(None, f"--fraction must lie strictly between 0 and 1, got {args.fraction}")
@@ -84,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise EvidentError(args.manifest, "the manifest lists no slides")
     jobs = []
     for row in rows:  # find and check every input first
-        path = manifest.resolve(row.features_path) if row.features_path else find_feature_file(row.slide_id, args.features)
-        if path is None or not Path(path).is_file():
-            raise EvidentError(args.features, f"no feature file for slide {row.slide_id!r}")
+        path = manifest.feature_file(row, args.features)  # names the path tried, or the folder searched
         bag = read_bag(path, feature_dim=dim)
         check_bag_fits(path, bag.features.shape[0], dim, int(host.config.hidden))
         label = (manifest.label_index(row, model_classes) if manifest.task == "classification" and row.label is not None

@@ -4,7 +4,8 @@ Writes (or extends) ``OUT/<slide_id>.evidence.h5`` (layout: :mod:`core.evidence.
 ``/scores/<method>`` for every requested method plus the prediction. An existing evidence file for
 the slide (e.g. from ``evident recover``) keeps everything it holds; a file in OUT that belongs to
 another slide (different patch coordinates) is refused. Every input is read and checked before
-anything is written; each file is replaced atomically; inputs are never modified.
+anything is written; each file is replaced atomically (:func:`core.evidence.evidence_file.merge_into_file`);
+an evidence file of another model is refused; inputs are never modified.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
-    from dataclasses import replace
     from pathlib import Path
 
     import numpy as np
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from core.data.bags import read_bag
     from core.device import pick_device
     from core.errors import EvidentError
-    from core.evidence.evidence_file import Evidence, read_evidence, write_evidence
+    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
     from core.explain.model_access import check_bag_fits, host_of
     from core.explain.registry import build_explainer, canonical_method
     from core.models.checkpoint import load_checkpoint
@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
                   for m in methods}  # unsupported methods fail here
     dim = int(host.config.in_dim)
     out = Path(args.out)
+    task = str(config.get("task", host.config.task))
+    classes = tuple(str(c) for c in config.get("classes", ()))
     bags, seen = [], {}
     for f in args.features:  # check every input before writing anything
         bag = read_bag(f, feature_dim=dim)
@@ -74,12 +76,10 @@ def run(args: argparse.Namespace) -> int:
         seen[bag.slide_id] = f
         check_bag_fits(f, bag.features.shape[0], dim, int(host.config.hidden))
         ev_path = out / f"{bag.slide_id}.evidence.h5"
-        if ev_path.exists():
-            read_evidence(ev_path, coords=bag.coords)
+        check_mergeable(ev_path, Evidence(slide_id=bag.slide_id, coords=bag.coords, task=task, classes=classes,
+                                          model=str(ckpt)))  # an earlier run's file: same slide and model
         bags.append((Path(f), ev_path))
     ensure_writable_dir(out)
-    task = str(config.get("task", host.config.task))
-    classes = tuple(str(c) for c in config.get("classes", ()))
     for i, (f, ev_path) in enumerate(bags, 1):
         bag = read_bag(f, feature_dim=dim)
         t0 = time.perf_counter()
@@ -91,13 +91,9 @@ def run(args: argparse.Namespace) -> int:
             pred = {"probs": torch.softmax(ctx.output, 0).cpu().numpy(), "predicted_class": int(np.argmax(raw))}
         else:
             pred = {"risk": raw.astype(np.float32), "predicted_class": -1}
-        if ev_path.exists():
-            old = read_evidence(ev_path, coords=bag.coords)
-            ev = replace(old, scores={**old.scores, **scores}, **pred)
-        else:
-            ev = Evidence(slide_id=bag.slide_id, coords=bag.coords, task=task, classes=classes, scores=scores,
-                          model=str(ckpt), **pred)
-        write_evidence(ev_path, ev)
+        ev = Evidence(slide_id=bag.slide_id, coords=bag.coords, task=task, classes=classes, scores=scores,
+                      model=str(ckpt), **pred)
+        merge_into_file(ev_path, ev)  # keeps what recover (or an earlier explain) wrote there
         print(f"[{i}/{len(bags)}] {bag.slide_id}: {len(methods)} method(s), {bag.features.shape[0]} patches, "
               f"{time.perf_counter() - t0:.1f} s -> {ev_path}", file=sys.stderr)
     return 0

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from core.data.bags import read_bag
     from core.device import pick_device
     from core.errors import EvidentError
-    from core.evidence.evidence_file import write_evidence
+    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
     from core.evidence.slide_evidence import slide_evidence
     from core.models.checkpoint import load_checkpoint
 
@@ -62,18 +62,21 @@ def run(args: argparse.Namespace) -> int:
         if bag.slide_id in ids:
             raise EvidentError(p, f"slide id {bag.slide_id!r} appears twice (also {ids[bag.slide_id]})")
         ids[bag.slide_id] = p
+    task = str(config.get("task", model.host.config.task))
+    classes = tuple(config.get("classes", ()))
+    for sid, p in ids.items():  # an earlier file there must be of the same slide and model (merged, never lost)
+        check_mergeable(Path(args.out) / f"{sid}.evidence.h5", Evidence(
+            slide_id=sid, coords=read_bag(p, feature_dim=dim).coords, task=task, classes=classes, model=str(ckpt)))
     out = ensure_writable_dir(args.out)
     device = pick_device(args.device)
     model = model.to(device).eval()
-    task = str(config.get("task", model.host.config.task))
-    classes = tuple(config.get("classes", ()))
     prompts = tuple(config["gce"].get("prompts", ()))
     with torch.no_grad():
         for p in paths:
             bag = read_bag(p, feature_dim=dim)
             ev = slide_evidence(model, bag, task=task, classes=classes, prompts=prompts,
                                 max_size=args.max_size, device=device, model_name=str(ckpt))
-            write_evidence(out / f"{bag.slide_id}.evidence.h5", ev)
+            ev = merge_into_file(out / f"{bag.slide_id}.evidence.h5", ev)  # keeps explain's scores there
             rec = ev.subsets["recovered"]
             label = classes[ev.predicted_class] if classes and ev.predicted_class >= 0 else (
                 f"risk {float(ev.risk[0]):.4g}" if ev.risk is not None else str(ev.predicted_class))

@@ -160,6 +160,9 @@ def _decode(v) -> str:
 def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
     import zipfile
 
+    from core.data.hdf5_read import check_npz_sizes
+
+    check_npz_sizes(p)
     try:
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in ("prompts", "embeddings") if k not in z.files]
@@ -168,7 +171,7 @@ def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
             prompts = tuple(_decode(v) for v in np.asarray(z["prompts"]).reshape(-1).tolist())
             emb = np.asarray(z["embeddings"])
             encoder = _decode(z["encoder"].reshape(-1)[0]) if "encoder" in z.files and z["encoder"].size else ""
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise EvidentError(p, f"not a readable .npz file ({exc})") from None
     return prompts, emb, encoder
 
@@ -176,14 +179,15 @@ def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
 def _read_h5(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
     import h5py
 
-    if not h5py.is_hdf5(p):
-        raise EvidentError(p, "not an HDF5 file")
-    with h5py.File(p, "r") as f:
+    from core.data.hdf5_read import h5_file, read_dataset
+
+    with h5_file(p) as f:
         missing = [k for k in ("prompts", "embeddings") if k not in f or not isinstance(f[k], h5py.Dataset)]
         if missing:
             raise EvidentError(p, f"missing dataset(s) {', '.join(repr(k) for k in missing)}")
-        prompts = tuple(_decode(v) for v in np.asarray(f["prompts"][()]).reshape(-1).tolist())
-        emb = np.asarray(f["embeddings"][()])
+        prompts = tuple(_decode(v) for v in np.asarray(read_dataset(f["prompts"], p, "prompts", numeric=False))
+                        .reshape(-1).tolist())
+        emb = np.asarray(read_dataset(f["embeddings"], p, "embeddings"))
         enc = f.attrs.get("encoder")
         if enc is None and "encoder" in f and isinstance(f["encoder"], h5py.Dataset):
             enc = np.asarray(f["encoder"][()]).reshape(-1)[0]

@@ -57,10 +57,13 @@ def read_asap_xml(path: str | os.PathLike) -> list[Annotation]:
         raise EvidentError(p, f"malformed XML ({exc})") from None
     except OSError as exc:
         raise EvidentError(p, f"cannot read the file ({exc})") from None
-    if root.tag == "ASAP_Annotations":
-        return _asap(p, root)
-    if root.tag == "Annotations":
-        return _imagescope(p, root)
+    try:
+        if root.tag == "ASAP_Annotations":
+            return _asap(p, root)
+        if root.tag == "Annotations":
+            return _imagescope(p, root)
+    except (ValueError, shapely.errors.GEOSException) as exc:  # rings shapely cannot repair
+        raise EvidentError(p, f"an annotation's outline cannot be read ({exc})") from None
     raise EvidentError(p, f"not an ASAP or ImageScope annotation file (root element <{root.tag}>)")
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 
@@ -107,10 +109,16 @@ def _feature(p: Path, i: int, feat: Any) -> Annotation | None:
     if geom["type"] not in _AREAL:
         return None
     try:
-        g = shape(geom)
+        with warnings.catch_warnings():  # shapely warns on NaN coordinates; they are refused just below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            g = shape(geom)
+        if not np.isfinite(shapely.get_coordinates(g)).all():  # make_valid would fail on NaN / Infinity
+            raise EvidentError(p, f"feature {i}: {geom['type']} has non-finite coordinates (NaN or Infinity)")
+        g = polygonal(g)
     except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.GEOSException) as exc:
         raise EvidentError(p, f"feature {i} has a malformed {geom['type']} ({exc})") from None
-    g = polygonal(g)
+    except RecursionError:  # GeometryCollections nested thousands deep
+        raise EvidentError(p, f"feature {i}: {geom['type']} nested too deeply") from None
     if g.is_empty:
         return None
     props = feat.get("properties") or {}

@@ -35,6 +35,8 @@ from core.data.bag import FeatureBag
 from core.data.bag_validation import as_coords, as_features, validate_bag
 from core.data.feature_search import find_feature_file
 from core.data.hdf5_attrs import plain_attrs, write_attrs
+from core.data.hdf5_read import H5_ERRORS
+from core.data.hdf5_read import read_dataset as _read_dataset
 from core.errors import EvidentError
 
 __all__ = ["read_bag", "write_bag", "find_feature_file", "validate_bag", "LAYOUTS"]
@@ -152,14 +154,14 @@ def _read_h5(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray
                 raise EvidentError(p, f"missing dataset 'features'{hint}")
             if not isinstance(f["features"], h5py.Dataset):
                 raise EvidentError(p, "'features' is not a dataset")
-            features = as_features(f["features"][()], p)
+            features = as_features(_read_dataset(f["features"], p, "features"), p)
             attrs = plain_attrs(f.attrs)
             attrs.update(plain_attrs(f["features"].attrs))
             raw_coords = None
             if "coords" in f and isinstance(f["coords"], h5py.Dataset):
                 attrs.update(plain_attrs(f["coords"].attrs))
-                raw_coords = f["coords"][()]
-    except OSError as exc:
+                raw_coords = _read_dataset(f["coords"], p, "coords")
+    except H5_ERRORS as exc:  # h5py's damaged-file and unreadable-dtype errors
         raise EvidentError(p, f"cannot read the HDF5 file ({exc})") from None
     if coords_path is not None:
         coords, extra = _read_coords_file(Path(coords_path))
@@ -230,10 +232,13 @@ def _read_coords_file(c: Path) -> tuple[np.ndarray, dict[str, Any]]:
         return as_coords(raw, c), {}
     if not h5py.is_hdf5(c):
         raise EvidentError(c, "coordinates file is neither HDF5 (.h5) nor .npy")
-    with h5py.File(c, "r") as f:
-        if "coords" not in f or not isinstance(f["coords"], h5py.Dataset):
-            raise EvidentError(c, "missing dataset 'coords'")
-        return as_coords(f["coords"][()], c), plain_attrs(f["coords"].attrs)
+    try:
+        with h5py.File(c, "r") as f:
+            if "coords" not in f or not isinstance(f["coords"], h5py.Dataset):
+                raise EvidentError(c, "missing dataset 'coords'")
+            return as_coords(_read_dataset(f["coords"], c, "coords"), c), plain_attrs(f["coords"].attrs)
+    except H5_ERRORS as exc:
+        raise EvidentError(c, f"cannot read the HDF5 file ({exc})") from None
 
 
 def _slide_dimensions(attrs: dict[str, Any]) -> tuple[int, int] | None:

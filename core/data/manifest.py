@@ -103,6 +103,31 @@ class Manifest:
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.path.parent / p
 
+    def feature_file(self, row: ManifestRow, features_dir: str | os.PathLike | None) -> Path:
+        """The feature file of ``row``: its ``features_path`` or, without one, the search under ``features_dir``.
+
+        Raises
+        ------
+        EvidentError
+            Naming the path that was tried and the manifest row (``features_path`` given but no
+            such file), or the folder searched (no ``features_path``; nothing found there).
+        """
+        from core.data.feature_search import find_feature_file
+
+        where = f"line {row.line}, " if row.line is not None else ""
+        if row.features_path:
+            path = self.resolve(row.features_path)
+            if not path.is_file():
+                raise EvidentError(path, f"feature file not found (features_path of slide {row.slide_id!r}, "
+                                         f"{where}manifest {self.path})")
+            return path
+        if features_dir is None:
+            raise EvidentError(self.path, f"{where}slide {row.slide_id!r}: no features_path and no features folder given")
+        path = find_feature_file(row.slide_id, features_dir)
+        if path is None:
+            raise EvidentError(features_dir, f"no feature file for slide {row.slide_id!r}")
+        return path
+
     def validate_for_training(self) -> None:
         """Check the cohort can train a model of its task.
 

@@ -24,7 +24,9 @@ Layout (every array optional unless marked *required*; N patches, M anchors, C o
                                   complement_degradation, cd_gap), floats
 
 Writers replace the whole file atomically (:func:`write_evidence`); to add one method's scores to an
-existing file use :func:`add_scores`, which checks N and rewrites the file atomically.
+existing file use :func:`add_scores`, which checks N and rewrites the file atomically. Commands
+(``evident explain``, ``evident recover``) write through :func:`merge_into_file`: what an earlier
+command wrote to the same file is kept, in any order; a file of another slide or model is refused.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ import numpy as np
 from core.atomic import atomic_path
 from core.errors import EvidentError
 
-__all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "coords_digest", "read_evidence", "write_evidence"]
+__all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "check_mergeable", "coords_digest", "merge_into_file",
+           "read_evidence", "write_evidence"]
 
 FORMAT = "evident-evidence"
 VERSION = 1
@@ -174,38 +177,52 @@ def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) 
     EvidentError
         Missing or unreadable file, not an evidence file, or coordinates of another slide.
     """
-    import h5py
+    from core.data.hdf5_read import h5_file, read_dataset
 
     p = Path(path)
     if not p.is_file():
         raise EvidentError(p, "evidence file not found")
-    if not h5py.is_hdf5(p):
-        raise EvidentError(p, "not an HDF5 file")
-    with h5py.File(p, "r") as f:
+    with h5_file(p) as f:
         if f.attrs.get("format") != FORMAT or "coords" not in f:
             raise EvidentError(p, "not an Evident evidence file")
         a = f.attrs
-        get = lambda k: np.asarray(f[k][()]) if k in f else None
-        ev = Evidence(
-            slide_id=str(a.get("slide_id", "")), coords=np.asarray(f["coords"][()], dtype=np.int64),
-            task=str(a.get("task", "")), classes=tuple(json.loads(a.get("classes", "[]"))),
-            predicted_class=int(a.get("predicted_class", -1)), probs=get("prediction/probs"),
-            risk=get("prediction/risk"), scores={k: np.asarray(v[()]) for k, v in f.get("scores", {}).items()},
-            gates=get("gates"), responses=get("responses"), coverage=get("coverage"),
-            prompts=tuple(json.loads(a.get("prompts", "[]"))),
-            subsets={
-                k: Subset(np.asarray(d[()], dtype=np.int64), str(d.attrs.get("stop_reason", "")),
-                          np.asarray(d.attrs["coverage"]) if "coverage" in d.attrs else None,
-                          int(d.attrs["n_threshold"]) if "n_threshold" in d.attrs else None,
-                          {a: _scalar(v) for a, v in d.attrs.items() if a not in _SUBSET_KEYS})
-                for k, d in f.get("subsets", {}).items()
-            },
-            snr={k: {m: float(v) for m, v in g.attrs.items()} for k, g in f.get("snr", {}).items()},
-            model=str(a.get("model", "")), anchor_digest=str(a.get("anchor_digest", "")),
-        )
+        get = lambda k: np.asarray(read_dataset(f[k], p, k)) if k in f else None  # noqa: E731
+        group = lambda k: dict(f[k].items()) if k in f and hasattr(f[k], "items") else {}  # noqa: E731
+        try:
+            ev = Evidence(
+                slide_id=str(a.get("slide_id", "")), coords=np.asarray(read_dataset(f["coords"], p, "coords"), dtype=np.int64),
+                task=str(a.get("task", "")), classes=tuple(str(c) for c in _json_list(a.get("classes", "[]"))),
+                predicted_class=int(a.get("predicted_class", -1)), probs=get("prediction/probs"),
+                risk=get("prediction/risk"),
+                scores={k: np.asarray(read_dataset(v, p, f"scores/{k}")) for k, v in group("scores").items()},
+                gates=get("gates"), responses=get("responses"), coverage=get("coverage"),
+                prompts=tuple(str(c) for c in _json_list(a.get("prompts", "[]"))),
+                subsets={
+                    k: Subset(np.asarray(read_dataset(d, p, f"subsets/{k}"), dtype=np.int64),
+                              str(d.attrs.get("stop_reason", "")),
+                              np.asarray(d.attrs["coverage"]) if "coverage" in d.attrs else None,
+                              int(d.attrs["n_threshold"]) if "n_threshold" in d.attrs else None,
+                              {a: _scalar(v) for a, v in d.attrs.items() if a not in _SUBSET_KEYS})
+                    for k, d in group("subsets").items()
+                },
+                snr={k: {m: float(v) for m, v in g.attrs.items()} for k, g in group("snr").items()},
+                model=str(a.get("model", "")), anchor_digest=str(a.get("anchor_digest", "")),
+            )
+        except (TypeError, ValueError, json.JSONDecodeError) as exc:
+            raise EvidentError(p, f"damaged evidence file ({exc})") from None
+    if ev.coords.ndim != 2 or ev.coords.shape[1] != 2:
+        raise EvidentError(p, f"coords must be (N, 2), found shape {ev.coords.shape}")
+    _check(ev, p)
     if coords is not None and coords_digest(coords) != coords_digest(ev.coords):
         raise EvidentError(p, f"evidence file belongs to another slide ({ev.slide_id!r}: coordinates differ)")
     return ev
+
+
+def _json_list(text) -> list:
+    value = json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+    if not isinstance(value, list):
+        raise ValueError(f"expected a JSON list, found {type(value).__name__}")
+    return value
 
 
 def add_scores(path: str | os.PathLike, method: str, scores: np.ndarray) -> None:
@@ -215,3 +232,59 @@ def add_scores(path: str | os.PathLike, method: str, scores: np.ndarray) -> None
     if s.shape[0] != ev.n_patches:
         raise EvidentError(path, f"scores for {method!r} have {s.shape[0]} values, the slide has {ev.n_patches} patches")
     write_evidence(path, replace(ev, scores={**ev.scores, method: s}))
+
+
+def _same_model(a: str, b: str) -> bool:
+    if not a or not b or a == b:
+        return True
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_mergeable(path: str | os.PathLike, ev: Evidence) -> Evidence | None:
+    """The evidence already at ``path`` when ``ev`` may be merged into it; ``None`` when there is none.
+
+    Raises
+    ------
+    EvidentError
+        The file is not an evidence file, or holds another slide's coordinates, task, classes or
+        another model's evidence (merging would mix them): remove it or write elsewhere.
+    """
+    p = Path(path)
+    if not p.exists():
+        return None
+    old = read_evidence(p, coords=ev.coords)
+    fix = "; remove it or choose another --out"
+    if not _same_model(old.model, ev.model):
+        raise EvidentError(p, f"holds evidence of model {old.model!r}, this run's model is {ev.model!r}{fix}")
+    if old.task and ev.task and old.task != ev.task:
+        raise EvidentError(p, f"holds {old.task} evidence, this run's is {ev.task}{fix}")
+    if old.classes and ev.classes and tuple(old.classes) != tuple(ev.classes):
+        raise EvidentError(p, f"holds evidence for classes {old.classes}, this run's are {ev.classes}{fix}")
+    return old
+
+
+def merge_into_file(path: str | os.PathLike, ev: Evidence) -> Evidence:
+    """Write ``ev`` to ``path``, keeping what the file already holds and ``ev`` does not replace.
+
+    Scores, subsets and S/N/R entries are merged by name (``ev``'s win); ``ev``'s gates,
+    responses, coverage, prompts, anchors and prediction replace the file's when ``ev`` has them.
+    Returns what was written.
+
+    Raises
+    ------
+    EvidentError
+        As :func:`check_mergeable`; nothing is written then.
+    """
+    old = check_mergeable(path, ev)
+    if old is not None:
+        keep = lambda name: getattr(ev, name) if getattr(ev, name) is not None else getattr(old, name)  # noqa: E731
+        ev = replace(
+            ev, scores={**old.scores, **ev.scores}, subsets={**old.subsets, **ev.subsets}, snr={**old.snr, **ev.snr},
+            gates=keep("gates"), responses=keep("responses"), coverage=keep("coverage"),
+            prompts=ev.prompts or old.prompts, anchor_digest=ev.anchor_digest or old.anchor_digest,
+            classes=ev.classes or old.classes, model=ev.model or old.model,
+            probs=keep("probs"), risk=keep("risk"),
+            predicted_class=ev.predicted_class if ev.probs is not None or ev.risk is not None else old.predicted_class,
+        )
+    write_evidence(path, ev)
+    return ev

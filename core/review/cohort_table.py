@@ -335,7 +335,6 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     cohort's risk scale first: use ``evident audit``).
     """
     from core.data.bags import read_bag
-    from core.data.feature_search import find_feature_file
     from core.data.manifest import read_manifest
     from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
@@ -353,10 +352,12 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     for i, row in enumerate(man.rows, 1):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        path = man.resolve(row.features_path) if row.features_path else find_feature_file(row.slide_id, features_dir)
-        if path is None or not Path(path).is_file():
-            missing.append((row.slide_id, f"no feature file in {features_dir}"))
-        else:
+        try:
+            path = man.feature_file(row, features_dir)
+        except EvidentError as exc:  # listed as missing with the path that was tried; the rest loads
+            path = None
+            missing.append((row.slide_id, str(exc)))
+        if path is not None:
             bag = read_bag(path)
             label = man.label_index(row, model_classes) if row.label is not None else None
             rec = audit_slide(model, explainers, row.slide_id, bag.features, bag.coords, label, cfg).csv_row()

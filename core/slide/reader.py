@@ -47,6 +47,10 @@ def open_slide(path: str | os.PathLike) -> SlideReader:
     return SlideReader(path)
 
 
+#: A thumbnail's source level above this many bytes (RGBA) is read block by block.
+_THUMBNAIL_LEVEL_BYTES = 256 * 2**20
+_THUMBNAIL_BLOCK = 4096
+
 class SlideReader:
     """A read-only, thread-safe view of one slide.
 
@@ -99,7 +103,10 @@ class SlideReader:
             fmt = openslide.OpenSlide.detect_format(self.path)
             osr = openslide.OpenSlide(self.path)
         except openslide.OpenSlideUnsupportedFormatError:
-            if openslide.ImageSlide.detect_format(self.path) in _IMAGE_FORMATS:  # PNG/JPEG, odd suffix
+            with warnings.catch_warnings():  # Pillow warns "Corrupt EXIF data" on truncated TIFFs; the error says it
+                warnings.simplefilter("ignore", UserWarning)
+                image_format = openslide.ImageSlide.detect_format(self.path)
+            if image_format in _IMAGE_FORMATS:  # PNG/JPEG, odd suffix
                 return self._open_image()
             raise EvidentError(self.path, "not a slide format OpenSlide can read "
                                           "(unsupported or corrupt file)") from None
@@ -113,6 +120,7 @@ class SlideReader:
             with warnings.catch_warnings():
                 # a whole-slide-sized PNG is legitimate here; Pillow's hard limit still applies
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": an error follows if it matters
                 with Image.open(self.path) as im:
                     self._format = (im.format or "image").lower()
                     im.load()
@@ -218,11 +226,41 @@ class SlideReader:
     def get_thumbnail(self, max_size: tuple[int, int]) -> np.ndarray:
         """A thumbnail fitting in ``max_size`` ``(w, h)``: ``(h, w, 3)`` uint8 RGB.
 
-        Reads the coarsest adequate level, so it also checks that those tiles decode.
+        Reads the coarsest adequate level, so it also checks that those tiles decode. A level
+        larger than 256 MiB (a slide without a pyramid, or a damaged header declaring 200,000² px)
+        is read 4096² px at a time instead of whole, so memory stays bounded.
         """
-        size = (int(max_size[0]), int(max_size[1]))
-        img = self._call(lambda osr: osr.get_thumbnail(size), "the slide's tiles for a thumbnail")
-        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+        size = (max(int(max_size[0]), 1), max(int(max_size[1]), 1))
+        w0, h0 = self.dimensions
+        down = max(w0 / size[0], h0 / size[1], 1.0)
+        level = self.best_level_for_downsample(down)
+        lw, lh = self.level_dimensions[level]
+        if self._is_image or lw * lh * 4 <= _THUMBNAIL_LEVEL_BYTES:
+            img = self._call(lambda osr: osr.get_thumbnail(size), "the slide's tiles for a thumbnail")
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+        # OpenSlide would read the whole level into one image: a 200,000² px level is 149 GiB.
+        # Read the smallest level block by block and shrink each block into its part of the thumbnail.
+        return self._blockwise_thumbnail((max(int(w0 / down), 1), max(int(h0 / down), 1)))
+
+    def _blockwise_thumbnail(self, out_size: tuple[int, int]) -> np.ndarray:
+        """``(h, w, 3)`` uint8 thumbnail of ``out_size`` (w, h) from the smallest level, 4096² px at a time."""
+        level = self.level_count - 1
+        lw, lh = self.level_dimensions[level]
+        ds = self.level_downsamples[level]
+        tw, th = out_size
+        thumb = Image.new("RGB", (tw, th), (255, 255, 255))
+        for y in range(0, lh, _THUMBNAIL_BLOCK):
+            for x in range(0, lw, _THUMBNAIL_BLOCK):
+                bw, bh = min(_THUMBNAIL_BLOCK, lw - x), min(_THUMBNAIL_BLOCK, lh - y)
+                loc = (int(x * ds), int(y * ds))
+                tile = self._call(lambda osr, loc=loc, bw=bw, bh=bh: osr.read_region(loc, level, (bw, bh)),
+                                  f"the slide's tiles for a thumbnail (x={loc[0]} y={loc[1]} level={level})")
+                block = Image.new("RGB", tile.size, (255, 255, 255))
+                block.paste(tile, None, tile)
+                x0, y0 = x * tw // lw, y * th // lh
+                x1, y1 = max((x + bw) * tw // lw, x0 + 1), max((y + bh) * th // lh, y0 + 1)
+                thumb.paste(block.resize((x1 - x0, y1 - y0), Image.Resampling.BOX), (x0, y0))
+        return np.asarray(thumb, dtype=np.uint8)
 
     def associated_images(self) -> dict[str, np.ndarray]:
         """Label, macro, thumbnail... images stored with the slide: name -> ``(h, w, 3)`` uint8 RGB."""

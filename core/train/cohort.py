@@ -77,10 +77,12 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
     m.validate_for_training()
     paths, missing = [], []
     for row in m.rows:
-        p = m.resolve(row.features_path) if row.features_path else (
-            find_feature_file(row.slide_id, features_dir) if features_dir is not None else None)
-        if p is None or not Path(p).is_file():
-            missing.append(row.slide_id)
+        if row.features_path:  # a path the manifest names is reported as that path
+            p = m.feature_file(row, features_dir)
+        else:
+            p = find_feature_file(row.slide_id, features_dir) if features_dir is not None else None
+            if p is None or not Path(p).is_file():
+                missing.append(row.slide_id)
         paths.append(p)
     if missing:
         where = f"under {features_dir}" if features_dir is not None else "(no --features folder given)"

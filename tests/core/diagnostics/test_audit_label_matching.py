@@ -67,3 +67,35 @@ def test_a_label_the_model_does_not_know_is_an_error_naming_the_row(cohort, caps
     assert err[0].startswith(f"error: {m}: line 4: ")
     assert repr(bad) in err[0] and "'neg', 'pos'" in err[0]
     assert not (tmp / "report").exists() or not any((tmp / "report").iterdir())
+
+
+def test_an_unusable_out_is_reported_before_any_work(cohort, capsys, monkeypatch):
+    manifest, ckpt, tmp = cohort
+    from core.diagnostics import audit
+
+    manifest = _relabel(manifest, tmp / "digits" / "named.csv", lambda i, r: "pos" if i % 2 else "neg")
+    calls = []
+    monkeypatch.setattr(audit, "audit_slide", lambda *a, **k: calls.append(1))
+    blocker = tmp / "a-file"
+    blocker.write_text("x")
+    for out in (blocker, blocker / "report", tmp / ("n" * 300)):
+        assert _audit(manifest, ckpt, out) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {out}: cannot create output folder"), err
+    assert calls == []
+    assert sorted(p.name for p in tmp.iterdir()) == sorted(["a-file", "digits", "m.pt"])
+
+
+def test_a_missing_features_path_is_named_as_the_path_tried(cohort, capsys):
+    manifest, ckpt, tmp = cohort
+    manifest = _relabel(manifest, tmp / "digits" / "named.csv", lambda i, r: "pos" if i % 2 else "neg")
+    text = manifest.read_text(encoding="utf-8").splitlines()
+    first = text[1].split(",")
+    col = text[0].split(",").index("features_path")
+    tried = manifest.parent / "elsewhere" / "gone.h5"
+    first[col] = "elsewhere/gone.h5"  # relative: from the manifest's folder
+    manifest.write_text("\n".join([text[0], ",".join(first), *text[2:]]) + "\n", encoding="utf-8")
+    assert _audit(manifest, ckpt, tmp / "report") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {tried}: feature file not found"), err
+    assert "line 2" in err[0] and str(manifest) in err[0]

@@ -55,7 +55,7 @@ def test_missing_features_and_ctrl_c_leave_nothing(cohort, capsys, monkeypatch):
     first = min((manifest.parent / "features").iterdir())
     first.unlink()
     assert main(_args(manifest, ckpt, out)) == 2
-    assert "no feature file for slide" in capsys.readouterr().err
+    assert f"error: {first}: feature file not found (features_path of slide" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
 
     from core.diagnostics import audit
