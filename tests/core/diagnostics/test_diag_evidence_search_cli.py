@@ -71,3 +71,34 @@ def test_subset_attrs_round_trip_and_a_clash_is_refused(tmp_path):
     with pytest.raises(EvidentError, match="'coverage' clashes"):
         write_evidence(tmp_path / "b.h5", Evidence("b", c, subsets={"s": Subset(np.array([1]), attrs={"coverage": 1.0})}))
     assert not (tmp_path / "b.h5").exists()
+
+
+def test_audit_reports_evidence_sets_per_slide_and_a_cohort_line(tmp_path, capsys):
+    import csv
+    import json
+
+    ckpt, bags = known_project(tmp_path, n_slides=3)
+    manifest = tmp_path / "cohort.csv"
+    manifest.write_text("slide_id,label\n" + "".join(f"k{i},positive\n" for i in range(3)))
+    out = tmp_path / "report"
+    args = ["audit", "--manifest", str(manifest), "--features", str(tmp_path), "--model", str(ckpt), "--out", str(out),
+            "--methods", "attention,random", "--minimal-k", ""]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    rows = list(csv.DictReader((out / "per_slide.csv").read_text(encoding="utf-8").splitlines()))
+    truth_sizes = [ev.size for _, ev in bags]  # 5, 4, 3 evidence patches: one set each, S&N = all of them
+    assert [int(r["evidence_sets"]) for r in rows] == truth_sizes
+    assert [r["evidence_set_sizes"] for r in rows] == [";".join(["1"] * k) for k in truth_sizes]
+    assert [int(r["sufficient_necessary_size"]) for r in rows] == truth_sizes
+    assert {r["evidence_sets_stop"] for r in rows} == {"no_sufficient_rest"}
+    es = json.loads((out / "cohort.json").read_text())["evidence_sets"]
+    assert es["slides"] == 3 and es["mean_sets"] == pytest.approx(4.0) and es["pct_ge2"] == 100.0
+    assert es["pct_sufficient_necessary"] == 100.0 and es["mean_set_size"] == 1.0
+    line = "3 slides: 4.00 evidence sets per slide, 100.0% of slides with ≥ 2"
+    assert line in (out / "summary.md").read_text(encoding="utf-8") and line in err
+    assert "guide attention" in (out / "summary.md").read_text(encoding="utf-8")
+    # the search is skipped on request, and a guide outside --methods is refused with nothing written
+    assert main([*args, "--evidence-guide", "none", "--out", str(tmp_path / "r2")]) == 0
+    assert "evidence_sets" not in json.loads((tmp_path / "r2" / "cohort.json").read_text())
+    assert main([*args, "--evidence-guide", "ig", "--out", str(tmp_path / "r3")]) == 2
+    assert "--evidence-guide 'ig' is not among --methods" in capsys.readouterr().err and not (tmp_path / "r3").exists()
