@@ -69,11 +69,22 @@ def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray) -> Evidenc
     if gates is not None and "gate" not in maps:
         maps["gate"] = gates
     layers = [scalar_layer(name, v, units=UNITS.get(name, "score"), source=str(path)) for name, v in maps.items()]
-    layers += [subset_layer(f"subset: {name}", s.indices, source=str(path),
+    layers += [subset_layer(f"subset: {name}", s.indices, source=str(path), color=_subset_colour(name),
                             description=subset_description(ev.snr.get(name, {}), s.indices.size))
                for name, s in ev.subsets.items()]
     responses = None if ev.responses is None else np.asarray(ev.responses, dtype=np.float64)
     return EvidenceContent(tuple(layers), gates, responses, tuple(ev.prompts), tuple(ev.classes), dict(ev.snr))
+
+
+_SET_COLOURS = ((255, 220, 0), (0, 200, 255), (255, 0, 200), (120, 255, 120), (180, 120, 255), (255, 255, 255))
+
+
+def _subset_colour(name: str) -> tuple[int, int, int]:
+    """Yellow for a subset; evidence set j (``evidence_set_<j>``) the j-th colour of a cycle, so sets differ."""
+    tail = name.removeprefix("evidence_set_")
+    if tail != name and tail.isdigit():
+        return _SET_COLOURS[(int(tail) - 1) % len(_SET_COLOURS)]
+    return _SET_COLOURS[0]
 
 
 def subset_description(numbers: dict, size: int) -> str:

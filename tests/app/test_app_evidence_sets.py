@@ -72,3 +72,10 @@ def test_evidence_sets_open_as_layers_with_sn_numbers_and_are_drawn(window, demo
     qtbot.waitUntil(lambda: not s.layer("subset: evidence_set_1").settings.visible, timeout=5000)
     hidden = edge_pixels()
     assert all(not (r > 200 and g > 180 and b < 80) for r, g, b in hidden), hidden
+
+
+def test_evidence_sets_get_distinct_outline_colours(window, demo_project, tmp_path):
+    path, sets = _evidence_with_sets(demo_project, tmp_path)
+    window.open_paths([demo_project["slide"], demo_project["features"], path])
+    colours = [window.session.layer(f"subset: evidence_set_{j}").settings.color for j in range(1, len(sets.sets) + 1)]
+    assert len(set(colours)) == len(colours)
