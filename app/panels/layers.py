@@ -142,8 +142,13 @@ class LayersPanel(QWidget):
         try:
             self.list.clear()
             for layer in reversed(self.session.layers):  # top first
-                item = QListWidgetItem(f"{layer.name}  ({layer.kind})")
+                item = QListWidgetItem(f"{layer.name}  ({layer.kind})"
+                                       + (f"  {layer.description}" if layer.description else ""))
                 item.setData(Qt.ItemDataRole.UserRole, layer.name)
+                if layer.description:
+                    item.setToolTip(f"{layer.name}: {layer.description}\nS = keep-only drop Φ(X) − Φ(X_S), "
+                                    f"N = complement drop Φ(X) − Φ(X_¬S), N∪ = drop with every set up to this one "
+                                    "removed")
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if layer.settings.visible else Qt.CheckState.Unchecked)
                 if layer.kind in ("subset", "regions"):

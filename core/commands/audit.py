@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "audit"
-HELP = "audit explanations and evidence over a cohort (AUPC, S/N/R, minimal subsets, failures)"
+HELP = "audit explanations and evidence over a cohort (AUPC, S/N/R, minimal subsets, evidence sets, failures)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,6 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="predicted classes judged for low necessity: 'default' (all but the negative class 0 of a "
                         "binary classifier, which has no evidence to remove), 'all', or comma-separated class names")
     p.add_argument("--max-slides", type=int, default=None, help="audit only the first N slides")
+    p.add_argument("--evidence-guide", default=None, metavar="MAP",
+                   help="map that guides the evidence-set search (one of --methods; default attention when it is "
+                        "among them; 'none' skips the search)")
+    p.add_argument("--delta-s", type=float, default=0.05, help="evidence search: sufficiency tolerance on Φ (default 0.05)")
+    p.add_argument("--delta-n", type=float, default=0.25,
+                   help="evidence search: necessity, removal flips the class or drops Φ by this (default 0.25)")
+    p.add_argument("--k-max", type=int, default=8, help="evidence search: at most this many sets per slide (default 8)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +78,18 @@ def run(args: argparse.Namespace) -> int:
     for name in ("min_tissue", "artifact_share"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             raise EvidentError(None, f"--{name.replace('_', '-')} must lie in [0, 1], got {getattr(args, name)}")
+    if args.evidence_guide is None:
+        guide = "attention" if "attention" in methods else None
+    else:
+        guide = None if args.evidence_guide.strip().lower() == "none" else canonical_method(args.evidence_guide)
+    if guide is not None and guide not in methods:
+        raise EvidentError(None, f"--evidence-guide {guide!r} is not among --methods ({', '.join(methods)})")
+    from core.diagnostics.evidence_search import SearchConfig
+
+    try:
+        search = SearchConfig(delta_s=args.delta_s, delta_n=args.delta_n, k_max=args.k_max)
+    except ValueError as exc:
+        raise EvidentError(None, f"evidence search settings: {exc}") from None
     model, config = load_checkpoint(args.model)
     model = model.eval()
     host = host_of(model)
@@ -119,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             artifacts[sid] = slide_artifact_scores(slide, b.coords, size)
     thresholds = FailureThresholds(min_tissue=args.min_tissue, artifact_share=args.artifact_share,
                                    necessity_classes=necessity)
-    cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks, thresholds=thresholds)
+    cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks, thresholds=thresholds,
+                      search_guide=guide, search=search)
     explainers = build_explainers(model, methods)
     risk_scale = (0.0, 1.0)
     if task != "classification":  # Φ = sigmoid of the risk standardised over the cohort's full-bag risks
@@ -144,10 +164,16 @@ def run(args: argparse.Namespace) -> int:
     summary = summarise_audit(slides, task)
     summary["settings"] = {"task": task, "fraction": args.fraction, "min_tissue": args.min_tissue,
                            "artifact_share": args.artifact_share, "necessity_classes": args.necessity_classes,
-                           "slides_with_tissue_mask": len(artifacts)}
+                           "slides_with_tissue_mask": len(artifacts),
+                           "evidence_search": {} if guide is None else {"guide": guide, "delta_s": search.delta_s,
+                                                                         "delta_n": search.delta_n, "k_max": search.k_max}}
     if model_classes:  # per_slide.csv's label/predicted are indices into these
         summary["classes"] = list(model_classes)
     files = write_report(args.out, [s.csv_row() for s in slides], summary)
+    if "evidence_sets" in summary:
+        from core.diagnostics.report import evidence_sets_line
+
+        print("evidence sets: " + evidence_sets_line(summary["evidence_sets"], {}).strip(), file=sys.stderr)
     print("\n".join(str(f) for f in files))
     return 0
 

@@ -6,6 +6,13 @@ the slide (e.g. from ``evident recover``) keeps everything it holds; a file in O
 another slide (different patch coordinates) is refused. Every input is read and checked before
 anything is written; each file is replaced atomically (:func:`core.evidence.evidence_file.merge_into_file`);
 an evidence file of another model is refused; inputs are never modified.
+
+``--evidence-sets`` (or ``evidence_sets`` among ``--methods``) also searches, guided by ``--guide``
+(a method's map, computed for the predicted class), the smallest sufficient-and-necessary subset and
+the evidence sets (docs/evidence_search.md) and writes them as ``/subsets/sufficient_necessary`` and
+``/subsets/evidence_set_<j>`` with their S/N numbers under ``/snr/<name>`` (evidence sets of an
+earlier search in the same file are replaced as a whole). Survival models: Φ is ``sigmoid(risk)``
+here (no cohort scale; ``evident audit`` standardises by the cohort).
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="quadrature of integrated gradients: riemann_middle (midpoints, default) or gausslegendre "
                         "(Captum's default, xMIL's setting)")
     p.add_argument("--ig-steps", type=int, default=50, metavar="N", help="integrated-gradients steps (default 50)")
+    g = p.add_argument_group("evidence search (docs/evidence_search.md)")
+    g.add_argument("--evidence-sets", action="store_true",
+                   help="search the smallest sufficient-and-necessary subset and disjoint sufficient evidence sets")
+    g.add_argument("--guide", default="attention", metavar="MAP", help="map that ranks the patches (default attention)")
+    g.add_argument("--search", choices=("greedy", "beam"), default="greedy", help="search strategy (default greedy)")
+    g.add_argument("--delta-s", type=float, default=0.05, help="sufficiency tolerance on Φ (default 0.05)")
+    g.add_argument("--delta-n", type=float, default=0.25, help="necessity: removal flips the class or drops Φ by this (default 0.25)")
+    g.add_argument("--k-max", type=int, default=8, help="at most this many evidence sets (default 8)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +63,13 @@ def run(args: argparse.Namespace) -> int:
     from core.explain.registry import build_explainer, canonical_method
     from core.models.checkpoint import load_checkpoint
 
-    methods = [canonical_method(m) for m in args.methods.split(",") if m.strip()]
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    search = bool(args.evidence_sets) or "evidence_sets" in names
+    methods = [canonical_method(m) for m in names if m != "evidence_sets"]
+    search_cfg = _search_config(args) if search else None
+    guide = canonical_method(args.guide) if search else ""
+    if not methods and search:
+        methods = [guide]
     if not methods:
         raise EvidentError(None, "no explanation method given (--methods)")
     device = pick_device(args.device)
@@ -64,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     ig_options = {"method": args.ig_method, "n_steps": args.ig_steps}
     explainers = {m: build_explainer(m, model, device=device, **(ig_options if m == "ig" else {}))
                   for m in methods}  # unsupported methods fail here
+    guide_ex = (explainers.get(guide) or build_explainer(guide, model, device=device,
+                                                         **(ig_options if guide == "ig" else {}))) if search else None
     dim = int(host.config.in_dim)
     out = Path(args.out)
     task = str(config.get("task", host.config.task))
@@ -93,7 +116,38 @@ def run(args: argparse.Namespace) -> int:
             pred = {"risk": raw.astype(np.float32), "predicted_class": -1}
         ev = Evidence(slide_id=bag.slide_id, coords=bag.coords, task=task, classes=classes, scores=scores,
                       model=str(ckpt), **pred)
-        merge_into_file(ev_path, ev)  # keeps what recover (or an earlier explain) wrote there
+        note = ""
+        if search:
+            g_map = scores[guide] if guide in scores and args.target is None else guide_ex.attribute(bag.features, bag.coords)
+            ev, note = _search(model, bag, g_map, guide, search_cfg, device, ev)
+        # keeps what recover (or an earlier explain) wrote there; a new search replaces the old sets
+        merge_into_file(ev_path, ev, replace_prefixes=("evidence_set_",) if search else ())
         print(f"[{i}/{len(bags)}] {bag.slide_id}: {len(methods)} method(s), {bag.features.shape[0]} patches, "
-              f"{time.perf_counter() - t0:.1f} s -> {ev_path}", file=sys.stderr)
+              f"{time.perf_counter() - t0:.1f} s{note} -> {ev_path}", file=sys.stderr)
     return 0
+
+
+def _search_config(args):
+    from core.diagnostics.evidence_search import SearchConfig
+    from core.errors import EvidentError
+
+    try:
+        return SearchConfig(delta_s=args.delta_s, delta_n=args.delta_n, strategy=args.search, k_max=args.k_max)
+    except ValueError as exc:
+        raise EvidentError(None, f"evidence search settings: {exc}") from None
+
+
+def _search(model, bag, guide_map, guide: str, config, device, ev):
+    """Evidence ``ev`` with the slide's sufficient-and-necessary subset and evidence sets; and a log note."""
+    from core.diagnostics.evidence_search import search_subset
+    from core.diagnostics.evidence_sets import evidence_sets, evidence_subsets, with_search_results
+    from core.diagnostics.interventions import InterventionEngine
+
+    eng = InterventionEngine(model, bag.features, bag.coords, device=device)
+    sn = search_subset(eng, guide_map, config)
+    sets = evidence_sets(eng, guide_map, config)
+    subsets, numbers = evidence_subsets(sets, sn, config, guide)
+    sn_text = f"{sn.indices.size} patches" if sn.found else f"none ({sn.stop_reason})"
+    note = (f", {len(sets.sets)} evidence set(s) of {'/'.join(map(str, sets.sizes)) or '-'} patches "
+            f"(stop: {sets.stop_reason}), sufficient+necessary: {sn_text}")
+    return with_search_results(ev, subsets, numbers), note

@@ -1,10 +1,13 @@
 """Cohort audit: every diagnostic of this package over the slides of a manifest (Qt-free).
 
 Per slide (:func:`audit_slide`): the methods' scores, drop/insert AUPC per method (xMIL protocol),
-same-budget S/N/R per rule, the minimal-subset diagnostic per k and policy, failure flags.
+same-budget S/N/R per rule, the minimal-subset diagnostic per k and policy, the evidence sets and
+the smallest sufficient-and-necessary subset (:mod:`core.diagnostics.evidence_sets`, guided by one
+method's map), failure flags.
 Over the cohort (:func:`summarise_audit`): AUPC mean ± std with Wilcoxon tests against random,
 cohort S/N/R per rule (M = accuracy, or Harrell's C-index for survival; survival Φ per slide is
-``sigmoid((risk − μ) / σ)`` with the cohort's full-bag risk mean μ and std σ), minimal-subset summary, failure counts.
+``sigmoid((risk − μ) / σ)`` with the cohort's full-bag risk mean μ and std σ), minimal-subset summary,
+evidence-set summary, failure counts.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.diagnostics.curves import keep_slide, slide_curves, summarise
+from core.diagnostics.evidence_search import SearchConfig
 from core.diagnostics.failures import FailureThresholds, classify_failures, count_failures
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.minimal_subsets import (
@@ -24,18 +28,22 @@ from core.diagnostics.minimal_subsets import (
 from core.diagnostics.snr import cohort_table, same_budget
 from core.errors import EvidentError
 
-__all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "summarise_audit"]
+__all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "search_summary", "summarise_audit",
+           "summarise_evidence_sets"]
 
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """Methods to score, the same-budget fraction, minimal-subset sizes and policies, failure thresholds."""
+    """Methods to score, the same-budget fraction, minimal-subset sizes and policies, failure thresholds,
+    and the evidence search: ``search_guide`` (a method among ``methods``; ``None`` skips it) and its settings."""
 
     methods: tuple[str, ...] = ("attention", "gradient", "grad_input", "ig", "single", "leave_one_out", "lrp", "random")
     fraction: float = 0.05
     minimal_k: tuple[int, ...] = (8, 16, 32)
     policies: tuple[str, ...] = POLICIES
     thresholds: FailureThresholds = FailureThresholds()
+    search_guide: str | None = None
+    search: SearchConfig = SearchConfig()
 
 
 @dataclass
@@ -57,6 +65,7 @@ class SlideAudit:
     artifact_share: float | None = None  # share of the main evidence subset that is artifact (slide known)
     localisation: dict = field(default_factory=dict)  # method -> metrics, when the slide has annotations
     froc_inputs: dict = field(default_factory=dict)  # method -> (scores, truth, coords, patch_size), for FROC
+    evidence_sets: dict = field(default_factory=dict)  # n_sets, sizes, stop_reason, sn_size (evidence search)
 
     def csv_row(self) -> dict:
         """Flat per-slide row for the CSV."""
@@ -72,6 +81,10 @@ class SlideAudit:
             row.update({f"keep_only_drop_{r}": s.keep_only_drop, f"complement_degradation_{r}": s.complement_degradation})
         for key, v in self.minimal.items():
             row[f"subsets_{key}"] = v["n_subsets"]
+        if self.evidence_sets:
+            e = self.evidence_sets
+            row.update({"evidence_sets": e["n_sets"], "evidence_set_sizes": ";".join(map(str, e["sizes"])),
+                        "evidence_sets_stop": e["stop_reason"], "sufficient_necessary_size": e["sn_size"] if e["sn_found"] else ""})
         row.update({f"fail_{k}": int(v) for k, v in self.failures.items()})
         for m, r in self.localisation.items():
             row.update({f"coverage_{m}": r["coverage"], f"precision_{m}": r["precision"],
@@ -125,6 +138,8 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
             for p in config.policies:
                 r = minimal_subsets(eng, k, p)
                 res.minimal[f"k{k}_{p}"] = {key: r[key] for key in ("n_subsets", "first_drop", "remove_union")}
+    if config.search_guide is not None and config.search_guide in scores:
+        res.evidence_sets = search_summary(eng, scores[config.search_guide], config.search)
     order = ["gce", "attention"] + [r for r in rules if r not in ("gce", "attention", "random")] + ["random"]
     main = next(res.snr[r] for r in order if r in res.snr)
     kw = {"evidence": main.indices, "artifact_scores": artifact_scores}
@@ -151,6 +166,31 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
     return res
 
 
+def search_summary(engine: InterventionEngine, guide: np.ndarray, config: SearchConfig) -> dict:
+    """One slide's evidence sets and sufficient-and-necessary subset, as plain numbers."""
+    from core.diagnostics.evidence_search import search_subset
+    from core.diagnostics.evidence_sets import evidence_sets
+
+    sets = evidence_sets(engine, guide, config)
+    sn = search_subset(engine, guide, config)
+    return {"n_sets": len(sets.sets), "sizes": sets.sizes, "stop_reason": sets.stop_reason,
+            "sn_found": sn.found, "sn_size": int(sn.indices.size), "sn_stop_reason": sn.stop_reason}
+
+
+def summarise_evidence_sets(per_slide: list[dict]) -> dict:
+    """Cohort: slides searched, mean sets per slide, % slides with ≥ 2 / ≥ 3 sets, mean set size,
+    % slides with a sufficient-and-necessary subset and its mean size."""
+    n = np.array([s["n_sets"] for s in per_slide], dtype=np.float64)
+    sizes = [z for s in per_slide for z in s["sizes"]]
+    sn = [s["sn_size"] for s in per_slide if s["sn_found"]]
+    nan = float("nan")
+    return {"slides": len(per_slide), "mean_sets": float(n.mean()) if n.size else nan,
+            "pct_ge2": float(100 * np.mean(n >= 2)) if n.size else nan, "pct_ge3": float(100 * np.mean(n >= 3)) if n.size else nan,
+            "mean_set_size": float(np.mean(sizes)) if sizes else nan,
+            "pct_sufficient_necessary": float(100 * len(sn) / len(per_slide)) if per_slide else nan,
+            "mean_sufficient_necessary_size": float(np.mean(sn)) if sn else nan}
+
+
 def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
     """Cohort JSON: ``aupc`` (included slides only), ``snr``, ``minimal``, ``failures``, counts.
 
@@ -174,6 +214,9 @@ def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
         minimal[k] = summarise_minimal([s.minimal[k] for s in slides if k in s.minimal])
     out = {"n_slides": len(slides), "n_included": len(inc), "aupc": summarise([s.curves for s in inc]),
            "snr": snr, "minimal": minimal, "failures": count_failures([s.failures for s in slides])}
+    searched = [s.evidence_sets for s in slides if s.evidence_sets]
+    if searched:
+        out["evidence_sets"] = summarise_evidence_sets(searched)
     annotated = [s for s in slides if s.localisation]
     if annotated:
         from core.diagnostics.localisation_audit import summarise_localisation

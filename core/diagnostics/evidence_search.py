@@ -211,17 +211,16 @@ def _beam(engine, ev, order, k_max, config, criterion) -> np.ndarray | None:
     return None
 
 
-def _prune(engine, ev, subset: np.ndarray, rank_of: dict, config, criterion) -> np.ndarray:
+def _prune(engine, ev, subset: np.ndarray, rank_of: np.ndarray, config, criterion) -> np.ndarray:
     need_rm = criterion == "sufficient_necessary"
-    cur = list(subset)
-    for i in sorted(subset, key=lambda j: -rank_of[int(j)]):  # least-ranked first
-        if len(cur) <= 1:
+    state = ev.start(subset)
+    for i in sorted(subset.tolist(), key=lambda j: -rank_of[j]):  # least-ranked first
+        if ev.members(state).size <= 1:
             break
-        trial = np.asarray([j for j in cur if j != i], dtype=np.int64)
-        keep, rm = ev.sets([trial], removal=need_rm)
+        keep, rm, trial = ev.without(state, i, removal=need_rm)
         if _ok(engine, keep, rm, config, criterion)[0]:
-            cur = list(trial)
-    return np.sort(np.asarray(cur, dtype=np.int64))
+            state = trial
+    return np.sort(ev.members(state))
 
 
 def subset_numbers(engine: InterventionEngine, ev: ForwardEvaluator, indices: np.ndarray,
@@ -269,7 +268,9 @@ def search_subset(engine: InterventionEngine, guide, config: SearchConfig = Sear
         return SearchResult(np.zeros(0, np.int64), False, "size_limit", engine.phi_before, nan, nan, False, False,
                             ev.n_evaluations - start, ev.kind)
     if config.prune and subset.size > 1:
-        subset = _prune(engine, ev, subset, {int(j): r for r, j in enumerate(order)}, config, criterion)
+        rank = np.empty(engine.n, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        subset = _prune(engine, ev, subset, rank, config, criterion)
     phi_keep, phi_rm, suff, nec = subset_numbers(engine, ev, subset, config)
     return SearchResult(subset.astype(np.int64), True, "found", engine.phi_before, phi_keep, phi_rm, suff, nec,
                         ev.n_evaluations - start, ev.kind)

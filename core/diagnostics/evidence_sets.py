@@ -25,7 +25,7 @@ from core.diagnostics.evidence_search import SearchConfig, SearchResult, is_nece
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.search_evaluators import make_evaluator
 
-__all__ = ["EvidenceSet", "EvidenceSets", "SET_PREFIX", "evidence_sets", "evidence_subsets"]
+__all__ = ["EvidenceSet", "EvidenceSets", "SET_PREFIX", "evidence_sets", "evidence_subsets", "with_search_results"]
 
 SET_PREFIX = "evidence_set_"
 
@@ -113,3 +113,16 @@ def evidence_subsets(result: EvidenceSets, sn: SearchResult | None, config: Sear
                                            "complement_degradation": sn.phi_full - sn.phi_remove,
                                            "n_patches": float(sn.indices.size)}
     return subsets, numbers
+
+
+def with_search_results(ev, subsets: dict, numbers: dict):
+    """``ev`` (an :class:`core.evidence.evidence_file.Evidence`) with ``subsets``/``numbers`` from
+    :func:`evidence_subsets`; earlier ``evidence_set_*`` and ``sufficient_necessary`` entries are dropped."""
+    from dataclasses import replace
+
+    def stale(name: str) -> bool:
+        return name.startswith(SET_PREFIX) or name == "sufficient_necessary"
+
+    keep_sub = {k: v for k, v in ev.subsets.items() if not stale(k)}
+    keep_snr = {k: v for k, v in ev.snr.items() if not stale(k)}
+    return replace(ev, subsets={**keep_sub, **subsets}, snr={**keep_snr, **numbers})

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.atomic import atomic_write_json, ensure_writable_dir, staging_dir
 
-__all__ = ["REPORT_FILES", "markdown_summary", "write_report"]
+__all__ = ["REPORT_FILES", "evidence_sets_line", "markdown_summary", "write_report"]
 
 REPORT_FILES = ("per_slide.csv", "cohort.json", "summary.md", "aupc.png", "snr.png", "failures.png")
 
@@ -48,6 +48,10 @@ def markdown_summary(summary: dict) -> str:
         for k, r in summary["minimal"].items():
             lines.append(f"| {k} | {_f(r['mean_subsets'], 2)} | {_f(r['pct_ge2'], 1)} | {_f(r['pct_ge3'], 1)} | "
                          f"{_f(r['first_drop'])} | {_f(r['remove_union_1'])} | {_f(r['remove_union_2'])} | {_f(r['remove_union_3'])} |")
+    es = summary.get("evidence_sets")
+    if es:
+        lines += ["\n## Evidence sets (disjoint sufficient subsets)\n",
+                  evidence_sets_line(es, summary.get("settings", {}).get("evidence_search", {}))]
     loc = summary.get("localisation")
     if loc:
         pct = round(100 * loc["top_fraction"])
@@ -62,6 +66,15 @@ def markdown_summary(summary: dict) -> str:
     lines += ["\n## Failure taxonomy\n", "| flag | slides |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["failures"].items()]
     return "\n".join(lines) + "\n"
+
+
+def evidence_sets_line(es: dict, settings: dict) -> str:
+    """The cohort summary line of the evidence search."""
+    how = ", ".join(f"{k} {v}" for k, v in settings.items())
+    return (f"{es['slides']} slides: {_f(es['mean_sets'], 2)} evidence sets per slide, {_f(es['pct_ge2'], 1)}% of slides "
+            f"with ≥ 2 and {_f(es['pct_ge3'], 1)}% with ≥ 3; mean set size {_f(es['mean_set_size'], 1)} patches; "
+            f"a sufficient-and-necessary subset in {_f(es['pct_sufficient_necessary'], 1)}% of slides "
+            f"(mean size {_f(es['mean_sufficient_necessary_size'], 1)})" + (f" [{how}]" if how else "") + ".\n")
 
 
 def _plots(summary: dict, folder: Path) -> None:

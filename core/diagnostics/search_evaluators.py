@@ -68,29 +68,61 @@ class ForwardEvaluator:
     def _c(self) -> int:
         return int(self.engine.output_before.shape[0])
 
+    def start(self, subset: np.ndarray):
+        """State for :meth:`without` (drop members one at a time, as the pruning pass does)."""
+        return np.asarray(subset, dtype=np.int64)
+
+    def without(self, state, i: int, *, removal: bool = True):
+        """Outputs ((1, C), (1, C) or None) of the state's subset minus patch ``i``, and the new state."""
+        trial = state[state != i]
+        keep, rm = self.sets([trial], removal=removal)
+        return keep, rm, trial
+
+    @staticmethod
+    def members(state) -> np.ndarray:
+        """The state's subset, (K,) int64."""
+        return state
+
 
 class CachedEvaluator(ForwardEvaluator):
-    """Exact evaluation from the engine's cache (attention-pooling hosts only)."""
+    """Exact evaluation from the engine's cache (attention-pooling hosts only).
+
+    Holds ``w_i e_i`` as an (N, H) float64 host array (8·N·H bytes, e.g. 20 MB for 10k patches at
+    H = 256) when that fits in ``max_bytes``, else recomputes the rows it needs.
+    """
 
     kind = "cache"
 
-    def __init__(self, engine: InterventionEngine) -> None:
+    def __init__(self, engine: InterventionEngine, max_bytes: int = 1 << 30) -> None:
         if not engine.fast:
             raise ValueError(f"host {engine.host.name!r} has no attention-pooling cache")
         super().__init__(engine)
-        self.w, total, s, _ = engine._totals()  # (N,) float64, (), (H,), ()
-        self.w_total, self.s_total = float(total), s  # W_X, Σ_X w_i e_i (H,)
-        self.w_np = self.w.cpu().numpy()  # (N,)
+        w, total, s, _ = engine._totals()  # (N,) float64, (), (H,), ()
+        self.w_total, self.s_total = float(total), s.cpu().numpy()  # W_X, Σ_X w_i e_i (H,)
+        self.w_np = w.cpu().numpy()  # (N,)
+        self._we = self._rows(np.arange(engine.n)) if 8 * engine.n * engine.e.shape[1] <= max_bytes else None
 
-    def _head(self, sums: torch.Tensor, weights: np.ndarray) -> np.ndarray:
+    def _rows(self, idx: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64)).to(self.engine.x.device)
+        with torch.inference_mode():
+            e = self.engine.e[t].double().cpu().numpy()  # (K, H)
+        return self.w_np[idx, None] * e
+
+    def _weighted(self, idx: np.ndarray) -> np.ndarray:
+        """(K, H) float64 ``w_i e_i`` of patches ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return self._we[idx] if self._we is not None else self._rows(idx)
+
+    def _head(self, sums: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """(B, H) float64 weighted sums and (B,) total weights -> (B, C) float64 outputs."""
         eng = self.engine
-        h = sums / torch.from_numpy(weights).to(sums.device)[:, None]
+        dtype = np.float32 if eng.e.dtype == torch.float32 else np.float64
+        h = torch.from_numpy((sums / weights[:, None]).astype(dtype)).to(device=eng.e.device, dtype=eng.e.dtype)
         with torch.inference_mode():
-            out = eng.host.head(h.to(eng.e.dtype))
+            out = eng.host.head(h)
         return out.cpu().double().numpy().reshape(len(weights), -1)
 
-    def _from_sums(self, ws: np.ndarray, vs: torch.Tensor, subsets_fn, removal: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _from_sums(self, ws: np.ndarray, vs: np.ndarray, subsets_fn, removal: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Outputs from the kept sets' weight sums ``ws`` (B,) and weighted sums ``vs`` (B, H);
         ``subsets_fn(rows)`` gives the index sets of rows that need the engine's masked softmax."""
         eng = self.engine
@@ -99,7 +131,7 @@ class CachedEvaluator(ForwardEvaluator):
         keep = np.empty((b, self._c()))
         ok = ws > 1e-300
         if ok.any():
-            keep[ok] = self._head(vs[torch.from_numpy(ok).to(vs.device)], ws[ok])
+            keep[ok] = self._head(vs[ok], ws[ok])
         bad = np.flatnonzero(~ok)
         if bad.size:  # underflowed weights (or empty sets): the engine's exact masked softmax
             keep[bad] = eng.keep_only_many(subsets_fn(bad)).outputs
@@ -109,25 +141,34 @@ class CachedEvaluator(ForwardEvaluator):
         rm = np.empty((b, self._c()))
         ok = rest_w > 1e-6 * self.w_total
         if ok.any():
-            rest_v = self.s_total[None, :] - vs[torch.from_numpy(ok).to(vs.device)]
-            rm[ok] = self._head(rest_v, rest_w[ok])
+            rm[ok] = self._head(self.s_total[None, :] - vs[ok], rest_w[ok])
         bad = np.flatnonzero(~ok)
         if bad.size:  # the removed set holds nearly all attention: recompute, no cancellation
             rm[bad] = eng.remove_many(subsets_fn(bad)).outputs
         return keep, rm
 
-    def _weighted(self, idx: np.ndarray) -> torch.Tensor:
-        """(K, H) float64 ``w_i e_i`` of patches ``idx``."""
-        t = torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64)).to(self.engine.x.device)
-        with torch.inference_mode():
-            return self.w[t, None] * self.engine.e[t].double()
-
     def sets(self, subsets: list[np.ndarray], *, removal: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         if not subsets:
             return np.zeros((0, self._c())), (np.zeros((0, self._c())) if removal else None)
         ws = np.array([self.w_np[s].sum() for s in subsets])
-        vs = torch.stack([self._weighted(s).sum(0) for s in subsets])
+        vs = np.stack([self._weighted(s).sum(0) for s in subsets])
         return self._from_sums(ws, vs, lambda rows: [subsets[i] for i in rows], removal)
+
+    def start(self, subset: np.ndarray):
+        idx = np.asarray(subset, dtype=np.int64)
+        return idx, float(self.w_np[idx].sum()), self._weighted(idx).sum(0)
+
+    def without(self, state, i: int, *, removal: bool = True):
+        """O(H): the kept sums minus patch ``i``'s terms."""
+        idx, w, v = state
+        trial = idx[idx != i]
+        w2, v2 = w - float(self.w_np[i]), v - self._weighted(np.array([i]))[0]
+        keep, rm = self._from_sums(np.array([w2]), v2[None], lambda rows: [trial], removal)
+        return keep, rm, (trial, w2, v2)
+
+    @staticmethod
+    def members(state) -> np.ndarray:
+        return state[0]
 
     def prefixes(self, order: np.ndarray, lo: int, hi: int, *, removal: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         keeps, rms = [], []
@@ -137,7 +178,7 @@ class CachedEvaluator(ForwardEvaluator):
             b = min(hi, a + _BLOCK)
             block = order[a:b]
             ws = carry_w + np.cumsum(self.w_np[block])  # (b − a,)
-            vs = carry_v[None, :] + torch.cumsum(self._weighted(block), 0)  # (b − a, H)
+            vs = carry_v[None, :] + np.cumsum(self._weighted(block), axis=0)  # (b − a, H)
             k, r = self._from_sums(ws, vs, lambda rows, a=a: [order[:a + 1 + i] for i in rows], removal)
             keeps.append(k)
             rms.append(r)

@@ -263,10 +263,12 @@ def check_mergeable(path: str | os.PathLike, ev: Evidence) -> Evidence | None:
     return old
 
 
-def merge_into_file(path: str | os.PathLike, ev: Evidence) -> Evidence:
+def merge_into_file(path: str | os.PathLike, ev: Evidence, replace_prefixes: tuple[str, ...] = ()) -> Evidence:
     """Write ``ev`` to ``path``, keeping what the file already holds and ``ev`` does not replace.
 
-    Scores, subsets and S/N/R entries are merged by name (``ev``'s win); ``ev``'s gates,
+    Scores, subsets and S/N/R entries are merged by name (``ev``'s win), except that the file's
+    subsets and S/N/R entries whose names start with one of ``replace_prefixes`` are dropped (a family
+    such as ``evidence_set_1..k`` is replaced whole, never mixed with an earlier run's); ``ev``'s gates,
     responses, coverage, prompts, anchors and prediction replace the file's when ``ev`` has them.
     Returns what was written.
 
@@ -278,8 +280,11 @@ def merge_into_file(path: str | os.PathLike, ev: Evidence) -> Evidence:
     old = check_mergeable(path, ev)
     if old is not None:
         keep = lambda name: getattr(ev, name) if getattr(ev, name) is not None else getattr(old, name)  # noqa: E731
+        stale = lambda name: name.startswith(replace_prefixes) if replace_prefixes else False  # noqa: E731
         ev = replace(
-            ev, scores={**old.scores, **ev.scores}, subsets={**old.subsets, **ev.subsets}, snr={**old.snr, **ev.snr},
+            ev, scores={**old.scores, **ev.scores},
+            subsets={**{k: v for k, v in old.subsets.items() if not stale(k)}, **ev.subsets},
+            snr={**{k: v for k, v in old.snr.items() if not stale(k)}, **ev.snr},
             gates=keep("gates"), responses=keep("responses"), coverage=keep("coverage"),
             prompts=ev.prompts or old.prompts, anchor_digest=ev.anchor_digest or old.anchor_digest,
             classes=ev.classes or old.classes, model=ev.model or old.model,

@@ -95,6 +95,8 @@ class Layer:
         File or computation it came from.
     settings
         :class:`LayerSettings`.
+    description
+        One line shown with the layer's name (e.g. a subset's S/N numbers), "" if none.
     """
 
     name: str
@@ -105,6 +107,7 @@ class Layer:
     units: str = "score"
     source: str = ""
     settings: LayerSettings = field(default_factory=LayerSettings)
+    description: str = ""
 
     def with_settings(self, **changes: Any) -> Layer:
         """A copy with some settings changed (validated)."""
@@ -122,12 +125,12 @@ def scalar_layer(name: str, values: np.ndarray, *, units: str = "score", source:
 
 
 def subset_layer(name: str, indices: np.ndarray, *, source: str = "",
-                 color: tuple[int, int, int] = (255, 220, 0)) -> Layer:
+                 color: tuple[int, int, int] = (255, 220, 0), description: str = "") -> Layer:
     """A subset layer (outlines of the merged patch squares)."""
     idx = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
     idx.setflags(write=False)
     return Layer(name=name, kind="subset", indices=idx, units="patches", source=source,
-                 settings=LayerSettings(opacity=1.0, color=color))
+                 settings=LayerSettings(opacity=1.0, color=color), description=description)
 
 
 def regions_layer(name: str, geometry: Any, *, source: str = "", color: tuple[int, int, int] = (255, 120, 0)) -> Layer:

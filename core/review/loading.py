@@ -2,8 +2,9 @@
 
 Evidence files are read with :func:`core.evidence.evidence_file.read_evidence` (checked against the
 bag's coordinates, so a file of another slide is refused): every ``/scores/<method>`` and the GCE
-gates become scalar layers, every ``/subsets/<name>`` a subset layer; gates, anchor responses and
-prompts are kept for the hover readout.
+gates become scalar layers, every ``/subsets/<name>`` a subset layer (described by its S/N numbers
+when ``/snr/<name>`` holds them: :func:`subset_description`); gates, anchor responses and prompts are
+kept for the hover readout.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
 
-__all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "UNITS"]
+__all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "subset_description", "UNITS"]
 
 UNITS = {
     "attention": "attention weight", "gate": "gate π", "gradient": "gradient", "grad_x_input": "gradient × input",
@@ -72,10 +73,37 @@ def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray | None) -> 
     if gates is not None and "gate" not in maps:
         maps["gate"] = gates
     layers = [scalar_layer(name, v, units=UNITS.get(name, "score"), source=str(path)) for name, v in maps.items()]
-    layers += [subset_layer(f"subset: {name}", s.indices, source=str(path)) for name, s in ev.subsets.items()]
+    layers += [subset_layer(f"subset: {name}", s.indices, source=str(path), color=_subset_colour(name),
+                            description=subset_description(ev.snr.get(name, {}), s.indices.size))
+               for name, s in ev.subsets.items()]
     responses = None if ev.responses is None else np.asarray(ev.responses, dtype=np.float64)
     return EvidenceContent(tuple(layers), gates, responses, tuple(ev.prompts), tuple(ev.classes), dict(ev.snr),
                            np.asarray(ev.coords, dtype=np.int64))
+
+
+_SET_COLOURS = ((255, 220, 0), (0, 200, 255), (255, 0, 200), (120, 255, 120), (180, 120, 255), (255, 255, 255))
+
+
+def _subset_colour(name: str) -> tuple[int, int, int]:
+    """Yellow for a subset; evidence set j (``evidence_set_<j>``) the j-th colour of a cycle, so sets differ."""
+    tail = name.removeprefix("evidence_set_")
+    if tail != name and tail.isdigit():
+        return _SET_COLOURS[(int(tail) - 1) % len(_SET_COLOURS)]
+    return _SET_COLOURS[0]
+
+
+def subset_description(numbers: dict, size: int) -> str:
+    """``"S +0.001 · N +0.850 · 5 patches"`` from a subset's S/N numbers (S = keep-only drop
+    Φ(X) − Φ(X_S), N = complement degradation Φ(X) − Φ(X_¬S); an evidence set adds ``N∪``, the
+    drop when it and every earlier set are removed); "" without numbers."""
+    if "keep_only_drop" not in numbers:
+        return ""
+    parts = [f"S {numbers['keep_only_drop']:+.3f}"]
+    if "complement_degradation" in numbers:
+        parts.append(f"N {numbers['complement_degradation']:+.3f}")
+    if "remove_union_degradation" in numbers:
+        parts.append(f"N∪ {numbers['remove_union_degradation']:+.3f}")
+    return " · ".join([*parts, f"{size} patch{'es' if size != 1 else ''}"])
 
 
 def read_annotation_layers(path: str | os.PathLike) -> list[Layer]:

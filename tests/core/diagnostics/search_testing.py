@@ -55,3 +55,22 @@ def forward_phi(model, x, coords, keep, predicted: int) -> tuple[float, int]:
         out = model(torch.from_numpy(x)[t], torch.from_numpy(coords)[t]).output
     p = torch.softmax(out.double(), 0).numpy()
     return float(p[predicted]), int(np.argmax(p))
+
+
+def known_project(folder, n_slides: int = 1):
+    """Checkpoint of :func:`known_model` and ``n_slides`` feature bags (each with its evidence indices)."""
+    from core.data.bag import FeatureBag
+    from core.data.bags import write_bag
+    from core.models.checkpoint import save_checkpoint
+
+    model = known_model()
+    ckpt = folder / "known.pt"
+    save_checkpoint(ckpt, model, {"host": "abmil", "host_config": model.config.to_dict(), "task": "classification",
+                                  "classes": ["negative", "positive"]})
+    bags = []
+    for i in range(n_slides):
+        x, c, ev = known_bag(seed=i, n_evidence=5 - i % 3)
+        f = folder / f"k{i}.h5"
+        write_bag(f, FeatureBag(x, c, 256, f"k{i}"))
+        bags.append((f, ev))
+    return ckpt, bags

@@ -38,3 +38,13 @@ def test_cost_bench_rows(monkeypatch):
         assert row["speedup"] == row["baseline_ms"] / row["ours_ms"] and row["device"] == "cpu"
     # the host on 100 of 2000 patches allocates far less than on all of them; the soft mode more
     assert rows[1]["memory_ratio"] < 0.5 < 1 < rows[0]["memory_ratio"]
+
+
+def test_explain_bench_evidence_search_row(monkeypatch):
+    monkeypatch.setattr(bench, "D", 16)
+    monkeypatch.setattr(bench, "H", 8)
+    row = bench._search("abmil", True, 600, sample=4)
+    assert all(k in row for k in ROW_KEYS) and row["case"] == "evsearch_abmil_gce_600"
+    # the cached search and the one-forward-per-bag search choose the same evidence sets
+    assert row["same_subsets"] is True and row["max_abs_diff"] <= 1e-5 and row["n_sets"] >= 1
+    assert row["speedup"] == row["baseline_ms"] / row["ours_ms"] and row["engine_ms"] > 0
