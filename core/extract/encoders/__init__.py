@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from core.extract.encoders.base import ENCODER_SPECS, PatchEncoder, build_encoder
+from core.extract.encoders.base import PatchEncoder
+from core.extract.encoders.registry import ENCODER_SPECS, build_encoder
 
 __all__ = ["PatchEncoder", "build_encoder", "ENCODER_SPECS"]
