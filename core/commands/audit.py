@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from core.diagnostics.failures import FailureThresholds
     from core.diagnostics.report import write_report
     from core.errors import EvidentError
-    from core.explain.model_access import as_tensor_bag, check_bag_fits, host_of
+    from core.models.access import as_tensor_bag, check_bag_fits, host_of
     from core.explain.registry import canonical_method
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
 
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         import numpy as np
         import torch
 
-        from core.evidence.selection import bag_output
+        from core.models.access import bag_output
 
         with torch.no_grad():
             risks = []

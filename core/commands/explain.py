@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from core.device import pick_device
     from core.errors import EvidentError
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
-    from core.explain.model_access import check_bag_fits, host_of
+    from core.models.access import check_bag_fits, host_of
     from core.explain.registry import build_explainer, canonical_method
     from core.models.checkpoint import load_checkpoint
 

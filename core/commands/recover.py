@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from core.device import pick_device
     from core.errors import EvidentError
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
-    from core.evidence.slide_evidence import slide_evidence
+    from core.diagnostics.slide_evidence import slide_evidence
     from core.models.checkpoint import load_checkpoint
 
     ckpt = Path(args.model)

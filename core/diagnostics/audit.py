@@ -94,7 +94,7 @@ class SlideAudit:
 
 def build_explainers(model, methods) -> dict:
     """Explainers the model supports among ``methods`` (plus ``gce_gate`` and ``gce_subset`` for GCE)."""
-    from core.explain.model_access import is_gce_model
+    from core.models.access import is_gce_model
     from core.explain.registry import build_explainer, canonical_method
 
     names = [canonical_method(m) for m in methods]

@@ -55,12 +55,15 @@ def cost_modes(model, features: torch.Tensor, coords: torch.Tensor | None, subse
         (N, D) float32 on the model's device; coords (N, 2) or ``None``; subset: (K,) int evidence
         (GCE: recovered if None).
     """
-    host = model.host if hasattr(model, "class_weights") else model
+    from core.models.access import host_of
+    from core.models.gce import GCEModel
+
+    host = host_of(model)
     modes = {"full": lambda: host(features, coords)}
-    if hasattr(model, "class_weights"):
+    if isinstance(model, GCEModel):
         modes["soft"] = lambda: model(features, coords)
         if subset is None:
-            from core.evidence.selection import gce_evidence
+            from core.models.subset_rules import gce_evidence
 
             subset = gce_evidence(model, features, coords)[0].indices
     if subset is not None:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from core.errors import EvidentError
-from core.explain.model_access import as_tensor_bag, host_of, selector_gates, task_of
+from core.models.access import as_tensor_bag, host_of, selector_gates, task_of
 from core.models.base import gate_log_bias
 
 __all__ = ["DEFAULT_MAX_BYTES", "BatchResult", "InterventionEngine", "InterventionResult"]

@@ -8,7 +8,7 @@ class; predictions from :class:`core.diagnostics.interventions.InterventionEngin
     cd_gap                  |Φ(X_π) − Φ(X_S(π))|     GCE only: X_S(π) kept with every gate 1
 
 The cohort numbers (task metric M over the replaced bags) come from
-:func:`core.evidence.snr.cohort_snr`, fed the raw outputs of each slide.
+:func:`core.diagnostics.cohort_snr.cohort_snr`, fed the raw outputs of each slide.
 
 Same-budget rules select ``k = ceil(fraction · N)`` patches (default 5 %): ``random`` (seed 42),
 top-k of an explanation method's scores (``attention``, ``gradient``, ``ig``, ``single``, ``lrp``,
@@ -43,7 +43,7 @@ class SlideSNR:
     indices: np.ndarray | None = None
 
     def as_cohort_row(self) -> dict:
-        """The dict :func:`core.evidence.snr.cohort_snr` expects."""
+        """The dict :func:`core.diagnostics.cohort_snr.cohort_snr` expects."""
         return {"full": self.full, "keep": self.keep, "comp": self.comp, "fraction": self.fraction}
 
 
@@ -84,7 +84,7 @@ def select_rule(rule: str, model, features, coords, fraction: float = 0.05, scor
     scores
         (N,) precomputed scores of that method (skips recomputing them).
     """
-    from core.evidence.selection import topk_count
+    from core.models.subset_rules import topk_count
 
     n = int(np.shape(features)[0])
     k = topk_count(n, fraction)
@@ -120,7 +120,7 @@ def same_budget(model, features, coords, rules=DEFAULT_RULES, fraction: float = 
 
 def cohort_table(per_slide: list[dict[str, SlideSNR]], task: str, labels=None, time=None, event=None) -> dict[str, dict]:
     """Cohort S/N/R per rule from :func:`same_budget` results of every slide."""
-    from core.evidence.snr import cohort_snr
+    from core.diagnostics.cohort_snr import cohort_snr
 
     rules = sorted({r for s in per_slide for r in s})
     table = {}

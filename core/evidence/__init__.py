@@ -1,8 +1,8 @@
-"""Evidence maths: noisy-OR coverage and threshold-plus-repair recovery (numpy), selection rules,
-S/N/R numbers and the per-slide evidence file. Nothing here trains or builds a model: the GCE
-experiment drivers (cross-validated training, benchmark, reproduction, diagnosis) live in
+"""Evidence maths: noisy-OR coverage, threshold-plus-repair recovery and its lazy exact argmax
+(numpy only), and the per-slide evidence file (HDF5). Nothing here runs or trains a model: subset
+rules under a model live in :mod:`core.models.subset_rules`, S/N/R numbers in
+:mod:`core.diagnostics` (``snr``, ``cohort_snr``, ``slide_evidence``), the GCE experiment drivers in
 :mod:`core.train` (``gce_cv``, ``gce_benchmark``, ``gce_reproduce``, ``gce_diagnosis``).
 
-Modules: :mod:`coverage`, :mod:`recovery` (numpy only); :mod:`selection`, :mod:`snr`,
-:mod:`slide_evidence` (torch); :mod:`evidence_file` (HDF5).
+Modules: :mod:`coverage`, :mod:`recovery`, :mod:`lazy_argmax`, :mod:`evidence_file`.
 """

@@ -3,7 +3,7 @@
 ``Explainer(model).attribute(features (N, D), coords (N, 2) or None, target=None) -> (N,) float32``.
 The explained output ``f_c`` is the logit of class ``c`` (default: the predicted class), or the risk
 / value for survival / regression (docs/explanations.md §1). With a GCE model the host is explained under
-the gates its selector gives the full bag, held fixed (see :mod:`core.explain.model_access`).
+the gates its selector gives the full bag, held fixed (see :mod:`core.models.access`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.explain.model_access import (
+from core.models.access import (
     as_tensor_bag,
     host_of,
     resolve_target,

@@ -8,7 +8,7 @@ on whole bags. GCE uses prototype anchors (k-means, k = M, over the training fol
 Per held-out fold it reports accuracy, AUC, and for each evidence rule — ``gce`` (the recovered
 subset), ``attention_matched`` (host attention top-k with k = |S_gce| of the same bag),
 ``attention`` (top ceil(5% N)) and ``random`` (ceil(5% N), seed 42) — the cohort S/N/R numbers of
-:func:`core.evidence.snr.cohort_snr` and, where the truth is known, evidence precision and recall
+:func:`core.diagnostics.cohort_snr.cohort_snr` and, where the truth is known, evidence precision and recall
 over positive bags. A GCE fold also records ``gce/k`` (|S_gce| per held-out bag, in bag order); a
 host-alone fold given such lists (``matched_k``) adds ``host_k/<name>``: the host-alone model's
 attention top-k with each bag's GCE k — the baseline GCE-MIL compares against (same bags, same
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.evidence.selection import attention_order, gce_evidence, random_k, topk_count
-from core.evidence.snr import cohort_snr, evidence_precision_recall, slide_snr
+from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
+from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
            "train_fixed_epochs"]
@@ -132,7 +132,7 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
 
     ``matched_k``: ``{name: [k per bag of bags]}`` from GCE runs on the same fold (host alone only).
     """
-    from core.evidence.selection import bag_output
+    from core.models.access import bag_output
 
     matched_k = {} if gce else dict(matched_k or {})
     for name, ks in matched_k.items():
@@ -161,7 +161,7 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
         for name, ks in matched_k.items():
             subsets[f"host_k/{name}"] = order[:int(ks[i])]
         for rule, idx in subsets.items():
-            rows[rule].append(slide_snr(model, x, c, idx))
+            rows[rule].append(slide_outputs(model, x, c, idx))
             if b.truth is not None and b.truth.size:
                 pr[rule].append(evidence_precision_recall(idx, b.truth))
     y_arr, p_arr = np.array(y), np.array(prob)

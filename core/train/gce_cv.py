@@ -14,7 +14,7 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
 After cross-validation, :func:`add_evidence_metrics` loads each fold's checkpoint, recovers the
 evidence of its test slides, and adds to ``results.json`` (``mean``/``std`` over folds, and per fold
 under ``evidence_folds``): ``cd_gap``, ``complement_degradation``, ``evidence_sufficiency``,
-``keep_only_drop``, ``evidence_fraction`` (docs/method.md §5, :func:`core.evidence.snr.cohort_snr`), and
+``keep_only_drop``, ``evidence_fraction`` (docs/method.md §5, :func:`core.diagnostics.cohort_snr.cohort_snr`), and
 the same for host-attention top-k at the same size (prefix ``attention_topk/``) and at
 ``--evidence-budget`` (prefix ``attention_budget/``).
 """
@@ -101,19 +101,20 @@ def gce_factory(args: argparse.Namespace, cohort):
 def _fold_evidence(model, bags, task: str, budget: float) -> dict:
     import torch
 
-    from core.evidence.selection import attention_topk, gce_evidence, is_gce, topk_count
-    from core.evidence.snr import cohort_snr, slide_snr
+    from core.models.access import is_gce_model
+    from core.models.subset_rules import attention_topk, gce_evidence, topk_count
+    from core.diagnostics.cohort_snr import cohort_snr, slide_outputs
 
     rows: dict[str, list] = {"": [], "attention_topk/": [], "attention_budget/": []}
     with torch.no_grad():
         for b in bags:
             x, c = b.features, b.coords
             n = x.shape[0]
-            idx = gce_evidence(model, x, c)[0].indices if is_gce(model) else attention_topk(model, x, c, topk_count(n, budget))
-            rows[""].append(slide_snr(model, x, c, idx))
+            idx = gce_evidence(model, x, c)[0].indices if is_gce_model(model) else attention_topk(model, x, c, topk_count(n, budget))
+            rows[""].append(slide_outputs(model, x, c, idx))
             if model.host(x, c).attention is not None:
-                rows["attention_topk/"].append(slide_snr(model, x, c, attention_topk(model, x, c, idx.size)))
-                rows["attention_budget/"].append(slide_snr(model, x, c, attention_topk(model, x, c, topk_count(n, budget))))
+                rows["attention_topk/"].append(slide_outputs(model, x, c, attention_topk(model, x, c, idx.size)))
+                rows["attention_budget/"].append(slide_outputs(model, x, c, attention_topk(model, x, c, topk_count(n, budget))))
     if task == "classification":
         kw = {"labels": [int(b.target) for b in bags]}
     else:

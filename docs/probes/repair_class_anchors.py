@@ -12,8 +12,8 @@ host alone at those k, and the host alone's top-5%. One JSON line per fold on st
 import json, sys
 import numpy as np, torch
 from core.train.gce_benchmark import fold_model, load_dataset, train_fixed_epochs
-from core.evidence.selection import attention_topk, topk_count
-from core.evidence.snr import slide_snr, cohort_snr, evidence_precision_recall
+from core.models.subset_rules import attention_topk, topk_count
+from core.diagnostics.cohort_snr import slide_outputs, cohort_snr, evidence_precision_recall
 from core.evidence.recovery import recover
 from core.models.registry import build_host
 from core.models.losses import task_loss
@@ -57,7 +57,7 @@ for fold in sorted({b.fold for b in bags}):
             ys.append(b.label)
             for r, idx in subs.items():
                 m = h if r.startswith("att_host") else g
-                rows.setdefault(r, []).append(slide_snr(m, x, c, idx))
+                rows.setdefault(r, []).append(slide_outputs(m, x, c, idx))
                 if b.truth is not None and b.truth.size:
                     pr.setdefault(r, []).append(evidence_precision_recall(idx, b.truth))
     res = {"fold": fold}

@@ -58,7 +58,7 @@ def test_explainers_match_cpu(method):
 
 
 def test_gce_recovery_matches_cpu():
-    from core.evidence.selection import gce_evidence
+    from core.models.subset_rules import gce_evidence
 
     cpu, gpu = _pair(gce(abmil()))
     x, c = bag(500)

@@ -12,10 +12,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
 from explain_testing import abmil, bag, gce, mixer
 
+from core.diagnostics.cohort_snr import slide_outputs
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.snr import slide_snr as engine_snr
-from core.evidence.selection import full_bag_gates
-from core.evidence.snr import slide_snr
+from core.models.access import full_bag_gates
 
 
 def _subset(coords: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def test_selection_complement_matches_the_engine(host):
     x, c = bag(n=30, d=6, seed=3)
     idx = _subset(c)
     xt, ct = torch.from_numpy(x), torch.from_numpy(c).float()
-    rows = slide_snr(model, xt, ct, idx)
+    rows = slide_outputs(model, xt, ct, idx)
     eng = InterventionEngine(model, x, c)
     np.testing.assert_allclose(rows["full"], eng.output_before, atol=1e-5)
     np.testing.assert_allclose(rows["comp"], eng.remove_many([idx]).outputs[0], atol=1e-5)
@@ -51,7 +51,7 @@ def test_bare_host_complement_is_the_sub_bag():
     idx = np.array([0, 5, 7])
     xt = torch.from_numpy(x)
     assert full_bag_gates(host, xt, None) is None
-    rows = slide_snr(host, xt, None, idx)
+    rows = slide_outputs(host, xt, None, idx)
     keep = np.setdiff1d(np.arange(20), idx)
     with torch.no_grad():
         np.testing.assert_allclose(rows["comp"], host(xt[keep]).output.double().numpy(), atol=1e-6)

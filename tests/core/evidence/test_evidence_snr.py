@@ -12,18 +12,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).parents[1] / "gce"))
 from gce_testing import tiny_host
 
-from core.evidence.selection import (
-    attention_topk,
-    gce_evidence,
-    random_k,
-    select,
-    topk_count,
-)
-from core.evidence.snr import (
+from core.models.subset_rules import attention_topk, gce_evidence, random_k, select, topk_count
+from core.diagnostics.cohort_snr import (
     cohort_snr,
     concordance_index,
     evidence_precision_recall,
-    slide_snr,
+    slide_outputs,
 )
 from core.models.gce import GCEConfig, build_gce
 
@@ -38,11 +32,11 @@ def _gce(ablation="full"):
     return build_gce(tiny_host(), np.random.default_rng(0).standard_normal((4, 16)), GCEConfig(ablation=ablation)).eval()
 
 
-def test_slide_snr_bare_host_drops_patches():
+def test_slide_outputs_bare_host_drops_patches():
     host = tiny_host().eval()
     x, c = _bag()
     idx = np.array([3, 5, 9])
-    row = slide_snr(host, x, c, idx)
+    row = slide_outputs(host, x, c, idx)
     keep = np.ones(25, bool)
     keep[idx] = False
     with torch.no_grad():
@@ -50,14 +44,14 @@ def test_slide_snr_bare_host_drops_patches():
         np.testing.assert_allclose(row["comp"], host(x[keep], c[keep]).output.double().numpy(), rtol=1e-6)
         np.testing.assert_allclose(row["full"], host(x, c).output.double().numpy(), rtol=1e-6)
     assert row["fraction"] == pytest.approx(3 / 25)
-    assert slide_snr(host, x, c, np.arange(25))["comp"] is None
+    assert slide_outputs(host, x, c, np.arange(25))["comp"] is None
 
 
-def test_slide_snr_gce_uses_soft_gates_for_full_and_hard_subset():
+def test_slide_outputs_gce_uses_soft_gates_for_full_and_hard_subset():
     model = _gce()
     x, c = _bag()
     idx = np.array([0, 1, 2])
-    row = slide_snr(model, x, c, idx)
+    row = slide_outputs(model, x, c, idx)
     with torch.no_grad():
         np.testing.assert_allclose(row["full"], model(x, c).host.output.double().numpy(), rtol=1e-6)
         # X_S: the host on the subset with every gate 1 (== the host alone on the subset)

@@ -91,7 +91,7 @@ def test_evidence_file_of_another_slide_is_refused(setup, capsys):
 
 def test_bag_too_large_for_memory_is_refused(tmp_path):
     from core.errors import EvidentError
-    from core.explain.model_access import check_bag_fits
+    from core.models.access import check_bag_fits
 
     with pytest.raises(EvidentError, match=r"bag too large for memory: 100000 patches × 1024 features"):
         check_bag_fits(tmp_path / "big.h5", 100_000, 1024, 512, limit=1024**3)

@@ -7,8 +7,8 @@ import torch
 
 from core.data.bag import FeatureBag
 from core.evidence.evidence_file import Evidence, Subset
-from core.evidence.selection import attention_topk, gce_evidence
-from core.evidence.snr import slide_snr
+from core.models.subset_rules import attention_topk, gce_evidence
+from core.diagnostics.cohort_snr import slide_outputs
 
 __all__ = ["slide_evidence"]
 
@@ -77,7 +77,7 @@ def slide_evidence(
     snr = {}
     for name in ("recovered", "attention_topk"):
         if name in subsets and subsets[name].indices.size:
-            snr[name] = _phi_numbers(slide_snr(model, x, c, subsets[name].indices), task)
+            snr[name] = _phi_numbers(slide_outputs(model, x, c, subsets[name].indices), task)
     is_cls = task == "classification"
     probs = np.exp(output - output.max()) / np.exp(output - output.max()).sum() if is_cls else None
     return Evidence(

@@ -1,12 +1,12 @@
 """S/N/R numbers of evidence subsets: per slide and over a cohort (docs/method.md §5).
 
-Per slide (:func:`slide_snr`) with Φ = probability of the full bag's predicted class::
+Per slide (:func:`slide_outputs` gives the raw outputs; :func:`core.diagnostics.snr.slide_snr` the numbers from the intervention engine) with Φ = probability of the full bag's predicted class::
 
     keep-only drop          Φ(X) − Φ(X_S)          (lower is better; sufficiency)
     complement degradation  Φ(X) − Φ(X_¬S)         (higher is better; necessity; skipped if X_¬S = ∅)
     C-D gap                 |Φ(X_π) − Φ(X_S(π))|   (lower is better; recoverability)
 
-How a GCE model predicts X_π, X_S and X_¬S is defined in :mod:`core.evidence.selection`: X_¬S
+How a GCE model predicts X_π, X_S and X_¬S is defined in :mod:`core.models.subset_rules`: X_¬S
 keeps the remaining patches' gates from the full bag (the same numbers as the intervention engine).
 Over a cohort (:func:`cohort_snr`) with a task metric M (accuracy for classification, Harrell's
 C-index for survival): ``keep_only_drop = M(X) − M(X_S)``, ``evidence_sufficiency = M(X_S)``,
@@ -21,13 +21,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.evidence.selection import bag_output, full_output, is_gce
+from core.models.access import MILModel, bag_output, full_output, is_gce_model
 
-__all__ = ["cohort_snr", "concordance_index", "evidence_precision_recall", "slide_snr"]
+__all__ = ["cohort_snr", "concordance_index", "evidence_precision_recall", "slide_outputs"]
 
 
 @torch.no_grad()
-def slide_snr(model, features: torch.Tensor, coords: torch.Tensor | None, indices: np.ndarray) -> dict:
+def slide_outputs(model: MILModel, features: torch.Tensor, coords: torch.Tensor | None, indices: np.ndarray) -> dict:
     """Raw outputs of one slide under the full bag, its evidence and the complement.
 
     Parameters
@@ -47,7 +47,7 @@ def slide_snr(model, features: torch.Tensor, coords: torch.Tensor | None, indice
     mask[idx] = False
     sub = lambda m: (features[m], None if coords is None else coords[m])
     full, gates = full_output(model, features, coords)  # X_π and the full bag's (N,) gates (or None)
-    keep = bag_output(model, *sub(idx), hard=is_gce(model))
+    keep = bag_output(model, *sub(idx), hard=is_gce_model(model))
     comp = None
     if bool(mask.any()):
         comp = bag_output(model, *sub(mask), gates=None if gates is None else gates[mask])
@@ -71,12 +71,12 @@ def concordance_index(risk: np.ndarray, time: np.ndarray, event: np.ndarray) -> 
 
 
 def cohort_snr(slides: list[dict], task: str, labels=None, time=None, event=None) -> dict:
-    """Cohort S/N/R numbers from :func:`slide_snr` rows.
+    """Cohort S/N/R numbers from :func:`slide_outputs` rows.
 
     Parameters
     ----------
     slides
-        One :func:`slide_snr` dict per slide.
+        One :func:`slide_outputs` dict per slide.
     task
         ``"classification"`` (needs ``labels``: (S,) int class indices) or ``"survival"`` (needs
         ``time`` and ``event``: (S,) each).

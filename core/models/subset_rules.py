@@ -1,12 +1,12 @@
 """Evidence subsets of one bag under a model: GCE recovery, attention top-k, random-k (docs/method.md §4–5).
 
 A *model* here is either a :class:`core.models.gce.GCEModel` or a bare :class:`MILHost`;
-:func:`bag_output` hides the difference. Bags are dropped, never zero-filled (docs/method.md §2).
+:func:`core.models.access.bag_output` hides the difference. Bags are dropped, never zero-filled (docs/method.md §2).
 
 **[decision]** How the GCE model predicts a sub-bag, so that the S/N/R numbers mean what the paper
 says: ``X_π`` is the full bag under the model's own soft gates; ``X_S`` is the discrete evidence, the
 host on ``X_S`` with every gate 1 (paper's "discrete inference on cached features"); ``X_¬S`` is the
-host on the remaining patches **with the gates they had in the full bag** (:func:`full_bag_gates`),
+host on the remaining patches **with the gates they had in the full bag** (:func:`core.models.access.full_bag_gates`),
 never the selector re-run on the complement: the selector normalises coordinates (and, with
 ``nu_mode="quantile"``, centres its logits) per *slide*, so a patch's gate must not change when
 others are removed. This is the one definition of the complement everywhere, the same as
@@ -24,47 +24,11 @@ import torch
 from torch import Tensor
 
 from core.evidence.recovery import Recovery, recover
+from core.models.access import MILModel, host_of
 
-__all__ = ["attention_order", "attention_topk", "bag_output", "full_bag_gates", "full_output", "gce_evidence", "is_gce", "random_k", "select", "topk_count"]
+__all__ = ["attention_order", "attention_topk", "gce_evidence", "random_k", "select", "topk_count"]
 
 RANDOM_SEED = 42
-
-
-def is_gce(model) -> bool:
-    """True for a GCE model with a selector (not the "backbone" ablation)."""
-    cfg = getattr(model, "config", None)
-    return hasattr(model, "class_weights") and bool(getattr(cfg, "uses_selector", False))
-
-
-def bag_output(model, features: Tensor, coords: Tensor | None, *, hard: bool = False,
-               gates: Tensor | None = None) -> Tensor:
-    """The model's output on a bag: (C,) logits or (1,) risk.
-
-    ``hard=True`` (GCE only): the host on the bag with every gate 1 (discrete evidence inference).
-    ``gates`` ((N,) float, GCE only): the host on the bag with these fixed gates instead of the
-    selector's, e.g. a sub-bag's gates from the full bag (:func:`full_bag_gates`).
-    """
-    if hasattr(model, "class_weights"):
-        if hard and is_gce(model):
-            return model(features, coords, gate=features.new_ones(features.shape[0])).host.output
-        if gates is not None and is_gce(model):
-            return model(features, coords, gate=gates).host.output
-        return model(features, coords).host.output
-    return model(features, coords).output
-
-
-def full_output(model, features: Tensor, coords: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """One forward on the full bag: its output ((C,) or (1,), on X_π for GCE) and the (N,) gates the
-    selector gives every patch (``None`` without a selector)."""
-    if not is_gce(model):
-        return bag_output(model, features, coords), None
-    out = model(features, coords)
-    return out.host.output, out.gates.detach()
-
-
-def full_bag_gates(model, features: Tensor, coords: Tensor | None) -> Tensor | None:
-    """(N,) gates the selector gives every patch of the full bag; ``None`` without a selector."""
-    return full_output(model, features, coords)[1]
 
 
 def topk_count(n: int, budget: float) -> int:
@@ -73,7 +37,7 @@ def topk_count(n: int, budget: float) -> int:
 
 
 @torch.no_grad()
-def gce_evidence(model, features: Tensor, coords: Tensor | None, *, max_size: int | None = None) -> tuple[Recovery, object]:
+def gce_evidence(model: MILModel, features: Tensor, coords: Tensor | None, *, max_size: int | None = None) -> tuple[Recovery, object]:
     """Recover the evidence subset of a GCE model on one bag (recovery on or off per its ablation).
 
     Returns
@@ -100,17 +64,17 @@ def gce_evidence(model, features: Tensor, coords: Tensor | None, *, max_size: in
 
 
 @torch.no_grad()
-def attention_order(model, features: Tensor, coords: Tensor | None) -> np.ndarray:
+def attention_order(model: MILModel, features: Tensor, coords: Tensor | None) -> np.ndarray:
     """(N,) int64 patches by decreasing host attention (the host inside a GCE model, ungated; ties
     in patch order). ``order[:k]`` is :func:`attention_topk` for every k, from one forward."""
-    host = model.host if hasattr(model, "class_weights") else model
+    host = host_of(model)
     att = host(features, coords).attention
     if att is None:
         raise ValueError(f"host {host.name!r} has no attention")
     return np.argsort(-att.cpu().double().numpy(), kind="stable").astype(np.int64)
 
 
-def attention_topk(model, features: Tensor, coords: Tensor | None, k: int) -> np.ndarray:
+def attention_topk(model: MILModel, features: Tensor, coords: Tensor | None, k: int) -> np.ndarray:
     """(k,) int64 patches with the highest host attention (the host inside a GCE model, ungated)."""
     return attention_order(model, features, coords)[:k]
 
@@ -120,7 +84,7 @@ def random_k(n: int, k: int, seed: int = RANDOM_SEED) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False)).astype(np.int64)
 
 
-def select(rule: str, model, features: Tensor, coords: Tensor | None, budget: float = 0.05) -> np.ndarray:
+def select(rule: str, model: MILModel, features: Tensor, coords: Tensor | None, budget: float = 0.05) -> np.ndarray:
     """Evidence indices by ``rule``: ``"gce"``, ``"attention"`` (top-k) or ``"random"`` (k = ceil(budget N))."""
     n = features.shape[0]
     if rule == "gce":

@@ -1,4 +1,4 @@
-"""How explainers and diagnostics reach a model: a bare :class:`MILHost` or a GCE wrapper.
+"""How explainers, interventions and diagnostics reach a model: a bare :class:`MILHost` or a GCE wrapper.
 
 A GCE model (:class:`core.models.gce.GCEModel`) is reduced to its host plus the gates its selector
 gives the full bag; every later evaluation is the host with those gates (the host's
@@ -15,11 +15,19 @@ from torch import Tensor
 
 from core.errors import EvidentError
 from core.models.base import HostOutput, MILHost
+from core.models.gce import GCEModel
+
+#: What explainers, the intervention engine and the diagnostics accept: a bare host or a GCE wrapper.
+MILModel = MILHost | GCEModel
 
 __all__ = [
+    "MILModel",
     "as_tensor_bag",
     "available_memory_bytes",
+    "bag_output",
     "check_bag_fits",
+    "full_bag_gates",
+    "full_output",
     "host_forward",
     "host_of",
     "is_gce_model",
@@ -29,15 +37,46 @@ __all__ = [
 ]
 
 
-def host_of(model) -> MILHost:
+def host_of(model: MILModel) -> MILHost:
     """The :class:`MILHost` inside ``model`` (``model`` itself for a bare host)."""
-    return model.host if hasattr(model, "class_weights") else model
+    return model.host if isinstance(model, GCEModel) else model
 
 
-def is_gce_model(model) -> bool:
+def is_gce_model(model: MILModel) -> bool:
     """True for a GCE wrapper whose selector gates the host (not the "backbone" ablation)."""
-    cfg = getattr(model, "config", None)
-    return hasattr(model, "class_weights") and bool(getattr(cfg, "uses_selector", False))
+    return isinstance(model, GCEModel) and bool(model.config.uses_selector)
+
+
+def bag_output(model: MILModel, features: Tensor, coords: Tensor | None, *, hard: bool = False,
+               gates: Tensor | None = None) -> Tensor:
+    """The model's output on a bag: (C,) logits or (1,) risk.
+
+    ``hard=True`` (GCE only): the host on the bag with every gate 1 (discrete evidence inference).
+    ``gates`` ((N,) float, GCE only): the host on the bag with these fixed gates instead of the
+    selector's, e.g. a sub-bag's gates from the full bag (:func:`full_bag_gates`). How a GCE model
+    predicts X_π, X_S and X_¬S: :mod:`core.models.subset_rules`.
+    """
+    if isinstance(model, GCEModel):
+        if hard and is_gce_model(model):
+            return model(features, coords, gate=features.new_ones(features.shape[0])).host.output
+        if gates is not None and is_gce_model(model):
+            return model(features, coords, gate=gates).host.output
+        return model(features, coords).host.output
+    return model(features, coords).output
+
+
+def full_output(model: MILModel, features: Tensor, coords: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """One forward on the full bag: its output ((C,) or (1,), on X_π for GCE) and the (N,) gates the
+    selector gives every patch (``None`` without a selector)."""
+    if not is_gce_model(model):
+        return bag_output(model, features, coords), None
+    out = model(features, coords)
+    return out.host.output, out.gates.detach()
+
+
+def full_bag_gates(model: MILModel, features: Tensor, coords: Tensor | None) -> Tensor | None:
+    """(N,) gates the selector gives every patch of the full bag; ``None`` without a selector."""
+    return full_output(model, features, coords)[1]
 
 
 def task_of(model) -> str:
