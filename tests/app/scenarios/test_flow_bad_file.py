@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from conftest import click, drop, painted_spread
+from .review_input import click, drop, painted_spread
 
 from core.evidence.evidence_file import read_evidence
 

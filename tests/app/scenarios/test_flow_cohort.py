@@ -3,7 +3,7 @@ evidence, its fold's model and its annotations, so Keep only runs at once."""
 
 from __future__ import annotations
 
-from conftest import click
+from .review_input import click
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 

@@ -6,7 +6,7 @@ model of the fold that held it out, load the audit into the cohort browser, and 
 from __future__ import annotations
 
 import pytest
-from conftest import click, painted_spread
+from .review_input import click, painted_spread
 
 from core.demo.opening import demo_view_files
 

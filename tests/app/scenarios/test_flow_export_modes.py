@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import stat
 
-from conftest import click, drop
+from .review_input import click, drop
 
 
 def test_every_export_goes_through_the_atomic_writer(review_window, gce_project, demo_checkpoint, qtbot, tmp_path):

@@ -3,7 +3,7 @@ restoring a saved session each leave the result text and the bar chart matching 
 
 from __future__ import annotations
 
-from conftest import click, drop
+from .review_input import click, drop
 
 
 def _bars(panel) -> int:
