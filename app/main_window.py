@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
 from app.jobs import BackgroundCall
@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         right.raise_()
         left = self._dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.docks = {"layers": right, "interventions": tools, "slide": left}
+        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # tabs above docks
         self.resizeDocks([left, right], [210, 380], Qt.Orientation.Horizontal)
         self.tissue_job: BackgroundCall | None = None
         self.layers_panel.tissue_requested.connect(self.detect_tissue)
