@@ -129,3 +129,31 @@ def test_dock_layout_is_remembered_between_launches(qtbot, tmp_path):
     assert third.docks["slide"].isVisible()
     assert third.dockWidgetArea(third.review.docks["plots"]) == Qt.DockWidgetArea.RightDockWidgetArea
     third.close()
+
+
+def test_cohort_dock_appears_when_a_cohort_loads_without_overlap(qtbot, tmp_path, demo_project):
+    import json
+
+    p = demo_project
+    rows = ["slide_id,label,prediction,prob_benign,prob_tumour,keep_only_drop,complement_degradation,case_failure,"
+            "low_necessity,severe,slide_path,features_path,evidence_path",
+            f"s2,benign,tumour,0.3,0.7,0.30,0.01,1,1,1,{p['slide']},{p['features']},{p['evidence']}",
+            "s3,benign,benign,0.8,0.2,,0.20,0,1,0,,,"]
+    audit = tmp_path / "audit"
+    audit.mkdir()
+    (audit / "slides.csv").write_text("\n".join(rows) + "\n")
+    (audit / "cohort.json").write_text(json.dumps({"model": {"digest": "0" * 64}}))
+    size = (1280, 720)
+    w = _make_window(qtbot, tmp_path / "settings.ini", size)
+    w.open_paths([p["root"]])
+    dock = w.review.docks["cohort"]
+    assert not dock.isVisible()
+    assert w.review.cohort.load(audit) is not None
+    qtbot.waitUntil(lambda: dock.isVisible() and not dock.visibleRegion().isEmpty(), timeout=3000)
+    assert w.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    qtbot.waitUntil(lambda: _settled(w, size), timeout=3000)
+    rects = {d.windowTitle(): d.geometry() for d in _shown_docks(w)}
+    for (a, ra), (b, rb) in itertools.combinations(rects.items(), 2):
+        assert not ra.intersects(rb), (a, ra, b, rb)
+    assert w.centralWidget().height() >= 200  # the slide keeps room above the table
+    w.close()
