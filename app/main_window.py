@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.view.message.connect(self.show_message)
         self.view.cursor_moved.connect(self._cursor)
         restore_geometry(self, self.settings, (1400, 900))
+        self._initial_size = self.size()  # clamped again at the first show unless the caller resized
         self.restore_layout()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -266,9 +267,10 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, ev):  # noqa: N802 - Qt naming
         super().showEvent(ev)
-        if not getattr(self, "_clamped", False):  # the frame (title bar) is known once shown
-            self._clamped = True
-            clamp_to_screen(self)
+        if self._initial_size is not None:  # the frame (title bar) is known once shown
+            if self.size() == self._initial_size:  # a size the caller chose (resize) is kept
+                clamp_to_screen(self)
+            self._initial_size = None
 
     def closeEvent(self, ev):  # noqa: N802 - Qt naming
         save_layout(self, self.settings)

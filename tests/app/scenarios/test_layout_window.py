@@ -25,7 +25,7 @@ def _make_window(qtbot, settings_path, size=None):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
-    if size is not None:  # after the first show, which clamps the window to the (800 x 800 offscreen) screen
+    if size is not None:  # larger than the 800 x 800 offscreen screen: an explicit size is kept (not clamped)
         w.resize(*size)
     return w
 
