@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
 from app.jobs import BackgroundCall
@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         right.raise_()
         left = self._dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.docks = {"layers": right, "interventions": tools, "slide": left}
+        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # tabs above docks
         self.resizeDocks([left, right], [210, 380], Qt.Orientation.Horizontal)
         self.tissue_job: BackgroundCall | None = None
         self.layers_panel.tissue_requested.connect(self.detect_tissue)
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.view.message.connect(self.show_message)
         self.view.cursor_moved.connect(self._cursor)
         restore_geometry(self, self.settings, (1400, 900))
+        self._initial_size = self.size()  # clamped again at the first show unless the caller resized
         self.restore_layout()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -278,9 +280,10 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, ev):  # noqa: N802 - Qt naming
         super().showEvent(ev)
-        if not getattr(self, "_clamped", False):  # the frame (title bar) is known once shown
-            self._clamped = True
-            clamp_to_screen(self)
+        if self._initial_size is not None:  # the frame (title bar) is known once shown
+            if self.size() == self._initial_size:  # a size the caller chose (resize) is kept
+                clamp_to_screen(self)
+            self._initial_size = None
 
     def closeEvent(self, ev):  # noqa: N802 - Qt naming
         save_layout(self, self.settings)

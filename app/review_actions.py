@@ -55,7 +55,7 @@ class ReviewFeatures(QObject):
         self.docks["gallery"].raise_()
         top = getattr(window, "docks", {}).get("layers")
         if top is not None:
-            window.resizeDocks([top, self.docks["gallery"]], [3, 2], Qt.Orientation.Vertical)
+            window.resizeDocks([top, self.docks["gallery"]], [2, 1], Qt.Orientation.Vertical)
         if hasattr(window, "restore_layout"):
             window.restore_layout()  # the saved layout names these docks too
         self.docks["cohort"].hide()  # empty until a cohort is loaded (then shown: _cohort_loaded)

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     s = window.session
     s.update_layer("ig", visible=False)
     s.update_layer("gate", visible=False)
+    s.update_layer("attention", visible=True)  # the demo opens with its gate map (core.review.layer_roles)
     s.move_layer("attention", len(s.layers) - 1)
     window.interventions.model = demo_model()
     window.interventions.select_gce_subset()

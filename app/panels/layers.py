@@ -43,6 +43,20 @@ _NORM_LABELS = {"percentile": "percentile clip", "rank": "rank (CLAM)", "minmax"
                 "centered": "centred at 0"}
 
 
+class _LayerList(QListWidget):
+    """The layer list; it asks for 7 rows' height so the settings below fit a short dock."""
+
+    def sizeHint(self):  # noqa: N802 - Qt naming
+        hint = super().sizeHint()
+        hint.setHeight(120)
+        return hint
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt naming
+        hint = super().minimumSizeHint()
+        hint.setHeight(96)
+        return hint
+
+
 class LayersPanel(QWidget):
     """List of layers (top first, checkable) and the settings of the selected one."""
 
@@ -60,8 +74,7 @@ class LayersPanel(QWidget):
         self._throttle.setSingleShot(True)
         self._throttle.timeout.connect(self._flush)
         self._metrics_key: tuple | None = None
-        self.list = QListWidget()
-        self.list.setMinimumHeight(120)
+        self.list = _LayerList()
         self.up, self.down = QPushButton("Raise"), QPushButton("Lower")
         self.cmap = QComboBox()
         self.cmap.addItems(list(COLORMAPS))
@@ -156,8 +169,10 @@ class LayersPanel(QWidget):
                 self.list.addItem(item)
                 if layer.name == keep:
                     self.list.setCurrentItem(item)
-            if self.list.currentItem() is None and self.list.count():
-                self.list.setCurrentRow(0)
+            if self.list.currentItem() is None and self.list.count():  # the map on show, else the top row
+                focus = self.session.map_in_focus()
+                names = [x.name for x in reversed(self.session.layers)]
+                self.list.setCurrentRow(names.index(focus.name) if focus is not None else 0)
         finally:
             self.list.blockSignals(blocked)
             self._syncing = False

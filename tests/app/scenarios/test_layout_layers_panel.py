@@ -93,6 +93,7 @@ def test_default_overlays_one_map_half_opacity_subsets_in_distinct_colours(qtbot
     maps = [x for x in s.layers if x.kind == "scalar"]
     assert len(maps) == 8 and [x.name for x in maps if x.settings.visible] == ["gate"]  # GCE model: the gates
     assert s.layer("gate").settings.opacity == 0.5 and w.overlays.items["gate"][0].opacity() == 0.5
+    assert w.layers_panel.current_name() == "gate" and s.current_layer == "gate"  # the map on show is selected
     drawn = [n for n, items in w.overlays.items.items() if items and s.layer(n).kind == "scalar"]
     assert drawn == ["gate"]
     subsets = [x for x in s.layers if x.kind == "subset"]
