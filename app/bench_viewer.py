@@ -20,6 +20,10 @@ across, jump via the minimap. Measured on the GUI thread:
   tile placed and shown, and painted): tiles come from the placed items or the tile cache;
 * ``close_ms`` (main window, with the review features as ``evident view`` builds it, slide open
   and settled): ``close()`` until it returned and the close's events were processed.
+* ``quit_ms``: ``evident view --exit-after`` on the slide in a child process, from the window's
+  close to the end of the process (what a person waits for the command to return); ours ends the
+  process right after the close (``run(exit_process=True)``), the baseline lets the interpreter
+  shut down normally.
 
 A second row (:mod:`app.bench_overlay`): the longest GUI stall while an overlay slider is dragged on
 a 100,000-patch map, cached and throttled vs the pre-cache path. ``--only tiles|overlay`` runs one.
@@ -182,13 +186,50 @@ def measure_close(slide_path: str, app, *, naive: bool = False) -> float:
     return ms
 
 
+def _quit_child(slide_path: str, exit_process: bool) -> None:
+    """Child of :func:`measure_quit`: the viewer as ``evident view`` runs it, printing the wall-clock
+    time of the window's close on stdout."""
+    import app.application as application
+
+    close = application.ExitAfterFirstFrame._close
+
+    def stamped(self):
+        print(f"CLOSE {time.time():.6f}", flush=True)
+        close(self)
+
+    application.ExitAfterFirstFrame._close = stamped
+    status = application.run([slide_path], exit_after_ms=300, exit_process=exit_process)
+    sys.exit(status)
+
+
+def measure_quit(slide_path: str, *, exit_process: bool) -> float:
+    """``quit_ms``: ms from the window's close to the end of a child ``evident view`` process
+    (settings in a temporary folder, never the user's)."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "HOME": home, "XDG_CONFIG_HOME": home, "QT_QPA_PLATFORM": "offscreen"}
+        env.pop("EVIDENT_EXIT_AFTER_MS", None)
+        cmd = [sys.executable, "-m", "app.bench_viewer", "--quit-child", slide_path] + (["--hard"] if exit_process else [])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+        end = time.time()
+    stamps = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("CLOSE ")]
+    if proc.returncode != 0 or not stamps:
+        raise RuntimeError(f"the viewer child failed ({(proc.stderr.strip().splitlines() or ['no output'])[-1]})")
+    return (end - float(stamps[-1])) * 1000.0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m app.bench_viewer")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
     p.add_argument("--slide", default=None, help="slide to use (default: the 51200 x 51200 pyramid TIFF)")
     p.add_argument("--only", choices=("tiles", "overlay"), default=None, help="run one of the two rows")
+    p.add_argument("--quit-child", default=None, metavar="SLIDE", help=argparse.SUPPRESS)
+    p.add_argument("--hard", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.quit_child:
+        _quit_child(args.quit_child, args.hard)
     rows = []
     if args.only != "overlay":
         rows.append(_tiles_row(args))
@@ -215,6 +256,8 @@ def _tiles_row(args) -> dict:
     with tempfile.TemporaryDirectory():
         ours = run_session(slide, naive=False, quick=args.quick)
         base = run_session(slide, naive=True, quick=args.quick)
+    ours["quit_ms"] = measure_quit(slide, exit_process=True)
+    base["quit_ms"] = measure_quit(slide, exit_process=False)
 
     def arr(img):
         ptr = img.constBits()

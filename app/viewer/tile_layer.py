@@ -137,14 +137,14 @@ class TileLayer(QObject):
         self._wanted = set(visible)
         self._ring = [k for k in ring if k not in self.items]
         self._evict(viewport, level)
-        self._show_underlay(not self.is_filled())
+        self._show_underlay(not self._all_placed())
         if self.naive:
             for key in (k for k in visible if k not in self.items):
                 try:
                     self._place(key, self.loader.read_tile(key))
                 except Exception as exc:  # noqa: BLE001 - same handling as the pool's errors
                     self._place_failed(key, str(exc))
-        elif self.is_filled():
+        elif self._all_placed():
             self._request_ring()
         else:  # visible tiles first; the prefetch ring once they are all drawn
             self.loader.request([k for k in visible if k not in self.items])
@@ -202,11 +202,11 @@ class TileLayer(QObject):
         item = pg.ImageItem(rgba, levels=None, autoLevels=False)
         item.setRect(self._rect(key))
         item.setZValue(-float(key.level))
-        item.setVisible(key.level == self.current_level or not self.is_filled())  # a late underlay tile stays hidden
+        item.setVisible(key.level == self.current_level or not self._all_placed())  # a late underlay tile stays hidden
         self.view_box.addItem(item)
         self.items[key] = item
         self.tile_shown.emit(key.level, key.col, key.row)
-        if key in self._wanted and self.is_filled():
+        if key in self._wanted and self._all_placed():
             self._show_underlay(False)
             if self._ring:
                 self._request_ring()
@@ -228,6 +228,9 @@ class TileLayer(QObject):
         w, h = tile_level_size(key, self.reader.level_dimensions, self.tile_size)
         self._place(key, np.broadcast_to(_PLACEHOLDER, (h, w, 4)).copy())
         self.message.emit(f"tile {key.level}/{key.col}/{key.row} could not be read: {text}")
+
+    def _all_placed(self) -> bool:
+        return all(k in self.items for k in self._wanted)
 
     def is_filled(self) -> bool:
         """Whether every tile visible at the current level has been placed and is shown."""

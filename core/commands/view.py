@@ -42,4 +42,4 @@ def run(args: argparse.Namespace) -> int:
     import importlib
 
     application = importlib.import_module("app.application")
-    return application.run(list(args.files), exit_after_ms=exit_after)
+    return application.run(list(args.files), exit_after_ms=exit_after, exit_process=True)

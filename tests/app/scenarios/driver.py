@@ -56,16 +56,23 @@ def wheel(view, qtbot, steps: int, at: tuple[int, int] | None = None) -> None:
         qtbot.wait(1)
 
 
+MOVE_INTERVAL_MS = 25  # pyqtgraph's scene drops mouse moves closer than 20 ms apart (its rate limit)
+
+
 def drag(view, qtbot, start: tuple[int, int], end: tuple[int, int], *, steps: int = 8,
-         button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
-    """Press at ``start``, move in ``steps`` steps to ``end``, release (viewport pixels)."""
+         button: Qt.MouseButton = Qt.MouseButton.LeftButton, release: bool = True) -> None:
+    """Press at ``start``, move in ``steps`` steps (:data:`MOVE_INTERVAL_MS` apart, as a hand would)
+    to ``end``, release unless ``release`` is False (viewport pixels)."""
     vp = _viewport(view)
     QTest.mousePress(vp, button, Qt.KeyboardModifier.NoModifier, QPoint(*start))
     for i in range(1, steps + 1):
         p = QPoint(round(start[0] + (end[0] - start[0]) * i / steps), round(start[1] + (end[1] - start[1]) * i / steps))
+        qtbot.wait(MOVE_INTERVAL_MS)
         QTest.mouseMove(vp, p)
+    qtbot.wait(1)
+    if release:
+        QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, QPoint(*end))
         qtbot.wait(1)
-    QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, QPoint(*end))
 
 
 def key(widget, qtbot, k: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:

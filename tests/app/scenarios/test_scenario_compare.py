@@ -108,3 +108,17 @@ def test_swipe_sides_are_labelled_with_the_map_names_and_follow_a_mouse_drag(com
     assert lab_l.right() == pytest.approx(target, abs=3)  # and the label with it
     c.panes[1].set_layer("ig")
     assert "ig" in a.swipe.label_texts()[0]
+
+
+def test_wheel_in_and_back_out_in_one_pane_every_pane_paints_the_slide(compare_window, truth_reader, qtbot):
+    from .driver import wheel
+
+    c = compare_window
+    b = c.panes[1].view
+    start = b.tiles.current_level
+    for steps in (4, 4, -4, -4):
+        wheel(b, qtbot, steps)
+        for pane in c.panes:
+            settle(pane.view, qtbot)
+            assert_matches_slide(pane.view, truth_reader, f"after {steps:+d} notches in pane B, pane {pane.title.text()}")
+    assert b.tiles.current_level == start

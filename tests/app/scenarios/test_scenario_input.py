@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from .driver import grab, key, settle, wheel
+from .driver import drag, grab, key, settle, wheel
 
 
 def test_arrow_keys_pan_right_after_opening_a_slide_without_a_click(window, pyramid_slide, qtbot):
@@ -62,10 +62,7 @@ def test_box_tool_press_drag_release_draws_a_rubber_band_and_selects(window, pyr
     a, b = QPoint(vp.width() // 3, vp.height() // 3), QPoint(2 * vp.width() // 3, 2 * vp.height() // 3)
     range_before = view.viewport()
     before = grab(view)
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
-    for i in range(1, 9):
-        QTest.mouseMove(vp, a + (b - a) * (i / 8))
-        qtbot.wait(1)
+    drag(view, qtbot, (a.x(), a.y()), (b.x(), b.y()), release=False)
     during = grab(view)
     changed = np.abs(during.astype(int) - before.astype(int)).max(axis=2) > 40
     ys, xs = np.nonzero(changed)
