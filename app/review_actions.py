@@ -51,7 +51,6 @@ class ReviewFeatures(QObject):
         self.docks["gallery"].raise_()
         window.tabifyDockWidget(self.docks["cohort"], self.docks["plots"])
         self.docks["cohort"].raise_()
-        self.exports.before_restore = self.release_slide
         s.closing.connect(self.release_slide)  # only when a new review really replaces the slide
         self.actions: dict[str, QAction] = {}
         self._menus()
