@@ -61,13 +61,15 @@ def uses_xcb(env: Mapping[str, str] | None = None, platform: str | None = None) 
     return not (env.get("WAYLAND_DISPLAY") and env.get("XDG_SESSION_TYPE", "").lower() == "wayland")
 
 
-def missing_xcb_libraries(loads: Callable[[str], bool] = _loads) -> list[str]:
-    """The sonames of :data:`XCB_LIBRARIES` that ``loads(soname)`` cannot load, in table order."""
+def missing_xcb_libraries(loads: Callable[[str], bool] | None = None) -> list[str]:
+    """The sonames of :data:`XCB_LIBRARIES` that ``loads(soname)`` cannot load, in table order
+    (default: the dynamic loader, ``ctypes.CDLL``)."""
+    loads = loads or _loads
     return [name for name in XCB_LIBRARIES if not loads(name)]
 
 
 def check_qt_platform(env: Mapping[str, str] | None = None, platform: str | None = None,
-                      loads: Callable[[str], bool] = _loads) -> None:
+                      loads: Callable[[str], bool] | None = None) -> None:
     """Raise :class:`EvidentError` with the packages to install when Qt's xcb plugin cannot load.
 
     Does nothing off Linux, when another Qt platform is chosen, or when every library loads.

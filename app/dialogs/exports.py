@@ -24,7 +24,6 @@ class ReviewExports:
     def __init__(self, window) -> None:
         self.window = window
         self.session = window.session
-        self.before_restore = None  # callable run before the session is replaced (stops slide readers)
 
     # ---- helpers -----------------------------------------------------------------------------
     def _say(self, level: str, text: str) -> None:
@@ -171,10 +170,7 @@ class ReviewExports:
         if missing:
             found = (locate or self._locate_dialog)(missing)
             doc = remap(doc, found or {})
-        if self.before_restore is not None:
-            self.before_restore()
-        else:
-            self.window.view.set_slide(None)  # tile workers must stop reading before the slide closes
+        # slide readers stop on the session's `closing` signal, only if the restore replaces the slide
         view, problems = restore_session(self.session, doc)
         if view is not None and self.window.view.reader is not None:
             x0, y0, x1, y1 = view

@@ -139,18 +139,24 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
     -------
     view, problems
         The recorded view rectangle (or ``None``) and sentences for what could not be restored
-        (missing files are reported, the rest is restored).
+        (missing files are reported, the rest is restored). When none of the recorded files opens,
+        the session is left as it was and ``view`` is ``None``.
     """
     from core.review.layers import Layer, LayerSettings
     from core.review.session import InterventionRecord
 
+    from core.review.matching import collect, match_files
+
     lost = missing_files(doc)
     problems = [f"{path}: file not found ({key})" for key, path in lost]
     lost_keys = {key for key, _ in lost}
-    paths = [v for k, v in doc["files"].items() if v and Path(v).exists()]
-    session.close()
-    if paths:
-        session.open(paths)
+    paths = [v for v in doc["files"].values() if v and Path(v).exists()]
+    entries, issues = collect(paths)
+    problems += [f"{path}: {why}" for path, why in issues]
+    groups = match_files(entries).groups
+    if not groups or not session.load(groups[0]):  # load() keeps the review when nothing opens
+        kept = "; the review on screen is kept" if session.files is not None else ""
+        return None, problems + ["none of the session's files could be opened" + kept]
     if doc["files"].get("checkpoint") and session.files is not None and session.files.checkpoint is None \
             and Path(doc["files"]["checkpoint"]).exists():
         session.open([doc["files"]["checkpoint"]])

@@ -47,3 +47,19 @@ def test_nothing_missing_passes_and_this_machine_has_every_library():
     check_qt_platform({}, "linux", lambda _s: True)
     assert set(XCB_LIBRARIES) >= _MISSING
     assert missing_xcb_libraries() == []  # the real loader: the test machine runs Qt's xcb (Xvfb checks)
+
+
+def test_evident_view_prints_the_hint_instead_of_crashing(tmp_path):
+    """The real command in a fresh process (no QApplication yet), the loader told two libraries are missing."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, app.qt_platform as q; q._loads = lambda s: s not in "
+            f"{sorted(_MISSING)!r}; from core.cli import main; sys.exit(main(['view']))")
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+    env.update(DISPLAY=":0", HOME=str(tmp_path))  # a display is named, so only the xcb check can stop it
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: Qt's window-system plugin (xcb) cannot load: missing libxcb-icccm.so.4")
+    assert "sudo apt install libxcb-icccm4 libxcb-keysyms1" in r.stderr and "Traceback" not in r.stderr

@@ -203,3 +203,21 @@ def test_checkpoint_with_another_slide_does_not_make_the_open_slide_a_group(tmp_
     assert [g.stem for g in r.groups] == ["b"] and r.groups[0].checkpoint == tmp_path / "m.pt"
     alone = match_files([(tmp_path / "m.pt", FileKind.CHECKPOINT)], current_stem="a")
     assert [g.stem for g in alone.groups] == ["a"]  # a checkpoint dropped alone is for the open slide
+
+
+def test_restoring_a_session_whose_files_fail_keeps_the_review(project, tmp_path):
+    from core.review.session_file import read_session, restore_session, save_session
+
+    root, paths = project
+    broken = tmp_path / "gone.svs"
+    broken.write_bytes(b"garbage")
+    other = ReviewSession()
+    other.files = __import__("core.review.matching", fromlist=["SlideFiles"]).SlideFiles(stem="gone", slide=broken)
+    save_session(tmp_path / "s.json", other)
+    s = ReviewSession()
+    s.open([root])
+    before = _state(s)
+    view, problems = restore_session(s, read_session(tmp_path / "s.json"))
+    assert view is None and _state(s) == before
+    assert any("gone.svs" in p for p in s.messages[-1]) and "review on screen is kept" in problems[-1]
+    s.close()

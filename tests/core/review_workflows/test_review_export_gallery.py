@@ -84,7 +84,7 @@ def test_figure_png_has_requested_width(cmu_slide, tmp_path):
                           lut=colormap_lut("viridis"), colorbar_label="attention", colorbar_ends=("low", "high"),
                           width_px=800, title="CMU-1")
     im = np.asarray(Image.open(p).convert("RGB"))
-    assert im.shape[1] == 800 + 160 and im.shape[0] == 400
+    assert im.shape[1] == 800 and im.shape[0] == (800 - 160) // 2  # exact width; the colorbar strip is inside it
     assert im[50, 50, 0] > im[50, 50, 1] + 40  # the red overlay tints the top-left region
     assert nice_length_um(730) == 500 and nice_length_um(0) == 0
 
