@@ -1,6 +1,6 @@
 """xMIL-LRP: LRP-ε as a modified forward pass followed by gradient × input (docs/explanations.md).
 
-The rules are those of xMIL (Hense et al. 2024; github.com/bifold-pathomics/xMIL at commit
+The rules are those of xMIL (Hense et al., NeurIPS 2024; github.com/bifold-pathomics/xMIL at commit
 1d29edf: ``xai/lrp_rules.py`` ``gamma_layer``, ``xai/explanation.py`` ``explain_lrp_gi``). Every
 layer keeps its **real** forward value; only the way relevance flows back is modified:
 
