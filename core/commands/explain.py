@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from core.atomic import ensure_writable_dir
+    from core.atomic import check_writable_dir, ensure_writable_dir
     from core.data.bags import read_bag
     from core.device import pick_device
     from core.errors import EvidentError
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise EvidentError(ckpt, f"target {args.target} out of range: the model has {n_out} output(s) (0..{n_out - 1})")
     explainers = {m: build_explainer(m, model, device=device) for m in methods}  # unsupported methods fail here
     dim = int(host.config.in_dim)
-    out = Path(args.out)
+    out = check_writable_dir(args.out)  # before any input is read
     task = str(config.get("task", host.config.task))
     classes = tuple(str(c) for c in config.get("classes", ()))
     bags, seen = [], {}
