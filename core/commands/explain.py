@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from core.atomic import ensure_writable_dir
+    from core.atomic import check_writable_dir, ensure_writable_dir
     from core.data.bags import read_bag
     from core.device import pick_device
     from core.errors import EvidentError
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     guide_ex = (explainers.get(guide) or build_explainer(guide, model, device=device,
                                                          **(ig_options if guide == "ig" else {}))) if search else None
     dim = int(host.config.in_dim)
-    out = Path(args.out)
+    out = check_writable_dir(args.out)  # before any input is read
     task = str(config.get("task", host.config.task))
     classes = tuple(str(c) for c in config.get("classes", ()))
     bags, seen = [], {}

@@ -75,13 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
     import h5py
 
-    from core.atomic import ensure_writable_dir
+    from core.atomic import check_writable_dir
     from core.errors import EvidentError
     from core.extract.encoders import build_encoder
     from core.extract.pipeline import extract_slide, feature_path
 
     _check_options(args)
-    ensure_writable_dir(args.out)
+    check_writable_dir(args.out)  # created by the first file written: a run that writes nothing leaves nothing
     encoder = build_encoder(args.encoder, device=args.device, size=args.encoder_size or None,
                             normalization=args.encoder_norm)
     failed = 0

@@ -40,14 +40,14 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from core.atomic import ensure_writable_dir, staging_dir
+    from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir
     from core.data.bags import write_bag
     from core.data.manifest import ManifestRow, write_manifest
     from core.data.manifest_parsing import sort_classes
     from core.data.mil_csv import read_mil_csv, safe_names, to_feature_bag
     from core.errors import EvidentError
 
-    src, out = Path(args.csv), Path(args.out)
+    src, out = Path(args.csv), check_writable_dir(args.out)
     features_dir, manifest = out / "features", out / "manifest.csv"
     if not args.overwrite:
         for existing in (features_dir, manifest):

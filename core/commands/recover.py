@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from core.atomic import ensure_writable_dir
+    from core.atomic import check_writable_dir, ensure_writable_dir
     from core.data.bags import read_bag
     from core.device import pick_device
     from core.errors import EvidentError
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         ids[bag.slide_id] = p
     task = str(config.get("task", model.host.config.task))
     classes = tuple(config.get("classes", ()))
+    check_writable_dir(args.out)
     for sid, p in ids.items():  # an earlier file there must be of the same slide and model (merged, never lost)
         check_mergeable(Path(args.out) / f"{sid}.evidence.h5", Evidence(
             slide_id=sid, coords=read_bag(p, feature_dim=dim).coords, task=task, classes=classes, model=str(ckpt)))

@@ -124,6 +124,7 @@ def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.atomic import check_writable_dir
     from core.device import pick_device
     from core.errors import EvidentError
     from core.models.base import HostConfig
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     monitors = ("auto", "loss", "accuracy", "macro_f1", "auc", "c_index")
     if args.monitor not in monitors:
         raise EvidentError(None, f"unknown --monitor {args.monitor!r} (use one of: {', '.join(monitors)})")
+    check_writable_dir(args.out)  # an unusable --out is reported before the cohort is read
     device = pick_device(args.device)
     cohort = load_cohort(args.manifest, args.features, args.task)
     host_config = with_task(HostConfig(in_dim=1, n_outputs=1, hidden=args.hidden, attn_hidden=args.attn_hidden,

@@ -117,7 +117,12 @@ class Manifest:
         where = f"line {row.line}, " if row.line is not None else ""
         if row.features_path:
             path = self.resolve(row.features_path)
-            if not path.is_file():
+            try:
+                found = path.is_file()
+            except OSError as exc:  # a name over 255 bytes, a loop of links
+                raise EvidentError(path, f"cannot use this features_path ({exc.strerror or exc}; slide "
+                                         f"{row.slide_id!r}, {where}manifest {self.path})") from None
+            if not found:
                 raise EvidentError(path, f"feature file not found (features_path of slide {row.slide_id!r}, "
                                          f"{where}manifest {self.path})")
             return path

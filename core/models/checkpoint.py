@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import zipfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -62,11 +62,13 @@ def _read(p: Path, map_location) -> tuple[dict, dict]:
     if not p.is_file():
         raise EvidentError(p, "checkpoint not found")
     try:
-        blob = torch.load(p, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before failing on them
+            warnings.simplefilter("ignore", UserWarning)
+            blob = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
         raise EvidentError(p, f"refused: the checkpoint holds more than weights ({first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, IndexError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - torch.load on damaged bytes raises almost any type
         raise EvidentError(p, f"not a readable checkpoint ({type(exc).__name__})") from None
     if torch.is_tensor(blob):
         raise EvidentError(p, f"a tensor of shape {tuple(blob.shape)}, not a model checkpoint (a feature bag? "
@@ -81,6 +83,8 @@ def _read(p: Path, map_location) -> tuple[dict, dict]:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EvidentError(p, f"checkpoint config is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise EvidentError(p, "checkpoint config is nested too deeply to read") from None
     if not isinstance(config, dict) or "host" not in config or "host_config" not in config:
         raise EvidentError(p, "checkpoint config lacks 'host'/'host_config'")
     return state, config
@@ -102,19 +106,28 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
     """
     from core.models.registry import build_host
 
+    from core.memory_budget import check_fits
+
     p = Path(path)
     state, config = _read(p, map_location)
-    try:
+
+    def build():
         if "gce" in config:
             from core.models.gce import GCEModel
 
-            model = GCEModel.from_config(config)
-        else:
-            model = build_host(str(config["host"]), HostConfig.from_dict(config["host_config"]))
+            return GCEModel.from_config(config)
+        return build_host(str(config["host"]), HostConfig.from_dict(config["host_config"]))
+
+    try:
+        with torch.device("meta"):  # the sizes the config declares, without allocating them
+            shell = build()
+            n_values = sum(t.numel() for t in (*shell.parameters(), *shell.buffers()))
+        check_fits(p, 4.0 * n_values, "the model its config describes")
+        model = build()
     except EvidentError as exc:
         raise EvidentError(p, exc.message) from None
-    except (TypeError, KeyError, ValueError) as exc:
-        raise EvidentError(p, f"checkpoint config cannot build a model ({exc})") from None
+    except (TypeError, KeyError, ValueError, AttributeError, OverflowError, RuntimeError, NotImplementedError) as exc:
+        raise EvidentError(p, f"checkpoint config cannot build a model ({str(exc).strip()[:200]})") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
