@@ -22,8 +22,9 @@ ties broken by patch index:
 * ``beam``: B states (start: ∅); each step extends every state by one of its ``branch`` best-ranked
   pool patches not yet in it, scores the children by exact interventions (criterion ``sufficient``:
   Φ(X_S); ``sufficient_necessary``: Φ(X_S) − Φ(X_¬S)) and keeps the B best; stops at the first
-  step where a child meets the criterion (the best-scoring such child). O(K_max · B · branch)
-  interventions, each O(|S| · H) on the cache.
+  step where a child meets the criterion (the best-scoring such child). At most
+  min(K_max, 256) steps, O(K_max · B · branch) interventions, each O(H) on the cache (the
+  parent's sums plus one patch).
 
 Then, with ``prune`` (default on), one backward pass drops each member, least-ranked first, when
 the rest still meets the criterion (one keep-only + one removal per member): the result is then
@@ -42,9 +43,12 @@ import numpy as np
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.search_evaluators import ForwardEvaluator, make_evaluator
 
-__all__ = ["Criterion", "SearchConfig", "SearchResult", "is_necessary", "is_sufficient", "search_subset", "subset_numbers"]
+__all__ = ["BEAM_MAX_SIZE", "Criterion", "SearchConfig", "SearchResult", "is_necessary", "is_sufficient", "search_subset", "subset_numbers"]
 
 Criterion = Literal["sufficient", "sufficient_necessary"]
+
+#: The beam search grows subsets one patch per step up to this size (its bookkeeping is O(K²)).
+BEAM_MAX_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -186,26 +190,26 @@ def _greedy(engine, ev, order, k_max, config, criterion) -> int | None:
 
 def _beam(engine, ev, order, k_max, config, criterion) -> np.ndarray | None:
     need_rm = criterion == "sufficient_necessary"
-    states: list[tuple[int, ...]] = [()]
-    for _ in range(min(k_max, order.size)):
-        children, seen = [], set()
+    states = [ev.start(np.zeros(0, dtype=np.int64))]
+    for _ in range(min(k_max, BEAM_MAX_SIZE, order.size)):
+        pairs, seen = [], set()
         for st in states:
-            members = set(st)
-            cands = [int(i) for i in order[: config.branch + len(st)] if int(i) not in members][: config.branch]
+            members = ev.members(st)
+            taken = set(members.tolist())
+            cands = [int(i) for i in order[: config.branch + members.size] if int(i) not in taken][: config.branch]
             for c in cands:
-                key = tuple(sorted((*st, c)))
+                key = frozenset(taken | {c})
                 if key not in seen:
                     seen.add(key)
-                    children.append(key)
-        if not children:
+                    pairs.append((st, c))
+        if not pairs:
             return None
-        arrays = [np.asarray(c, dtype=np.int64) for c in children]
-        keep, rm = ev.sets(arrays, removal=need_rm)
+        keep, rm, children = ev.grow(pairs, removal=need_rm)
         ok = _ok(engine, keep, rm, config, criterion)
         score = engine._phi(keep) - (engine._phi(rm) if need_rm else 0.0)
         if ok.any():
             best = max(np.flatnonzero(ok), key=lambda i: (score[i], -i))
-            return arrays[best]
+            return np.sort(ev.members(children[best]))
         top = sorted(range(len(children)), key=lambda i: (-score[i], i))[: config.beam_width]
         states = [children[i] for i in top]
     return None

@@ -83,6 +83,12 @@ class ForwardEvaluator:
         """The state's subset, (K,) int64."""
         return state
 
+    def grow(self, pairs: list, *, removal: bool = True):
+        """Outputs of each ``(state, i)``'s subset plus patch ``i`` ((B, C) each) and the B new states."""
+        subsets = [np.append(self.members(st), i) for st, i in pairs]
+        keep, rm = self.sets(subsets, removal=removal)
+        return keep, rm, subsets
+
 
 class CachedEvaluator(ForwardEvaluator):
     """Exact evaluation from the engine's cache (attention-pooling hosts only).
@@ -169,6 +175,15 @@ class CachedEvaluator(ForwardEvaluator):
     @staticmethod
     def members(state) -> np.ndarray:
         return state[0]
+
+    def grow(self, pairs: list, *, removal: bool = True):
+        """O(B · H): each parent's kept sums plus patch ``i``'s terms."""
+        idx = np.array([i for _, i in pairs], dtype=np.int64)
+        ws = np.array([st[1] for st, _ in pairs]) + self.w_np[idx]
+        vs = np.stack([st[2] for st, _ in pairs]) + self._weighted(idx)
+        subsets = [np.append(st[0], i) for st, i in pairs]
+        keep, rm = self._from_sums(ws, vs, lambda rows: [subsets[r] for r in rows], removal)
+        return keep, rm, [(subsets[b], float(ws[b]), vs[b]) for b in range(len(pairs))]
 
     def prefixes(self, order: np.ndarray, lo: int, hi: int, *, removal: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         keeps, rms = [], []
