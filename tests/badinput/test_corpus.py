@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
 from corpus import CASES, Fixtures  # noqa: E402
 
 from core.cli import main  # noqa: E402

@@ -7,15 +7,12 @@ model on both devices and compares outputs, so a device mismatch anywhere in the
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent / "explain"))
-from explain_testing import abmil, bag, gce, mixer
+from testkit.explain import abmil, bag, gce, mixer
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import csv
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
-from explain_testing import abmil
+from testkit.explain import abmil
 
 from core.cli import main
 from core.data.bag import FeatureBag

@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
-from explain_testing import abmil, gce
+from testkit.explain import abmil, gce
 
 from core.cli import main
 from core.data.digits import make_digit_bags, write_digit_bags

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
-sys.path.insert(0, str(Path(__file__).parent))
-from explain_testing import abmil, bag, gce, mixer
-from search_testing import forward_phi, known_bag, known_model
+from testkit.explain import abmil, bag, gce, mixer
+from testkit.search import forward_phi, known_bag, known_model
 
 from core.diagnostics.evidence_search import SearchConfig, search_subset
 from core.diagnostics.evidence_sets import evidence_sets

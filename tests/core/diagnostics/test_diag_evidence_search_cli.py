@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from search_testing import forward_phi, known_bag, known_model, known_project
+from testkit.search import forward_phi, known_bag, known_model, known_project
 
 from core.cli import main
 from core.evidence.evidence_file import read_evidence

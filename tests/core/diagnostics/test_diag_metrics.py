@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
-from explain_testing import abmil, bag, gce, mixer
+from testkit.explain import abmil, bag, gce, mixer
 
 from core.diagnostics.cost import cost_modes
 from core.diagnostics.curves import (

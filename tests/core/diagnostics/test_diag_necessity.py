@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
-from explain_testing import abmil
+from testkit.explain import abmil
 
 from core.cli import main
 from core.data.digits import make_digit_bags, write_digit_bags

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "gce"))
-from test_gce_recover_command import setup  # noqa: F401 - the fixture
 
 from core.cli import main
 from core.evidence.evidence_file import read_evidence

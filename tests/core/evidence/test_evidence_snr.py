@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "gce"))
-from gce_testing import tiny_host
+from testkit.gce import tiny_host
 
 from core.models.subset_rules import attention_topk, gce_evidence, random_k, select, topk_count
 from core.diagnostics.cohort_snr import (

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from explain_testing import abmil, bag, gce
+from testkit.explain import abmil, bag, gce
 
 from core.cli import main
 from core.data.bag import FeatureBag

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from explain_testing import bag, gce
+from testkit.explain import bag, gce
 
 from core.diagnostics.interventions import InterventionEngine
 from core.explain.lrp import LRPExplainer, lrp_mode

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from explain_testing import abmil, bag, gce, mixer
+from testkit.explain import abmil, bag, gce, mixer
 
 from core.errors import EvidentError
 from core.explain.leave_one_out import LeaveOneOutExplainer

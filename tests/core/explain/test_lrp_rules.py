@@ -3,16 +3,13 @@ equal a port of xMIL's layer-wise LRP (tests/core/explain/xmil_lrp_port.py, from
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
 import xmil_lrp_port as port
-from explain_testing import bag, gce
+from testkit.explain import bag, gce
 
 from core.explain.base import BagContext
 from core.explain.lrp import LRPExplainer, lrp_mode

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from shapely.geometry import box
-from train_testing import write_cohort
+from testkit.train import write_cohort
 
 from core.data.annotations import Annotation, write_geojson
 from core.train.sweep import main, noisy_transform

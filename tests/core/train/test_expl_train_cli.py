@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from shapely.geometry import box
-from train_testing import write_cohort
+from testkit.train import write_cohort
 
 from core.cli import main
 from core.data.annotations import Annotation, write_geojson

@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import main
 from core.data.manifest import ManifestRow, write_manifest
-from train_testing import write_cohort
+from testkit.train import write_cohort
 
 FAST = ["--host", "abmil", "--folds", "2", "--epochs", "1", "--hidden", "8", "--attn-hidden", "4"]
 

@@ -13,7 +13,7 @@ from core.models.checkpoint import load_checkpoint
 from core.train.cohort import cohort_from_arrays, load_cohort
 from core.train.cv import CVConfig, run_cv, with_task
 from core.train.trainer import TrainConfig
-from train_testing import synthetic_bags, tiny_config, write_cohort
+from testkit.train import synthetic_bags, tiny_config, write_cohort
 
 CFG = TrainConfig(epochs=4, lr=1e-2, weight_decay=1e-4, standardise=True)
 CV = CVConfig(folds=3, repeats=2, seed=5, val_fraction=0.2)

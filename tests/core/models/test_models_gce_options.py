@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gce_testing import abmil_gce, random_bag
+from testkit.gce import abmil_gce, random_bag
 
 from core.evidence.recovery import recover
 from core.models.gce import GCEConfig

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).parent))
-from gce_testing import tiny_host
+from testkit.gce import tiny_host
 
 from core.models.gce import ABLATIONS, GCEConfig, build_gce
 from core.models.gce_loss import budget_loss, grounding_loss

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gce_testing import abmil_gce, random_bag
+from testkit.gce import abmil_gce, random_bag
 
 from core.models.gce import GCEConfig
 from core.models.gce_loss import budget_loss
