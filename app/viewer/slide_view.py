@@ -96,7 +96,8 @@ class SlideView(QWidget):
     box_drawn = Signal(float, float, float, float)
     message = Signal(str)
 
-    BOX_HINT = "Box selection: press, drag and release in the slide to select the patches inside"
+    BOX_HINT = ("Box selection: press, drag and release in the slide to select the patches inside "
+                "(middle-drag or the arrow keys pan)")
 
     def __init__(self, parent: QWidget | None = None, *, tile_workers: int = 4, naive_tiles: bool = False) -> None:
         super().__init__(parent)
