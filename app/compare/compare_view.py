@@ -96,7 +96,8 @@ class CompareView(QWidget):
         fit.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         fit.triggered.connect(self.fit)
         self.addAction(fit)
-        self.resize(1400, 800)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        self.resize(min(1400, screen.width()) if screen else 1400, min(800, screen.height()) if screen else 800)
 
     def layer(self, name: str):
         """A map by name: this window's A − B maps first, then the session's layers (``KeyError``)."""

@@ -2,7 +2,10 @@
 
 Wheel zoom about the cursor and drag pan come from the ViewBox; arrows pan, +/- zoom, ``fit``,
 ``one_to_one`` and ``set_magnification`` set the range. Range changes are coalesced by a 0-ms
-single-shot timer so a burst of wheel events triggers one tile request.
+single-shot timer so a burst of wheel events triggers one tile request. A resize keeps the zoom
+(screen px per level-0 px) and the centre; a view whose last navigation was ``fit`` fits again.
+The view takes the keyboard focus when a slide opens. Scenario tests that drive it with real input
+and compare the painted view with the slide: docs/viewer_scenarios.md.
 
 Signals
 -------
@@ -96,7 +99,8 @@ class SlideView(QWidget):
     box_drawn = Signal(float, float, float, float)
     message = Signal(str)
 
-    BOX_HINT = "Box selection: press, drag and release in the slide to select the patches inside"
+    BOX_HINT = ("Box selection: press, drag and release in the slide to select the patches inside "
+                "(middle-drag or the arrow keys pan)")
 
     def __init__(self, parent: QWidget | None = None, *, tile_workers: int = 4, naive_tiles: bool = False) -> None:
         super().__init__(parent)

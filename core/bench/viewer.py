@@ -4,6 +4,10 @@ import Qt) and returns its one row: ``first_frame_ms``, ``fov_fill_ms``, ``pan_f
 naive viewer that reads tiles synchronously on the GUI thread, measured in the same run on the
 51200 x 51200 real-tissue pyramid. ``ours_ms``/``baseline_ms`` are the field-of-view fill times;
 ``max_abs_diff`` compares the last frame of both sessions (same view, same tiles: 0 expected).
+Also ``zoom_return_ms`` (back out to a level seen before until the view is complete),
+``close_ms`` (closing a main window with a slide open) and ``quit_ms`` (window closed to the end
+of an ``evident view`` process; its baseline is the normal interpreter shutdown); see
+app/bench_viewer.py.
 A second row (app/bench_overlay.py): ``max_stall_ms`` while an overlay slider is dragged on a
 100,000-patch map, cached and throttled (``ours_ms``) vs the pre-cache path (``baseline_ms``).
 """

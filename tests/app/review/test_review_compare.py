@@ -112,3 +112,17 @@ def test_swipe_clips_b_left_of_the_line(compare, qtbot):
     assert a.swipe.clip.rect().right() == pytest.approx(w / 4) == a.swipe.clip_right.rect().left()
     compare.swipe.setChecked(False)
     assert a.swipe is None and all(it.parentItem() is not None for it in a.overlays.items["flat a"])
+
+
+def test_compare_window_opens_within_the_screen(qtbot, demo_project):
+    from app.compare.compare_view import CompareView
+    from core.review.session import ReviewSession
+
+    s = ReviewSession()
+    s.open([demo_project["slide"], demo_project["features"], demo_project["evidence"]])
+    view = CompareView(s, panes=2, tile_workers=1)
+    qtbot.addWidget(view)
+    avail = view.screen().availableGeometry()
+    assert view.width() <= avail.width() and view.height() <= avail.height()
+    view.close()
+    s.close()
