@@ -190,6 +190,7 @@ def _read_h5(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
         emb = np.asarray(read_dataset(f["embeddings"], p, "embeddings"))
         enc = f.attrs.get("encoder")
         if enc is None and "encoder" in f and isinstance(f["encoder"], h5py.Dataset):
-            enc = np.asarray(f["encoder"][()]).reshape(-1)[0]
+            values = np.asarray(read_dataset(f["encoder"], p, "encoder", numeric=False)).reshape(-1)
+            enc = values[0] if values.size else None
         encoder = "" if enc is None else _decode(enc.item() if isinstance(enc, np.generic) else enc)
     return prompts, emb, encoder

@@ -62,7 +62,7 @@ def read_asap_xml(path: str | os.PathLike) -> list[Annotation]:
             return _asap(p, root)
         if root.tag == "Annotations":
             return _imagescope(p, root)
-    except (ValueError, shapely.errors.GEOSException) as exc:  # rings shapely cannot repair
+    except (ValueError, shapely.errors.ShapelyError) as exc:  # rings shapely cannot repair
         raise EvidentError(p, f"an annotation's outline cannot be read ({exc})") from None
     raise EvidentError(p, f"not an ASAP or ImageScope annotation file (root element <{root.tag}>)")
 

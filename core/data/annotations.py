@@ -115,7 +115,7 @@ def _feature(p: Path, i: int, feat: Any) -> Annotation | None:
         if not np.isfinite(shapely.get_coordinates(g)).all():  # make_valid would fail on NaN / Infinity
             raise EvidentError(p, f"feature {i}: {geom['type']} has non-finite coordinates (NaN or Infinity)")
         g = polygonal(g)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.GEOSException) as exc:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.ShapelyError) as exc:
         raise EvidentError(p, f"feature {i} has a malformed {geom['type']} ({exc})") from None
     except RecursionError:  # GeometryCollections nested thousands deep
         raise EvidentError(p, f"feature {i}: {geom['type']} nested too deeply") from None

@@ -67,7 +67,7 @@ def read_dataset(dset: Any, path: str | os.PathLike, name: str, *, numeric: bool
         raise EvidentError(path, f"{name!r} is not a dataset")
     if numeric and dset.dtype.kind not in "biuf":
         raise EvidentError(path, f"{name} are not numeric (dtype {dset.dtype})")
-    check_fits(path, float(np.prod(dset.shape, dtype=np.float64)) * max(dset.dtype.itemsize, 1), f"dataset {name!r}")
+    check_fits(path, float(np.prod(dset.shape, dtype=np.float64)) * max(dset.dtype.itemsize, 8), f"dataset {name!r}")
     return dset[()]
 
 
@@ -92,7 +92,7 @@ def check_npz_sizes(path: str | os.PathLike) -> None:
                     read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                             else np.lib.format.read_array_header_2_0)
                     shape, _, dtype = read(fh)
-                check_fits(p, float(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 1),
+                check_fits(p, float(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 8),
                            f"array {info.filename[:-4]!r}")
     except EvidentError:
         raise

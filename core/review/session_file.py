@@ -100,6 +100,9 @@ def read_session(path: str | os.PathLike) -> dict:
         raise EvidentError(p, f"session format version {doc.get('version')!r} is newer than this Evident reads ({VERSION})")
     if not isinstance(doc.get("files"), dict) or not isinstance(doc.get("layers", []), list):
         raise EvidentError(p, "malformed session file ('files' or 'layers')")
+    from core.review.session_checks import check_session_doc
+
+    check_session_doc(doc, p)  # every entry restore_session reads has the type it needs
     return doc
 
 
