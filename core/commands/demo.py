@@ -42,5 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import importlib
 
     application = importlib.import_module("app.application")
-    status = int(application.run([str(p) for p in result.view_files]))
+    # a complete demo ends the process right after the window closes (as `evident view`); an
+    # incomplete one returns so that its exit status can say so
+    status = int(application.run([str(p) for p in result.view_files], exit_process=not incomplete))
     return 1 if incomplete else status
