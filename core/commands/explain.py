@@ -28,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="quadrature of integrated gradients: riemann_middle (midpoints, default) or gausslegendre "
                         "(Captum's default, xMIL's setting)")
     p.add_argument("--ig-steps", type=int, default=50, metavar="N", help="integrated-gradients steps (default 50)")
+    p.add_argument("--lrp-variant", default="conserving", choices=("conserving", "xmil_code"),
+                   help="LRP rule: conserving (every value real, relevance sums to the real logit; default) or "
+                        "xmil_code (TransMIL as xMIL's code computes it; same as conserving on the other hosts); "
+                        "docs/explanations.md")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise EvidentError(ckpt, f"target {args.target} out of range: the model has {n_out} output(s) (0..{n_out - 1})")
     if args.ig_steps < 1:
         raise EvidentError(None, f"--ig-steps must be at least 1, got {args.ig_steps}")
-    ig_options = {"method": args.ig_method, "n_steps": args.ig_steps}
-    explainers = {m: build_explainer(m, model, device=device, **(ig_options if m == "ig" else {}))
+    options = {"ig": {"method": args.ig_method, "n_steps": args.ig_steps}, "lrp": {"variant": args.lrp_variant}}
+    explainers = {m: build_explainer(m, model, device=device, **options.get(m, {}))
                   for m in methods}  # unsupported methods fail here
     dim = int(host.config.in_dim)
     out = Path(args.out)
