@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="quadrature of integrated gradients: riemann_middle (midpoints, default) or gausslegendre "
                         "(Captum's default, xMIL's setting)")
     p.add_argument("--ig-steps", type=int, default=50, metavar="N", help="integrated-gradients steps (default 50)")
+    p.add_argument("--lrp-variant", default="conserving", choices=("conserving", "xmil_code"),
+                   help="LRP rule: conserving (every value real, relevance sums to the real logit; default) or "
+                        "xmil_code (TransMIL as xMIL's code computes it; same as conserving on the other hosts); "
+                        "docs/explanations.md")
     g = p.add_argument_group("evidence search (docs/evidence_search.md)")
     g.add_argument("--evidence-sets", action="store_true",
                    help="search the smallest sufficient-and-necessary subset and disjoint sufficient evidence sets")
@@ -82,11 +86,11 @@ def run(args: argparse.Namespace) -> int:
         raise EvidentError(ckpt, f"target {args.target} out of range: the model has {n_out} output(s) (0..{n_out - 1})")
     if args.ig_steps < 1:
         raise EvidentError(None, f"--ig-steps must be at least 1, got {args.ig_steps}")
-    ig_options = {"method": args.ig_method, "n_steps": args.ig_steps}
-    explainers = {m: build_explainer(m, model, device=device, **(ig_options if m == "ig" else {}))
+    options = {"ig": {"method": args.ig_method, "n_steps": args.ig_steps}, "lrp": {"variant": args.lrp_variant}}
+    explainers = {m: build_explainer(m, model, device=device, **options.get(m, {}))
                   for m in methods}  # unsupported methods fail here
     guide_ex = (explainers.get(guide) or build_explainer(guide, model, device=device,
-                                                         **(ig_options if guide == "ig" else {}))) if search else None
+                                                         **options.get(guide, {}))) if search else None
     dim = int(host.config.in_dim)
     out = check_writable_dir(args.out)  # before any input is read
     task = str(config.get("task", host.config.task))

@@ -45,9 +45,16 @@ from core.errors import EvidentError
 from core.explain.base import BagContext, Explainer
 from core.models.input_norm import InputNorm
 
-__all__ = ["EPS", "LRPExplainer", "Relevance", "lrp_mode", "ratio_rule"]
+__all__ = ["EPS", "LRPExplainer", "Relevance", "VARIANTS", "lrp_mode", "ratio_rule"]
 
 EPS = 1e-8
+#: ``"conserving"`` (default): every value real, the real logit conserved (docs/explanations.md §1).
+#: ``"xmil_code"``: for TransMIL, what xMIL's code (commit 1d29edf) computes -- the modules named by
+#: ``lrp_xmil_code_bias_free`` (attention output projections, PPEG convolutions) lose their bias in
+#: the forward value too, LayerNorms are xMIL's ``LayerNormDetach`` (unbiased std, bias absorbs
+#: relevance); attention comes from these values; it explains that network's logit, and relevance
+#: is not conserved. Identical to ``"conserving"`` for the other hosts.
+VARIANTS = ("conserving", "xmil_code")
 _HOMOGENISED = (nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Softplus, nn.Mish)
 
 
@@ -86,6 +93,24 @@ def _layer_norm(m: nn.LayerNorm, eps: float):
     return fwd
 
 
+def _layer_norm_detach(m: nn.LayerNorm):
+    """xMIL's ``LayerNormDetach`` (``xai/lrp_utils.py`` l. 80-102): unbiased std + 1e-5 on the std,
+    std constant, bias kept in the value and differentiated as a constant (it absorbs relevance)."""
+    def fwd(x: Tensor) -> Tensor:
+        std = x.std(dim=-1, keepdim=True).detach()
+        y = (x - x.mean(dim=-1, keepdim=True)) / (std + 1e-5 * torch.where(std >= 0, 1.0, -1.0))
+        y = y * m.weight if m.weight is not None else y
+        return y + m.bias if m.bias is not None else y
+    return fwd
+
+
+def _bias_free(m: nn.Module):
+    if isinstance(m, nn.Linear):
+        return lambda x: F.linear(x, m.weight)
+    conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
+    return lambda x: conv(x, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+
+
 def _homogenised(original, eps: float):
     return lambda x: ratio_rule(original(x), x, eps)
 
@@ -94,10 +119,15 @@ def _constant(original):
     return lambda *args, **kwargs: original(*args, **kwargs).detach()
 
 
-def _lrp_forward(m: nn.Module, attention: set[int], inputs: Tensor | None, eps: float):
+def _lrp_forward(m: nn.Module, attention: set[int], inputs: Tensor | None, eps: float, bias_free: set[int],
+                 xmil_code: bool):
     """The LRP forward replacing ``m.forward``, or ``None`` to leave ``m`` as it is."""
     if id(m) in attention:
         return _constant(m.forward)
+    if id(m) in bias_free and isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+        return _bias_free(m)
+    if xmil_code and isinstance(m, nn.LayerNorm):
+        return _layer_norm_detach(m)
     if isinstance(m, nn.Linear) and m.bias is not None:
         return _linear(m, eps)
     if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.bias is not None:
@@ -112,15 +142,22 @@ def _lrp_forward(m: nn.Module, attention: set[int], inputs: Tensor | None, eps: 
 
 
 @contextlib.contextmanager
-def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS) -> Iterator[None]:
+def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS, variant: str = "conserving") -> Iterator[None]:
     """Switch ``host`` (and every submodule) to its LRP forward for the duration of the block.
 
     ``inputs``: the standardised features ``x̂`` (N, D) that the host's :class:`InputNorm` returns
     instead of standardising its input (so relevance lands on ``x̂``); ``None`` leaves it real.
-    ``eps``: the ε of the rule (xMIL's default 1e-8). Everything is restored in ``finally``.
+    ``eps``: the ε of the rule (xMIL's default 1e-8). ``variant``: ``"conserving"`` (the rules above)
+    or ``"xmil_code"`` (TransMIL as xMIL's code computes it, see :data:`VARIANTS`). Everything is
+    restored in ``finally``.
     """
+    if variant not in VARIANTS:
+        raise EvidentError(None, f"unknown LRP variant {variant!r} (use one of: {', '.join(VARIANTS)})")
     names = getattr(host, "lrp_attention", None) or ()
     attention = {id(host.get_submodule(n)) for n in names}
+    xmil_code = variant == "xmil_code"
+    prefixes = getattr(host, "lrp_xmil_code_bias_free", ()) if xmil_code else ()
+    bias_free = {id(m) for n, m in host.named_modules() if any(n == p or n.startswith(p + ".") for p in prefixes)}
     patched: list[tuple[nn.Module, object]] = []
     flagged: list[nn.Module] = []
     try:
@@ -129,7 +166,7 @@ def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS) ->
                 m.constant_attention = True
                 flagged.append(m)
                 continue
-            fwd = _lrp_forward(m, attention, inputs, eps)
+            fwd = _lrp_forward(m, attention, inputs, eps, bias_free, xmil_code)
             if fwd is not None:
                 patched.append((m, m.__dict__.get("forward")))
                 m.forward = fwd
@@ -159,7 +196,9 @@ class Relevance(NamedTuple):
     constant
         () relevance of the host's learnt constant inputs (TransMIL's class token; 0 otherwise).
     logit
-        () the explained real output ``f_c``; ``patches.sum() + constant == logit`` up to ε.
+        () the explained output ``f_c`` of the LRP forward: the real logit, and
+        ``patches.sum() + constant == logit`` up to ε (variant ``"xmil_code"`` on TransMIL: the
+        logit of xMIL's partly bias-free network, not conserved).
     """
 
     patches: Tensor
@@ -178,9 +217,12 @@ class LRPExplainer(Explainer):
 
     name = "lrp"
 
-    def __init__(self, model, device="cpu", eps: float = EPS) -> None:
+    def __init__(self, model, device="cpu", eps: float = EPS, variant: str = "conserving") -> None:
         super().__init__(model, device)
         self.eps = float(eps)
+        if variant not in VARIANTS:
+            raise EvidentError(None, f"unknown LRP variant {variant!r} (use one of: {', '.join(VARIANTS)})")
+        self.variant = variant
         if getattr(self.host, "lrp_attention", None) is None:
             raise EvidentError(None, f"LRP is not supported for host {self.host.name!r} (supported: {_supported()})")
 
@@ -190,7 +232,7 @@ class LRPExplainer(Explainer):
             xh = _standardise(self.host, ctx.x)  # (N, D)
         xh = xh.detach().clone().requires_grad_(True)
         consts = [getattr(self.host, n) for n in self.host.lrp_constant_inputs]
-        with torch.enable_grad(), lrp_mode(self.host, xh, self.eps):
+        with torch.enable_grad(), lrp_mode(self.host, xh, self.eps, self.variant):
             f = self.host(ctx.x, ctx.coords, gate=ctx.gates).output[ctx.target]  # ()
             g, *gc = torch.autograd.grad(f, [xh, *consts], allow_unused=True)
         g = torch.zeros_like(xh) if g is None else g

@@ -80,6 +80,8 @@ class TransMIL(MILHost):
     uses_positional_encoding = True
     lrp_attention = ()  # self-attention is held constant through MultiHeadSelfAttention.constant_attention
     lrp_constant_inputs = ("cls_token",)
+    #: LRP variant "xmil_code": modules xMIL's TransMIL code runs without bias (core.explain.lrp.VARIANTS)
+    lrp_xmil_code_bias_free = ("layer1.attn.out", "layer2.attn.out", "ppeg")
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)

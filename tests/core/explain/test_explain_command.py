@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from testkit.explain import abmil, bag, gce
 
@@ -56,6 +57,25 @@ def test_explain_ig_method_option(setup):
         np.testing.assert_allclose(read_evidence(out / "s0.evidence.h5").scores["ig"], want, atol=1e-6)
     gl = read_evidence(tmp / "gausslegendre" / "s0.evidence.h5").scores["ig"]
     assert np.abs(gl - read_evidence(tmp / "riemann_middle" / "s0.evidence.h5").scores["ig"]).max() > 1e-6
+
+
+def test_explain_lrp_variant_option(tmp_path):
+    from core.models.base import HostConfig
+    from core.models.registry import build_host
+
+    torch.manual_seed(0)
+    host = build_host("transmil", HostConfig(in_dim=6, n_outputs=3, hidden=8, dropout=0.0, extra=(("heads", 2),))).eval()
+    ckpt = tmp_path / "t.pt"
+    save_checkpoint(ckpt, host, {"host": "transmil", "host_config": host.config.to_dict(), "task": "classification"})
+    x, c = bag(20, seed=0)
+    write_bag(tmp_path / "s0.h5", FeatureBag(x, c, 256, "s0"))
+    got = {}
+    for variant in ("xmil_code", "conserving"):
+        assert main(["explain", "--model", str(ckpt), "--features", str(tmp_path / "s0.h5"), "--methods", "lrp",
+                     "--lrp-variant", variant, "--out", str(tmp_path / variant), "--device", "cpu"]) == 0
+        got[variant] = read_evidence(tmp_path / variant / "s0.evidence.h5").scores["lrp"]
+        np.testing.assert_allclose(got[variant], build_explainer("lrp", host, variant=variant).attribute(x, c), atol=1e-6)
+    assert np.abs(got["xmil_code"] - got["conserving"]).max() > 1e-4
 
 
 @pytest.mark.parametrize("extra,msg", [

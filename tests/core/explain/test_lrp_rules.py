@@ -11,6 +11,7 @@ import torch
 import xmil_lrp_port as port
 from testkit.explain import bag, gce
 
+from core.errors import EvidentError
 from core.explain.base import BagContext
 from core.explain.lrp import LRPExplainer, lrp_mode
 from core.models.base import HostConfig
@@ -129,3 +130,38 @@ def test_lrp_no_longer_explains_the_bias_free_logit():
     f = float(ctx.output[0])
     assert np.sign(f_tilde) != np.sign(f)
     assert float(r.patches.sum()) == pytest.approx(f, rel=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["full", "nystrom"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_transmil_xmil_code_variant_equals_the_literal_port(mode, seed):
+    """Variant "xmil_code" = xMIL's TransMIL code as written (bias-free to_out/PPEG values, LayerNormDetach)."""
+    host = _host("transmil", (("attention", mode),), seed, 16).double()
+    x, _ = bag(40, seed=seed)
+    xt = torch.from_numpy(x).double()
+    with torch.no_grad():
+        for m in host.modules():  # non-zero LayerNorm biases, so that they absorb relevance
+            if isinstance(m, torch.nn.LayerNorm):
+                m.bias.normal_(0, 0.5)
+        out = host(xt).output
+    ctx = BagContext(xt, None, None, int(out.argmax()), out)
+    ours = LRPExplainer(host, eps=1e-16, variant="xmil_code").relevance(ctx)
+    ref, ref_cls, ref_logit = port.transmil_lrp_xmil_code(host, xt, ctx.target, 1e-16)
+    scale = max(1.0, float(ref.abs().max()))
+    assert float((ours.patches - ref).abs().max()) <= 1e-5 * scale
+    assert float(ours.constant) == pytest.approx(float(ref_cls), abs=1e-5 * scale)
+    assert float(ours.logit) == pytest.approx(float(ref_logit), rel=1e-9)
+    assert abs(float(ours.logit) - float(out[ctx.target])) > 1e-3  # not the real logit
+    assert abs(float(ours.patches.sum() + ours.constant) - float(ours.logit)) > 1e-3  # not conserved
+    conserving = LRPExplainer(host, eps=1e-16).relevance(ctx)
+    assert float((conserving.patches - ours.patches).abs().max()) > 1e-3
+
+
+def test_xmil_code_variant_is_the_default_rule_off_transmil_and_bad_variants_are_refused():
+    host = _host("abmil", seed=1)
+    x, c = bag(30, seed=1)
+    a = LRPExplainer(host).attribute(x, c)
+    b = LRPExplainer(host, variant="xmil_code").attribute(x, c)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(EvidentError, match="unknown LRP variant 'xmil'"):
+        LRPExplainer(host, variant="xmil")

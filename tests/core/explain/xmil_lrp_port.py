@@ -17,7 +17,9 @@ Source: github.com/bifold-pathomics/xMIL, commit 1d29edf (read with ``git show 1
   ``PPEG.xforward``; ``models/attention.py`` l. 189 / 178 (attention detached), l. 214-243
   ``Attention.xforward``.
 
-Applied to Evident's modules. Where xMIL's TransMIL code is not literally reproduced, and why:
+``transmil_lrp_xmil_code`` reproduces xMIL's TransMIL code as written (the reference for the
+``"xmil_code"`` variant of core.explain.lrp). ``transmil_lrp`` applies xMIL's rules with every value
+real (the reference for the default ``"conserving"`` variant). Where it departs from the code, and why:
 
 * inside a block (TransLayer, PPEG) every layer with a bias goes through xMIL's own ``gamma_layer``
   (its docstring: "Important for gradient x input when applying it to a cascade of blocks"), so
@@ -42,6 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from core.models.self_attention import iterative_pinv
+
 EPS = 1e-8  # xai/lrp_utils.py set_lrp_params default
 
 
@@ -49,7 +53,7 @@ def apply_eps(x: Tensor, eps: float) -> Tensor:  # xai/lrp_utils.py l. 65-66
     return torch.where(x >= 0, 1, -1) * eps
 
 
-def var_data_requires_grad(x: Tensor) -> Tensor:  # xai/lrp_utils.py l. 46-53
+def var_data_requires_grad(x: Tensor) -> Tensor:  # xai/lrp_utils.py l. 45-53
     xdata = x.detach().clone()
     xdata.requires_grad_(True)
     return xdata
@@ -137,8 +141,6 @@ def _translayer_xforward(layer, x: Tensor, mode: str, eps: float) -> Tensor:
     q, k, v = m.qkv(x_norm).reshape(t, 3, m.heads, dim // m.heads).permute(1, 2, 0, 3)  # to_qkv has no bias
     scale = (dim // m.heads) ** -0.5
     if mode == "nystrom" and t > m.landmarks:
-        from core.models.self_attention import iterative_pinv
-
         ql = torch.stack([s.mean(1) for s in torch.tensor_split(q, m.landmarks, dim=1)], dim=1)
         kl = torch.stack([s.mean(1) for s in torch.tensor_split(k, m.landmarks, dim=1)], dim=1)
         attn1 = torch.softmax(q @ kl.transpose(-1, -2) * scale, -1)
@@ -193,3 +195,64 @@ def transmil_lrp(host, x: Tensor, target: int, eps: float = EPS) -> tuple[Tensor
     acts["out"] = {"input": logits, "input-p": logits_p}
     rel, R = explain_lrp_gi(acts, output_relevance(logits.detach(), target), eps)
     return rel.sum(-1).detach(), R["translayer-0"][0].sum().detach()
+
+
+def layer_norm_detach(x: Tensor, norm, eps: float = 1e-5) -> Tensor:  # xai/lrp_utils.py l. 80-102 (unbiased std, ε on the std)
+    std = x.std(dim=-1, keepdim=True).detach()
+    return (x - x.mean(dim=-1, keepdim=True)) / (std + apply_eps(std, eps)) * norm.weight + norm.bias
+
+
+def transmil_lrp_xmil_code(host, x: Tensor, target: int, eps: float = EPS) -> tuple[Tensor, Tensor, Tensor]:
+    """xMIL's TransMIL.activations / TransLayer.xforward / PPEG.xforward / Attention.xforward as written
+    (bias-free ``to_out`` and PPEG values, ``LayerNormDetach``), on Evident's modules.
+
+    Returns patch relevances (N,), the class token's relevance () and the explained logit ().
+    """
+    def translayer(layer, h, mode):
+        xn = layer_norm_detach(h, layer.norm)
+        m = layer.attn
+        t, dim = xn.shape
+        q, k, v = m.qkv(xn).reshape(t, 3, m.heads, dim // m.heads).permute(1, 2, 0, 3)
+        scale = (dim // m.heads) ** -0.5
+        if mode == "nystrom" and t > m.landmarks:
+            ql = torch.stack([s.mean(1) for s in torch.tensor_split(q, m.landmarks, dim=1)], dim=1)
+            kl = torch.stack([s.mean(1) for s in torch.tensor_split(k, m.landmarks, dim=1)], dim=1)
+            att = (torch.softmax(q @ kl.transpose(-1, -2) * scale, -1) @ iterative_pinv(torch.softmax(ql @ kl.transpose(-1, -2) * scale, -1))
+                   @ torch.softmax(ql @ k.transpose(-1, -2) * scale, -1))
+        else:
+            att = torch.softmax(q @ k.transpose(-1, -2) * scale, -1)
+        out = (att.detach() @ v).transpose(0, 1).reshape(t, dim)
+        return h + modified_linear(m.out[0], out)  # to_out_ bias-free (attention.py l. 236-237)
+
+    acts = {}
+    d0 = var_data_requires_grad(x)
+    acts["fc1"] = {"input": x, "input-data": d0, "input-p": None}
+    feats, feats_p = host.fc(d0), modified_linear(host.fc[0], d0)
+    n = x.shape[0]; side = math.ceil(math.sqrt(n))
+    src = torch.cat([torch.arange(n), torch.arange(side * side - n) % n])
+    feats = torch.cat([host.cls_token, feats[src]]); feats_p = torch.cat([host.cls_token, feats_p[src]])
+    mode = host._mode(feats.shape[0])
+    d1 = var_data_requires_grad(feats)
+    acts["translayer-0"] = {"input": feats, "input-data": d1, "input-p": feats_p}
+    h = translayer(host.layer1, d1, mode)
+    d2 = var_data_requires_grad(h)
+    acts["pos-enc"] = {"input": h, "input-data": d2, "input-p": None}
+    cls, feat = d2[:1], d2[1:]
+    g = feat.T.reshape(1, -1, side, side)
+    g = g + sum(modified_linear(c, g) for c in (host.ppeg.proj7, host.ppeg.proj5, host.ppeg.proj3))
+    h = torch.cat([cls, g.flatten(2)[0].T])
+    d3 = var_data_requires_grad(h)
+    acts["translayer-1"] = {"input": h, "input-data": d3, "input-p": None}
+    h = translayer(host.layer2, d3, mode)
+    d4 = var_data_requires_grad(h)
+    acts["norm-layer"] = {"input": h, "input-data": d4, "input-p": None}
+    h = layer_norm_detach(d4, host.norm)
+    d5 = var_data_requires_grad(h)
+    acts["pooler"] = {"input": h, "input-data": d5, "input-p": None}
+    pooled = d5[:1]
+    d6 = var_data_requires_grad(pooled)
+    acts["classifier"] = {"input": pooled, "input-data": d6, "input-p": None}
+    logits = host.classifier(d6)
+    acts["out"] = {"input": logits, "input-p": modified_linear(host.classifier, d6)}
+    rel, R = explain_lrp_gi(acts, output_relevance(logits.detach(), target), eps)
+    return rel.sum(-1).detach(), R["translayer-0"][0].sum().detach(), logits[0, target].detach()
