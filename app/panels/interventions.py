@@ -232,11 +232,14 @@ class InterventionsPanel(QWidget):
         self._done()
         n = len(self.session.history) + 1
         layers = []
+        # the re-predicted maps are listed in Layers but not drawn: drawn, they would stack on the map
+        # on screen and hide the tissue (one visible map by default, core.review.layer_roles)
         if result.attention_after is not None:
             layers.append(scalar_layer(f"attention after {result.action} #{n}", result.attention_after,
-                                       units="attention weight"))
+                                       units="attention weight", visible=False))
         if result.gates_after is not None:
-            layers.append(scalar_layer(f"gate after {result.action} #{n}", result.gates_after, units="gate π"))
+            layers.append(scalar_layer(f"gate after {result.action} #{n}", result.gates_after, units="gate π",
+                                       visible=False))
         layers = tuple(layers)
         record = InterventionRecord(result.action, result.indices, result.probs_before, result.probs_after,
                                     result.classes, result.phi_delta, tuple(x.name for x in layers),

@@ -114,13 +114,15 @@ class Layer:
         return replace(self, settings=replace(self.settings, **changes))
 
 
-def scalar_layer(name: str, values: np.ndarray, *, units: str = "score", source: str = "") -> Layer:
+def scalar_layer(name: str, values: np.ndarray, *, units: str = "score", source: str = "",
+                 visible: bool = True) -> Layer:
     """A scalar layer with readable defaults: percentile rank (CLAM style) / viridis / opacity 0.5 for
     maps >= 0 (skewed maps such as softmax attention would otherwise look uniformly cold), centred
-    RdBu for signed maps."""
+    RdBu for signed maps. ``visible=False``: listed in the Layers panel, not drawn until ticked."""
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     v.setflags(write=False)
-    settings = LayerSettings(colormap="RdBu_r", norm="centered") if is_signed(v) else LayerSettings()
+    settings = LayerSettings(colormap="RdBu_r", norm="centered", visible=visible) if is_signed(v) \
+        else LayerSettings(visible=visible)
     return Layer(name=name, kind="scalar", values=v, units=units, source=source, settings=settings)
 
 

@@ -6,6 +6,8 @@ import threading
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 import torch
 
 from core.review.demo import demo_model
@@ -78,10 +80,12 @@ def test_intervention_without_model_says_so(opened):
 def test_intervention_round_trip_and_undo(opened, qtbot, action):
     window, s, panel = opened
     panel.model = demo_model()
+    visible_before = [x.name for x in s.layers if x.kind == "scalar" and x.settings.visible]
+    assert len(visible_before) == 1
     panel.select_gce_subset()
     sel = s.selection.copy()
     with qtbot.waitSignal(panel.result_shown, timeout=20000) as blocker:
-        assert panel.intervene(action) is not None
+        QTest.mouseClick(panel.keep if action == "keep" else panel.remove, Qt.MouseButton.LeftButton)
     r = blocker.args[0]
     feats = s.bag.features
     full = _expected_probs(feats)
@@ -101,6 +105,10 @@ def test_intervention_round_trip_and_undo(opened, qtbot, action):
     assert np.isnan(layer.values[~alive]).all() and np.nansum(layer.values) == pytest.approx(1.0)
     assert panel.history.count() == 1 and "ΔΦ" in panel.history.item(0).text()
     assert f"{r.phi_after:.3f}" in panel.result_label.text()
+    # the new maps are listed, not drawn: the map on screen before is still the only one (tissue visible)
+    assert not layer.settings.visible
+    visible = [x.name for x in s.layers if x.kind == "scalar" and x.settings.visible]
+    assert visible == visible_before
     panel.undo.click()
     assert not s.history and layer.name not in [x.name for x in s.layers] and panel.history.count() == 0
 
