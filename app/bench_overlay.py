@@ -45,14 +45,15 @@ def run_overlay_drag(*, cached: bool, n_cols: int = 400, n_rows: int = 250, step
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.window_builder import build_main_window
     from core.data.bag import FeatureBag
     from core.review.layers import scalar_layer
     from core.review.patch_grid import patch_grid
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
-        w = MainWindow(settings=QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat), tile_workers=1)
+        w = build_main_window(settings=QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat),
+                              tile_workers=1, review=False)
         w.show()
         w.resize(1280, 720)
         if not cached:

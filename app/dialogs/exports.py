@@ -14,6 +14,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog
 
 from core.errors import EvidentError
+from core.review.layers import ScalarLayer, SubsetLayer
 
 __all__ = ["ReviewExports"]
 
@@ -98,7 +99,7 @@ class ReviewExports:
         if s.grid is None:
             self._say("warning", "open a feature file first")
             return False
-        scalars = [x for x in s.layers if x.kind == "scalar"]
+        scalars = [x for x in s.layers if isinstance(x, ScalarLayer)]
         sel = np.zeros(s.grid.coords.shape[0], bool)
         sel[s.selection] = True
         rows = []
@@ -193,7 +194,7 @@ class ReviewExports:
             self.export_selection_geojson(path)
 
     def ask_subset_geojson(self) -> None:
-        names = [x.name for x in self.session.layers if x.kind == "subset"]
+        names = [x.name for x in self.session.layers if isinstance(x, SubsetLayer)]
         if not names:
             self._say("warning", "no subset layer is open")
             return
