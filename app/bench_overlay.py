@@ -41,7 +41,7 @@ def _handle_x(slider, value: int) -> tuple[int, int]:
 
 def run_overlay_drag(*, cached: bool, n_cols: int = 400, n_rows: int = 250, steps: int = 100) -> dict:
     """Drag opacity then threshold on an ``n_cols x n_rows`` map; returns stall times (ms)."""
-    from PySide6.QtCore import QPoint, QRectF, QSettings, Qt
+    from PySide6.QtCore import QPoint, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -66,7 +66,8 @@ def run_overlay_drag(*, cached: bool, n_cols: int = 400, n_rows: int = 250, step
         s.bag = FeatureBag(np.zeros((coords.shape[0], 4), np.float32), coords, 256, "bench")
         s.grid = patch_grid(coords, 256)
         s.add_layer(scalar_layer("attention", np.random.default_rng(0).random(coords.shape[0])))
-        w.view.view_box.setRange(QRectF(*s.grid.rect), padding=0.0)
+        gx0, gy0, gw, gh = s.grid.rect
+        w.view.show_region(gx0, gy0, gx0 + gw, gy0 + gh)
         for _ in range(5):
             app.processEvents()
         stalls: dict[str, list[float]] = {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog
 
 from core.errors import EvidentError
@@ -174,8 +173,7 @@ class ReviewExports:
         # slide readers stop on the session's `closing` signal, only if the restore replaces the slide
         view, problems = restore_session(self.session, doc)
         if view is not None and self.window.view.reader is not None:
-            x0, y0, x1, y1 = view
-            self.window.view.view_box.setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0)
+            self.window.view.show_region(*view)
         for p in problems:
             self._say("warning", p)
         self._say("info", f"session {path} restored" + (f" with {len(problems)} problem(s)" if problems else ""))

@@ -208,14 +208,17 @@ class SlideView(QWidget):
                 self._fitting = False
             self._fitted = True
 
+    def show_region(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Show the level-0 rectangle ``(x0, y0)``–``(x1, y1)`` whole (the zoom that fits it in this
+        view; e.g. a restored session's view); the camera moves there."""
+        self._fitted = False
+        self.view_box.setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0)
+        self._write_camera()  # also when the range was already there
+
     def stop_fitting(self) -> None:
         """From now on a resize keeps the camera instead of fitting the slide again (until the next
         :meth:`fit`); a view that shares its camera with other views is not fitted on its own."""
         self._fitted = False
-
-    def is_resizing(self) -> bool:
-        """Whether the current range change only adapts the view to a new widget size."""
-        return self.view_box.resizing
 
     def set_camera(self, camera: Camera) -> None:
         """Follow ``camera`` from now on: show its place, or give it this view's place when it has none

@@ -124,6 +124,9 @@ def test_session_round_trip_with_moved_files(window, review, demo_project, tmp_p
     assert s.layer("attention").settings.colormap == "turbo" and s.selection.tolist() == [5, 6]
     now = window.view.viewport()
     assert ((now[0] + now[2]) / 2, (now[1] + now[3]) / 2) == pytest.approx(((view[0] + view[2]) / 2, (view[1] + view[3]) / 2), abs=2)
+    cam = window.view.camera  # the restored place is the view's camera, too
+    assert cam.centre == pytest.approx(((now[0] + now[2]) / 2, (now[1] + now[3]) / 2), abs=1e-6)
+    assert cam.scale == pytest.approx(window.view.scale(), rel=1e-9) and cam.scale == pytest.approx(0.4, rel=1e-3)
 
 
 def test_locate_dialog_mapping(qtbot):
