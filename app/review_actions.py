@@ -53,6 +53,7 @@ class ReviewFeatures(QObject):
         self.plots, self.exemplars = panels.plots, panels.exemplars
         self.compare = None
         self.jobs = None
+        self._down = False  # shutdown() ran
         self.gallery.navigate.connect(window.view.center_on)
         self.docks = {
             "gallery": self._dock("Evidence gallery", self.gallery, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -165,7 +166,7 @@ class ReviewFeatures(QObject):
 
     def shutdown(self) -> None:
         """Stop worker threads and the compare window's tile loaders (window closing)."""
-        if getattr(self, "_down", False):
+        if self._down:
             return
         self._down = True
         self.window.session.closing.disconnect(self.release_slide)  # its workers stop here
