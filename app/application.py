@@ -98,7 +98,7 @@ def run(files: list[str], exit_after_ms: int | None = None, *, exit_process: boo
 
     if QApplication.instance() is None:
         check_qt_platform()  # before Qt aborts the process on a missing xcb library
-    from app.main_window import MainWindow
+    from app.window_builder import build_main_window
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("Evident")
@@ -106,10 +106,7 @@ def run(files: list[str], exit_after_ms: int | None = None, *, exit_process: boo
     if _STYLE.is_file():
         app.setStyleSheet(_STYLE.read_text(encoding="utf-8"))
     exit_after_ms = exit_after_from_env(exit_after_ms)
-    window = MainWindow()
-    from app.review_actions import install_review_features
-
-    install_review_features(window)  # Review menu: compare, gallery, plots, cohort browser, exports, jobs
+    window = build_main_window()  # with the Review menu: compare, gallery, plots, cohort browser, exports, jobs
     if exit_after_ms is not None:
         window.exit_timer = ExitAfterFirstFrame(window, exit_after_ms)
     window.show()

@@ -41,18 +41,19 @@ def _handle_x(slider, value: int) -> tuple[int, int]:
 
 def run_overlay_drag(*, cached: bool, n_cols: int = 400, n_rows: int = 250, steps: int = 100) -> dict:
     """Drag opacity then threshold on an ``n_cols x n_rows`` map; returns stall times (ms)."""
-    from PySide6.QtCore import QPoint, QRectF, QSettings, Qt
+    from PySide6.QtCore import QPoint, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.window_builder import build_main_window
     from core.data.bag import FeatureBag
     from core.review.layers import scalar_layer
     from core.review.patch_grid import patch_grid
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
-        w = MainWindow(settings=QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat), tile_workers=1)
+        w = build_main_window(settings=QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat),
+                              tile_workers=1, review=False)
         w.show()
         w.resize(1280, 720)
         if not cached:
@@ -65,7 +66,8 @@ def run_overlay_drag(*, cached: bool, n_cols: int = 400, n_rows: int = 250, step
         s.bag = FeatureBag(np.zeros((coords.shape[0], 4), np.float32), coords, 256, "bench")
         s.grid = patch_grid(coords, 256)
         s.add_layer(scalar_layer("attention", np.random.default_rng(0).random(coords.shape[0])))
-        w.view.view_box.setRange(QRectF(*s.grid.rect), padding=0.0)
+        gx0, gy0, gw, gh = s.grid.rect
+        w.view.show_region(gx0, gy0, gx0 + gw, gy0 + gh)
         for _ in range(5):
             app.processEvents()
         stalls: dict[str, list[float]] = {}

@@ -161,13 +161,11 @@ def measure_close(slide_path: str, app, *, naive: bool = False) -> float:
     processing the events it posted. Settings go to a temporary file, never the user's."""
     from PySide6.QtCore import QSettings
 
-    from app.main_window import MainWindow
-    from app.review_actions import install_review_features
+    from app.window_builder import build_main_window
 
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(settings=QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat))
+        window = build_main_window(settings=QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat))
         window.view.naive_tiles = naive
-        install_review_features(window)
         window.resize(1366, 768)
         window.show()
         window.open_paths([slide_path])

@@ -1,5 +1,8 @@
 """Background work for the viewer: the ONE inference thread (owns the model) with progress and cancel.
 
+The window's builder (:func:`app.window_builder.build_main_window`) creates the thread once and
+gives it to every panel that runs model work; the window stops it when it closes.
+
 A job is a plain callable ``fn(cancel: threading.Event) -> result`` built from Qt-free core code;
 it runs on :class:`InferenceThread` one at a time, and its plain-data result comes back to the GUI
 thread through a queued signal. Cancelling sets the job's event (the job stops at its next check
@@ -42,7 +45,6 @@ class InferenceThread(QThread):
         self._jobs: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._cancel: dict[int, threading.Event] = {}
-        self.state: dict[str, Any] = {}  # things the thread owns (the model / predictor)
 
     def submit(self, fn: Callable[[threading.Event], Any]) -> int:
         """Queue ``fn``; returns its job id (starts the thread on first use)."""

@@ -1,7 +1,9 @@
 """The main window: slide view in the centre, docks for layers, interventions and slide info.
 
 Composition only: the window connects the review session's signals to the view and the docks and
-forwards user actions into the session. Files open by drag-and-drop, File > Open / Open Folder,
+forwards user actions into the session. It is built, with everything it uses (view and camera,
+panels, the one inference thread), by :func:`app.window_builder.build_main_window`; it finds no
+collaborator by itself. Files open by drag-and-drop, File > Open / Open Folder,
 recent files and command-line arguments; window geometry, the dock layout (versioned, see
 :mod:`app.dock_layout`) and recent files persist in QSettings (organisation "Evident"). Every dock
 scrolls its panel, and Layers / Interventions share one tabbed dock, so the default layout fits a
@@ -10,7 +12,7 @@ scrolls its panel, and Layers / Interventions share one tabbed dock, so the defa
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -19,47 +21,66 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
 from app.jobs import BackgroundCall
+from app.jobs import InferenceThread
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel
 from app.panels.layers import LayersPanel
 from app.viewer.hud import Legend
 from app.viewer.overlay_layer import OverlayStack
 from app.viewer.slide_view import MAGNIFICATIONS, SlideView
+from core.review.layers import ScalarLayer
 from core.review.normalise import colormap_lut
 from core.review.session import ReviewSession
 
-__all__ = ["MainWindow"]
+__all__ = ["MainWindow", "MainPanels"]
 
 _MAX_RECENT = 10
 
 
+@dataclass(frozen=True)
+class MainPanels:
+    """The window's own docks: Layers and Interventions (tabbed, right), Slide info (left)."""
+
+    layers: LayersPanel
+    interventions: InterventionsPanel
+    info: InfoPanel
+
+
 class MainWindow(QMainWindow):
     """Evident's viewer window around one :class:`ReviewSession`.
+
+    Built by :func:`app.window_builder.build_main_window` (use that): ``view`` follows its camera,
+    ``panels`` are docked here, ``thread`` is the one inference thread, owned by the window from
+    now on and stopped when it closes. ``review`` is the Review menu's
+    :class:`app.review_actions.ReviewFeatures` when the builder added it, else ``None``.
 
     Signals: ``tissue_detected()`` after :meth:`detect_tissue`'s result reached the session.
     """
 
     tissue_detected = Signal()
 
-    def __init__(self, session: ReviewSession | None = None, settings: QSettings | None = None,
-                 parent: QWidget | None = None, *, tile_workers: int | None = None) -> None:
+    def __init__(self, session: ReviewSession, settings: QSettings, *, view: SlideView, panels: MainPanels,
+                 thread: InferenceThread, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session = session or ReviewSession()
-        self.settings = settings or QSettings("Evident", "Evident")
+        self.session = session
+        self.settings = settings
+        self.thread = thread
+        thread.setParent(self)
+        self.review = None
         self.setWindowTitle("Evident")
         self.setAcceptDrops(True)
-        self.view = SlideView(self, tile_workers=tile_workers or min(4, os.cpu_count() or 1))
+        self.view = view
         self.setCentralWidget(self.view)
         self.overlays = OverlayStack(self.view.view_box)
         self.legend = Legend(self.view.graphics)  # names and colours of the outlines shown
-        self.layers_panel = LayersPanel(self.session)
-        self.interventions = InterventionsPanel(self.session, self.view)
-        self.info_panel = InfoPanel(self.session)
-        right = self._dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        tools = self._dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.layers_panel = panels.layers
+        self.interventions = panels.interventions
+        self.info_panel = panels.info
+        right = self.add_dock("Layers", self.layers_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        tools = self.add_dock("Interventions", self.interventions, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(right, tools)
         right.raise_()
-        left = self._dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        left = self.add_dock("Slide", self.info_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.docks = {"layers": right, "interventions": tools, "slide": left}
         self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # tabs above docks
         self.resizeDocks([left, right], [210, 380], Qt.Orientation.Horizontal)
@@ -83,17 +104,18 @@ class MainWindow(QMainWindow):
         self.view.cursor_moved.connect(self._cursor)
         restore_geometry(self, self.settings, (1400, 900))
         self._initial_size = self.size()  # clamped again at the first show unless the caller resized
-        self.restore_layout()
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str | None = None) -> QDockWidget:
+        """Dock ``widget`` (scrolling inside) under ``title``; ``name`` (default ``title``) keys it in
+        the saved layout."""
         dock = QDockWidget(title, self)
-        dock.setObjectName(title)
+        dock.setObjectName(name or title)
         dock.setWidget(scrollable(widget))
         self.addDockWidget(area, dock)
         return dock
 
     def restore_layout(self) -> bool:
-        """Restore the dock layout saved at the last close (call again after adding docks)."""
+        """Restore the dock layout saved at the last close (the builder calls it once every dock is in)."""
         return restore_layout(self, self.settings)
 
     # ---- menus ---------------------------------------------------------------------------
@@ -165,7 +187,7 @@ class MainWindow(QMainWindow):
 
         paths = [str(p) for p in paths]
         plan = plan_open(paths)
-        cohort = getattr(getattr(self, "review", None), "cohort", None)
+        cohort = self.review.cohort if self.review is not None else None
         audits = list(plan.audits) if cohort is not None else []
         files = list(plan.files) + ([] if cohort is not None else list(plan.audits))
         for folder in audits:
@@ -240,7 +262,7 @@ class MainWindow(QMainWindow):
 
     def _update_legend(self) -> None:
         shown = [(x.name, x.settings.color) for x in reversed(self.session.layers)
-                 if x.kind in ("subset", "regions") and x.settings.visible]
+                 if not isinstance(x, ScalarLayer) and x.settings.visible]
         if shown != self.legend.entries or self.legend.isVisible() != bool(shown):
             self.legend.set_entries(shown)
 
@@ -288,6 +310,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, ev):  # noqa: N802 - Qt naming
         save_layout(self, self.settings)
         self.interventions.shutdown()
+        self.thread.stop()  # after every panel using it has stopped submitting
         self.view.shutdown()
         if self.tissue_job is not None:
             self.tissue_job.wait()

@@ -1,12 +1,14 @@
-"""Add the review workflows to the main window: menus, shortcuts and docks, in one call.
+"""The review workflows of the main window: menus, shortcuts and docks.
 
-``install_review_features(window)`` uses only the main window's public attributes (``session``,
-``view``, ``menuBar()``, ``addDockWidget``, ``tabifyDockWidget``) and returns the
-:class:`ReviewFeatures` it attached as ``window.review``:
+:func:`app.window_builder.build_main_window` creates the review panels (with the window's one
+inference thread) and hands them, as :class:`ReviewPanels`, to :class:`ReviewFeatures`, which docks
+them in the window and adds the Review menu; the builder keeps it as ``window.review``. It uses only
+the window's public attributes (``session``, ``view``, ``docks``, ``add_dock``, ``menuBar()``,
+``tabifyDockWidget``):
 
 * docks: Evidence gallery, Exemplar anchors and Plots (right, below Layers, tabbed); Cohort (bottom,
-  hidden until a cohort is loaded); each panel scrolls inside its dock (:mod:`app.dock_layout`), and
-  the layout saved at the last close is restored (``window.restore_layout()``);
+  hidden until a cohort is loaded); each panel scrolls inside its dock (:mod:`app.dock_layout`); the
+  builder then restores the layout saved at the last close;
 * Review menu: Compare maps… (Ctrl+K), Next / previous failure (Ctrl+] / Ctrl+[), show the docks,
   Save / Open session (Ctrl+Shift+S / Ctrl+Shift+L), Export (selection, subset, thresholded map as
   GeoJSON; numbers CSV; figure PNG), Jobs… (train, recover, explain, audit in the background).
@@ -14,35 +16,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
 from app.dialogs.exports import ReviewExports
-from app.dock_layout import scrollable
 from app.panels.cohort_browser import CohortBrowser
 from app.panels.exemplars import ExemplarsPanel
 from app.panels.gallery import GalleryPanel
 from app.panels.plots import PlotsPanel
 
-__all__ = ["ReviewFeatures", "install_review_features"]
+__all__ = ["ReviewFeatures", "ReviewPanels"]
+
+
+@dataclass(frozen=True)
+class ReviewPanels:
+    """The review docks' panels, built by :func:`app.window_builder.build_main_window` (the cohort
+    browser, plots and exemplar panels with the window's one inference thread)."""
+
+    gallery: GalleryPanel
+    cohort: CohortBrowser
+    plots: PlotsPanel
+    exemplars: ExemplarsPanel
 
 
 class ReviewFeatures(QObject):
-    """What :func:`install_review_features` added (docks, panels, actions, the compare window)."""
+    """The Review menu around ``panels`` docked in ``window`` (docks, actions, the compare window)."""
 
-    def __init__(self, window) -> None:
+    def __init__(self, window, panels: ReviewPanels) -> None:
         super().__init__(window)
         self.window = window
-        s = window.session
         self.exports = ReviewExports(window)
-        self.gallery = GalleryPanel(s)
-        shared = getattr(getattr(window, "interventions", None), "thread", None)  # the one inference thread
-        self.cohort = CohortBrowser(s, thread=shared)
-        self.plots = PlotsPanel(s, thread=shared)
-        self.exemplars = ExemplarsPanel(s, thread=shared)
+        self.gallery, self.cohort = panels.gallery, panels.cohort
+        self.plots, self.exemplars = panels.plots, panels.exemplars
         self.compare = None
         self.jobs = None
+        self._down = False  # shutdown() ran
         self.gallery.navigate.connect(window.view.center_on)
         self.docks = {
             "gallery": self._dock("Evidence gallery", self.gallery, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -53,18 +64,19 @@ class ReviewFeatures(QObject):
         window.tabifyDockWidget(self.docks["gallery"], self.docks["exemplars"])
         window.tabifyDockWidget(self.docks["gallery"], self.docks["plots"])
         self.docks["gallery"].raise_()
-        top = getattr(window, "docks", {}).get("layers")
-        if top is not None:
-            window.resizeDocks([top, self.docks["gallery"]], [2, 1], Qt.Orientation.Vertical)
-        if hasattr(window, "restore_layout"):
-            window.restore_layout()  # the saved layout names these docks too
+        window.resizeDocks([window.docks["layers"], self.docks["gallery"]], [2, 1], Qt.Orientation.Vertical)
         self.docks["cohort"].hide()  # empty until a cohort is loaded (then shown: _cohort_loaded)
         self.cohort.loaded.connect(self._cohort_loaded)
         self.exports.before_restore = self.release_slide
-        s.closing.connect(self.release_slide)  # only when a new review really replaces the slide
+        window.session.closing.connect(self.release_slide)  # only when a new review really replaces the slide
         self.actions: dict[str, QAction] = {}
         self._menus()
         window.installEventFilter(self)
+
+    def layout_restored(self) -> None:
+        """Hide the cohort dock again after the saved layout was restored: it stays empty (hidden)
+        until a cohort is loaded (:meth:`_cohort_loaded` shows it)."""
+        self.docks["cohort"].hide()
 
     def eventFilter(self, obj, ev):
         if obj is self.window and ev.type() == QEvent.Type.Close:
@@ -76,11 +88,7 @@ class ReviewFeatures(QObject):
         self.docks["cohort"].raise_()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
-        dock = QDockWidget(title, self.window)
-        dock.setObjectName(f"review: {title}")
-        dock.setWidget(scrollable(widget))
-        self.window.addDockWidget(area, dock)
-        return dock
+        return self.window.add_dock(title, widget, area, name=f"review: {title}")
 
     def _act(self, menu, key: str, text: str, slot, shortcut=None) -> QAction:
         act = QAction(text, self.window)
@@ -158,7 +166,7 @@ class ReviewFeatures(QObject):
 
     def shutdown(self) -> None:
         """Stop worker threads and the compare window's tile loaders (window closing)."""
-        if getattr(self, "_down", False):
+        if self._down:
             return
         self._down = True
         self.window.session.closing.disconnect(self.release_slide)  # its workers stop here
@@ -171,9 +179,3 @@ class ReviewFeatures(QObject):
         if self.jobs is not None:
             self.jobs.shutdown()
 
-
-def install_review_features(window) -> ReviewFeatures:
-    """Attach the review workflows to ``window`` (see the module docstring); returns them."""
-    features = ReviewFeatures(window)
-    window.review = features
-    return features

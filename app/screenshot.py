@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.window_builder import build_main_window
     from core.data.realdata import fetch
     from core.review.demo import demo_model, write_demo_project
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp(prefix="evident-shot-"))
     paths = write_demo_project(slide, tmp, patch_size=128)
-    window = MainWindow(settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+    window = build_main_window(settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat), review=False)
     window.resize(1600, 1000)
     window.show()
     app.processEvents()

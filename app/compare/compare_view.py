@@ -1,7 +1,7 @@
 """The compare window: 2–4 synchronised panes, a swipe curtain, an A − B map and agreement numbers.
 
 Each pane shows one scalar map of the review session; panes share centre and zoom while "Lock
-views" is on (:class:`app.compare.sync.ViewSync`). "Swipe" puts pane B's map over pane A's left
+views" is on (they share one :class:`core.review.camera.Camera`: :class:`app.compare.sync.CameraLink`). "Swipe" puts pane B's map over pane A's left
 of a draggable line in pane A. "A − B" computes the rank-normalised difference of the first two panes'
 maps (:func:`core.review.difference.difference_layer`) and shows it in the last pane; it is kept
 in this window only (:attr:`CompareView.local_layers`), never added to the session, so the main
@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.compare.pane import ComparePane
-from app.compare.sync import ViewSync
+from app.compare.sync import CameraLink
 from core.review.agreement import agreement
 from core.review.difference import DIFF_NORMS, difference_layer
+from core.review.layers import ScalarLayer
 
 __all__ = ["CompareView"]
 
@@ -54,7 +55,7 @@ class CompareView(QWidget):
         self.tile_workers = tile_workers
         self.local_layers: dict = {}  # name -> Layer: the A − B maps, shown in this window only
         self.panes: list[ComparePane] = []
-        self.sync = ViewSync(parent=self)
+        self.sync = CameraLink(parent=self)
         self.count = QSpinBox()
         self.count.setRange(2, 4)
         self.lock = QCheckBox("Lock views")
@@ -112,7 +113,7 @@ class CompareView(QWidget):
 
     # ---- panes -----------------------------------------------------------------------------
     def _scalar_names(self) -> list[str]:
-        names = [x.name for x in self.session.layers if x.kind == "scalar"]
+        names = [x.name for x in self.session.layers if isinstance(x, ScalarLayer)]
         return names + [n for n in self.local_layers if n not in names]
 
     def set_pane_count(self, n: int) -> None:
@@ -132,9 +133,7 @@ class CompareView(QWidget):
             pane.set_choices(names, names[i % len(names)] if names else None)
             pane.layer_chosen.connect(self._pane_changed)
             self.panes.append(pane)
-            self.sync.add(pane.view)
-            if i > 0:
-                self.sync._copy_from(self.panes[0].view)
+            self.sync.add(pane.view)  # a new pane takes the shared camera's place (the first one gives it)
         cols = 2 if n == 4 else n
         for i, pane in enumerate(self.panes):
             self.grid.addWidget(pane, i // cols, i % cols)

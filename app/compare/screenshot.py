@@ -71,13 +71,12 @@ def cohort_shot(out: Path, audit: Path, manifest=None, features=None, evidence=N
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
-    from app.review_actions import install_review_features
+    from app.window_builder import build_main_window
 
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp(prefix="evident-cohort-"))
-    window = MainWindow(settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
-    review = install_review_features(window)
+    window = build_main_window(settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
+    review = window.review
     window.resize(1700, 1050)
     window.show()
     review.docks["cohort"].show()

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog
 
 from core.errors import EvidentError
+from core.review.layers import ScalarLayer, SubsetLayer
 
 __all__ = ["ReviewExports"]
 
@@ -98,7 +98,7 @@ class ReviewExports:
         if s.grid is None:
             self._say("warning", "open a feature file first")
             return False
-        scalars = [x for x in s.layers if x.kind == "scalar"]
+        scalars = [x for x in s.layers if isinstance(x, ScalarLayer)]
         sel = np.zeros(s.grid.coords.shape[0], bool)
         sel[s.selection] = True
         rows = []
@@ -173,8 +173,7 @@ class ReviewExports:
         # slide readers stop on the session's `closing` signal, only if the restore replaces the slide
         view, problems = restore_session(self.session, doc)
         if view is not None and self.window.view.reader is not None:
-            x0, y0, x1, y1 = view
-            self.window.view.view_box.setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0)
+            self.window.view.show_region(*view)
         for p in problems:
             self._say("warning", p)
         self._say("info", f"session {path} restored" + (f" with {len(problems)} problem(s)" if problems else ""))
@@ -193,7 +192,7 @@ class ReviewExports:
             self.export_selection_geojson(path)
 
     def ask_subset_geojson(self) -> None:
-        names = [x.name for x in self.session.layers if x.kind == "subset"]
+        names = [x.name for x in self.session.layers if isinstance(x, SubsetLayer)]
         if not names:
             self._say("warning", "no subset layer is open")
             return

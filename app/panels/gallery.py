@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.viewer.hud import rgba_to_qimage
 from core.errors import EvidentError
 from core.review.gallery import gallery_items, read_thumbnails, write_contact_sheet
+from core.review.layers import ScalarLayer
 
 __all__ = ["GalleryPanel"]
 
@@ -88,7 +89,7 @@ class GalleryPanel(QWidget):
 
     def _layers_changed(self) -> None:
         current = self.map_box.currentText()
-        names = [x.name for x in self.session.layers if x.kind == "scalar"]
+        names = [x.name for x in self.session.layers if isinstance(x, ScalarLayer)]
         self.map_box.blockSignals(True)
         self.map_box.clear()
         self.map_box.addItems(names)

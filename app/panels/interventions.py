@@ -4,7 +4,8 @@ Selection tools write into the session's selection: click (toggle a patch), box 
 release in the view draws a rubber band) and polygon (clicks closed by "Finish polygon"), resolved
 with shapely, top-k of a map, the GCE
 subset, an annotation region, and "everything except" (invert). Keep-only and Remove run on the
-single :class:`app.jobs.InferenceThread` (the predictor lives there); the result (plain data) is
+single :class:`app.jobs.InferenceThread` it is given (the window's, shared with the other docks; the
+predictor, a :class:`core.review.intervene.PredictorCache`, is only touched there); the result (plain data) is
 recorded in the session (history, new attention layer) and drawn as a before/after bar chart with
 Φ and S/N numbers. A job running longer than 0.5 s shows a busy bar and a Cancel button.
 """
@@ -28,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs import InferenceThread
-from core.review.intervene import InterventionRequest, Predictor, load_predictor
-from core.review.layers import gce_subset_layer, scalar_layer
+from core.review.intervene import InterventionRequest, Predictor, PredictorCache, load_predictor
+from core.review.layers import RegionLayer, ScalarLayer, gce_subset_layer, scalar_layer
 from core.review.session import InterventionRecord, ReviewSession
 
 __all__ = ["InterventionsPanel"]
@@ -42,10 +43,10 @@ class InterventionsPanel(QWidget):
 
     result_shown = Signal(object)
 
-    def __init__(self, session: ReviewSession, view, parent: QWidget | None = None) -> None:
+    def __init__(self, session: ReviewSession, view, thread: InferenceThread, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session, self.view = session, view
-        self.thread = InferenceThread(self)
+        self.session, self.view, self.thread = session, view, thread
+        self.predictors = PredictorCache()  # used by jobs on the inference thread only
         self.model = None  # a model object handed in directly (tests, notebooks); else the checkpoint
         self._predictor_key = None
         self._points: list[tuple[float, float]] = []
@@ -176,7 +177,7 @@ class InterventionsPanel(QWidget):
         self.session.set_selection(layer.indices)
 
     def select_region(self) -> None:
-        layer = next((x for x in self.session.layers if x.kind == "regions"), None)
+        layer = next((x for x in self.session.layers if isinstance(x, RegionLayer)), None)
         if layer is None or self._grid() is None:
             self.session.message.emit("warning", "no annotation region open")
             return
@@ -199,14 +200,14 @@ class InterventionsPanel(QWidget):
         request = InterventionRequest(action, s.selection.copy())
         bag, model, ckpt, classes = s.bag, self.model, s.files.checkpoint if s.files else None, s.classes
         key = (id(bag), id(model), ckpt)
-        state = self.thread.state
+        cache = self.predictors
+
+        def build() -> Predictor:
+            return (Predictor(model, bag.features, bag.coords, classes) if model is not None
+                    else load_predictor(ckpt, bag))
 
         def job(cancel):  # runs on the inference thread, which owns the predictor
-            if state.get("key") != key:
-                state["predictor"] = (Predictor(model, bag.features, bag.coords, classes) if model is not None
-                                      else load_predictor(ckpt, bag))
-                state["key"] = key
-            return state["predictor"].run(request, cancel)
+            return cache.get(key, build).run(request, cancel)
 
         self._job = self.thread.submit(job)
         self.keep.setEnabled(False)
@@ -282,7 +283,7 @@ class InterventionsPanel(QWidget):
     def _layers_changed(self) -> None:
         current = self.map_box.currentText()
         self.map_box.clear()
-        self.map_box.addItems([x.name for x in self.session.layers if x.kind == "scalar"])
+        self.map_box.addItems([x.name for x in self.session.layers if isinstance(x, ScalarLayer)])
         if current:
             self.map_box.setCurrentText(current)
 
@@ -302,6 +303,7 @@ class InterventionsPanel(QWidget):
         self._selection_changed()
 
     def shutdown(self) -> None:
-        """Cancel and stop the inference thread (window closing)."""
+        """Cancel this dock's job (window closing; the window stops the shared thread afterwards)."""
         self._busy_timer.stop()
-        self.thread.stop()
+        if self._job is not None:
+            self.thread.cancel(self._job)

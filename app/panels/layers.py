@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.review.annotation_metrics import AnnotationMasks
+from core.review.layers import RegionLayer, ScalarLayer
 from core.review.normalise import COLORMAPS, NORM_MODES
 from core.review.session import ReviewSession
 
@@ -164,7 +165,7 @@ class LayersPanel(QWidget):
                                     "removed")
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if layer.settings.visible else Qt.CheckState.Unchecked)
-                if layer.kind in ("subset", "regions"):
+                if not isinstance(layer, ScalarLayer):  # outlines: their colour
                     item.setIcon(_swatch(layer.settings.color))
                 self.list.addItem(item)
                 if layer.name == keep:
@@ -190,7 +191,7 @@ class LayersPanel(QWidget):
             if item.data(Qt.ItemDataRole.UserRole) == name:
                 settings = self.session.layer(name).settings
                 item.setCheckState(Qt.CheckState.Checked if settings.visible else Qt.CheckState.Unchecked)
-                if self.session.layer(name).kind in ("subset", "regions"):
+                if not isinstance(self.session.layer(name), ScalarLayer):
                     item.setIcon(_swatch(settings.color))
         self._syncing = False
         self._show_settings()
@@ -208,7 +209,8 @@ class LayersPanel(QWidget):
         self._syncing = True
         self.cmap.setCurrentText(s.colormap)
         self.norm.setCurrentIndex(NORM_MODES.index(s.norm))
-        if layer.values is not None:
+        scalar = isinstance(layer, ScalarLayer)
+        if scalar:
             lo, hi = (s.vmin, s.vmax) if s.norm == "manual" else (float(layer.values.min()), float(layer.values.max()))
             self.vmin.setValue(lo)
             self.vmax.setValue(hi)
@@ -218,7 +220,6 @@ class LayersPanel(QWidget):
         self.smooth.setValue(s.smooth_sigma)
         self.clip.setChecked(s.clip_to_tissue)
         self.filled.setChecked(s.filled)
-        scalar = layer.kind == "scalar"
         for w in (self.cmap, self.norm, self.threshold, self.smooth, self.clip):
             w.setEnabled(scalar)
         self.filled.setEnabled(not scalar)
@@ -233,12 +234,13 @@ class LayersPanel(QWidget):
         from core.review.annotation_metrics import format_metrics, map_vs_annotation
 
         s = self.session
-        regions = [x for x in s.layers if x.kind == "regions" and x.geometry is not None and x.name != "tissue"]
-        key = (layer.name, id(layer.values), s.grid, tuple((r.name, id(r.geometry)) for r in regions))
+        regions = [x for x in s.layers if isinstance(x, RegionLayer) and x.geometry is not None and x.name != "tissue"]
+        scalar = isinstance(layer, ScalarLayer)
+        key = (layer.name, id(layer.values) if scalar else None, s.grid, tuple((r.name, id(r.geometry)) for r in regions))
         if key == self._metrics_key:  # the scores and annotations are unchanged (a slider tick)
             return
         self._metrics_key = key
-        if layer.kind != "scalar" or not regions or s.grid is None or s.bag is None:
+        if not scalar or not regions or s.grid is None or s.bag is None:
             self.annotation_metrics.setText("")
             return
         lines = [format_metrics(r.name, map_vs_annotation(layer.values, s.bag.coords, s.grid.patch_size, r.geometry,

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.panels.job_panel import JobPanel
 from core.errors import EvidentError
 from core.review.agreement import bimodality_coefficient
+from core.review.layers import ScalarLayer
 
 __all__ = ["PLOTS", "PlotsPanel"]
 
@@ -133,7 +134,7 @@ class PlotsPanel(JobPanel):
             self.note.setText("open a model checkpoint to compute curves")
             return None
         maps = {x.name: np.nan_to_num(np.asarray(x.values, dtype=np.float64), nan=-np.inf)
-                for x in s.layers if x.kind == "scalar" and x.values.shape[0] == s.bag.n_patches}
+                for x in s.layers if isinstance(x, ScalarLayer) and x.values.shape[0] == s.bag.n_patches}
         rng = np.random.default_rng(42)
         maps["random"] = rng.standard_normal(s.bag.n_patches)
         bag, model, ckpt = s.bag, self.model, s.files.checkpoint if s.files else None

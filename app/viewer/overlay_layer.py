@@ -25,7 +25,7 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
 from core.review.layer_render import LayerRenderCache
-from core.review.layers import Layer
+from core.review.layers import Layer, RegionLayer, ScalarLayer, SubsetLayer
 from core.review.patch_grid import PatchGrid, geometry_rings, subset_outline
 
 __all__ = ["OverlayStack", "layer_rgba", "rings_path"]
@@ -40,6 +40,18 @@ def layer_rgba(layer: Layer, grid: PatchGrid | None = None, tissue_fraction: np.
     its clipping to tissue (``clip_to_tissue``); without them neither applies.
     """
     return LayerRenderCache(enabled=False).rgba(layer, grid, tissue_fraction)
+
+
+def _content(layer: Layer):
+    """The data a layer draws (scalar values, subset indices or region geometry)."""
+    match layer:
+        case ScalarLayer():
+            return layer.values
+        case SubsetLayer():
+            return layer.indices
+        case RegionLayer():
+            return layer.geometry
+    raise TypeError(f"not a layer type: {type(layer).__name__}")
 
 
 def rings_path(rings: list[np.ndarray]) -> QPainterPath:
@@ -103,12 +115,11 @@ class OverlayStack:
             return not layer.settings.visible and not self.items.get(layer.name)  # hidden and still hidden
         old, old_grid, old_fraction = drawn
         a, b = old.settings, layer.settings
-        same_content = (old.kind == layer.kind and old.values is layer.values and old.indices is layer.indices
-                        and old.geometry is layer.geometry and old_grid is grid)
+        same_content = type(old) is type(layer) and _content(old) is _content(layer) and old_grid is grid
         if not (same_content and b.visible):
             return False
         items = self.items[layer.name]
-        if layer.kind == "scalar":
+        if isinstance(layer, ScalarLayer):
             if a != b or old_fraction is not self.tissue_fraction:
                 only_opacity = a == replace(b, opacity=a.opacity) and old_fraction is self.tissue_fraction
                 if not only_opacity:
@@ -131,20 +142,21 @@ class OverlayStack:
         if not s.visible:
             return []
         items: list = []
-        if layer.kind == "scalar" and grid is not None:
-            rgba = self.cache.rgba(layer, grid, self.tissue_fraction, with_opacity=not self.cached)
-            if grid.is_lattice:
-                item = pg.ImageItem(grid.rasterise(rgba), levels=None, autoLevels=False)
-                item.setRect(QRectF(*grid.rect))
-                items.append(item)
-            else:
-                items.extend(self._rects(grid, rgba))
-        elif layer.kind == "subset" and grid is not None:
-            items.append(self._outline(geometry_rings(subset_outline(grid.coords, grid.patch_size, layer.indices)),
-                                       s.color, s.opacity, s.filled, baked=not self.cached))
-        elif layer.kind == "regions":
-            items.append(self._outline(geometry_rings(layer.geometry), s.color, s.opacity, s.filled,
-                                       baked=not self.cached))
+        match layer:
+            case ScalarLayer() if grid is not None:
+                rgba = self.cache.rgba(layer, grid, self.tissue_fraction, with_opacity=not self.cached)
+                if grid.is_lattice:
+                    item = pg.ImageItem(grid.rasterise(rgba), levels=None, autoLevels=False)
+                    item.setRect(QRectF(*grid.rect))
+                    items.append(item)
+                else:
+                    items.extend(self._rects(grid, rgba))
+            case SubsetLayer() if grid is not None:
+                outline = subset_outline(grid.coords, grid.patch_size, layer.indices)
+                items.append(self._outline(geometry_rings(outline), s.color, s.opacity, s.filled, baked=not self.cached))
+            case RegionLayer():
+                items.append(self._outline(geometry_rings(layer.geometry), s.color, s.opacity, s.filled,
+                                           baked=not self.cached))
         for item in items:
             item.setZValue(z)
             if self.cached:

@@ -1,9 +1,12 @@
 """The slide view: a pyqtgraph ViewBox in level-0 pixels (y down) with tiles, overlays and HUD.
 
-Wheel zoom about the cursor and drag pan come from the ViewBox; arrows pan, +/- zoom, ``fit``,
-``one_to_one`` and ``set_magnification`` set the range. Range changes are coalesced by a 0-ms
-single-shot timer so a burst of wheel events triggers one tile request. A resize keeps the zoom
-(screen px per level-0 px) and the centre; a view whose last navigation was ``fit`` fits again.
+The view follows a :class:`core.review.camera.Camera` (Qt-free: centre in level-0 px, zoom in
+screen px per level-0 px), given at construction or a new one. Wheel zoom about the cursor and drag
+pan come from the ViewBox and are written into the camera; arrows pan, +/- zoom, ``fit``,
+``one_to_one`` and ``set_magnification`` set the camera, and any change of the camera (from this
+view or another view sharing it) is shown. Range changes are coalesced by a 0-ms single-shot timer
+so a burst of wheel events triggers one tile request. A resize keeps the camera (zoom and centre);
+a view whose last navigation was ``fit`` fits again.
 The view takes the keyboard focus when a slide opens. Scenario tests that drive it with real input
 and compare the painted view with the slide: docs/viewer_scenarios.md.
 
@@ -31,6 +34,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from app.viewer.hud import ColorBar, Minimap, ScaleBar
 from app.viewer.tile_layer import TileLayer
+from core.review.camera import Camera
 
 __all__ = ["SlideView", "MAGNIFICATIONS"]
 
@@ -102,8 +106,11 @@ class SlideView(QWidget):
     BOX_HINT = ("Box selection: press, drag and release in the slide to select the patches inside "
                 "(middle-drag or the arrow keys pan)")
 
-    def __init__(self, parent: QWidget | None = None, *, tile_workers: int = 4, naive_tiles: bool = False) -> None:
+    def __init__(self, parent: QWidget | None = None, *, tile_workers: int = 4, naive_tiles: bool = False,
+                 camera: Camera | None = None) -> None:
         super().__init__(parent)
+        self.camera = camera or Camera()
+        self.camera.changed.connect(self._camera_changed)
         self.graphics = pg.GraphicsView(background=(245, 245, 245))
         self.view_box = _ViewBox(invertY=True, lockAspect=True, enableMenu=False)
         self.view_box.setMouseEnabled(True, True)
@@ -127,7 +134,6 @@ class SlideView(QWidget):
         self.view_box.resized.connect(self._resized)
         self._fitted = True  # the last navigation was fit(): a resize fits again
         self._fitting = False
-        self._kept: tuple[float, float, float] | None = None  # (cx, cy, scale) of the last navigation
         self.view_box.clicked.connect(self.clicked)
         self.view_box.box_drawn.connect(self.box_drawn)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -158,8 +164,9 @@ class SlideView(QWidget):
         return self.tiles is not None and not self._timer.isActive() and self.tiles.is_filled()
 
     def shutdown(self) -> None:
-        """Stop tile workers (called when the window closes)."""
+        """Stop tile workers and stop following the camera (called when the window closes)."""
         self._timer.stop()
+        self.camera.changed.disconnect(self._camera_changed)
         if self.tiles is not None:
             self.tiles.shutdown()
             self.tiles = None
@@ -196,45 +203,82 @@ class SlideView(QWidget):
             self._fitting = True
             try:
                 self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+                self._write_camera()  # also when the range was already there (a new camera)
             finally:
                 self._fitting = False
             self._fitted = True
-            self._keep()
 
-    def is_resizing(self) -> bool:
-        """Whether the current range change only adapts the view to a new widget size."""
-        return self.view_box.resizing
+    def show_region(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Show the level-0 rectangle ``(x0, y0)``–``(x1, y1)`` whole (the zoom that fits it in this
+        view; e.g. a restored session's view); the camera moves there."""
+        self._fitted = False
+        self.view_box.setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0)
+        self._write_camera()  # also when the range was already there
 
-    def _keep(self) -> None:
+    def stop_fitting(self) -> None:
+        """From now on a resize keeps the camera instead of fitting the slide again (until the next
+        :meth:`fit`); a view that shares its camera with other views is not fitted on its own."""
+        self._fitted = False
+
+    def set_camera(self, camera: Camera) -> None:
+        """Follow ``camera`` from now on: show its place, or give it this view's place when it has none
+        yet (:attr:`Camera.is_set`)."""
+        if camera is self.camera:
+            return
+        self.camera.changed.disconnect(self._camera_changed)
+        self.camera = camera
+        camera.changed.connect(self._camera_changed)
+        if camera.is_set:
+            self._fitted = False
+            self._show_camera()
+        elif self.reader is not None:
+            self._write_camera()
+
+    def _write_camera(self) -> None:
         x0, y0, x1, y1 = self.viewport()
-        self._kept = ((x0 + x1) / 2.0, (y0 + y1) / 2.0, self.scale())
+        self.camera.set(((x0 + x1) / 2.0, (y0 + y1) / 2.0), self.scale(), source=self)
 
     def _range_changed(self, *_args) -> None:
-        if not self.view_box.resizing:
+        if not self.view_box.resizing:  # a user navigation (wheel, drag) or the camera being shown
             if not self._fitting:
                 self._fitted = False
-            self._keep()
+                self._write_camera()  # no-op when the range shows the camera already
         self._timer.start()
 
+    def _camera_changed(self, source) -> None:
+        if source is not self:
+            self._fitted = False  # another view (or code) moved the camera: a navigation
+            self._show_camera()
+
+    def _show_camera(self) -> None:
+        """Set the ViewBox range to what the camera shows at this view's size."""
+        if self.view_box.width() < 2 or self.view_box.height() < 2:
+            return  # not laid out yet: shown at the first resize
+        x0, y0, x1, y1 = self.camera.viewport(self.view_box.width(), self.view_box.height())
+        self.view_box.setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0)
+
     def _resized(self) -> None:
-        """A resize keeps the zoom (screen px per level-0 px) and the centre, or refits a fitted view
-        (pyqtgraph alone would keep the visible range, so a pane laid out from a small size changed
-        its zoom, and synchronised panes copied it: the slide shrank to a dot)."""
+        """A resize keeps the camera (zoom in screen px per level-0 px, and centre), or refits a fitted
+        view (pyqtgraph alone would keep the visible range, so a pane laid out from a small size changed
+        its zoom, and panes sharing the camera followed it: the slide shrank to a dot)."""
         if self.reader is None or self.view_box.width() < 2 or self.view_box.height() < 2:
             return
         if self._fitted:
             self.fit()
-        elif self._kept is not None:
-            cx, cy, scale = self._kept
-            self.set_scale(scale, (cx, cy))
+        elif self.camera.is_set:
+            self._show_camera()
 
     def set_scale(self, scale: float, centre: tuple[float, float] | None = None) -> None:
         """Zoom to ``scale`` screen px per level-0 px about ``centre`` (default: the view centre)."""
         x0, y0, x1, y1 = self.viewport()
-        cx, cy = centre or ((x0 + x1) / 2, (y0 + y1) / 2)
-        w = max(self.view_box.width(), 1.0) / scale
-        h = max(self.view_box.height(), 1.0) / scale
-        self.view_box.setRange(QRectF(cx - w / 2, cy - h / 2, w, h), padding=0)
+        self._look(centre or ((x0 + x1) / 2, (y0 + y1) / 2), scale)
+
+    def _look(self, centre: tuple[float, float], scale: float) -> None:
+        """Navigate: move the camera (every view following it shows the change), or show it here
+        when it is already there."""
+        self._fitted = False
+        if not self.camera.set(centre, scale):
+            self._show_camera()
 
     def one_to_one(self) -> None:
         self.set_scale(1.0)
@@ -261,11 +305,11 @@ class SlideView(QWidget):
     def pan(self, fx: float, fy: float) -> None:
         """Pan by fractions of the view size."""
         x0, y0, x1, y1 = self.viewport()
-        self.view_box.translateBy(x=fx * (x1 - x0), y=fy * (y1 - y0))
+        self._look(((x0 + x1) / 2 + fx * (x1 - x0), (y0 + y1) / 2 + fy * (y1 - y0)), self.scale())
 
     def center_on(self, x: float, y: float) -> None:
-        x0, y0, x1, y1 = self.viewport()
-        self.view_box.translateBy(x=x - (x0 + x1) / 2, y=y - (y0 + y1) / 2)
+        """Put level-0 point ``(x, y)`` in the middle of the view (zoom unchanged)."""
+        self._look((x, y), self.scale())
 
     def keyPressEvent(self, ev):  # noqa: N802 - Qt naming
         k = ev.key()

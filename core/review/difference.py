@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.review.layers import Layer, LayerSettings
+from core.review.layers import Layer, LayerSettings, ScalarLayer
 from core.review.normalise import normalise
 
 __all__ = ["DIFF_NORMS", "difference", "difference_layer"]
@@ -44,13 +44,13 @@ def difference(a: np.ndarray, b: np.ndarray, norm: str = "rank") -> np.ndarray:
     return normalise(x, norm) - normalise(y, norm)
 
 
-def difference_layer(a: Layer, b: Layer, norm: str = "rank") -> Layer:
+def difference_layer(a: Layer, b: Layer, norm: str = "rank") -> ScalarLayer:
     """The A − B layer of two scalar layers, named ``"A − B"``, diverging colormap over [-1, 1]."""
-    if a.kind != "scalar" or b.kind != "scalar":
+    if not (isinstance(a, ScalarLayer) and isinstance(b, ScalarLayer)):
         raise ValueError("a difference needs two scalar maps")
     d = difference(a.values, b.values, norm)
     d.setflags(write=False)
     words = {"rank": "percentile rank", "minmax": "min–max", "percentile": "1–99 percentile clip"}[norm]
-    return Layer(name=f"{a.name} − {b.name}", kind="scalar", values=d, units=f"Δ {words} (A − B)",
-                 source=f"difference of {a.name!r} and {b.name!r}",
-                 settings=LayerSettings(colormap="RdBu_r", norm="manual", vmin=-1.0, vmax=1.0, opacity=0.6))
+    return ScalarLayer(name=f"{a.name} − {b.name}", values=d, units=f"Δ {words} (A − B)",
+                       source=f"difference of {a.name!r} and {b.name!r}",
+                       settings=LayerSettings(colormap="RdBu_r", norm="manual", vmin=-1.0, vmax=1.0, opacity=0.6))

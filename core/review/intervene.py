@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["InterventionRequest", "InterventionResult", "Predictor", "Cancelled", "load_predictor"]
+__all__ = ["InterventionRequest", "InterventionResult", "Predictor", "PredictorCache", "Cancelled", "load_predictor"]
 
 
 class Cancelled(Exception):
@@ -148,3 +148,18 @@ def load_predictor(checkpoint, bag, device: str | None = None) -> Predictor:
 
     model, config = load_checkpoint_cached(checkpoint)
     return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()), device)
+
+
+class PredictorCache:
+    """The one :class:`Predictor` kept between interventions, rebuilt when its key (bag, model,
+    checkpoint) changes. Used only on the inference thread, which owns the model it holds."""
+
+    def __init__(self) -> None:
+        self.key: object = None
+        self.predictor: Predictor | None = None
+
+    def get(self, key: object, build) -> Predictor:
+        """The predictor built for ``key`` (``build()`` makes it when the key changed)."""
+        if self.predictor is None or self.key != key:
+            self.predictor, self.key = build(), key
+        return self.predictor

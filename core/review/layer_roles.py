@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.review.layers import Layer
+from core.review.layers import Layer, ScalarLayer, SubsetLayer
 
 __all__ = ["SUBSET_COLOURS", "PRIMARY_OPACITY", "primary_map", "default_layers", "distinct_subset_colour",
            "map_in_focus"]
@@ -37,7 +37,7 @@ PRIMARY_OPACITY = 0.5
 def primary_map(layers: Sequence[Layer], has_gates: bool) -> str | None:
     """Name of the map to show first: ``"gate"`` for a GCE model (``has_gates``), else
     ``"attention"``, else the first scalar layer; ``None`` when there is no scalar layer."""
-    names = [x.name for x in layers if x.kind == "scalar"]
+    names = [x.name for x in layers if isinstance(x, ScalarLayer)]
     for name in (("gate",) if has_gates else ()) + ("attention",):
         if name in names:
             return name
@@ -53,15 +53,16 @@ def default_layers(new: Sequence[Layer], existing: Sequence[Layer] = (), *, has_
     """
     replaced = {x.name for x in new}
     existing = [x for x in existing if x.name not in replaced]
-    shown = any(x.kind == "scalar" and x.settings.visible for x in existing)
+    shown = any(isinstance(x, ScalarLayer) and x.settings.visible for x in existing)
     primary = None if shown else primary_map(new, has_gates)
     out: list[Layer] = []
     for layer in new:
-        if layer.kind == "scalar":
-            on = layer.name == primary
-            layer = layer.with_settings(visible=on, opacity=PRIMARY_OPACITY if on else layer.settings.opacity)
-        elif layer.kind == "subset":
-            layer = distinct_subset_colour(layer, [*existing, *out])
+        match layer:
+            case ScalarLayer():
+                on = layer.name == primary
+                layer = layer.with_settings(visible=on, opacity=PRIMARY_OPACITY if on else layer.settings.opacity)
+            case SubsetLayer():
+                layer = distinct_subset_colour(layer, [*existing, *out])
         out.append(layer)
     return out
 
@@ -69,9 +70,9 @@ def default_layers(new: Sequence[Layer], existing: Sequence[Layer] = (), *, has_
 def distinct_subset_colour(layer: Layer, others: Sequence[Layer]) -> Layer:
     """``layer`` (a subset) recoloured with the first :data:`SUBSET_COLOURS` entry no other subset
     in ``others`` uses; unchanged when its colour is already unique or it is not a subset."""
-    if layer.kind != "subset":
+    if not isinstance(layer, SubsetLayer):
         return layer
-    used = {x.settings.color for x in others if x.kind == "subset" and x.name != layer.name}
+    used = {x.settings.color for x in others if isinstance(x, SubsetLayer) and x.name != layer.name}
     if layer.settings.color not in used:
         return layer
     free = [c for c in SUBSET_COLOURS if c not in used]
@@ -83,6 +84,6 @@ def map_in_focus(layers: Sequence[Layer], current: str | None) -> Layer | None:
     """The map the colorbar describes: ``current`` (the selected layer) when it is a visible scalar
     layer, else the top visible scalar layer (``layers`` are bottom to top), else ``None``."""
     for layer in layers:
-        if layer.name == current and layer.kind == "scalar" and layer.settings.visible:
+        if layer.name == current and isinstance(layer, ScalarLayer) and layer.settings.visible:
             return layer
-    return next((x for x in reversed(layers) if x.kind == "scalar" and x.settings.visible), None)
+    return next((x for x in reversed(layers) if isinstance(x, ScalarLayer) and x.settings.visible), None)

@@ -1,23 +1,25 @@
 """Overlay layers as plain data: what a layer shows and how (its display settings).
 
 A :class:`Layer` is immutable; changing a setting replaces it in the review session (which emits
-``layer_changed``). Three kinds:
+``layer_changed``). Three distinct types sharing the base :class:`Layer` (name, units, source,
+settings, description):
 
-* ``"scalar"``: one score per patch (attention, gate, IG, deltas...), ``values`` (N,) float;
-* ``"subset"``: a set of patches drawn as merged outlines, ``indices`` (K,) int64;
-* ``"regions"``: annotation polygons, ``geometry`` a shapely (Multi)Polygon in level-0 px.
+* :class:`ScalarLayer`: one score per patch (attention, gate, IG, deltas...), ``values`` (N,) float;
+* :class:`SubsetLayer`: a set of patches drawn as merged outlines, ``indices`` (K,) int64;
+* :class:`RegionLayer`: annotation polygons, ``geometry`` a shapely (Multi)Polygon in level-0 px.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from core.review.normalise import COLORMAPS, NORM_MODES, describe, is_signed
 
-__all__ = ["GCE_SUBSETS", "LayerSettings", "Layer", "gce_subset_layer", "scalar_layer", "subset_layer", "regions_layer"]
+__all__ = ["GCE_SUBSETS", "LAYER_TYPES", "LayerSettings", "Layer", "ScalarLayer", "SubsetLayer", "RegionLayer",
+           "gce_subset_layer", "scalar_layer", "subset_layer", "regions_layer"]
 
 #: Subset names that hold GCE's recovered evidence, in order of preference: ``recovered`` (written by
 #: ``evident recover`` / ``explain``, layout in :mod:`core.evidence.evidence_file`) and ``gce`` (the viewer's demo project).
@@ -75,20 +77,13 @@ class LayerSettings:
 
 @dataclass(frozen=True, eq=False)
 class Layer:
-    """One overlay.
+    """One overlay: the fields every layer has. A layer is one of the three types below and code
+    dispatches on the type (``isinstance`` / ``match``), never on a name or tag.
 
     Attributes
     ----------
     name
         Unique within a session (``"attention"``, ``"gate"``, ``"ig"``, ``"subset: gce"``...).
-    kind
-        ``"scalar"``, ``"subset"`` or ``"regions"``.
-    values
-        (N,) float64 scores for scalar layers, else ``None``.
-    indices
-        (K,) int64 patch indices for subset layers, else ``None``.
-    geometry
-        shapely geometry for region layers, else ``None``.
     units
         What the scores measure, for the colorbar (``"attention weight"``, ``"Δ logit"``...).
     source
@@ -97,25 +92,57 @@ class Layer:
         :class:`LayerSettings`.
     description
         One line shown with the layer's name (e.g. a subset's S/N numbers), "" if none.
+
+    ``kind`` (class attribute: ``"scalar"``, ``"subset"``, ``"regions"``) is the word a session file
+    stores and the layers list shows; it is not for dispatch.
     """
 
+    kind: ClassVar[str] = ""
     name: str
-    kind: str
-    values: np.ndarray | None = None
-    indices: np.ndarray | None = None
-    geometry: Any = None
     units: str = "score"
     source: str = ""
     settings: LayerSettings = field(default_factory=LayerSettings)
     description: str = ""
 
+    def __post_init__(self) -> None:
+        if type(self) is Layer:
+            raise TypeError("Layer is the common base: make a ScalarLayer, SubsetLayer or RegionLayer")
+
     def with_settings(self, **changes: Any) -> Layer:
-        """A copy with some settings changed (validated)."""
+        """A copy (of the same type) with some settings changed (validated)."""
         return replace(self, settings=replace(self.settings, **changes))
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ScalarLayer(Layer):
+    """One score per patch (attention, gate, IG, deltas...): ``values`` (N,) float64, read-only."""
+
+    kind: ClassVar[str] = "scalar"
+    values: np.ndarray
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class SubsetLayer(Layer):
+    """A set of patches drawn as merged outlines: ``indices`` (K,) int64 patch indices, read-only."""
+
+    kind: ClassVar[str] = "subset"
+    indices: np.ndarray
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class RegionLayer(Layer):
+    """Annotation polygons: ``geometry`` a shapely (Multi)Polygon in level-0 px (``None``: no shape)."""
+
+    kind: ClassVar[str] = "regions"
+    geometry: Any = None
+
+
+#: Layer type by the ``kind`` word a session file stores.
+LAYER_TYPES: dict[str, type[Layer]] = {t.kind: t for t in (ScalarLayer, SubsetLayer, RegionLayer)}
+
+
 def scalar_layer(name: str, values: np.ndarray, *, units: str = "score", source: str = "",
-                 visible: bool = True) -> Layer:
+                 visible: bool = True) -> ScalarLayer:
     """A scalar layer with readable defaults: percentile rank (CLAM style) / viridis / opacity 0.5 for
     maps >= 0 (skewed maps such as softmax attention would otherwise look uniformly cold), centred
     RdBu for signed maps. ``visible=False``: listed in the Layers panel, not drawn until ticked."""
@@ -123,25 +150,26 @@ def scalar_layer(name: str, values: np.ndarray, *, units: str = "score", source:
     v.setflags(write=False)
     settings = LayerSettings(colormap="RdBu_r", norm="centered", visible=visible) if is_signed(v) \
         else LayerSettings(visible=visible)
-    return Layer(name=name, kind="scalar", values=v, units=units, source=source, settings=settings)
+    return ScalarLayer(name=name, values=v, units=units, source=source, settings=settings)
 
 
 def subset_layer(name: str, indices: np.ndarray, *, source: str = "",
-                 color: tuple[int, int, int] = (255, 220, 0), description: str = "") -> Layer:
+                 color: tuple[int, int, int] = (255, 220, 0), description: str = "") -> SubsetLayer:
     """A subset layer (outlines of the merged patch squares)."""
     idx = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
     idx.setflags(write=False)
-    return Layer(name=name, kind="subset", indices=idx, units="patches", source=source,
-                 settings=LayerSettings(opacity=1.0, color=color), description=description)
+    return SubsetLayer(name=name, indices=idx, units="patches", source=source,
+                       settings=LayerSettings(opacity=1.0, color=color), description=description)
 
 
-def regions_layer(name: str, geometry: Any, *, source: str = "", color: tuple[int, int, int] = (255, 120, 0)) -> Layer:
+def regions_layer(name: str, geometry: Any, *, source: str = "",
+                  color: tuple[int, int, int] = (255, 120, 0)) -> RegionLayer:
     """A region layer (annotation polygons)."""
-    return Layer(name=name, kind="regions", geometry=geometry, units="region", source=source,
-                 settings=LayerSettings(opacity=1.0, color=color))
+    return RegionLayer(name=name, geometry=geometry, units="region", source=source,
+                       settings=LayerSettings(opacity=1.0, color=color))
 
 
-def gce_subset_layer(layers) -> Layer | None:
+def gce_subset_layer(layers) -> SubsetLayer | None:
     """The layer of GCE's recovered subset among ``layers`` (by name, :data:`GCE_SUBSETS`), or ``None``."""
-    by_name = {x.name: x for x in layers if x.kind == "subset"}
+    by_name = {x.name: x for x in layers if isinstance(x, SubsetLayer)}
     return next((by_name[f"subset: {n}"] for n in GCE_SUBSETS if f"subset: {n}" in by_name), None)

@@ -36,7 +36,7 @@ import numpy as np
 
 from core.errors import EvidentError
 from core.review.layer_roles import default_layers, distinct_subset_colour, map_in_focus
-from core.review.layers import Layer
+from core.review.layers import Layer, ScalarLayer
 from core.review.matching import MatchResult, SlideFiles, collect, match_files
 from core.review.normalise import rank_percentile
 from core.review.patch_grid import PatchGrid, patch_grid
@@ -282,7 +282,7 @@ class ReviewSession:
 
     def add_layer(self, layer: Layer, *, emit: bool = True) -> None:
         """Add (or replace, keeping its place) a layer; scalar layers must have one score per patch."""
-        if layer.kind == "scalar" and self.grid is not None and layer.values.shape[0] != self.n_patches:
+        if isinstance(layer, ScalarLayer) and self.grid is not None and layer.values.shape[0] != self.n_patches:
             raise EvidentError(layer.source or layer.name,
                                f"{layer.values.shape[0]} scores for {self.n_patches} patches")
         self._ranks.pop(layer.name, None)
@@ -373,7 +373,7 @@ class ReviewSession:
             return None
         out: dict[str, Any] = {"index": i, "coords": tuple(int(v) for v in self.grid.coords[i]), "layers": {}}
         for layer in self._layers:
-            if layer.kind != "scalar":
+            if not isinstance(layer, ScalarLayer):
                 continue
             if layer.name not in self._ranks:
                 self._ranks[layer.name] = rank_percentile(np.nan_to_num(layer.values, nan=-np.inf))

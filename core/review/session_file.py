@@ -45,14 +45,17 @@ def _layer_doc(layer, file_sources: dict[str, str]) -> dict:
     doc: dict[str, Any] = {"name": layer.name, "kind": layer.kind, "units": layer.units, "source": layer.source,
                            "settings": settings, "file": file_sources.get(layer.source)}
     if layer.source not in file_sources:  # no file recreates it: keep its data
-        if layer.kind == "scalar":
-            doc["values"] = [None if not np.isfinite(v) else float(v) for v in layer.values]
-        elif layer.kind == "subset":
-            doc["indices"] = [int(i) for i in layer.indices]
-        elif layer.kind == "regions":
-            from shapely.geometry import mapping
+        from core.review.layers import RegionLayer, ScalarLayer, SubsetLayer
 
-            doc["geometry"] = mapping(layer.geometry)
+        match layer:
+            case ScalarLayer():
+                doc["values"] = [None if not np.isfinite(v) else float(v) for v in layer.values]
+            case SubsetLayer():
+                doc["indices"] = [int(i) for i in layer.indices]
+            case RegionLayer():
+                from shapely.geometry import mapping
+
+                doc["geometry"] = mapping(layer.geometry)
     return doc
 
 
@@ -145,7 +148,7 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
         (missing files are reported, the rest is restored). When none of the recorded files opens,
         the session is left as it was and ``view`` is ``None``.
     """
-    from core.review.layers import Layer, LayerSettings
+    from core.review.layers import LayerSettings
     from core.review.session import InterventionRecord
 
     from core.review.matching import collect, match_files
@@ -174,7 +177,7 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
             settings = LayerSettings()
         name = ld["name"]
         if name not in names:
-            layer = _rebuild(ld, settings, Layer)
+            layer = _rebuild(ld, settings)
             if layer is None:
                 if ld.get("file") in lost_keys:  # its file is missing (reported above)
                     continue
@@ -203,18 +206,24 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
     return (tuple(view) if view else None), problems
 
 
-def _rebuild(ld: dict, settings, layer_cls):
-    kind = ld.get("kind")
-    common = {"name": ld["name"], "kind": kind, "units": ld.get("units", "score"), "source": ld.get("source", ""),
+def _rebuild(ld: dict, settings):
+    """The layer a session file's entry stores with its data (its ``kind`` word names the type), or
+    ``None`` when the entry has no data of its own (a file recreates it) or an unknown kind."""
+    from core.review.layers import LAYER_TYPES, RegionLayer, ScalarLayer, SubsetLayer
+
+    cls = LAYER_TYPES.get(ld.get("kind"))
+    common = {"name": ld["name"], "units": ld.get("units", "score"), "source": ld.get("source", ""),
               "settings": settings}
-    if kind == "scalar" and "values" in ld:
+    if cls is ScalarLayer and "values" in ld:
         v = np.array([np.nan if x is None else x for x in ld["values"]], dtype=np.float64)
         v.setflags(write=False)
-        return layer_cls(values=v, **common)
-    if kind == "subset" and "indices" in ld:
-        return layer_cls(indices=np.asarray(ld["indices"], dtype=np.int64), **common)
-    if kind == "regions" and "geometry" in ld:
+        return ScalarLayer(values=v, **common)
+    if cls is SubsetLayer and "indices" in ld:
+        idx = np.asarray(ld["indices"], dtype=np.int64)
+        idx.setflags(write=False)
+        return SubsetLayer(indices=idx, **common)
+    if cls is RegionLayer and "geometry" in ld:
         from shapely.geometry import shape
 
-        return layer_cls(geometry=shape(ld["geometry"]), **common)
+        return RegionLayer(geometry=shape(ld["geometry"]), **common)
     return None

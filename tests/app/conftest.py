@@ -24,9 +24,10 @@ def window(qtbot, tmp_path):
     """A main window with its own settings file (never the user's)."""
     from PySide6.QtCore import QSettings
 
-    from app.main_window import MainWindow
+    from app.window_builder import build_main_window
 
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
+    w = build_main_window(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                          tile_workers=2, review=False)
     w.resize(1200, 800)
     qtbot.addWidget(w)
     w.show()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.review.annotation_metrics import format_metrics, map_vs_annotation
+from core.review.layers import RegionLayer
 
 
 def _select(window, name: str) -> None:
@@ -17,7 +18,7 @@ def _select(window, name: str) -> None:
 def test_selected_map_shows_its_agreement_with_the_annotation(window, demo_project):
     window.open_paths([demo_project["root"]])
     s = window.session
-    regions = [x for x in s.layers if x.kind == "regions"]
+    regions = [x for x in s.layers if isinstance(x, RegionLayer)]
     assert regions, "the demo project carries an annotation"
     _select(window, "attention ")
     text = window.layers_panel.annotation_metrics.text()

@@ -26,7 +26,7 @@ def test_exit_after_first_frame_stops_tile_pool_inference_and_tissue_threads(win
         cancel.wait(60)  # only a cancel ends it
         return "should have been cancelled"
 
-    inference = window.interventions.thread
+    inference = window.thread
     with qtbot.waitSignal(inference.cancelled_job, timeout=10000):
         inference.submit(blocking_job)
         assert started.wait(10)
@@ -44,9 +44,10 @@ def test_exit_after_does_not_fire_before_the_first_paint(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
 
     from app.application import ExitAfterFirstFrame
-    from app.main_window import MainWindow
+    from app.window_builder import build_main_window
 
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), tile_workers=1)
+    w = build_main_window(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), tile_workers=1,
+                          review=False)
     qtbot.addWidget(w)
     timer = ExitAfterFirstFrame(w, 0)
     assert not timer.painted  # never shown: nothing painted, nothing scheduled

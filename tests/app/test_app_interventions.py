@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 import torch
 
+from core.review.layers import ScalarLayer
 from core.review.demo import demo_model
 
 
@@ -80,7 +81,7 @@ def test_intervention_without_model_says_so(opened):
 def test_intervention_round_trip_and_undo(opened, qtbot, action):
     window, s, panel = opened
     panel.model = demo_model()
-    visible_before = [x.name for x in s.layers if x.kind == "scalar" and x.settings.visible]
+    visible_before = [x.name for x in s.layers if isinstance(x, ScalarLayer) and x.settings.visible]
     assert len(visible_before) == 1
     panel.select_gce_subset()
     sel = s.selection.copy()
@@ -107,7 +108,7 @@ def test_intervention_round_trip_and_undo(opened, qtbot, action):
     assert f"{r.phi_after:.3f}" in panel.result_label.text()
     # the new maps are listed, not drawn: the map on screen before is still the only one (tissue visible)
     assert not layer.settings.visible
-    visible = [x.name for x in s.layers if x.kind == "scalar" and x.settings.visible]
+    visible = [x.name for x in s.layers if isinstance(x, ScalarLayer) and x.settings.visible]
     assert visible == visible_before
     panel.undo.click()
     assert not s.history and layer.name not in [x.name for x in s.layers] and panel.history.count() == 0

@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
 from core.review.normalise import colormap_lut
+from core.review.layers import ScalarLayer
 
 
 def _open(window, demo_project):
@@ -97,11 +98,11 @@ def test_layers_dock_changes_reach_the_view(window, demo_project):
 def test_colorbar_states_units_and_normalisation(window, demo_project):
     s = _open(window, demo_project)
     cb = window.view.colorbar
-    top = [x for x in s.layers if x.kind == "scalar"][-1]
+    top = [x for x in s.layers if isinstance(x, ScalarLayer)][-1]
     assert cb.isVisible() and cb.title.startswith(top.name) and top.units in cb.title
     assert cb.note == top.settings.describe()
     s.update_layer(top.name, visible=False)
-    nxt = [x for x in s.layers if x.kind == "scalar" and x.settings.visible][-1]
+    nxt = [x for x in s.layers if isinstance(x, ScalarLayer) and x.settings.visible][-1]
     assert cb.title.startswith(nxt.name)
 
 

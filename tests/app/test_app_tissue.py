@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import Qt
+from core.review.layers import RegionLayer, ScalarLayer
 
 
 def _select(panel, name):
@@ -34,7 +35,7 @@ def test_detect_tissue_runs_off_the_gui_thread_and_becomes_a_layer(window, demo_
     assert threads and threads[0] is not threading.main_thread()
     assert s.tissue is not None and 0.05 < s.tissue.tissue_fraction < 0.95
     layer = s.layer("tissue")
-    assert layer.kind == "regions" and layer.geometry.area > 0
+    assert isinstance(layer, RegionLayer) and layer.geometry.area > 0
     # the outline's level-0 area matches the mask's area (within the tracing of pixel corners)
     sx, sy = s.tissue.downsample
     assert abs(layer.geometry.area - s.tissue.mask.sum() * sx * sy) < 0.03 * s.tissue.mask.sum() * sx * sy
@@ -90,7 +91,7 @@ def test_smoothing_spin_box_smooths_the_drawn_map(window, demo_project):
     assert window.overlays.items["attention"][0].opacity() == layer.settings.opacity
     # the colorbar (top visible map) states the smoothing in words
     for layer in s.layers:
-        if layer.kind == "scalar" and layer.name != "attention":
+        if isinstance(layer, ScalarLayer) and layer.name != "attention":
             s.update_layer(layer.name, visible=False)
     assert "smoothed σ = 2 patches" in window.view.colorbar.note
     bar = window.view.colorbar

@@ -126,11 +126,11 @@ def test_corrupt_tile_placeholder_and_message(window, demo_project, qtbot):
 def test_close_stops_every_worker(window, demo_project, qtbot):
     window.open_paths([demo_project["root"]])
     qtbot.waitUntil(window.view.is_filled, timeout=10000)
-    window.interventions.thread.submit(lambda cancel: 1)
-    qtbot.waitUntil(lambda: not window.interventions.thread._jobs.qsize(), timeout=5000)
+    window.thread.submit(lambda cancel: 1)
+    qtbot.waitUntil(lambda: not window.thread._jobs.qsize(), timeout=5000)
     window.close()
     assert window.view.tiles is None
-    assert not window.interventions.thread.isRunning()
+    assert not window.thread.isRunning()
     assert not [t for t in threading.enumerate() if t.name.startswith("evident-tile")]
     assert window.settings.value("geometry") is not None
 

@@ -1,4 +1,4 @@
-"""install_review_features on the real main window: menus, docks, exports, session round trip."""
+"""The review features of the window build_main_window builds: menus, docks, exports, session round trip."""
 
 from __future__ import annotations
 
@@ -12,12 +12,24 @@ from core.data.annotations import read_geojson
 
 
 @pytest.fixture
-def review(window, demo_project, qtbot):
-    from app.review_actions import install_review_features
+def window(qtbot, tmp_path):
+    """The window as ``evident view`` builds it (with the review features), own settings file."""
+    from PySide6.QtCore import QSettings
 
-    features = install_review_features(window)
+    from app.window_builder import build_main_window
+
+    w = build_main_window(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
+    w.resize(1200, 800)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def review(window, demo_project, qtbot):
     window.open_paths([demo_project["slide"], demo_project["features"], demo_project["evidence"]])
-    return features
+    return window.review
 
 
 def test_menus_docks_and_shortcuts(window, review):
@@ -28,7 +40,10 @@ def test_menus_docks_and_shortcuts(window, review):
     assert review.actions["prev_failure"].shortcut().toString() == "Ctrl+["
     assert review.actions["compare"].shortcut().toString() == "Ctrl+K"
     assert set(review.docks) == {"gallery", "cohort", "plots", "exemplars"}
-    assert review.plots.thread is window.interventions.thread is review.exemplars.thread  # one inference thread
+    shared = window.thread  # the one inference thread, created by the builder and handed to every panel
+    assert review.plots.thread is shared and review.exemplars.thread is shared and review.cohort.thread is shared
+    assert window.interventions.thread is shared and shared.parent() is window
+    assert not (review.plots.own_thread or review.exemplars.own_thread or review.cohort.own_thread)
     assert review.gallery.map_box.count() >= 3  # it follows the session's layers
 
 
@@ -109,6 +124,9 @@ def test_session_round_trip_with_moved_files(window, review, demo_project, tmp_p
     assert s.layer("attention").settings.colormap == "turbo" and s.selection.tolist() == [5, 6]
     now = window.view.viewport()
     assert ((now[0] + now[2]) / 2, (now[1] + now[3]) / 2) == pytest.approx(((view[0] + view[2]) / 2, (view[1] + view[3]) / 2), abs=2)
+    cam = window.view.camera  # the restored place is the view's camera, too
+    assert cam.centre == pytest.approx(((now[0] + now[2]) / 2, (now[1] + now[3]) / 2), abs=1e-6)
+    assert cam.scale == pytest.approx(window.view.scale(), rel=1e-9) and cam.scale == pytest.approx(0.4, rel=1e-3)
 
 
 def test_locate_dialog_mapping(qtbot):

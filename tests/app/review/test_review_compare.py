@@ -37,7 +37,9 @@ def test_panes_follow_each_other_until_unlocked(compare, qtbot):
     assert cb == pytest.approx(ca, rel=1e-6) and ca[:2] == pytest.approx((900.0, 1200.0))
     b.pan(0.3, 0.0)  # the other way round, too
     assert _centre_scale(a) == pytest.approx(_centre_scale(b), rel=1e-6)
+    assert a.camera is b.camera is compare.sync.camera  # locked: one camera, no copies between views
     compare.lock.setChecked(False)
+    assert a.camera is not b.camera and compare.sync.camera not in (a.camera, b.camera)
     before = _centre_scale(b)
     a.set_scale(1.0, (300.0, 300.0))
     assert _centre_scale(b) == pytest.approx(before)

@@ -92,11 +92,9 @@ def review_window(qtbot, tmp_path):
     """The main window as ``evident view`` builds it: with the review features (Review menu, cohort browser)."""
     from PySide6.QtCore import QSettings
 
-    from app.main_window import MainWindow
-    from app.review_actions import install_review_features
+    from app.window_builder import build_main_window
 
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
-    install_review_features(w)
+    w = build_main_window(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
     w.resize(1366, 768)
     qtbot.addWidget(w)
     w.show()

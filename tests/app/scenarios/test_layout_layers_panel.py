@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from core.review.layers import ScalarLayer, SubsetLayer
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +66,9 @@ def test_opening_files_with_a_lower_row_selected_raises_nothing(window, demo_pro
 def _window_with_review(qtbot, tmp_path, size=(1280, 720)):
     from PySide6.QtCore import QSettings
 
-    from app.main_window import MainWindow
-    from app.review_actions import install_review_features
+    from app.window_builder import build_main_window
 
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), tile_workers=2)
-    install_review_features(w)
+    w = build_main_window(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), tile_workers=2)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
@@ -90,13 +89,13 @@ def test_default_overlays_one_map_half_opacity_subsets_in_distinct_colours(qtbot
     w.open_paths([explain_project])
     qtbot.waitUntil(w.view.is_filled, timeout=10000)
     s = w.session
-    maps = [x for x in s.layers if x.kind == "scalar"]
+    maps = [x for x in s.layers if isinstance(x, ScalarLayer)]
     assert len(maps) == 8 and [x.name for x in maps if x.settings.visible] == ["gate"]  # GCE model: the gates
     assert s.layer("gate").settings.opacity == 0.5 and w.overlays.items["gate"][0].opacity() == 0.5
     assert w.layers_panel.current_name() == "gate" and s.current_layer == "gate"  # the map on show is selected
-    drawn = [n for n, items in w.overlays.items.items() if items and s.layer(n).kind == "scalar"]
+    drawn = [n for n, items in w.overlays.items.items() if items and isinstance(s.layer(n), ScalarLayer)]
     assert drawn == ["gate"]
-    subsets = [x for x in s.layers if x.kind == "subset"]
+    subsets = [x for x in s.layers if isinstance(x, SubsetLayer)]
     colours = {x.name: x.settings.color for x in subsets}
     assert len(set(colours.values())) == 3 and all(x.settings.visible and not x.settings.filled for x in subsets)
     # the legend on the view names each outline and paints its colour

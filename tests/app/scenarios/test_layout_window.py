@@ -17,11 +17,9 @@ from PySide6.QtWidgets import QAbstractButton, QDockWidget, QTabBar
 
 
 def _make_window(qtbot, settings_path, size=None):
-    from app.main_window import MainWindow
-    from app.review_actions import install_review_features
+    from app.window_builder import build_main_window
 
-    w = MainWindow(settings=QSettings(str(settings_path), QSettings.Format.IniFormat), tile_workers=2)
-    install_review_features(w)
+    w = build_main_window(settings=QSettings(str(settings_path), QSettings.Format.IniFormat), tile_workers=2)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)

@@ -122,3 +122,39 @@ def test_wheel_in_and_back_out_in_one_pane_every_pane_paints_the_slide(compare_w
             settle(pane.view, qtbot)
             assert_matches_slide(pane.view, truth_reader, f"after {steps:+d} notches in pane B, pane {pane.title.text()}")
     assert b.tiles.current_level == start
+
+
+def _place(view):
+    x0, y0, x1, y1 = view.viewport()
+    return (x0 + x1) / 2, (y0 + y1) / 2, view.scale()
+
+
+def test_locked_panes_follow_one_camera_and_unlocked_panes_their_own(compare_window, truth_reader, qtbot):
+    """Real wheel and drag in pane B move the ONE camera the locked panes share (pane A shows the same
+    centre and zoom and paints the slide); after a real click on "Lock views" each pane follows its
+    own camera; re-locking aligns pane A to pane B, the pane navigated last."""
+    from .driver import drag, wheel
+
+    c = compare_window
+    a, b = c.panes[0].view, c.panes[1].view
+    shared = c.sync.camera
+    assert a.camera is shared and b.camera is shared
+    wheel(b, qtbot, 5, at=(b.graphics.viewport().width() // 3, b.graphics.viewport().height() // 3))
+    settle(b, qtbot)
+    assert _place(a) == pytest.approx(_place(b), rel=1e-6)
+    assert (*shared.centre, shared.scale) == pytest.approx(_place(b), rel=1e-6)
+    settle(a, qtbot)
+    assert_matches_slide(a, truth_reader, "pane A after a wheel in pane B")
+    _click(qtbot, c.lock)  # unlock
+    assert not c.lock.isChecked() and a.camera is not shared and b.camera is not a.camera
+    before_a = _place(a)
+    vp = b.graphics.viewport()
+    drag(b, qtbot, (vp.width() // 2, vp.height() // 2), (vp.width() // 2 - 120, vp.height() // 2 + 60))
+    wheel(b, qtbot, 2)
+    settle(b, qtbot)
+    assert _place(a) == pytest.approx(before_a, rel=1e-9) and _place(b) != pytest.approx(before_a, rel=1e-3)
+    _click(qtbot, c.lock)  # re-lock: everything aligns to pane B
+    assert a.camera is shared and b.camera is shared
+    assert _place(a) == pytest.approx(_place(b), rel=1e-6)
+    settle(a, qtbot)
+    assert_matches_slide(a, truth_reader, "pane A after re-locking to pane B")

@@ -92,3 +92,33 @@ def test_pan_to_every_edge_with_keys_and_drags(opened, window, truth_reader, qtb
         assert moved == pytest.approx((-dx, -dy), abs=3)  # content follows the mouse
         settle(view, qtbot)
         assert_matches_slide(view, truth_reader, f"after dragging by {(dx, dy)}")
+
+
+def _centre(view):
+    x0, y0, x1, y1 = view.viewport()
+    return (x0 + x1) / 2, (y0 + y1) / 2
+
+
+def test_the_main_view_writes_and_follows_the_camera_the_builder_gave_it(window, opened, truth_reader, qtbot):
+    """A real wheel moves the view's camera (Qt-free, core.review.camera); moving the camera from
+    code moves the painted view; a resize keeps it."""
+    view = opened
+    assert view is window.view
+    cam, seen = view.camera, []
+    cam.changed.connect(seen.append)
+    fitted = cam.scale
+    wheel(view, qtbot, 4)
+    settle(view, qtbot)
+    x0, y0, x1, y1 = view.viewport()
+    assert seen and seen[-1] is view and cam.scale > 1.5 * fitted
+    assert (*cam.centre, cam.scale) == pytest.approx(((x0 + x1) / 2, (y0 + y1) / 2, view.scale()), rel=1e-6)
+    cam.set((1500.0, 2200.0), 0.3)  # from code (e.g. another pane): the view follows
+    settle(view, qtbot)
+    x0, y0, x1, y1 = view.viewport()
+    assert ((x0 + x1) / 2, (y0 + y1) / 2, view.scale()) == pytest.approx((1500.0, 2200.0, 0.3), rel=1e-6)
+    assert_matches_slide(view, truth_reader, "after moving the camera from code")
+    width = view.width()
+    window.resize(window.width() - 200, window.height() - 100)
+    qtbot.waitUntil(lambda: view.width() < width, timeout=5000)
+    assert view.scale() == pytest.approx(0.3, rel=1e-6) and _centre(view) == pytest.approx((1500.0, 2200.0))
+    assert cam.centre == pytest.approx((1500.0, 2200.0)) and cam.scale == pytest.approx(0.3)

@@ -8,6 +8,7 @@ import pytest
 from core.review.agreement import agreement, top_k
 from core.review.difference import difference, difference_layer
 from core.review.layers import scalar_layer
+from core.review.layers import ScalarLayer
 
 
 def test_agreement_hand_computed():
@@ -60,7 +61,7 @@ def test_difference_layer_is_signed_and_diverging():
     la = scalar_layer("attention", np.array([1.0, 2.0, 3.0, 4.0]))
     lb = scalar_layer("gate", np.array([4.0, 3.0, 2.0, 1.0]))
     d = difference_layer(la, lb)
-    assert d.name == "attention − gate" and d.kind == "scalar"
+    assert d.name == "attention − gate" and isinstance(d, ScalarLayer)
     assert d.settings.colormap == "RdBu_r" and (d.settings.vmin, d.settings.vmax) == (-1.0, 1.0)
     np.testing.assert_allclose(d.values, [-1, -1 / 3, 1 / 3, 1])
     assert "A − B" in d.units

@@ -13,6 +13,7 @@ from core.review.layer_roles import (
     primary_map,
 )
 from core.review.layers import regions_layer, scalar_layer, subset_layer
+from core.review.layers import ScalarLayer, SubsetLayer
 
 
 def _maps(*names):
@@ -34,17 +35,17 @@ def test_defaults_show_one_map_at_half_opacity_and_colour_subsets_apart():
     assert all(x.settings.visible for x in new)  # what the loaders produce
     out = default_layers(new, has_gates=True)
     assert [x.name for x in out] == [x.name for x in new]
-    shown = [x.name for x in out if x.kind == "scalar" and x.settings.visible]
+    shown = [x.name for x in out if isinstance(x, ScalarLayer) and x.settings.visible]
     assert shown == ["gate"] and out[3].settings.opacity == PRIMARY_OPACITY
-    colours = [x.settings.color for x in out if x.kind == "subset"]
+    colours = [x.settings.color for x in out if isinstance(x, SubsetLayer)]
     assert len(set(colours)) == 3 and set(colours) <= set(SUBSET_COLOURS)
-    assert all(x.settings.visible and not x.settings.filled for x in out if x.kind == "subset")
+    assert all(x.settings.visible and not x.settings.filled for x in out if isinstance(x, SubsetLayer))
     # a second evidence file next to a visible map adds no second visible map
     more = default_layers(_maps("attention after keep"), out, has_gates=False)
     assert not more[0].settings.visible
     # re-reading the same file: the layers it replaces do not count as "already shown"
     again = default_layers(new, out, has_gates=True)
-    assert [x.name for x in again if x.kind == "scalar" and x.settings.visible] == ["gate"]
+    assert [x.name for x in again if isinstance(x, ScalarLayer) and x.settings.visible] == ["gate"]
 
 
 def test_a_later_subset_gets_a_free_colour_and_regions_are_untouched():
@@ -84,11 +85,11 @@ def test_session_opens_evidence_with_the_defaults(tmp_path):
         "attention": rng.random(n), "ig": rng.normal(size=n)}, subsets=subsets))
     s = ReviewSession()
     s.open([tmp_path / "s1.h5", tmp_path / "s1_evidence.h5"])
-    assert [x.name for x in s.layers if x.kind == "scalar" and x.settings.visible] == ["attention"]
-    colours = [x.settings.color for x in s.layers if x.kind == "subset"]
+    assert [x.name for x in s.layers if isinstance(x, ScalarLayer) and x.settings.visible] == ["attention"]
+    colours = [x.settings.color for x in s.layers if isinstance(x, SubsetLayer)]
     assert len(set(colours)) == 2
     s.add_layer(subset_layer("subset: recovered (edited bank)", [5, 6]))  # e.g. the exemplars panel's
-    assert len({x.settings.color for x in s.layers if x.kind == "subset"}) == 3
+    assert len({x.settings.color for x in s.layers if isinstance(x, SubsetLayer)}) == 3
     seen = []
     s.current_layer_changed.connect(seen.append)
     s.set_current_layer("ig")

@@ -8,6 +8,7 @@ import pytest
 from core.review.demo import write_demo_project
 from core.review.layers import scalar_layer
 from core.review.session import InterventionRecord, ReviewSession
+from core.review.layers import ScalarLayer
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,6 @@ def test_evidence_of_another_slide_is_refused(project, tmp_path):
     write_evidence(other, Evidence(slide_id="x", coords=np.array([[0, 0], [256, 0]]), scores={"attention": np.ones(2)}))
     s = ReviewSession()
     s.open([paths["slide"], paths["features"], other])
-    assert s.bag is not None and not [x for x in s.layers if x.kind == "scalar"]
+    assert s.bag is not None and not [x for x in s.layers if isinstance(x, ScalarLayer)]
     assert any(level == "error" and "another slide" in text for level, text in s.messages)
     s.close()

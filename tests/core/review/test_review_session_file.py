@@ -96,3 +96,34 @@ def test_bad_session_files(tmp_path, opened, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(EvidentError, match="cannot create output folder"):
         save_session(blocker / "s.json", opened)
+
+
+def test_layers_stored_by_an_earlier_evident_load_as_their_types(opened, tmp_path):
+    """Layer entries as session files have always stored them (a ``kind`` word and the data inline)
+    come back as the distinct layer types; saving again writes the same words."""
+    from core.review.layers import RegionLayer, ScalarLayer, SubsetLayer
+
+    doc = json.loads(json.dumps(read_session(save_session(tmp_path / "a.json", opened))))
+    settings = {"visible": True, "colormap": "viridis", "norm": "rank", "vmin": None, "vmax": None, "lo_pct": 1.0,
+                "hi_pct": 99.0, "opacity": 0.5, "threshold": 0.0, "filled": False, "color": [255, 220, 0],
+                "clip_to_tissue": False, "smooth_sigma": 0.0}
+    n = opened.n_patches
+    doc["layers"] += [
+        {"name": "old map", "kind": "scalar", "units": "score", "source": "gone", "settings": settings, "file": None,
+         "values": [None] + [float(i) for i in range(1, n)]},
+        {"name": "old subset", "kind": "subset", "units": "patches", "source": "gone", "settings": settings,
+         "file": None, "indices": [4, 1]},
+        {"name": "old region", "kind": "regions", "units": "region", "source": "gone", "settings": settings,
+         "file": None, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [8, 0], [8, 8], [0, 0]]]}},
+    ]
+    t = ReviewSession()
+    _, problems = restore_session(t, doc)
+    assert problems == []
+    m, k, r = t.layer("old map"), t.layer("old subset"), t.layer("old region")
+    assert (type(m), type(k), type(r)) == (ScalarLayer, SubsetLayer, RegionLayer)
+    assert np.isnan(m.values[0]) and m.values[-1] == n - 1 and k.indices.tolist() == [4, 1]
+    assert r.geometry.area == pytest.approx(32.0)
+    again = read_session(save_session(tmp_path / "b.json", t))
+    kinds = {x["name"]: x["kind"] for x in again["layers"]}
+    assert (kinds["old map"], kinds["old subset"], kinds["old region"]) == ("scalar", "subset", "regions")
+    t.close()

@@ -12,6 +12,7 @@ from core.review.layers import LayerSettings
 from core.review.patch_grid import patch_grid
 from core.review.smoothing import smooth_scores
 from core.review.tissue import clip_alpha, tissue_geometry
+from core.review.layers import RegionLayer
 
 
 def _lattice(rows, cols, ps=100, holes=()):
@@ -112,7 +113,7 @@ def test_session_tissue_layer_and_fraction_on_the_real_slide(polish_project):
     s.set_tissue(tissue)
     frac = s.tissue_fraction
     np.testing.assert_array_equal(frac, patch_tissue_fraction(tissue, s.grid.coords, s.grid.patch_size))
-    assert s.layer("tissue").kind == "regions"
+    assert isinstance(s.layer("tissue"), RegionLayer)
     s.update_layer("tissue", filled=True, opacity=0.3)
     s.set_tissue(tissue)  # replaced in place, settings kept
     assert s.layer("tissue").settings.filled and s.layer("tissue").settings.opacity == 0.3
