@@ -36,10 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="quadrature of integrated gradients: riemann_middle (midpoints, default) or gausslegendre "
                         "(Captum's default, xMIL's setting)")
     p.add_argument("--ig-steps", type=int, default=50, metavar="N", help="integrated-gradients steps (default 50)")
-    p.add_argument("--lrp-variant", default="conserving", choices=("conserving", "xmil_code"),
-                   help="LRP rule: conserving (every value real, relevance sums to the real logit; default) or "
-                        "xmil_code (TransMIL as xMIL's code computes it; same as conserving on the other hosts); "
-                        "docs/explanations.md")
+    p.add_argument("--lrp-variant", default="xmil_code", choices=("conserving", "xmil_code"),
+                   help="LRP rule: xmil_code (default: as xMIL's reference code computes it) or conserving (every "
+                        "value real, relevance sums to the real logit); the two differ only on TransMIL, where "
+                        "conserving is unstable on trained models (docs/explanations.md, docs/results_explain.md)")
     g = p.add_argument_group("evidence search (docs/evidence_search.md)")
     g.add_argument("--evidence-sets", action="store_true",
                    help="search the smallest sufficient-and-necessary subset and disjoint sufficient evidence sets")

@@ -62,7 +62,7 @@ def test_transmil_lrp_conserves_with_class_token(n, mode):
     cfg = HostConfig(in_dim=6, n_outputs=3, hidden=8, dropout=0.0, extra=(("attention", mode), ("heads", 2), ("landmarks", 4)))
     host = build_host("transmil", cfg).eval()
     x, c = bag(n)
-    ex = LRPExplainer(host)
+    ex = LRPExplainer(host, variant="conserving")
     ctx = ex.prepare(x, c)
     xh = ctx.x.clone().requires_grad_(True)
     with torch.enable_grad(), lrp_mode(host, xh):

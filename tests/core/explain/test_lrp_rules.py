@@ -41,7 +41,7 @@ def test_lrp_mode_keeps_the_real_forward(name, extra, wrap):
     host = _host(name, extra)
     model = gce(host) if wrap else host
     x, c = bag(40)
-    ex = LRPExplainer(model)
+    ex = LRPExplainer(model, variant="conserving")
     ctx = ex.prepare(x, c)
     with torch.no_grad(), lrp_mode(host):
         out = host(ctx.x, ctx.coords, gate=ctx.gates)
@@ -58,7 +58,7 @@ def test_relevance_sums_to_the_real_logit(name, extra, wrap, seed):
     host = _host(name, extra, seed)
     model = gce(host, seed=seed) if wrap else host
     x, c = bag(40, seed=seed)
-    ex = LRPExplainer(model)
+    ex = LRPExplainer(model, variant="conserving")
     ctx = ex.prepare(x, c)
     r = ex.relevance(ctx)
     f = float(ctx.output[ctx.target])
@@ -79,7 +79,7 @@ def test_attention_pooling_equals_the_xmil_port(name, wrap, seed):
     host = _host(name, seed=seed)
     model = gce(host, seed=seed) if wrap else host
     x, c = bag(40, seed=seed)
-    ex = LRPExplainer(model)
+    ex = LRPExplainer(model, variant="conserving")
     ctx = ex.prepare(x, c)
     ours = ex.relevance(ctx).patches
     ref = port.abmil_lrp(host, ctx.x, ctx.target, ctx.gates)
@@ -94,7 +94,7 @@ def _transmil_pair(mode: str, n: int, seed: int, eps: float, hidden: int):
     with torch.no_grad():
         out = host(xt).output
     ctx = BagContext(xt, None, None, int(out.argmax()), out)
-    ours = LRPExplainer(host, eps=eps).relevance(ctx)
+    ours = LRPExplainer(host, eps=eps, variant="conserving").relevance(ctx)
     ref, ref_cls = port.transmil_lrp(host, xt, ctx.target, eps)
     return ours, ref, ref_cls, float(out[ctx.target])
 
@@ -120,7 +120,7 @@ def test_lrp_no_longer_explains_the_bias_free_logit():
     with torch.no_grad():
         host.classifier.bias.copy_(torch.tensor([2.0, -2.0, 0.5]))
     x, c = bag(30, seed=3)
-    ex = LRPExplainer(host)
+    ex = LRPExplainer(host, variant="conserving")
     ctx = ex.prepare(x, c, target=0)
     r = ex.relevance(ctx)
     with torch.no_grad():
@@ -153,15 +153,24 @@ def test_transmil_xmil_code_variant_equals_the_literal_port(mode, seed):
     assert float(ours.logit) == pytest.approx(float(ref_logit), rel=1e-9)
     assert abs(float(ours.logit) - float(out[ctx.target])) > 1e-3  # not the real logit
     assert abs(float(ours.patches.sum() + ours.constant) - float(ours.logit)) > 1e-3  # not conserved
-    conserving = LRPExplainer(host, eps=1e-16).relevance(ctx)
+    conserving = LRPExplainer(host, eps=1e-16, variant="conserving").relevance(ctx)
     assert float((conserving.patches - ours.patches).abs().max()) > 1e-3
 
 
 def test_xmil_code_variant_is_the_default_rule_off_transmil_and_bad_variants_are_refused():
     host = _host("abmil", seed=1)
     x, c = bag(30, seed=1)
-    a = LRPExplainer(host).attribute(x, c)
+    a = LRPExplainer(host, variant="conserving").attribute(x, c)
     b = LRPExplainer(host, variant="xmil_code").attribute(x, c)
     np.testing.assert_array_equal(a, b)
     with pytest.raises(EvidentError, match="unknown LRP variant 'xmil'"):
         LRPExplainer(host, variant="xmil")
+
+
+def test_the_default_variant_explains_transmil_as_the_reference_code_does():
+    host = _host("transmil", seed=2)
+    x, c = bag(30, seed=2)
+    default = LRPExplainer(host)
+    assert default.variant == "xmil_code"
+    np.testing.assert_array_equal(default.attribute(x, c), LRPExplainer(host, variant="xmil_code").attribute(x, c))
+    assert not np.allclose(default.attribute(x, c), LRPExplainer(host, variant="conserving").attribute(x, c))
