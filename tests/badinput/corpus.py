@@ -767,3 +767,12 @@ for _cmd in ("explain", "recover", "import-bags", "audit", "extract", "train"):
     _out_case("is-a-file", _cmd, lambda d: _write(d / "outfile", b"x"))
     _out_case("under-a-file", _cmd, lambda d: _write(d / "outfile", b"x") / "sub")
     _out_case("name-too-long", _cmd, lambda d: d / LONG)
+
+
+@case("slide-png-over-the-memory-budget")
+def _(d, fx):  # a budget of 50 MiB stands for a machine too small for this image
+    from PIL import Image
+
+    p = d / "big.png"
+    Image.new("RGB", (3000, 3000), (250, 250, 250)).save(p)
+    return Run(["info", str(p)], p, extra_env={"EVIDENT_MAX_LOAD_BYTES": str(50 * 2**20)})
