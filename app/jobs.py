@@ -81,6 +81,10 @@ class InferenceThread(QThread):
                 self.failed_job.emit(job_id, str(exc))
             except Exception as exc:  # noqa: BLE001 - a job's bug must not kill the thread or the GUI
                 self.failed_job.emit(job_id, f"{type(exc).__name__}: {exc}")
+            except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt raised inside a job (a
+                # model calling sys.exit) would end this thread and leave the job pending forever: report it
+                self.failed_job.emit(job_id, f"the job was stopped ({type(exc).__name__}: {exc}); "
+                                             "the inference thread goes on")
             else:
                 if ev.is_set():
                     self.cancelled_job.emit(job_id)

@@ -22,7 +22,11 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import EvidentError
 
     for f in args.files:
-        if not Path(f).exists():
+        try:
+            missing = not Path(f).exists()
+        except OSError:  # a name over 255 bytes: the window opens and says so (core.review.filekinds)
+            missing = False
+        if missing:
             raise EvidentError(f, "no such file or folder")
     exit_after = getattr(args, "exit_after", None)
     if exit_after is not None and exit_after < 0:

@@ -46,10 +46,15 @@ def detect_kind(path: str | os.PathLike) -> FileKind:
     Raises
     ------
     EvidentError
-        The path does not exist, or an ``.h5`` that HDF5 cannot open.
+        The path does not exist or cannot be looked at (name too long), or an ``.h5`` that HDF5
+        cannot open.
     """
     p = Path(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:  # a name over 255 bytes, a loop of links: reported, not raised as OSError
+        raise EvidentError(p, f"cannot open ({exc.strerror or exc})") from None
+    if not exists:
         raise EvidentError(p, "no such file or folder")
     if p.is_dir():
         return FileKind.FOLDER

@@ -27,6 +27,7 @@ import openslide
 from PIL import Image
 
 from core.errors import EvidentError
+from core.memory_budget import check_fits
 
 __all__ = ["SlideReader", "open_slide", "IMAGE_SUFFIXES", "STANDARD_OBJECTIVES"]
 
@@ -123,6 +124,8 @@ class SlideReader:
                 warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": an error follows if it matters
                 with Image.open(self.path) as im:
                     self._format = (im.format or "image").lower()
+                    # decoded + RGBA copy + OpenSlide's copy, from the size the header declares
+                    check_fits(self.path, 12.0 * im.size[0] * im.size[1], f"a {im.size[0]} x {im.size[1]} px image")
                     im.load()
                     rgba = im.convert("RGBA")
         except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:

@@ -66,3 +66,18 @@ def test_evident_view_on_such_files_opens_the_window_and_exits_cleanly(tmp_path)
                               capture_output=True, text=True, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_evident_view_on_an_over_long_name_opens_the_window_and_says_so(tmp_path):
+    long_name = tmp_path / ("a" * 300 + ".svs")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "view", str(long_name), "--exit-after", "300"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_an_over_long_name_is_reported_in_the_window(window, tmp_path):
+    long_name = tmp_path / ("a" * 300 + ".svs")
+    window.open_paths([long_name])
+    shown = [window.info_panel.messages.item(i).text() for i in range(window.info_panel.messages.count())]
+    assert any("File name too long" in m and str(long_name) in m for m in shown), shown
