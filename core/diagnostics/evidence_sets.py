@@ -23,7 +23,7 @@ import numpy as np
 
 from core.diagnostics.evidence_search import SearchConfig, SearchResult, is_necessary, is_sufficient, search_subset
 from core.diagnostics.interventions import InterventionEngine
-from core.diagnostics.search_evaluators import make_evaluator
+from core.diagnostics.search_evaluators import ForwardEvaluator, make_evaluator
 
 __all__ = ["EvidenceSet", "EvidenceSets", "SET_PREFIX", "evidence_sets", "evidence_subsets", "with_search_results"]
 
@@ -58,9 +58,14 @@ class EvidenceSets(NamedTuple):
         return [int(s.indices.size) for s in self.sets]
 
 
-def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = SearchConfig()) -> EvidenceSets:
-    """Disjoint sufficient subsets of the engine's bag, guided by ``guide`` ((N,) float, higher = more evidence)."""
-    ev = make_evaluator(engine, config.path)
+def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = SearchConfig(), *,
+                  evaluator: ForwardEvaluator | None = None) -> EvidenceSets:
+    """Disjoint sufficient subsets of the engine's bag, guided by ``guide`` ((N,) float, higher = more evidence).
+
+    ``evaluator``: reuse one (e.g. the one a :func:`search_subset` call on the same engine used);
+    ``n_evaluations`` then counts from its current value."""
+    ev = evaluator or make_evaluator(engine, config.path)
+    start = ev.n_evaluations
     pool = np.arange(engine.n)
     found: list[SearchResult] = []
     reason = "k_max"
@@ -88,7 +93,7 @@ def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = Sear
         for j, r in enumerate(found):
             pa, pu = float(engine._phi(alone[j:j + 1])[0]), float(engine._phi(union[j:j + 1])[0])
             sets.append(EvidenceSet(r.indices, r.phi_keep, pa, pu, phi0 - r.phi_keep, phi0 - pa, phi0 - pu, bool(nec[j])))
-    return EvidenceSets(tuple(sets), reason, engine.phi_before, ev.n_evaluations, ev.kind)
+    return EvidenceSets(tuple(sets), reason, engine.phi_before, ev.n_evaluations - start, ev.kind)
 
 
 def evidence_subsets(result: EvidenceSets, sn: SearchResult | None, config: SearchConfig, guide_name: str):
