@@ -118,7 +118,7 @@ def _search(name: str, gce: bool, n: int, sample: int = 20, device: str = "cpu")
     from core.diagnostics.evidence_search import SearchConfig, search_subset
     from core.diagnostics.evidence_sets import evidence_sets
     from core.diagnostics.interventions import InterventionEngine
-    from core.diagnostics.search_evaluators import ForwardEvaluator
+    from core.diagnostics.search_evaluators import ForwardEvaluator, make_evaluator
 
     model = _model(name, gce).to(device)
     x, c = _bag(n)
@@ -127,7 +127,11 @@ def _search(name: str, gce: bool, n: int, sample: int = 20, device: str = "cpu")
     engine_ms = (time.perf_counter() - t0) * 1000.0
     guide = eng.keep_only(np.arange(n)).attention_after  # (N,) attention on the full bag
     cfg = SearchConfig(scan="linear")
-    ours_ms, (sn, sets) = best_ms(lambda: (search_subset(eng, guide, cfg), evidence_sets(eng, guide, cfg)), 3)
+    def ours():
+        ev = make_evaluator(eng, cfg.path)
+        return search_subset(eng, guide, cfg, evaluator=ev), evidence_sets(eng, guide, cfg, evaluator=ev)
+
+    ours_ms, (sn, sets) = best_ms(ours, 3)
     sets_ours_ms = best_ms(lambda: evidence_sets(eng, guide, cfg), 3)[0]
     t0 = time.perf_counter()
     slow = evidence_sets(eng, guide, replace(cfg, path="forward"))

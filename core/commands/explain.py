@@ -146,10 +146,12 @@ def _search(model, bag, guide_map, guide: str, config, device, ev):
     from core.diagnostics.evidence_search import search_subset
     from core.diagnostics.evidence_sets import evidence_sets, evidence_subsets, with_search_results
     from core.diagnostics.interventions import InterventionEngine
+    from core.diagnostics.search_evaluators import make_evaluator
 
     eng = InterventionEngine(model, bag.features, bag.coords, device=device)
-    sn = search_subset(eng, guide_map, config)
-    sets = evidence_sets(eng, guide_map, config)
+    evaluator = make_evaluator(eng, config.path)
+    sn = search_subset(eng, guide_map, config, evaluator=evaluator)
+    sets = evidence_sets(eng, guide_map, config, evaluator=evaluator)
     subsets, numbers = evidence_subsets(sets, sn, config, guide)
     sn_text = f"{sn.indices.size} patches" if sn.found else f"none ({sn.stop_reason})"
     note = (f", {len(sets.sets)} evidence set(s) of {'/'.join(map(str, sets.sizes)) or '-'} patches "

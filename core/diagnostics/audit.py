@@ -170,9 +170,11 @@ def search_summary(engine: InterventionEngine, guide: np.ndarray, config: Search
     """One slide's evidence sets and sufficient-and-necessary subset, as plain numbers."""
     from core.diagnostics.evidence_search import search_subset
     from core.diagnostics.evidence_sets import evidence_sets
+    from core.diagnostics.search_evaluators import make_evaluator
 
-    sets = evidence_sets(engine, guide, config)
-    sn = search_subset(engine, guide, config)
+    ev = make_evaluator(engine, config.path)
+    sets = evidence_sets(engine, guide, config, evaluator=ev)
+    sn = search_subset(engine, guide, config, evaluator=ev)
     return {"n_sets": len(sets.sets), "sizes": sets.sizes, "stop_reason": sets.stop_reason,
             "sn_found": sn.found, "sn_size": int(sn.indices.size), "sn_stop_reason": sn.stop_reason}
 

@@ -1,18 +1,18 @@
 """Evidence sets: disjoint sufficient subsets of one bag, found recursively (docs/evidence_search.md).
 
-With the pool R_1 = the whole bag: if keeping all of R_j is not sufficient (module
-:mod:`core.diagnostics.evidence_search`), stop (``no_sufficient_rest``); else S_j = the smallest
-sufficient subset of R_j found by :func:`search_subset` (same guide map, ranking and settings; stop
-``size_limit`` if none fits K_max); R_{j+1} = R_j \\ S_j; at most ``k_max`` sets (stop ``k_max``),
-or ``empty_pool``. Each set is sufficient on its own, so a slide with ≥ 2 sets holds independent
+With the pool R_1 = the whole bag: S_j = the smallest sufficient subset of R_j found by
+:func:`search_subset` (:mod:`core.diagnostics.evidence_search`: same guide map, ranking and
+settings); stop (``no_sufficient_subset``) when that search finds none within K_max patches;
+R_{j+1} = R_j \\ S_j; at most ``k_max`` sets (stop ``k_max``), or ``empty_pool``. "No sufficient
+subset remains" is judged by the search, not by keeping all of R_j: a rest that is not sufficient as a
+whole (diluted by patches of other classes) can still hold a sufficient subset. Each set is sufficient on its own, so a slide with ≥ 2 sets holds independent
 pieces of evidence (the GCE paper's minimal-subset diagnostic, method.md §5). Per set j::
 
     keep_only_drop            Φ(X) − Φ(X_{S_j})                    (S; ≤ δs by construction)
     complement_degradation    Φ(X) − Φ(X \\ S_j)                    (N of the set alone)
     remove_union_degradation  Φ(X) − Φ(X \\ (S_1 ∪ … ∪ S_j))       (N of the first j sets together)
 
-Cost: per set one search (O(K_max · H) on the cache) plus one keep-only of the rest and two
-removals; a 10k-patch bag takes milliseconds on the cache (``evident bench explain``).
+Cost: per set one search (O(K_max · H) on the cache) and two removals; a 10k-patch bag takes milliseconds on the cache (``evident bench explain``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.diagnostics.evidence_search import SearchConfig, SearchResult, is_necessary, is_sufficient, search_subset
+from core.diagnostics.evidence_search import SearchConfig, SearchResult, is_necessary, search_subset
 from core.diagnostics.interventions import InterventionEngine
-from core.diagnostics.search_evaluators import make_evaluator
+from core.diagnostics.search_evaluators import ForwardEvaluator, make_evaluator
 
 __all__ = ["EvidenceSet", "EvidenceSets", "SET_PREFIX", "evidence_sets", "evidence_subsets", "with_search_results"]
 
@@ -58,9 +58,14 @@ class EvidenceSets(NamedTuple):
         return [int(s.indices.size) for s in self.sets]
 
 
-def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = SearchConfig()) -> EvidenceSets:
-    """Disjoint sufficient subsets of the engine's bag, guided by ``guide`` ((N,) float, higher = more evidence)."""
-    ev = make_evaluator(engine, config.path)
+def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = SearchConfig(), *,
+                  evaluator: ForwardEvaluator | None = None) -> EvidenceSets:
+    """Disjoint sufficient subsets of the engine's bag, guided by ``guide`` ((N,) float, higher = more evidence).
+
+    ``evaluator``: reuse one (e.g. the one a :func:`search_subset` call on the same engine used);
+    ``n_evaluations`` then counts from its current value."""
+    ev = evaluator or make_evaluator(engine, config.path)
+    start = ev.n_evaluations
     pool = np.arange(engine.n)
     found: list[SearchResult] = []
     reason = "k_max"
@@ -68,13 +73,9 @@ def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = Sear
         if pool.size == 0:
             reason = "empty_pool"
             break
-        keep, _ = ev.sets([pool], removal=False)
-        if not is_sufficient(engine, keep, config)[0]:
-            reason = "no_sufficient_rest"
-            break
         res = search_subset(engine, guide, config, criterion="sufficient", pool=pool, evaluator=ev)
         if not res.found:
-            reason = res.stop_reason
+            reason = "no_sufficient_subset"
             break
         found.append(res)
         pool = np.setdiff1d(pool, res.indices)
@@ -88,7 +89,7 @@ def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = Sear
         for j, r in enumerate(found):
             pa, pu = float(engine._phi(alone[j:j + 1])[0]), float(engine._phi(union[j:j + 1])[0])
             sets.append(EvidenceSet(r.indices, r.phi_keep, pa, pu, phi0 - r.phi_keep, phi0 - pa, phi0 - pu, bool(nec[j])))
-    return EvidenceSets(tuple(sets), reason, engine.phi_before, ev.n_evaluations, ev.kind)
+    return EvidenceSets(tuple(sets), reason, engine.phi_before, ev.n_evaluations - start, ev.kind)
 
 
 def evidence_subsets(result: EvidenceSets, sn: SearchResult | None, config: SearchConfig, guide_name: str):

@@ -106,7 +106,10 @@ class CachedEvaluator(ForwardEvaluator):
         w, total, s, _ = engine._totals()  # (N,) float64, (), (H,), ()
         self.w_total, self.s_total = float(total), s.cpu().numpy()  # W_X, Σ_X w_i e_i (H,)
         self.w_np = w.cpu().numpy()  # (N,)
-        self._we = self._rows(np.arange(engine.n)) if 8 * engine.n * engine.e.shape[1] <= max_bytes else None
+        self._we = None
+        if 8 * engine.n * engine.e.shape[1] <= max_bytes:
+            with torch.inference_mode():
+                self._we = self.w_np[:, None] * engine.e.double().cpu().numpy()  # (N, H)
 
     def _rows(self, idx: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64)).to(self.engine.x.device)
@@ -164,17 +167,31 @@ class CachedEvaluator(ForwardEvaluator):
         idx = np.asarray(subset, dtype=np.int64)
         return idx, float(self.w_np[idx].sum()), self._weighted(idx).sum(0)
 
-    def without(self, state, i: int, *, removal: bool = True):
-        """O(H): the kept sums minus patch ``i``'s terms."""
-        idx, w, v = state
-        trial = idx[idx != i]
-        w2, v2 = w - float(self.w_np[i]), v - self._weighted(np.array([i]))[0]
-        keep, rm = self._from_sums(np.array([w2]), v2[None], lambda rows: [trial], removal)
-        return keep, rm, (trial, w2, v2)
-
     @staticmethod
     def members(state) -> np.ndarray:
         return state[0]
+
+    def without_each(self, state, drops: np.ndarray, *, removal: bool = True):
+        """Outputs ((B, C) each) of the state's subset minus each one of ``drops`` (B,), in O(B · H)."""
+        idx, w, v = state
+        drops = np.asarray(drops, dtype=np.int64)
+        ws = w - self.w_np[drops]
+        vs = v[None, :] - self._weighted(drops)
+        return self._from_sums(ws, vs, lambda rows: [idx[idx != drops[r]] for r in rows], removal)
+
+    def without_cumulative(self, state, drops: np.ndarray, *, removal: bool = True):
+        """Outputs ((B, C) each) of the state's subset minus ``drops[:t]`` for t = 1..B, in O(B · H)."""
+        idx, w, v = state
+        drops = np.asarray(drops, dtype=np.int64)
+        ws = w - np.cumsum(self.w_np[drops])
+        vs = v[None, :] - np.cumsum(self._weighted(drops), axis=0)
+        return self._from_sums(ws, vs, lambda rows: [np.setdiff1d(idx, drops[: r + 1]) for r in rows], removal)
+
+    def drop(self, state, drops):
+        """The state without patches ``drops`` (int or (K,) int)."""
+        idx, w, v = state
+        d = np.atleast_1d(np.asarray(drops, dtype=np.int64))
+        return np.setdiff1d(idx, d), w - float(self.w_np[d].sum()), v - self._weighted(d).sum(0)
 
     def grow(self, pairs: list, *, removal: bool = True):
         """O(B · H): each parent's kept sums plus patch ``i``'s terms."""

@@ -65,7 +65,7 @@ def test_a_misleading_guide_still_ends_minimal_after_pruning(known):
 def test_evidence_sets_are_disjoint_each_sufficient_and_cover_the_evidence(known):
     model, x, c, truth, eng, guide = known
     res = evidence_sets(eng, guide, SearchConfig())
-    assert res.stop_reason == "no_sufficient_rest" and len(res.sets) == truth.size
+    assert res.stop_reason == "no_sufficient_subset" and len(res.sets) == truth.size
     seen: set[int] = set()
     for s in res.sets:
         assert not seen & set(s.indices.tolist())
@@ -158,3 +158,18 @@ def test_hosts_without_cache_use_forwards_and_the_cache_is_refused():
         assert r.sufficient and r.necessary
     with pytest.raises(ValueError, match="no attention-pooling cache"):
         search_subset(eng, guide, SearchConfig(path="cache"))
+
+
+def test_sets_continue_while_a_sufficient_subset_remains_even_if_the_rest_as_a_whole_is_not():
+    """5 evidence patches among 5000 background: after two sets the rest, kept whole, is diluted below
+    Φ(X) − δs, yet each remaining evidence patch alone is sufficient -- all 5 are found."""
+    model = known_model()
+    x, c, truth = known_bag(n_background=5000, n_evidence=5)
+    eng = InterventionEngine(model, x, c)
+    guide = eng.keep_only(np.arange(eng.n)).attention_after
+    res = evidence_sets(eng, guide, SearchConfig())
+    assert res.stop_reason == "no_sufficient_subset" and len(res.sets) == 5
+    assert sorted(np.concatenate([s.indices for s in res.sets]).tolist()) == truth.tolist()
+    rest = np.setdiff1d(np.arange(eng.n), np.concatenate([s.indices for s in res.sets[:2]]))
+    assert not _sufficient(model, x, c, rest, eng)  # the whole rest would have stopped the search here
+    assert all(_sufficient(model, x, c, s.indices, eng) for s in res.sets[2:])

@@ -31,7 +31,7 @@ def test_explain_writes_evidence_sets_with_sn_numbers_and_settings(tmp_path, cap
         phi, cls = forward_phi(model, x, c, s.indices, 1)
         assert cls == 1 and ev.snr[n]["keep_only_drop"] == pytest.approx(phi_full - phi, abs=1e-6)
         assert s.attrs["search_guide"] == "attention" and s.attrs["search_delta_n"] == 0.3
-        assert s.attrs["n_sets"] == 5 and s.attrs["sets_stop_reason"] == "no_sufficient_rest"
+        assert s.attrs["n_sets"] == 5 and s.attrs["sets_stop_reason"] == "no_sufficient_subset"
         assert {"complement_degradation", "remove_union_degradation"} <= set(ev.snr[n])
     np.testing.assert_array_equal(ev.subsets["sufficient_necessary"].indices, truth)
     assert ev.snr["sufficient_necessary"]["complement_degradation"] > 0.5
@@ -87,7 +87,7 @@ def test_audit_reports_evidence_sets_per_slide_and_a_cohort_line(tmp_path, capsy
     assert [int(r["evidence_sets"]) for r in rows] == truth_sizes
     assert [r["evidence_set_sizes"] for r in rows] == [";".join(["1"] * k) for k in truth_sizes]
     assert [int(r["sufficient_necessary_size"]) for r in rows] == truth_sizes
-    assert {r["evidence_sets_stop"] for r in rows} == {"no_sufficient_rest"}
+    assert {r["evidence_sets_stop"] for r in rows} == {"no_sufficient_subset"}
     es = json.loads((out / "cohort.json").read_text())["evidence_sets"]
     assert es["slides"] == 3 and es["mean_sets"] == pytest.approx(4.0) and es["pct_ge2"] == 100.0
     assert es["pct_sufficient_necessary"] == 100.0 and es["mean_set_size"] == 1.0
