@@ -191,8 +191,7 @@ class MainWindow(QMainWindow):
         audits = list(plan.audits) if cohort is not None else []
         files = list(plan.files) + ([] if cohort is not None else list(plan.audits))
         for folder in audits:
-            if cohort.load(folder) is not None:
-                self.review.docks["cohort"].show()
+            cohort.load(folder)  # a loaded cohort shows its dock (ReviewFeatures.show_cohort_dock)
         result = self.session.open(files) if files else None
         if (result is not None and result.groups) or audits:
             self._remember(paths)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QTimer, QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
@@ -84,8 +84,21 @@ class ReviewFeatures(QObject):
         return False
 
     def _cohort_loaded(self, _rows: int) -> None:
-        self.docks["cohort"].show()
-        self.docks["cohort"].raise_()
+        self.show_cohort_dock()
+
+    def show_cohort_dock(self) -> None:
+        """Show the Cohort dock; the first time, at a quarter of the window's height (the docks on
+        the right keep room for their charts)."""
+        dock = self.docks["cohort"]
+        first = not dock.isVisible()
+        dock.show()
+        dock.raise_()
+        if first:
+            QTimer.singleShot(0, self._size_cohort_dock)
+
+    def _size_cohort_dock(self) -> None:
+        h = max(160, self.window.height() // 4)
+        self.window.resizeDocks([self.docks["cohort"]], [h], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         return self.window.add_dock(title, widget, area, name=f"review: {title}")
@@ -123,8 +136,7 @@ class ReviewFeatures(QObject):
         self._act(m, "jobs", "&Jobs (train, recover, explain, audit)…", self.open_jobs, "Ctrl+J")
 
     def _load_cohort(self) -> None:
-        self.docks["cohort"].show()
-        self.docks["cohort"].raise_()
+        self.show_cohort_dock()
         self.cohort._load_dialog()
 
     def open_compare(self):
@@ -160,8 +172,7 @@ class ReviewFeatures(QObject):
         self.gallery.release_slide()
 
     def _audit_ready(self, folder: str) -> None:
-        self.docks["cohort"].show()
-        self.docks["cohort"].raise_()
+        self.show_cohort_dock()
         self.cohort.load(folder)
 
     def shutdown(self) -> None:

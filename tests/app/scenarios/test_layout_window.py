@@ -154,4 +154,9 @@ def test_cohort_dock_appears_when_a_cohort_loads_without_overlap(qtbot, tmp_path
     for (a, ra), (b, rb) in itertools.combinations(rects.items(), 2):
         assert not ra.intersects(rb), (a, ra, b, rb)
     assert w.centralWidget().height() >= 200  # the slide keeps room above the table
+    # the table takes at most about a quarter of the window: the right-hand docks keep room for the
+    # intervention chart (at 1366 x 768 under Xvfb the shown table left it ~20 px)
+    qtbot.waitUntil(lambda: dock.height() <= 0.3 * w.height(), timeout=3000)
+    top = w.docks["layers"]
+    assert top.height() >= 0.4 * w.height(), (top.height(), w.height())
     w.close()
