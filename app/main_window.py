@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
         s = self.session
         if self.view.reader is not s.slide:
             self.view.set_slide(s.slide)
+            self.cursor_text.setText("")  # the readout described the previous slide's patch
         title = s.files.stem if s.files is not None else ""
         self.setWindowTitle(f"Evident — {title}" if title else "Evident")
         self.overlays.set_selection(s.grid, s.selection)

@@ -124,6 +124,10 @@ def test_hover_readout_in_status_bar(window, demo_project):
     window._cursor(float(x), float(y))
     text = window.cursor_text.text()
     assert f"patch {i}" in text and "attention" in text and "rank 1" in text and "gate" in text and "µm" in text
+    old_reader = window.view.reader
+    window.open_paths([demo_project["slide"]])  # another slide (here: the same file opened anew)
+    assert window.view.reader is not old_reader
+    assert window.cursor_text.text() == ""  # no readout of the previous slide's patch left behind
 
 
 def test_overlapping_patches_are_drawn_as_exact_rectangles(window, demo_project, tmp_path):
