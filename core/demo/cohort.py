@@ -32,7 +32,7 @@ from core.demo.tiff_writer import write_pyramid_tiff
 from core.errors import EvidentError
 from core.hashing import file_sha256
 
-__all__ = ["COHORT_VERSION", "EVIDENCE_CLASS", "Cohort", "CohortConfig", "build_cohort", "read_truth"]
+__all__ = ["COHORT_VERSION", "EVIDENCE_CLASS", "DemoCohort", "CohortConfig", "build_cohort", "read_truth"]
 
 COHORT_VERSION = 1
 EVIDENCE_CLASS = "Epidermis"
@@ -72,7 +72,7 @@ class CohortConfig:
 
 
 @dataclass(frozen=True)
-class Cohort:
+class DemoCohort:
     """A built cohort.
 
     Attributes
@@ -111,7 +111,7 @@ def _key(config: CohortConfig, source_sha: str) -> dict:
     return {"version": COHORT_VERSION, "config": asdict(config), "source_sha256": source_sha}
 
 
-def _cached(root: Path, key: dict) -> Cohort | None:
+def _cached(root: Path, key: dict) -> DemoCohort | None:
     import json
 
     try:
@@ -126,7 +126,7 @@ def _cached(root: Path, key: dict) -> Cohort | None:
     needed += [root / sub / f"{i}.{ext}" for i in ids for sub, ext in (("slides", "tiff"), ("annotations", "geojson"))]
     if not ids or not all(p.exists() for p in needed):
         return None
-    return Cohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json", slide_ids=ids,
+    return DemoCohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json", slide_ids=ids,
                   labels=labels, rebuilt=False)
 
 
@@ -153,7 +153,7 @@ def _write_thumbnail(path: Path, image: np.ndarray) -> None:
 
 
 def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(), *,
-                 source: str | os.PathLike | None = None, rebuild: bool = False, progress: bool = True) -> Cohort:
+                 source: str | os.PathLike | None = None, rebuild: bool = False, progress: bool = True) -> DemoCohort:
     """Build the cohort under ``root`` unless an identical build is cached there.
 
     Parameters
@@ -226,7 +226,7 @@ def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(),
     counts = {CLASSES[c]: int((catalog.classes == c).sum()) for c in range(len(CLASSES))}
     atomic_write_json(root / "cohort.json", {**key, "source": str(src), "candidate_patches": counts,
                                              "labels": labels})
-    return Cohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json",
+    return DemoCohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json",
                   slide_ids=tuple(labels), labels=labels, rebuilt=True)
 
 

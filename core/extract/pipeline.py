@@ -61,12 +61,12 @@ def read_patch(reader, x: int, y: int, grid: PatchGrid) -> np.ndarray:
     if not np.all(alpha == 255):
         a = alpha[..., None].astype(np.uint16)
         rgb = ((rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
-    if s != grid.patch_size:
+    side = grid.patch_size_target_px
+    if s != side:
         from PIL import Image
 
         img = Image.fromarray(np.ascontiguousarray(rgb)).resize(
-            (grid.patch_size, grid.patch_size), Image.Resampling.BOX if s > grid.patch_size
-            else Image.Resampling.BILINEAR)
+            (side, side), Image.Resampling.BOX if s > side else Image.Resampling.BILINEAR)
         rgb = np.asarray(img, dtype=np.uint8)
     return np.ascontiguousarray(rgb)
 
@@ -181,7 +181,7 @@ def extract_slide(
             raise EvidentError(slide_path, f"encoder {encoder.name!r} produced NaN or Inf features")
         attrs = {**grid.attrs(), "encoder": encoder.name, "encoder_dim": int(encoder.dim),
                  "tissue_threshold": float(tissue_threshold)}
-        bag = FeatureBag(features=feats, coords=grid.coords, patch_size_level0=grid.patch_size_level0,
+        bag = FeatureBag(features=feats, coords=grid.coords, patch_size_level0=grid.patch_size_level0_px,
                          slide_id=slide_path.stem, source=str(out), attrs=attrs)
         write_bag(out, bag, layout="trident")
         if preview:

@@ -46,7 +46,7 @@ def render_preview(thumbnail: np.ndarray, tissue: TissueMask, grid: PatchGrid) -
     img = Image.fromarray(out.astype(np.uint8))
     draw = ImageDraw.Draw(img)
     sx, sy = w / grid.level0_width, h / grid.level0_height
-    ps = grid.patch_size_level0
+    ps = grid.patch_size_level0_px
     for x, y in grid.coords:
         draw.rectangle([x * sx, y * sy, (x + ps) * sx - 1, (y + ps) * sy - 1], outline=_OUTLINE, width=1)
     return np.asarray(img, dtype=np.uint8)

@@ -150,7 +150,7 @@ def check_compatible(config: dict, path: str | os.PathLike, against: object = No
     against
         A :class:`~core.data.bag.FeatureBag` (its ``feature_dim``), a
         :class:`~core.data.manifest.Manifest` (its ``task`` and ``classes``) or a training
-        :class:`~core.train.cohort.Cohort` (all three); the keywords below override.
+        :class:`~core.train.cohort.TrainCohort` (all three); the keywords below override.
     feature_dim
         D of the bags (``bag.feature_dim``).
     classes

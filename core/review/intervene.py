@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["InterventionRequest", "InterventionResult", "Predictor", "Cancelled", "load_predictor"]
+__all__ = ["InterventionRequest", "InterventionReport", "Predictor", "Cancelled", "load_predictor"]
 
 
 class Cancelled(Exception):
@@ -40,8 +40,11 @@ class InterventionRequest:
 
 
 @dataclass(frozen=True, eq=False)
-class InterventionResult:
-    """Before/after numbers of one intervention.
+class InterventionReport:
+    """Before/after numbers of one intervention asked for in the viewer, with its selection.
+
+    Built from :class:`core.diagnostics.interventions.InterventionResult` (the engine's raw before/after)
+    with the request (``action``, ``indices``), the sufficiency/necessity drops and class names.
 
     Attributes
     ----------
@@ -123,7 +126,7 @@ class Predictor:
             self.recoverability_gap = abs(self.engine.keep_only(s_pi, hard=True).phi_delta)
         self.classes = tuple(classes) if len(classes) == c else tuple(f"class {i}" for i in range(c))
 
-    def run(self, request: InterventionRequest, cancel: threading.Event | None = None) -> InterventionResult:
+    def run(self, request: InterventionRequest, cancel: threading.Event | None = None) -> InterventionReport:
         """Apply ``request`` and measure S and N for its subset; raises :class:`Cancelled`."""
         cancel = cancel or threading.Event()
         idx = np.unique(np.asarray(request.indices, dtype=np.int64))
@@ -136,7 +139,7 @@ class Predictor:
         if cancel.is_set():
             raise Cancelled()
         r = kept if request.action == "keep" else removed
-        return InterventionResult(request.action, idx, r.probs_before, r.probs_after, r.phi_before, r.phi_after,
+        return InterventionReport(request.action, idx, r.probs_before, r.probs_after, r.phi_before, r.phi_after,
                                   r.attention_after, r.gates_after, kept.phi_before - kept.phi_after,
                                   removed.phi_before - removed.phi_after, self.classes, self.recoverability_gap,
                                   self.device)

@@ -39,7 +39,7 @@ from core.review.layer_roles import default_layers, distinct_subset_colour, map_
 from core.review.layers import Layer
 from core.review.matching import MatchResult, SlideFiles, collect, match_files
 from core.review.normalise import rank_percentile
-from core.review.patch_grid import PatchGrid, patch_grid
+from core.review.patch_grid import PatchLattice, patch_lattice
 from core.review.signals import Signal
 
 __all__ = ["ReviewSession", "InterventionRecord"]
@@ -95,7 +95,7 @@ class ReviewSession:
         self.files: SlideFiles | None = None
         self.slide: Any = None
         self.bag: Any = None
-        self.grid: PatchGrid | None = None
+        self.grid: PatchLattice | None = None
         self.gates: np.ndarray | None = None
         self.responses: np.ndarray | None = None
         self.prompts: tuple[str, ...] = ()
@@ -224,7 +224,7 @@ class ReviewSession:
             raise EvidentError(path, f"its {bag.n_patches} patch corners differ from the open evidence file's "
                                      f"{self.n_patches}: not the bag the evidence was computed on")
         ps = bag.patch_size_level0 or _infer_patch_size(bag.coords)
-        self.bag, self.grid = bag, patch_grid(bag.coords, ps)
+        self.bag, self.grid = bag, patch_lattice(bag.coords, ps)
 
     def _load_evidence(self, path) -> None:
         """Evidence layers; without a feature bag the file's own patch corners make the grid (the maps
@@ -233,7 +233,7 @@ class ReviewSession:
 
         content = read_evidence_layers(path, None if self.bag is None else self.bag.coords)
         if self.bag is None:
-            self.grid = patch_grid(content.coords, _infer_patch_size(content.coords))
+            self.grid = patch_lattice(content.coords, _infer_patch_size(content.coords))
         self.gates, self.responses, self.prompts = content.gates, content.responses, content.prompts
         self.classes = content.classes
         # one map visible (the primary one), subsets in distinct colours: core.review.layer_roles
@@ -349,7 +349,7 @@ class ReviewSession:
         if self._tissue_fraction is None or self._tissue_fraction[0] is not self.grid:
             from core.extract.tissue import patch_tissue_fraction
 
-            frac = patch_tissue_fraction(self.tissue, self.grid.coords, self.grid.patch_size)
+            frac = patch_tissue_fraction(self.tissue, self.grid.coords, self.grid.patch_size_level0_px)
             self._tissue_fraction = (self.grid, frac)
         return self._tissue_fraction[1]
 

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from core.errors import EvidentError
 
-__all__ = ["TrainBag", "Cohort", "load_cohort", "cohort_from_arrays"]
+__all__ = ["TrainBag", "TrainCohort", "load_cohort", "cohort_from_arrays"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +39,7 @@ class TrainBag:
 
 
 @dataclass(frozen=True, eq=False)
-class Cohort:
+class TrainCohort:
     """Bags, task, classes (classification) and the feature width D."""
 
     bags: tuple[TrainBag, ...]
@@ -58,7 +58,7 @@ class Cohort:
 
 
 def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLike | None,
-                task: str | None = None) -> Cohort:
+                task: str | None = None) -> TrainCohort:
     """Read a manifest and every slide's feature bag.
 
     Feature files come from the manifest's ``features_path`` column or are searched under
@@ -98,11 +98,11 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
             target = torch.tensor([float(row.time), float(row.event)], dtype=torch.float32)
         bags.append(TrainBag(row.slide_id, row.case_id, torch.from_numpy(np.ascontiguousarray(bag.features)),
                              torch.from_numpy(np.ascontiguousarray(bag.coords)), target, row.label or ""))
-    return Cohort(tuple(bags), m.task, m.classes, int(dim), str(m.path))
+    return TrainCohort(tuple(bags), m.task, m.classes, int(dim), str(m.path))
 
 
 def cohort_from_arrays(features: list[np.ndarray], targets: list, task: str, classes: tuple[str, ...] = (),
-                       case_ids: list[str] | None = None, slide_ids: list[str] | None = None) -> Cohort:
+                       case_ids: list[str] | None = None, slide_ids: list[str] | None = None) -> TrainCohort:
     """A cohort from in-memory bags (tests, benchmarks): features[i] (N_i, D) float; targets per task."""
     bags = []
     for i, (f, t) in enumerate(zip(features, targets, strict=True)):
@@ -116,4 +116,4 @@ def cohort_from_arrays(features: list[np.ndarray], targets: list, task: str, cla
         bags.append(TrainBag(sid, case_ids[i] if case_ids else sid, x, coords, target, label))
     if task == "classification" and not classes:
         classes = tuple(str(c) for c in range(int(max(int(b.target) for b in bags)) + 1))
-    return Cohort(tuple(bags), task, tuple(classes), int(bags[0].features.shape[1]))
+    return TrainCohort(tuple(bags), task, tuple(classes), int(bags[0].features.shape[1]))

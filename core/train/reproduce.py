@@ -58,7 +58,7 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def mil_csv_cohort(path: str | Path):
-    """A :class:`core.train.cohort.Cohort` straight from a MIL CSV (label, bag id, features)."""
+    """A :class:`core.train.cohort.TrainCohort` straight from a MIL CSV (label, bag id, features)."""
     from core.data.manifest_parsing import sort_classes
     from core.data.mil_csv import read_mil_csv
     from core.train.cohort import cohort_from_arrays
