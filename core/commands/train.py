@@ -1,7 +1,7 @@
 """``evident train``: repeated k-fold cross-validation of a MIL host on a cohort (core.train.cv).
 
-GCE hook: the GCE engineer adds ``--gce --anchors SPEC --ablation NAME`` in
-:func:`add_gce_arguments` and returns a model factory from :func:`gce_factory` (see
+GCE hook: :func:`core.train.gce_cv.add_gce_arguments` adds ``--gce --anchors SPEC --ablation NAME``
+and :func:`core.train.gce_cv.gce_factory` returns a model factory (see
 :mod:`core.train.objective`: ``(host_name, host_config, train_bags) -> (model, objective)``, e.g.
 wrapping the host with ``core.models.gce.build_gce`` and returning ``model.objective(task)``), plus
 the settings to store in ``config.json``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from core.commands._argtypes import nonneg_float, positive_int
+from core.train.gce_cv import add_gce_arguments, gce_factory  # GCE options (torch-free at import)
 
 NAME = "train"
 HELP = "cross-validate a MIL host (abmil, clam_sb, transmil, dsmil, dtfd) on a cohort manifest + feature bags"
@@ -20,21 +21,6 @@ DESCRIPTION = (
     "label). Writes OUT/config.json, OUT/fold_<r>_<k>/model.pt, OUT/predictions.csv, OUT/results.json "
     "(per-fold metrics, mean and std) and OUT/training_curves.png. --resume continues an interrupted run."
 )
-
-
-# --- GCE options (implemented in core.train.gce_cv) ---
-def add_gce_arguments(p: argparse.ArgumentParser) -> None:
-    """``--gce``, ``--anchors SPEC``, ``--ablation NAME``, ``--evidence-budget F``."""
-    from core.train.gce_cv import add_gce_arguments as add
-
-    add(p)
-
-
-def gce_factory(args: argparse.Namespace, cohort):
-    """Return ``(factory, extra_config)`` when ``--gce`` is given, else ``(None, {})``."""
-    from core.train.gce_cv import gce_factory as make
-
-    return make(args, cohort)
 
 
 # --- explanation-aware training options (core.train.explanation_loss / annotation_masks) ---

@@ -55,9 +55,9 @@ class DigitBag:
 
     def to_feature_bag(self) -> FeatureBag:
         """As a :class:`FeatureBag` on a synthetic grid of 8-pixel cells."""
-        from core.data.mil_csv import grid_coords
+        from core.data.mil_csv import synthetic_grid_coords
 
-        coords, cols, rows = grid_coords(self.features.shape[0], PATCH_SIZE)
+        coords, cols, rows = synthetic_grid_coords(self.features.shape[0], PATCH_SIZE)
         attrs = {"patch_size": PATCH_SIZE, "patch_size_level0": PATCH_SIZE, "overlap": 0,
                  "level0_width": cols * PATCH_SIZE, "level0_height": rows * PATCH_SIZE,
                  "coords_synthetic": True}

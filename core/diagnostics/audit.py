@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.diagnostics.curves import keep_slide, slide_curves, summarise
+from core.diagnostics.curves import keep_slide, slide_curves, summarise_curves
 from core.diagnostics.evidence_search import SearchConfig
 from core.diagnostics.failures import FailureThresholds, classify_failures, count_failures
 from core.diagnostics.interventions import InterventionEngine
@@ -212,7 +212,7 @@ def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
     keys = sorted({k for s in slides for k in s.minimal})
     for k in keys:
         minimal[k] = summarise_minimal([s.minimal[k] for s in slides if k in s.minimal])
-    out = {"n_slides": len(slides), "n_included": len(inc), "aupc": summarise([s.curves for s in inc]),
+    out = {"n_slides": len(slides), "n_included": len(inc), "aupc": summarise_curves([s.curves for s in inc]),
            "snr": snr, "minimal": minimal, "failures": count_failures([s.failures for s in slides])}
     searched = [s.evidence_sets for s in slides if s.evidence_sets]
     if searched:

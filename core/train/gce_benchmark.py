@@ -56,14 +56,14 @@ def _stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
     """``"digits"`` (100 digit bags, known evidence), ``"musk1"`` or ``"ucsb"`` (real MIL sets)."""
-    from core.data.mil_csv import grid_coords
+    from core.data.mil_csv import synthetic_grid_coords
 
     if name == "digits":
         from core.data.digits import make_digit_bags
 
         out = []
         for b in make_digit_bags(100, n_folds=n_folds, seed=seed):
-            out.append(Bag(b.slide_id, b.features, grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold,
+            out.append(Bag(b.slide_id, b.features, synthetic_grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold,
                            b.digits))
         return out
     from core.data.mil_csv import read_mil_csv
@@ -77,7 +77,7 @@ def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
     feats = np.concatenate([b.features for b in bags])
     mu, sd = feats.mean(0), feats.std(0) + 1e-6  # standardise (statistics of all bags; no labels used)
     return [Bag(f"{name}_{i:03d}", ((b.features - mu) / sd).astype(np.float32),
-                grid_coords(b.features.shape[0], 8)[0], int(labels[i]), None, int(folds[i])) for i, b in enumerate(bags)]
+                synthetic_grid_coords(b.features.shape[0], 8)[0], int(labels[i]), None, int(folds[i])) for i, b in enumerate(bags)]
 
 
 def bare_host_objective(task: str, task_loss: Callable) -> Callable:
@@ -259,7 +259,7 @@ def benchmark_folds(bags: list[Bag], host_name: str, *, gce: bool, build_host: C
     return results
 
 
-def summarise(folds: list[dict]) -> dict[str, tuple[float, float]]:
+def fold_mean_std(folds: list[dict]) -> dict[str, tuple[float, float]]:
     """``{metric: (mean, std)}`` over folds (NaNs ignored)."""
     keys = [k for k in folds[0] if k != "fold" and not isinstance(folds[0][k], list)]
     out = {}

@@ -6,7 +6,7 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
 * ``--anchors SPEC`` ``FILE`` (anchor bank) or ``prototypes:M`` (default ``prototypes:8``): k-means
   over the training fold's patches, **[decision]** centred (the bridge's bias starts at ``−μ``), since
   uncentred prototypes of all-positive features respond to every patch;
-* ``--ablation NAME`` one of :data:`core.models.gce.ABLATIONS` (default ``full``);
+* ``--ablation NAME`` one of :data:`core.models.gce_config.ABLATIONS` (default ``full``);
 * ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05);
 * ``--gce-option KEY=VALUE`` (repeatable) a :class:`core.models.gce_config.GCEConfig` field over the
   paper's value, e.g. ``coverage_loss=contrastive``, ``recovery_weight=1`` (docs/results_gce.md).
@@ -34,7 +34,7 @@ EVIDENCE_KEYS = ("cd_gap", "complement_degradation", "evidence_sufficiency", "ke
 
 def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--gce``, ``--anchors``, ``--ablation``, ``--evidence-budget``."""
-    from core.models.gce import ABLATIONS
+    from core.models.gce_config import ABLATIONS
 
     g = p.add_argument_group("GCE (grounded coverage-driven evidence)")
     g.add_argument("--gce", action="store_true", help="wrap the host with GCE-MIL")

@@ -46,10 +46,10 @@ VARIANTS: dict[str, dict | None] = {
 def digit_subset(n_bags: int = 60, n_folds: int = 3, seed: int = 0):
     """``n_bags`` digit bags as :class:`core.train.gce_benchmark.Bag` with ``n_folds`` folds."""
     from core.data.digits import make_digit_bags
-    from core.data.mil_csv import grid_coords
+    from core.data.mil_csv import synthetic_grid_coords
     from core.train.gce_benchmark import Bag
 
-    return [Bag(b.slide_id, b.features, grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold, b.digits)
+    return [Bag(b.slide_id, b.features, synthetic_grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold, b.digits)
             for b in make_digit_bags(n_bags, n_folds=n_folds, seed=seed)]
 
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     bags = digit_subset(args.bags, args.folds)
-    from core.train.gce_benchmark import summarise
+    from core.train.gce_benchmark import fold_mean_std
 
     allres = {}
     print("| variant | " + " | ".join(KEYS) + " | s |")
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             folds = run_variant(bags, VARIANTS[name], epochs=args.epochs, lr=args.lr, anchors=args.anchors)
         allres[name] = folds
-        s = summarise(folds)
+        s = fold_mean_std(folds)
         cells = [f"{s[k][0]:.3f} ± {s[k][1]:.3f}" if k in s else "–" for k in KEYS]
         print(f"| {name} | " + " | ".join(cells) + f" | {time.perf_counter() - t0:.0f} |", flush=True)
     if args.json:

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from core.train.gce_benchmark import load_dataset, benchmark_folds, summarise
+from core.train.gce_benchmark import load_dataset, benchmark_folds, fold_mean_std
 
 __all__ = ["main", "markdown_table", "run"]
 
@@ -64,7 +64,7 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
                     gce_folds[anchors] = folds
                 rec = {"dataset": ds, "host": host, "gce": gce, "anchors": anchors, "epochs": epochs, "lr": lr,
                        "gce_options": dict(gce_options or {}) if gce else {},
-                       "folds": folds, "summary": summarise(folds), "seconds": round(time.perf_counter() - t0, 1)}
+                       "folds": folds, "summary": fold_mean_std(folds), "seconds": round(time.perf_counter() - t0, 1)}
                 records.append(rec)
                 log(f"{ds} {host} {'GCE ' + anchors if gce else 'host'}: {rec['seconds']} s")
     return records
