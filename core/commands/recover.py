@@ -44,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
     from core.diagnostics.slide_evidence import slide_evidence
     from core.models.checkpoint import load_checkpoint
+    from core.models.gce import GCEModel
 
     ckpt = Path(args.model)
     if not ckpt.is_file():
         raise EvidentError(ckpt, "checkpoint not found")
     model, config = load_checkpoint(ckpt)
-    if "gce" not in config or not hasattr(model, "class_weights"):
+    if "gce" not in config or not isinstance(model, GCEModel):
         raise EvidentError(ckpt, "not a GCE checkpoint (train it with evident train --gce)")
     overrides = {k: v for k, v in (("threshold", args.threshold), ("coverage_target", args.coverage_target)) if v is not None}
     if overrides:

@@ -27,6 +27,8 @@ from core.diagnostics.minimal_subsets import (
 )
 from core.diagnostics.snr import cohort_table, same_budget
 from core.errors import EvidentError
+from core.models.access import MILModel, is_gce_model
+from core.models.gce import GCEModel
 
 __all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "search_summary", "summarise_audit",
            "summarise_evidence_sets"]
@@ -92,9 +94,8 @@ class SlideAudit:
         return row
 
 
-def build_explainers(model, methods) -> dict:
+def build_explainers(model: MILModel, methods) -> dict:
     """Explainers the model supports among ``methods`` (plus ``gce_gate`` and ``gce_subset`` for GCE)."""
-    from core.models.access import is_gce_model
     from core.explain.registry import build_explainer, canonical_method
 
     names = [canonical_method(m) for m in methods]
@@ -109,7 +110,7 @@ def build_explainers(model, methods) -> dict:
     return out
 
 
-def audit_slide(model, explainers: dict, slide_id: str, features, coords, label: int | None,
+def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coords, label: int | None,
                 config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0), truth: np.ndarray | None = None,
                 patch_size: int | None = None, time: float | None = None, event: int | None = None,
                 artifact_scores: np.ndarray | None = None) -> SlideAudit:
@@ -130,7 +131,7 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
     curves = slide_curves(eng, curve_scores)
     res.curves = {m: {k: v for k, v in c.items() if k not in ("drop", "insert")} for m, c in curves.items()}
     rules = ["random"] + [m for m in ("attention", "gradient", "ig", "single", "lrp") if m in scores]
-    if "gce_subset" in scores:
+    if "gce_subset" in scores and isinstance(model, GCEModel):
         rules.append("gce")
     res.snr = same_budget(model, features, coords, rules, config.fraction, scores=scores, engine=eng)
     if "attention" in scores:

@@ -43,7 +43,9 @@ from torch import Tensor, nn
 
 from core.errors import EvidentError
 from core.explain.base import BagContext, Explainer
+from core.models.base import MILHost
 from core.models.input_norm import InputNorm
+from core.models.self_attention import MultiHeadSelfAttention
 
 __all__ = ["EPS", "LRPExplainer", "Relevance", "lrp_mode", "ratio_rule"]
 
@@ -112,20 +114,20 @@ def _lrp_forward(m: nn.Module, attention: set[int], inputs: Tensor | None, eps: 
 
 
 @contextlib.contextmanager
-def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS) -> Iterator[None]:
+def lrp_mode(host: MILHost, inputs: Tensor | None = None, eps: float = EPS) -> Iterator[None]:
     """Switch ``host`` (and every submodule) to its LRP forward for the duration of the block.
 
     ``inputs``: the standardised features ``x̂`` (N, D) that the host's :class:`InputNorm` returns
     instead of standardising its input (so relevance lands on ``x̂``); ``None`` leaves it real.
     ``eps``: the ε of the rule (xMIL's default 1e-8). Everything is restored in ``finally``.
     """
-    names = getattr(host, "lrp_attention", None) or ()
+    names = host.lrp_attention or ()
     attention = {id(host.get_submodule(n)) for n in names}
     patched: list[tuple[nn.Module, object]] = []
     flagged: list[nn.Module] = []
     try:
         for m in host.modules():
-            if hasattr(type(m), "constant_attention"):
+            if isinstance(m, MultiHeadSelfAttention):
                 m.constant_attention = True
                 flagged.append(m)
                 continue

@@ -58,9 +58,14 @@ def anchor_space(model, features: np.ndarray, coords: np.ndarray | None = None,
                  prompts: tuple[str, ...] = ()) -> AnchorSpace:
     """Build the :class:`AnchorSpace` of a bag ((N, D) features) under ``model`` (or ``None``)."""
     x = np.asarray(features, dtype=np.float32)
-    if model is None or not hasattr(model, "bridge"):
+    if model is None:
         return AnchorSpace(points=x)
-    import torch
+    import torch  # local: a model is loaded, so torch is; the review layer imports without it
+
+    from core.models.gce import GCEModel  # local: torch
+
+    if not isinstance(model, GCEModel):
+        return AnchorSpace(points=x)
 
     with torch.inference_mode():
         t = torch.from_numpy(x)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # the review layer imports without torch; a Predictor is built only with a model
+    from core.models.access import MILModel
 
 __all__ = ["InterventionRequest", "InterventionReport", "Predictor", "Cancelled", "load_predictor"]
 
@@ -101,7 +104,7 @@ class Predictor:
         copy of ``model`` moved there.
     """
 
-    def __init__(self, model: Any, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
+    def __init__(self, model: MILModel, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
                  device: str | None = None) -> None:
         import copy
         import os

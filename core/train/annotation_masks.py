@@ -101,16 +101,17 @@ def annotation_scores(model, features, coords) -> np.ndarray:
     """Per-patch evidence scores in [0, 1]: GCE gates, else the host's attention divided by its max. (N,) float64."""
     import torch
 
+    from core.models.gce import GCEOutput
     from core.train.objective import model_output
 
     model.eval()
     with torch.inference_mode():
         out = model(features, coords)
-        s = out.gates if hasattr(out, "gates") else model_output(out).attention
+        s = out.gates if isinstance(out, GCEOutput) else model_output(out).attention
         if s is None:
             raise ValueError("the model gives no attention or gates")
         s = s.cpu().double().numpy()
-    if not hasattr(out, "gates"):
+    if not isinstance(out, GCEOutput):
         s = s / s.max() if s.max() > 0 else s
     return s
 

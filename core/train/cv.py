@@ -33,6 +33,7 @@ from core.errors import EvidentError
 from core.jsonfile import read_json
 from core.models.base import HostConfig
 from core.models.checkpoint import save_checkpoint
+from core.models.gce import GCEModel
 from core.train.cohort import TrainCohort
 from core.train.metrics import task_metrics
 from core.train.objective import ModelFactory, default_factory
@@ -94,7 +95,7 @@ def _run_fold(cohort: TrainCohort, split: Split, host_name: str, host_config: Ho
     metrics = task_metrics(cohort.task, np.stack([b.target.numpy() for b in test]), outputs)
     d = ensure_writable_dir(fold_dir(out, split))
     ckpt_config = {k: run_config[k] for k in ("host", "host_config", "task", "classes")}
-    if hasattr(model, "to_config"):
+    if isinstance(model, GCEModel):  # its GCE settings, read back by load_checkpoint
         ckpt_config.update(model.to_config())
     ckpt_config.update(repeat=split.repeat, fold=split.fold)
     save_checkpoint(d / "model.pt", model.cpu(), ckpt_config)

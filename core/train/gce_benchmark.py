@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.models.gce import GCEModel
 from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
 from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
 
@@ -102,7 +103,7 @@ def train_fixed_epochs(model, objective: Callable, bags: list[Bag], *, epochs: i
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * len(bags)))
     model.train()
     for epoch in range(epochs):
-        if hasattr(model, "set_epoch"):
+        if isinstance(model, GCEModel):  # gate temperature annealing
             model.set_epoch(epoch, epochs)
         for i in torch.randperm(len(bags), generator=g).tolist():
             b = bags[i]

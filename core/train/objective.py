@@ -13,7 +13,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from core.models.base import HostConfig
+from core.models.base import HostConfig, HostOutput, MILHost
+from core.models.gce import GCEOutput
 from core.models.losses import task_loss
 from core.models.registry import build_host
 
@@ -23,9 +24,9 @@ Objective = Callable[[nn.Module, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 ModelFactory = Callable[[str, HostConfig, Sequence[Any]], tuple[nn.Module, Objective]]
 
 
-def model_output(out: Any) -> Any:
-    """The :class:`HostOutput` of a forward result (a host's own, or a wrapper's ``.host``)."""
-    return out.host if hasattr(out, "host") and not hasattr(out, "output") else out
+def model_output(out: HostOutput | GCEOutput) -> HostOutput:
+    """The :class:`HostOutput` of a forward result (a host's own, or a GCE wrapper's ``.host``)."""
+    return out.host if isinstance(out, GCEOutput) else out
 
 
 def host_objective(task: str) -> Objective:
@@ -34,7 +35,7 @@ def host_objective(task: str) -> Objective:
     def objective(model: nn.Module, features: Tensor, coords: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         out = model_output(model(features, coords))
         loss = task_loss(task, out.output, target)  # ()
-        aux = model.auxiliary_loss(out, target) if hasattr(model, "auxiliary_loss") else None
+        aux = model.auxiliary_loss(out, target) if isinstance(model, MILHost) else None
         return (loss if aux is None else loss + aux), out.output
 
     return objective

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.models.gce import GCEModel
 from core.models.input_norm import InputNorm
 from core.models.losses import cox_ph_loss
 from core.train.cohort import TrainBag
@@ -126,7 +127,7 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
     monitor, curves = _monitor(config), FoldCurves([], [], [])
     best, best_state, stale = math.inf, None, 0
     for epoch in range(config.epochs):
-        if hasattr(model, "set_epoch"):
+        if isinstance(model, GCEModel):  # gate temperature annealing
             model.set_epoch(epoch, config.epochs)
         model.train()
         order = rng.permutation(len(train))
