@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.choices import check_choice
 from core.errors import EvidentError
+from core.models.losses import Task
 
 __all__ = ["TrainBag", "TrainCohort", "load_cohort", "cohort_from_arrays"]
 
@@ -43,7 +45,7 @@ class TrainCohort:
     """Bags, task, classes (classification) and the feature width D."""
 
     bags: tuple[TrainBag, ...]
-    task: str
+    task: Task
     classes: tuple[str, ...]
     feature_dim: int
     source: str = ""
@@ -101,9 +103,10 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
     return TrainCohort(tuple(bags), m.task, m.classes, int(dim), str(m.path))
 
 
-def cohort_from_arrays(features: list[np.ndarray], targets: list, task: str, classes: tuple[str, ...] = (),
+def cohort_from_arrays(features: list[np.ndarray], targets: list, task: Task, classes: tuple[str, ...] = (),
                        case_ids: list[str] | None = None, slide_ids: list[str] | None = None) -> TrainCohort:
     """A cohort from in-memory bags (tests, benchmarks): features[i] (N_i, D) float; targets per task."""
+    check_choice(task, Task, "task")
     bags = []
     for i, (f, t) in enumerate(zip(features, targets, strict=True)):
         sid = slide_ids[i] if slide_ids else f"bag{i:04d}"
