@@ -40,6 +40,7 @@ from core.review.layers import Layer
 from core.review.matching import MatchResult, SlideFiles, collect, match_files
 from core.review.normalise import rank_percentile
 from core.review.patch_grid import PatchLattice, patch_lattice
+from core.review.patch_readout import AnchorReading, LayerReading, PatchReadout
 from core.review.signals import Signal
 
 __all__ = ["ReviewSession", "InterventionRecord"]
@@ -363,7 +364,7 @@ class ReviewSession:
         self.selection = idx
         self.selection_changed.emit()
 
-    def describe_patch(self, x: float, y: float) -> dict | None:
+    def describe_patch(self, x: float, y: float) -> PatchReadout | None:
         """Hover readout at level-0 ``(x, y)``: patch index and corner, and per scalar layer its raw
         score, rank (1 = highest) and percentile; the gate and the top anchor when present."""
         if self.grid is None:
@@ -371,21 +372,20 @@ class ReviewSession:
         i = self.grid.patch_at(x, y)
         if i < 0:
             return None
-        out: dict[str, Any] = {"index": i, "coords": tuple(int(v) for v in self.grid.coords[i]), "layers": {}}
+        readings: dict[str, LayerReading] = {}
         for layer in self._layers:
             if layer.kind != "scalar":
                 continue
             if layer.name not in self._ranks:
                 self._ranks[layer.name] = rank_percentile(np.nan_to_num(layer.values, nan=-np.inf))
             rank, pct = self._ranks[layer.name]
-            out["layers"][layer.name] = {"score": float(layer.values[i]), "rank": int(rank[i]),
-                                         "percentile": float(pct[i])}
-        if self.gates is not None:
-            out["gate"] = float(self.gates[i])
+            readings[layer.name] = LayerReading(float(layer.values[i]), int(rank[i]), float(pct[i]))
+        anchor = None
         if self.responses is not None and self.responses.shape[1]:
             j = int(np.argmax(self.responses[i]))
-            out["anchor"] = (self.prompts[j] if j < len(self.prompts) else f"anchor {j}", float(self.responses[i, j]))
-        return out
+            anchor = AnchorReading(self.prompts[j] if j < len(self.prompts) else f"anchor {j}", float(self.responses[i, j]))
+        x0, y0 = (int(v) for v in self.grid.coords[i])
+        return PatchReadout(i, (x0, y0), readings, None if self.gates is None else float(self.gates[i]), anchor)
 
     def push_intervention(self, record: InterventionRecord, layers: tuple[Layer, ...] = ()) -> None:
         """Record an intervention result and add the maps it produced as layers."""
