@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from core import __version__
 from core.commands import discover
 from core.errors import EvidentError, as_evident_error
+import os
 
 __all__ = ["main", "build_parser"]
 
@@ -59,8 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _broken_pipe() -> int:
     """The reader of our stdout went away (``evident info SLIDE | head``): not an error of ours."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     return 0

@@ -1,6 +1,7 @@
 """Choice of the torch device: CUDA when present, then Apple MPS, then CPU."""
 
 from __future__ import annotations
+from core.errors import EvidentError
 
 __all__ = ["pick_device"]
 
@@ -23,7 +24,6 @@ def pick_device(requested: str | None = None, *, float64: bool = False):
     """
     import torch
 
-    from core.errors import EvidentError
 
     if requested in (None, "", "auto"):
         if torch.cuda.is_available():

@@ -11,6 +11,9 @@ error or Ctrl-C leaves no partial output); inputs are never modified.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+import sys
+import time
 
 NAME = "audit"
 HELP = "audit explanations and evidence over a cohort (AUPC, S/N/R, minimal subsets, evidence sets, failures)"
@@ -47,10 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import time
-    from pathlib import Path
-
     from core.atomic import check_writable_dir
     from core.data.bags import read_bag
     from core.data.manifest import read_manifest

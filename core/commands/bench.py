@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from typing import Any
+import json
 
 NAME = "bench"
 HELP = "run benchmarks (each against a baseline measured in the same run) and print ratios"
@@ -17,8 +18,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from core.bench import ROW_KEYS, discover
     from core.errors import EvidentError
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 
 NAME = "demo"
 HELP = "build a demo cohort from real skin tissue, train, recover and explain evidence, then open the viewer"
@@ -25,8 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from core.demo.pipeline import run_demo
     from core.demo.summary import format_summary
 
@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.no_gui:
         return 1 if incomplete else 0
-    import importlib
 
     application = importlib.import_module("app.application")
     status = int(application.run([str(p) for p in result.view_files]))

@@ -18,6 +18,9 @@ here (no cohort scale; ``evident audit`` standardises by the cohort).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+import sys
+import time
 
 NAME = "explain"
 HELP = "compute explanation heatmaps (attention, gradient, IG, single, leave-one-out, LRP, ...) per slide"
@@ -47,10 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import time
-    from pathlib import Path
-
     import numpy as np
     import torch
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
 NAME = "extract"
 HELP = "extract patch features of slides into TRIDENT-style HDF5 feature files"
@@ -70,9 +72,6 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import time
-
     import h5py
 
     from core.atomic import check_writable_dir

@@ -12,6 +12,11 @@ from __future__ import annotations
 import argparse
 
 from core.commands._argtypes import positive_int
+from collections import Counter
+from pathlib import Path
+import contextlib
+import os
+import sys
 
 NAME = "import-bags"
 HELP = "convert a MIL CSV (label, bag id, features; no header) into per-bag HDF5 files + manifest.csv"
@@ -32,12 +37,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import contextlib
-    import os
-    import sys
-    from collections import Counter
-    from pathlib import Path
-
     from tqdm import tqdm
 
     from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir

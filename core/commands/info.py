@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 NAME = "info"
 HELP = "print a slide's metadata (dimensions, levels, mpp, objective, vendor) as JSON"
@@ -18,8 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from core.slide.reader import open_slide
 
     with open_slide(args.slide) as reader:

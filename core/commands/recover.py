@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 
 from core.commands._argtypes import open_fraction, positive_int
+from dataclasses import replace
+from pathlib import Path
 
 NAME = "recover"
 HELP = "recover GCE evidence subsets per slide and write evidence HDF5 files"
@@ -32,9 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-    from pathlib import Path
-
     import torch
 
     from core.atomic import check_writable_dir, ensure_writable_dir

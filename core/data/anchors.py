@@ -18,6 +18,8 @@ import numpy as np
 
 from core.atomic import atomic_path
 from core.errors import EvidentError
+import zipfile
+from core.data.hdf5_read import check_npz_sizes, h5_file, read_dataset
 
 __all__ = ["AnchorBank", "read_anchor_bank", "write_anchor_bank"]
 
@@ -158,9 +160,6 @@ def _decode(v) -> str:
 
 
 def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
-    import zipfile
-
-    from core.data.hdf5_read import check_npz_sizes
 
     check_npz_sizes(p)
     try:
@@ -179,7 +178,6 @@ def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
 def _read_h5(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
     import h5py
 
-    from core.data.hdf5_read import h5_file, read_dataset
 
     with h5_file(p) as f:
         missing = [k for k in ("prompts", "embeddings") if k not in f or not isinstance(f[k], h5py.Dataset)]

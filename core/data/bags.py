@@ -38,6 +38,7 @@ from core.data.hdf5_attrs import plain_attrs, write_attrs
 from core.data.hdf5_read import H5_ERRORS
 from core.data.hdf5_read import read_dataset as _read_dataset
 from core.errors import EvidentError
+import warnings
 
 __all__ = ["read_bag", "write_bag", "find_feature_file", "validate_bag", "LAYOUTS"]
 
@@ -180,8 +181,6 @@ def _read_h5(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray
 
 
 def _read_pt(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    import warnings
-
     import torch
 
     try:

@@ -20,6 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from core.data.bag import FeatureBag
+import json
+from core.atomic import atomic_write_json, ensure_writable_dir
+from core.data.bags import write_bag
+from core.data.manifest import ManifestRow, write_manifest
+from core.data.mil_csv import synthetic_grid_coords
+from core.errors import EvidentError
 
 __all__ = ["PATCH_SIZE", "DigitBag", "make_digit_bags", "read_evidence_truth", "write_digit_bags"]
 
@@ -55,8 +61,6 @@ class DigitBag:
 
     def to_feature_bag(self) -> FeatureBag:
         """As a :class:`FeatureBag` on a synthetic grid of 8-pixel cells."""
-        from core.data.mil_csv import synthetic_grid_coords
-
         coords, cols, rows = synthetic_grid_coords(self.features.shape[0], PATCH_SIZE)
         attrs = {"patch_size": PATCH_SIZE, "patch_size_level0": PATCH_SIZE, "overlap": 0,
                  "level0_width": cols * PATCH_SIZE, "level0_height": rows * PATCH_SIZE,
@@ -114,11 +118,8 @@ def write_digit_bags(out: str | os.PathLike, bags: list[DigitBag]) -> Path:
     import shapely
     from shapely.geometry import box
 
-    from core.atomic import atomic_write_json, ensure_writable_dir
     from core.data.annotation import Annotation
     from core.data.annotations import write_geojson
-    from core.data.bags import write_bag
-    from core.data.manifest import ManifestRow, write_manifest
 
     root = ensure_writable_dir(out)
     ensure_writable_dir(root / "features")
@@ -142,9 +143,6 @@ def write_digit_bags(out: str | os.PathLike, bags: list[DigitBag]) -> Path:
 
 def read_evidence_truth(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read ``evidence_truth.json``: slide id -> (K,) int64 indices."""
-    import json
-
-    from core.errors import EvidentError
 
     p = Path(path)
     try:

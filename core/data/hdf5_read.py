@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import EvidentError
 from core.memory_budget import check_fits
+import zipfile
 
 __all__ = ["h5_file", "read_dataset", "check_npz_sizes"]
 
@@ -79,8 +80,6 @@ def check_npz_sizes(path: str | os.PathLike) -> None:
     EvidentError
         An array declares more than the budget, or a header cannot be read.
     """
-    import zipfile
-
     p = Path(path)
     try:
         with zipfile.ZipFile(p) as z:

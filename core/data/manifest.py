@@ -23,6 +23,7 @@ from pathlib import Path
 from core.atomic import atomic_write_text
 from core.data.manifest_parsing import parse_rows, sort_classes
 from core.errors import EvidentError
+from core.data.feature_search import find_feature_file
 
 __all__ = ["ManifestRow", "Manifest", "read_manifest", "write_manifest", "TASKS"]
 
@@ -112,8 +113,6 @@ class Manifest:
             Naming the path that was tried and the manifest row (``features_path`` given but no
             such file), or the folder searched (no ``features_path``; nothing found there).
         """
-        from core.data.feature_search import find_feature_file
-
         where = f"line {row.line}, " if row.line is not None else ""
         if row.features_path:
             path = self.resolve(row.features_path)

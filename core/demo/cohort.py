@@ -31,6 +31,10 @@ from core.demo.patch_classes import CLASSES, EPIDERMIS
 from core.demo.tiff_writer import write_pyramid_tiff
 from core.errors import EvidentError
 from core.hashing import file_sha256
+import json
+from core.data.manifest import ManifestRow, write_manifest
+from core.data.realdata import fetch
+from core.demo.patch_classes import catalog_from_slide
 
 __all__ = ["COHORT_VERSION", "EVIDENCE_CLASS", "DemoCohort", "CohortConfig", "build_cohort", "read_truth"]
 
@@ -112,8 +116,6 @@ def _key(config: CohortConfig, source_sha: str) -> dict:
 
 
 def _cached(root: Path, key: dict) -> DemoCohort | None:
-    import json
-
     try:
         doc = json.loads((root / "cohort.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -177,9 +179,6 @@ def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(),
     from tqdm import tqdm
 
     from core.data.annotations import write_geojson
-    from core.data.manifest import ManifestRow, write_manifest
-    from core.data.realdata import fetch
-    from core.demo.patch_classes import catalog_from_slide
 
     root = ensure_writable_dir(root)
     src = Path(source) if source is not None else fetch("cmu_slide")
@@ -244,8 +243,6 @@ def read_truth(path: str | os.PathLike) -> dict[str, np.ndarray]:
     EvidentError
         When the file is missing or not a demo truth file.
     """
-    import json
-
     p = Path(path)
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))

@@ -29,6 +29,9 @@ from core.diagnostics.snr import cohort_table, same_budget
 from core.errors import EvidentError
 from core.models.access import MILModel, is_gce_model
 from core.models.gce import GCEModel
+from core.diagnostics.evidence_search import search_subset
+from core.diagnostics.evidence_sets import evidence_sets
+from core.explain.registry import build_explainer, canonical_method
 
 __all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "search_summary", "summarise_audit",
            "summarise_evidence_sets"]
@@ -96,8 +99,6 @@ class SlideAudit:
 
 def build_explainers(model: MILModel, methods) -> dict:
     """Explainers the model supports among ``methods`` (plus ``gce_gate`` and ``gce_subset`` for GCE)."""
-    from core.explain.registry import build_explainer, canonical_method
-
     names = [canonical_method(m) for m in methods]
     if is_gce_model(model):
         names += [m for m in ("gce_gate", "gce_subset") if m not in names]
@@ -169,9 +170,6 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
 
 def search_summary(engine: InterventionEngine, guide: np.ndarray, config: SearchConfig) -> dict:
     """One slide's evidence sets and sufficient-and-necessary subset, as plain numbers."""
-    from core.diagnostics.evidence_search import search_subset
-    from core.diagnostics.evidence_sets import evidence_sets
-
     sets = evidence_sets(engine, guide, config)
     sn = search_subset(engine, guide, config)
     return {"n_sets": len(sets.sets), "sizes": sets.sizes, "stop_reason": sets.stop_reason,

@@ -16,6 +16,9 @@ import numpy as np
 import torch
 
 from core.timing import best_ms
+from core.models.access import host_of
+from core.models.gce import GCEModel
+from torch.profiler import ProfilerActivity, profile
 
 __all__ = ["cost_modes"]
 
@@ -34,7 +37,6 @@ def _measure(fn, repeats: int, device: torch.device) -> tuple[float, float]:
         torch.cuda.reset_peak_memory_stats(device)
         synced()
         return ms, float(torch.cuda.max_memory_allocated(device) - base)
-    from torch.profiler import ProfilerActivity, profile
 
     ms, _ = best_ms(fn, repeats)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True, acc_events=True) as prof:
@@ -55,9 +57,6 @@ def cost_modes(model, features: torch.Tensor, coords: torch.Tensor | None, subse
         (N, D) float32 on the model's device; coords (N, 2) or ``None``; subset: (K,) int evidence
         (GCE: recovered if None).
     """
-    from core.models.access import host_of
-    from core.models.gce import GCEModel
-
     host = host_of(model)
     modes = {"full": lambda: host(features, coords)}
     if isinstance(model, GCEModel):

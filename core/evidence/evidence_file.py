@@ -41,6 +41,7 @@ import numpy as np
 
 from core.atomic import atomic_path
 from core.errors import EvidentError
+from core.data.hdf5_read import h5_file, read_dataset
 
 __all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "check_mergeable", "coords_digest", "merge_into_file",
            "read_evidence", "write_evidence"]
@@ -177,8 +178,6 @@ def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) 
     EvidentError
         Missing or unreadable file, not an evidence file, or coordinates of another slide.
     """
-    from core.data.hdf5_read import h5_file, read_dataset
-
     p = Path(path)
     if not p.is_file():
         raise EvidentError(p, "evidence file not found")

@@ -46,6 +46,7 @@ from core.explain.base import BagContext, Explainer
 from core.models.base import MILHost
 from core.models.input_norm import InputNorm
 from core.models.self_attention import MultiHeadSelfAttention
+from core.models.registry import HOSTS
 
 __all__ = ["EPS", "LRPExplainer", "Relevance", "lrp_mode", "ratio_rule"]
 
@@ -170,8 +171,6 @@ class Relevance(NamedTuple):
 
 
 def _supported() -> str:
-    from core.models.registry import HOSTS
-
     return ", ".join(n for n, cls in HOSTS.items() if cls.lrp_attention is not None)
 
 

@@ -30,6 +30,8 @@ from core.errors import EvidentError
 from core.extract.encoders.base import PatchEncoder
 from core.extract.grid import PatchGrid, build_grid, level0_magnification
 from core.extract.tissue import detect_tissue
+from core.data.bag import FeatureBag
+from core.data.bags import write_bag
 
 __all__ = ["extract_slide", "feature_path", "preview_path", "read_patch", "iter_patch_batches"]
 
@@ -143,8 +145,6 @@ def extract_slide(
     """
     from tqdm import tqdm
 
-    from core.data.bag import FeatureBag
-    from core.data.bags import write_bag
     from core.slide.reader import open_slide
 
     if batch_size < 1 or workers < 1 or patch_size < 1:

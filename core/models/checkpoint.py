@@ -21,6 +21,9 @@ from torch import nn
 from core.atomic import atomic_path
 from core.errors import EvidentError
 from core.models.base import HostConfig
+from core import __version__
+from core.memory_budget import check_fits
+from core.models.registry import build_host
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_config", "check_compatible", "CHECKPOINT_KEYS", "checkpoint_classes"]
 
@@ -41,8 +44,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict) -> 
     EvidentError
         Config not JSON-serialisable or missing the host entries; unwritable folder.
     """
-    from core import __version__
-
     p = Path(path)
     config = dict(config)
     config.setdefault("version", __version__)
@@ -104,9 +105,6 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
         Missing file, not a checkpoint, unsafe pickle, other keys, bad config, unknown host, or
         weights that do not fit the model the config describes.
     """
-    from core.models.registry import build_host
-
-    from core.memory_budget import check_fits
 
     p = Path(path)
     state, config = _read(p, map_location)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from core.errors import EvidentError
 from core.hashing import file_sha256
+from core.data.manifest import read_manifest
 
 __all__ = [
     "FLAGS",
@@ -156,7 +157,6 @@ def read_audit_folder(folder: str | os.PathLike, *, manifest: str | os.PathLike 
     model = _model(doc)
     where = {k: (v if v is not None else doc.get(k)) for k, v in
              (("manifest", manifest), ("features", features_dir), ("evidence", evidence_dir))}
-    from core.data.manifest import read_manifest
 
     man = read_manifest(where["manifest"]) if where["manifest"] else None
     try:
@@ -324,7 +324,6 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     cohort's risk scale first: use ``evident audit``).
     """
     from core.data.bags import read_bag
-    from core.data.manifest import read_manifest
     from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
     from core.review.intervene import Cancelled

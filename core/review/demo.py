@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_write_text
+from core.data.bag import FeatureBag
+from core.data.bags import write_bag
+from core.evidence.evidence_file import Evidence, Subset, write_evidence
 
 __all__ = ["write_demo_project", "demo_model"]
 
@@ -27,9 +30,6 @@ def write_demo_project(slide_path: str | os.PathLike, out_dir: str | os.PathLike
     Patches lie on a lattice of ``patch_size`` level-0 pixels over the whole slide (grown when it
     would exceed ``max_patches``). Returns ``{"slide", "features", "evidence", "annotations"}``.
     """
-    from core.data.bag import FeatureBag
-    from core.data.bags import write_bag
-    from core.evidence.evidence_file import Evidence, Subset, write_evidence
     from core.slide.reader import open_slide
 
     out = Path(out_dir)

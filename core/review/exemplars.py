@@ -22,6 +22,9 @@ import numpy as np
 
 from core.data.anchors import AnchorBank
 from core.errors import EvidentError
+from core.anchors.build import exemplar_anchor
+from core.data.anchors import write_anchor_bank
+from core.evidence.recovery import recover
 
 __all__ = ["AnchorSpace", "add_exemplar", "anchor_space", "recover_with_bank", "responses", "save_bank"]
 
@@ -88,8 +91,6 @@ def anchor_space(model, features: np.ndarray, coords: np.ndarray | None = None,
 
 def add_exemplar(space: AnchorSpace, bank: AnchorBank | None, indices: np.ndarray, name: str) -> AnchorBank:
     """``bank`` (or the model's bank when ``None``) plus the concept ``name`` = mean of ``indices``."""
-    from core.anchors.build import exemplar_anchor
-
     name = name.strip()
     if not name:
         raise EvidentError(None, "name the concept first")
@@ -110,8 +111,6 @@ def responses(space: AnchorSpace, bank: AnchorBank) -> np.ndarray:
 def recover_with_bank(space: AnchorSpace, bank: AnchorBank, gates: np.ndarray | None = None):
     """Recovery (:func:`core.evidence.recovery.recover`) with ``bank``'s responses; see the module
     docstring for the weights of new anchors. Returns ``(Recovery, class_weights (M,))``."""
-    from core.evidence.recovery import recover
-
     g = space.gates if gates is None else np.asarray(gates, dtype=np.float64)
     if g is None:
         raise EvidentError(None, "recovery needs the gates of a GCE model (open a GCE checkpoint)")
@@ -123,8 +122,6 @@ def recover_with_bank(space: AnchorSpace, bank: AnchorBank, gates: np.ndarray | 
 
 def save_bank(path: str | os.PathLike, bank: AnchorBank) -> None:
     """Write the bank (:func:`core.data.anchors.write_anchor_bank`, atomic); one EvidentError on failure."""
-    from core.data.anchors import write_anchor_bank
-
     try:
         write_anchor_bank(path, bank)
     except OSError as exc:

@@ -27,6 +27,8 @@ import numpy as np
 
 from core.atomic import atomic_path, atomic_write_text
 from core.errors import EvidentError
+import math
+from core.review.normalise import normalise
 
 __all__ = ["nice_length_um", "patch_regions", "render_figure", "threshold_indices", "write_csv", "write_patch_geojson"]
 
@@ -100,8 +102,6 @@ def write_patch_geojson(path: str | os.PathLike, coords: np.ndarray, patch_size:
 
 def threshold_indices(layer, threshold: float) -> np.ndarray:
     """(K,) int64 patches of a scalar layer whose normalised score (its own settings) is >= ``threshold``."""
-    from core.review.normalise import normalise
-
     s = layer.settings
     n = normalise(layer.values, s.norm, vmin=s.vmin, vmax=s.vmax, lo_pct=s.lo_pct, hi_pct=s.hi_pct)
     return np.flatnonzero(np.nan_to_num(n, nan=-1.0) >= threshold).astype(np.int64)
@@ -193,8 +193,6 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
 
 def nice_length_um(max_um: float) -> float:
     """Largest 1/2/5 × 10^k µm length not exceeding ``max_um`` (0 when ``max_um <= 0``)."""
-    import math
-
     if max_um <= 0:
         return 0.0
     e = 10.0 ** math.floor(math.log10(max_um))

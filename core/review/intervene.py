@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import copy
+import os
+from core.device import pick_device
+from core.errors import EvidentError
+from core.review.model_cache import load_checkpoint_cached
 
 if TYPE_CHECKING:  # the review layer imports without torch; a Predictor is built only with a model
     from core.models.access import MILModel
@@ -106,12 +111,8 @@ class Predictor:
 
     def __init__(self, model: MILModel, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
                  device: str | None = None) -> None:
-        import copy
-        import os
 
-        from core.device import pick_device
         from core.diagnostics.interventions import InterventionEngine
-        from core.errors import EvidentError
 
         requested = device if device is not None else os.environ.get("EVIDENT_DEVICE")
         dev = pick_device(requested, float64=True)  # the engine accumulates in float64
@@ -150,7 +151,5 @@ class Predictor:
 
 def load_predictor(checkpoint, bag, device: str | None = None) -> Predictor:
     """Load a checkpoint (once per file: :mod:`core.review.model_cache`) and build a :class:`Predictor`."""
-    from core.review.model_cache import load_checkpoint_cached
-
     model, config = load_checkpoint_cached(checkpoint)
     return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()), device)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
+from core.evidence.evidence_file import read_evidence
 
 __all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "subset_description", "UNITS"]
 
@@ -65,8 +66,6 @@ def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray | None) -> 
     EvidentError
         Unreadable file, not an evidence file, or a file of another slide.
     """
-    from core.evidence.evidence_file import read_evidence
-
     ev = read_evidence(path, coords=None if coords is None else np.asarray(coords, dtype=np.int64))
     maps = {k: np.asarray(v, dtype=np.float64) for k, v in ev.scores.items()}
     gates = None if ev.gates is None else np.asarray(ev.gates, dtype=np.float64)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from core.demo.opening import demo_view_files, is_demo_workspace
 
 __all__ = ["OpenPlan", "is_audit_folder", "plan_open"]
 
@@ -36,8 +37,6 @@ def is_audit_folder(path: str | os.PathLike) -> bool:
 def plan_open(paths: list[str | os.PathLike]) -> OpenPlan:
     """Split ``paths`` (see the module docstring); paths that do not exist pass through as files
     (the session reports them)."""
-    from core.demo.opening import demo_view_files, is_demo_workspace
-
     files: list[Path] = []
     audits: list[Path] = []
     for raw in paths:

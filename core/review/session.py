@@ -42,6 +42,8 @@ from core.review.normalise import rank_percentile
 from core.review.patch_grid import PatchLattice, patch_lattice
 from core.review.patch_readout import AnchorReading, LayerReading, PatchReadout
 from core.review.signals import Signal
+from core.data.bags import read_bag
+from core.review.loading import read_annotation_layers, read_evidence_layers
 
 __all__ = ["ReviewSession", "InterventionRecord"]
 
@@ -217,8 +219,6 @@ class ReviewSession:
             return False
 
     def _load_bag(self, path) -> None:
-        from core.data.bags import read_bag
-
         dims = self.slide.dimensions if self.slide is not None else None
         bag = read_bag(path, slide_dimensions=dims)
         if self.bag is None and self.grid is not None and not np.array_equal(bag.coords, self.grid.coords):
@@ -230,8 +230,6 @@ class ReviewSession:
     def _load_evidence(self, path) -> None:
         """Evidence layers; without a feature bag the file's own patch corners make the grid (the maps
         show, interventions wait for the features)."""
-        from core.review.loading import read_evidence_layers
-
         content = read_evidence_layers(path, None if self.bag is None else self.bag.coords)
         if self.bag is None:
             self.grid = patch_lattice(content.coords, _infer_patch_size(content.coords))
@@ -250,8 +248,6 @@ class ReviewSession:
             check_compatible(config, path, self.bag)
 
     def _load_annotations(self, path) -> None:
-        from core.review.loading import read_annotation_layers
-
         for layer in read_annotation_layers(path):
             self.add_layer(layer, emit=False)
 

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from core.errors import EvidentError
+import warnings
 
 __all__ = ["check_session_doc"]
 
@@ -83,8 +84,6 @@ def check_session_doc(doc: dict, path: str | os.PathLike) -> None:
 
 
 def _check_geometry(geom: Any, bad, where: str) -> None:
-    import warnings
-
     import numpy as np
     import shapely
     from shapely.geometry import shape

@@ -22,6 +22,10 @@ import numpy as np
 from core.atomic import atomic_write_json
 from core.errors import EvidentError
 from core.jsonfile import read_json
+from core.review.layers import Layer, LayerSettings
+from core.review.matching import collect, match_files
+from core.review.session import InterventionRecord
+from core.review.session_checks import check_session_doc
 
 __all__ = [
     "FILE_KEYS",
@@ -100,7 +104,6 @@ def read_session(path: str | os.PathLike) -> dict:
         raise EvidentError(p, f"session format version {doc.get('version')!r} is newer than this Evident reads ({VERSION})")
     if not isinstance(doc.get("files"), dict) or not isinstance(doc.get("layers", []), list):
         raise EvidentError(p, "malformed session file ('files' or 'layers')")
-    from core.review.session_checks import check_session_doc
 
     check_session_doc(doc, p)  # every entry restore_session reads has the type it needs
     return doc
@@ -145,10 +148,6 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
         (missing files are reported, the rest is restored). When none of the recorded files opens,
         the session is left as it was and ``view`` is ``None``.
     """
-    from core.review.layers import Layer, LayerSettings
-    from core.review.session import InterventionRecord
-
-    from core.review.matching import collect, match_files
 
     lost = missing_files(doc)
     problems = [f"{path}: file not found ({key})" for key, path in lost]

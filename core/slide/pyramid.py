@@ -26,6 +26,7 @@ import numpy as np
 
 from core.atomic import atomic_path
 from core.errors import EvidentError
+from core.data.realdata import data_dir, fetch
 
 __all__ = ["build_pyramid_tiff", "large_slide_path", "pyramid_level_sizes", "mirror_index", "level_base"]
 
@@ -213,8 +214,6 @@ def large_slide_path(size: int = 51200, cache: str | os.PathLike | None = None) 
     EvidentError
         When the CMU region cannot be fetched or the TIFF cannot be written.
     """
-    from core.data.realdata import data_dir, fetch
-
     folder = Path(cache) if cache else data_dir()
     out = folder / f"large_cmu_{int(size)}.tiff"
     if out.exists():

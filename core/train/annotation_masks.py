@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import EvidentError
+from core.diagnostics.localisation import coverage_precision, dice, relevance_mass
+from core.train.report import write_results
 
 __all__ = [
     "DICE_THRESHOLD",
@@ -133,9 +135,7 @@ def add_annotation_metrics(out: str | os.PathLike, cohort, summary: dict, masks:
     (:mod:`core.diagnostics.localisation`); averaged over the fold's slides, then mean/std over folds.
     ``summary["annotation"] = {"mean": {...}, "std": {...}, "per_fold": [...], "top_fraction", "threshold"}``.
     """
-    from core.diagnostics.localisation import coverage_precision, dice, relevance_mass
     from core.train.folds import finished_folds
-    from core.train.report import write_results
 
     out = Path(out)
     by_id = {b.slide_id: b for b in cohort.bags}

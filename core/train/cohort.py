@@ -13,6 +13,8 @@ from torch import Tensor
 from core.choices import check_choice
 from core.errors import EvidentError
 from core.models.losses import Task
+from core.data.bags import find_feature_file, read_bag
+from core.data.manifest import read_manifest
 
 __all__ = ["TrainBag", "TrainCohort", "load_cohort", "cohort_from_arrays"]
 
@@ -72,9 +74,6 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
         Bad manifest, one class only, survival without events, slides without a feature file
         (all listed), unreadable/invalid bag (NaN, shapes), feature widths that differ.
     """
-    from core.data.bags import find_feature_file, read_bag
-    from core.data.manifest import read_manifest
-
     m = read_manifest(manifest_path, task)
     m.validate_for_training()
     paths, missing = [], []

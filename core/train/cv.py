@@ -40,6 +40,7 @@ from core.train.objective import ModelFactory, default_factory
 from core.train.report import summarise, write_curves_png, write_predictions, write_results
 from core.train.splits import Split, cv_splits, fold_seed
 from core.train.trainer import TrainConfig, evaluate, fit_input_norms, train_model
+from tqdm import tqdm
 
 __all__ = ["CVConfig", "run_cv", "fold_dir", "with_task"]
 
@@ -141,8 +142,6 @@ def run_cv(cohort: TrainCohort, host_name: str, host_config: HostConfig, out: st
     EvidentError
         ``out`` holds another run (without ``resume``, or with other settings); bad split settings.
     """
-    from tqdm import tqdm
-
     train_cfg = train_cfg or TrainConfig()
     cv = cv or CVConfig()
     out = Path(out)

@@ -27,6 +27,12 @@ import torch
 from core.models.gce import GCEModel
 from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
 from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
+from core.anchors import exemplar_anchor, prototype_anchors
+from core.data.mil_csv import read_mil_csv, synthetic_grid_coords
+from core.data.realdata import fetch
+from core.models.access import bag_output
+from core.models.base import HostConfig
+from core.models.gce import GCEConfig, build_gce
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
            "train_fixed_epochs"]
@@ -57,8 +63,6 @@ def _stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
     """``"digits"`` (100 digit bags, known evidence), ``"musk1"`` or ``"ucsb"`` (real MIL sets)."""
-    from core.data.mil_csv import synthetic_grid_coords
-
     if name == "digits":
         from core.data.digits import make_digit_bags
 
@@ -67,8 +71,6 @@ def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
             out.append(Bag(b.slide_id, b.features, synthetic_grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold,
                            b.digits))
         return out
-    from core.data.mil_csv import read_mil_csv
-    from core.data.realdata import fetch
 
     key = {"musk1": "musk1", "ucsb": "ucsb_breast"}[name]
     bags = read_mil_csv(fetch(key))
@@ -133,8 +135,6 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
 
     ``matched_k``: ``{name: [k per bag of bags]}`` from GCE runs on the same fold (host alone only).
     """
-    from core.models.access import bag_output
-
     matched_k = {} if gce else dict(matched_k or {})
     for name, ks in matched_k.items():
         if len(ks) != len(bags):
@@ -185,8 +185,6 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
 def exemplar_bank(train: list[Bag], n_picks: int = 5, seed: int = 0):
     """Exemplar anchors for digit bags: "digit k" = mean of ``n_picks`` training instances showing k
     (as a user would pick and name a few patches per concept), for every digit in the training bags."""
-    from core.anchors import exemplar_anchor
-
     rng = np.random.default_rng(seed)
     feats = np.concatenate([b.features for b in train])
     labels = np.concatenate([b.instance_labels for b in train])
@@ -207,10 +205,6 @@ def fold_model(train: list[Bag], host_name: str, *, gce: bool, build_host: Calla
     ``"exemplars"`` (:func:`exemplar_bank`, centred by the training mean); ``gce_config`` holds
     :class:`GCEConfig` fields. Seed torch before calling for a reproducible initialisation.
     """
-    from core.anchors import prototype_anchors
-    from core.models.base import HostConfig
-    from core.models.gce import GCEConfig, build_gce
-
     feats = np.concatenate([b.features for b in train])  # (ΣN, d)
     host = build_host(host_name, HostConfig(in_dim=feats.shape[1], n_outputs=n_classes, **(host_kwargs or {})))
     norm = getattr(host, "norm", None)

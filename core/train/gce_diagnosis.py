@@ -19,6 +19,14 @@ import time
 
 import numpy as np
 import torch
+from core.anchors import prototype_anchors
+from core.data.digits import make_digit_bags
+from core.data.mil_csv import synthetic_grid_coords
+from core.models.base import HostConfig
+from core.models.gce import GCEConfig, build_gce
+from core.models.losses import task_loss
+from core.models.registry import build_host
+from core.train.gce_benchmark import Bag, evaluate_fold, exemplar_bank, fold_mean_std, train_fixed_epochs
 
 __all__ = ["VARIANTS", "digit_subset", "main", "run_variant"]
 
@@ -45,10 +53,6 @@ VARIANTS: dict[str, dict | None] = {
 
 def digit_subset(n_bags: int = 60, n_folds: int = 3, seed: int = 0):
     """``n_bags`` digit bags as :class:`core.train.gce_benchmark.Bag` with ``n_folds`` folds."""
-    from core.data.digits import make_digit_bags
-    from core.data.mil_csv import synthetic_grid_coords
-    from core.train.gce_benchmark import Bag
-
     return [Bag(b.slide_id, b.features, synthetic_grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold, b.digits)
             for b in make_digit_bags(n_bags, n_folds=n_folds, seed=seed)]
 
@@ -88,13 +92,6 @@ def _gate_stats(model, bags) -> dict:
 def run_variant(bags, options: dict, *, epochs: int = 20, lr: float = 1e-3, seed: int = 0,
                 anchors: str = "prototypes") -> list[dict]:
     """Train ABMIL + GCE (``options`` over the paper's GCEConfig) per fold; one metrics dict per fold."""
-    from core.anchors import prototype_anchors
-    from core.train.gce_benchmark import evaluate_fold, exemplar_bank, train_fixed_epochs
-    from core.models.base import HostConfig
-    from core.models.gce import GCEConfig, build_gce
-    from core.models.losses import task_loss
-    from core.models.registry import build_host
-
     d = bags[0].features.shape[1]
     res = []
     for fold in sorted({b.fold for b in bags}):
@@ -136,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     bags = digit_subset(args.bags, args.folds)
-    from core.train.gce_benchmark import fold_mean_std
 
     allres = {}
     print("| variant | " + " | ".join(KEYS) + " | s |")

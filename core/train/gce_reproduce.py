@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from core.train.gce_benchmark import load_dataset, benchmark_folds, fold_mean_std
+from core.atomic import atomic_write_json, atomic_write_text
+from core.keyvalue import parse_key_values
+from core.models.gce_config import GCEConfig
 
 __all__ = ["main", "markdown_table", "run"]
 
@@ -101,8 +104,6 @@ def markdown_table(records: list[dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from core.atomic import atomic_write_json, atomic_write_text
-
     p = argparse.ArgumentParser(prog="python -m core.train.gce_reproduce", description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["digits", "musk1", "ucsb"], choices=["digits", "musk1", "ucsb"])
     p.add_argument("--hosts", nargs="+", default=["abmil", "clam_sb", "transmil", "dsmil", "dtfd"])
@@ -115,8 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="a GCEConfig field over the paper's value (JSON value), e.g. coverage_loss=contrastive; repeatable")
     p.add_argument("--no-host", action="store_true", help="skip the host-alone runs")
     args = p.parse_args(argv)
-    from core.keyvalue import parse_key_values
-    from core.models.gce_config import GCEConfig
 
     try:
         options = parse_key_values(args.gce_option)

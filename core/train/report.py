@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.atomic import atomic_path, atomic_write_json, atomic_write_text
+from core.train.metrics import task_metrics
 
 __all__ = ["summarise", "write_predictions", "write_curves_png", "write_results"]
 
@@ -33,7 +34,6 @@ def summarise(folds: Sequence[dict], task: str) -> dict:
         ok = vals[~np.isnan(vals)]
         mean[n] = _clean(float(ok.mean())) if ok.size else None
         std[n] = _clean(float(ok.std())) if ok.size else None
-    from core.train.metrics import task_metrics
 
     pooled_runs = []
     for r in sorted({f["repeat"] for f in folds}):

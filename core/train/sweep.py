@@ -24,6 +24,8 @@ from pathlib import Path
 
 from core.atomic import atomic_path, ensure_writable_dir
 from core.train.annotation_masks import TOP_FRACTION
+from core.errors import EvidentError
+from core.train.annotation_masks import add_annotation_metrics, annotation_masks, infer_patch_size
 
 __all__ = ["main", "noisy_transform", "run_sweep", "write_plot", "write_table"]
 
@@ -46,11 +48,6 @@ def run_sweep(args: argparse.Namespace) -> list[dict]:
     import torch
 
     from core.models.base import HostConfig
-    from core.train.annotation_masks import (
-        add_annotation_metrics,
-        annotation_masks,
-        infer_patch_size,
-    )
     from core.train.cohort import load_cohort
     from core.train.cv import CVConfig, run_cv, with_task
     from core.train.explanation_loss import explanation_objective
@@ -154,8 +151,6 @@ def write_plot(path: Path, rows: list[dict], metric: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.errors import EvidentError
-
     p = argparse.ArgumentParser(prog="python -m core.train.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", default=None)

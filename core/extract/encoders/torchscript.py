@@ -22,6 +22,7 @@ import numpy as np
 
 from core.errors import EvidentError
 from core.extract.encoders.base import PatchEncoder, check_patches
+from core.device import pick_device
 
 __all__ = ["TorchScriptEncoder", "NORMALIZATIONS"]
 
@@ -72,7 +73,6 @@ class TorchScriptEncoder(PatchEncoder):
     ) -> None:
         import torch
 
-        from core.device import pick_device
 
         self.path = Path(path)
         if normalization not in NORMALIZATIONS:
