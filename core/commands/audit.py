@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 import sys
 import time
+from types import SimpleNamespace
 
 NAME = "audit"
 HELP = "audit explanations and evidence over a cohort (AUPC, S/N/R, minimal subsets, evidence sets, failures)"
@@ -114,8 +115,6 @@ def run(args: argparse.Namespace) -> int:
         jobs.append((row.slide_id, path, label, row.time, row.event, slide))
     masks, sizes = {}, {}
     if args.annotations:
-        from types import SimpleNamespace
-
         from core.train.annotation_masks import annotation_masks, infer_patch_size
 
         bags = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 NAME = "extract"
 HELP = "extract patch features of slides into TRIDENT-style HDF5 feature files"
@@ -63,8 +64,6 @@ def _check_options(args: argparse.Namespace) -> None:
             raise EvidentError(None, message)
     stems: dict[str, str] = {}
     for s in args.slides:
-        from pathlib import Path
-
         stem = Path(s).stem
         if stem in stems and stems[stem] != s:
             raise EvidentError(s, f"has the same name as {stems[stem]}; their feature files would collide")

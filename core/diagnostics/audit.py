@@ -32,6 +32,9 @@ from core.models.gce import GCEModel
 from core.diagnostics.evidence_search import search_subset
 from core.diagnostics.evidence_sets import evidence_sets
 from core.explain.registry import build_explainer, canonical_method
+from core.diagnostics.artifacts import artifact_share
+from core.diagnostics.localisation_audit import slide_localisation, summarise_localisation
+import torch
 
 __all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "search_summary", "summarise_audit",
            "summarise_evidence_sets"]
@@ -147,18 +150,12 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
     kw = {"evidence": main.indices, "artifact_scores": artifact_scores}
     classes = {"predicted": eng.predicted, "n_classes": int(eng.output_before.shape[0])} if eng.task == "classification" else {}
     if artifact_scores is not None:
-        from core.diagnostics.artifacts import artifact_share
-
         res.artifact_share = artifact_share(main.indices, artifact_scores, config.thresholds.min_tissue)
     if "gce_subset" in scores:
-        import torch
-
         with torch.no_grad():
             out = model(eng.x, eng.coords)
         kw.update({"responses": out.responses.cpu().double().numpy(), "class_weights": model.predicted_class_weights(out)})
     if truth is not None and np.asarray(truth).any():
-        from core.diagnostics.localisation_audit import slide_localisation
-
         maps = {m: v for m, v in scores.items() if m != "gce_subset"}
         res.localisation = slide_localisation(maps, truth, config.fraction)
         res.froc_inputs = {m: (v, np.asarray(truth, dtype=bool), np.asarray(coords), int(patch_size)) for m, v in maps.items()}
@@ -218,8 +215,6 @@ def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
         out["evidence_sets"] = summarise_evidence_sets(searched)
     annotated = [s for s in slides if s.localisation]
     if annotated:
-        from core.diagnostics.localisation_audit import summarise_localisation
-
         froc_inputs: dict = {}
         for s in annotated:
             for m, item in s.froc_inputs.items():

@@ -19,6 +19,7 @@ from core.timing import best_ms
 from core.models.access import host_of
 from core.models.gce import GCEModel
 from torch.profiler import ProfilerActivity, profile
+from core.models.subset_rules import gce_evidence
 
 __all__ = ["cost_modes"]
 
@@ -62,8 +63,6 @@ def cost_modes(model, features: torch.Tensor, coords: torch.Tensor | None, subse
     if isinstance(model, GCEModel):
         modes["soft"] = lambda: model(features, coords)
         if subset is None:
-            from core.models.subset_rules import gce_evidence
-
             subset = gce_evidence(model, features, coords)[0].indices
     if subset is not None:
         idx = torch.as_tensor(np.asarray(subset, dtype=np.int64), device=features.device)

@@ -25,6 +25,7 @@ from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.cohort_snr import cohort_snr
 from core.errors import EvidentError
 from core.models.subset_rules import topk_count
+from core.explain.registry import build_explainer
 
 __all__ = ["DEFAULT_RULES", "SlideSNR", "cohort_table", "same_budget", "select_rule", "slide_snr", "topk_indices"]
 
@@ -92,13 +93,9 @@ def select_rule(rule: str, model, features, coords, fraction: float = 0.05, scor
     if rule == "random":
         return np.sort(np.random.default_rng(RANDOM_SEED).choice(n, size=k, replace=False)).astype(np.int64)
     if rule == "gce":
-        from core.explain.registry import build_explainer
-
         s = build_explainer("gce_subset", model).attribute(features, coords) if scores is None else scores
         return np.flatnonzero(np.asarray(s) > 0.5).astype(np.int64)
     if scores is None:
-        from core.explain.registry import build_explainer
-
         scores = build_explainer(rule, model).attribute(features, coords)
     return topk_indices(scores, k)
 

@@ -32,6 +32,7 @@ from core.extract.grid import PatchGrid, build_grid, level0_magnification
 from core.extract.tissue import detect_tissue
 from core.data.bag import FeatureBag
 from core.data.bags import write_bag
+from core.extract.preview import write_preview
 
 __all__ = ["extract_slide", "feature_path", "preview_path", "read_patch", "iter_patch_batches"]
 
@@ -185,7 +186,5 @@ def extract_slide(
                          slide_id=slide_path.stem, source=str(out), attrs=attrs)
         write_bag(out, bag, layout="trident")
         if preview:
-            from core.extract.preview import write_preview
-
             write_preview(preview_path(out_dir, slide_path), reader, tissue, grid)
     return out

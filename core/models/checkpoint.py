@@ -24,6 +24,7 @@ from core.models.base import HostConfig
 from core import __version__
 from core.memory_budget import check_fits
 from core.models.registry import build_host
+from core.models.gce import GCEModel
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_config", "check_compatible", "CHECKPOINT_KEYS", "checkpoint_classes"]
 
@@ -111,8 +112,6 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
 
     def build():
         if "gce" in config:
-            from core.models.gce import GCEModel
-
             return GCEModel.from_config(config)
         return build_host(str(config["host"]), HostConfig.from_dict(config["host_config"]))
 

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from core.evidence.recovery import Recovery, recover
 from core.models.access import MILModel, host_of
+from core.evidence.coverage import set_coverage
 
 __all__ = ["attention_order", "attention_topk", "gce_evidence", "random_k", "select", "topk_count"]
 
@@ -57,7 +58,6 @@ def gce_evidence(model: MILModel, features: Tensor, coords: Tensor | None, *, ma
         idx = np.flatnonzero(gates > cfg.threshold)
         if idx.size == 0:
             idx = np.array([int(np.argmax(gates))])
-        from core.evidence.coverage import set_coverage
 
         rec = Recovery(idx.astype(np.int64), set_coverage(idx, responses), "threshold_only", int(idx.size))
     return rec, out

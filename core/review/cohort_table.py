@@ -39,6 +39,7 @@ from pathlib import Path
 from core.errors import EvidentError
 from core.hashing import file_sha256
 from core.data.manifest import read_manifest
+from core.data.feature_search import find_feature_file
 
 __all__ = [
     "FLAGS",
@@ -241,8 +242,6 @@ def _fill_paths(paths: dict, sid: str, manifest, where: dict) -> None:
         if row is not None and row.features_path:
             paths["features_path"] = manifest.resolve(row.features_path)
         elif where["features"]:
-            from core.data.feature_search import find_feature_file
-
             paths["features_path"] = find_feature_file(sid, where["features"])
     if paths["evidence_path"] is None and where["evidence"]:
         for name in (f"{sid}_evidence.h5", f"{sid}.evidence.h5", f"{sid}.h5"):

@@ -33,6 +33,7 @@ from core.data.realdata import fetch
 from core.models.access import bag_output
 from core.models.base import HostConfig
 from core.models.gce import GCEConfig, build_gce
+from core.data.digits import make_digit_bags
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
            "train_fixed_epochs"]
@@ -64,8 +65,6 @@ def _stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
     """``"digits"`` (100 digit bags, known evidence), ``"musk1"`` or ``"ucsb"`` (real MIL sets)."""
     if name == "digits":
-        from core.data.digits import make_digit_bags
-
         out = []
         for b in make_digit_bags(100, n_folds=n_folds, seed=seed):
             out.append(Bag(b.slide_id, b.features, synthetic_grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold,

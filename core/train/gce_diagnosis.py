@@ -27,6 +27,8 @@ from core.models.gce import GCEConfig, build_gce
 from core.models.losses import task_loss
 from core.models.registry import build_host
 from core.train.gce_benchmark import Bag, evaluate_fold, exemplar_bank, fold_mean_std, train_fixed_epochs
+from core.atomic import atomic_write_json
+from core.train.gce_benchmark import benchmark_folds
 
 __all__ = ["VARIANTS", "digit_subset", "main", "run_variant"]
 
@@ -140,10 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         t0 = time.perf_counter()
         if VARIANTS[name] is None:
-            from core.train.gce_benchmark import benchmark_folds
-            from core.models.losses import task_loss
-            from core.models.registry import build_host
-
             folds = benchmark_folds(bags, "abmil", gce=False, build_host=build_host, task_loss=task_loss, epochs=args.epochs,
                            lr=args.lr)
         else:
@@ -153,8 +151,6 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{s[k][0]:.3f} ± {s[k][1]:.3f}" if k in s else "–" for k in KEYS]
         print(f"| {name} | " + " | ".join(cells) + f" | {time.perf_counter() - t0:.0f} |", flush=True)
     if args.json:
-        from core.atomic import atomic_write_json
-
         atomic_write_json(args.json, allres)
     return 0
 
