@@ -22,7 +22,7 @@ def pick_device(requested: str | None = None, *, float64: bool = False):
     EvidentError
         When the requested device does not exist on this machine.
     """
-    import torch
+    import torch  # local: torch only when used
 
 
     if requested in (None, "", "auto"):

@@ -148,7 +148,7 @@ def _search(name: str, gce: bool, n: int, sample: int = 20, device: str = "cpu")
 
 
 def _ig(n: int, device: str = "cpu") -> dict:
-    from captum.attr import IntegratedGradients
+    from captum.attr import IntegratedGradients  # local: captum only when used
 
 
     model = _model("abmil", gce=True).to(device)

@@ -43,7 +43,7 @@ def _random_tiles(reader: Any, n: int, tile: int, rng: np.random.Generator) -> l
 
 def _loader_run(path: Path, keys: list[Any], workers: int, tile: int) -> tuple[float, dict[Any, np.ndarray]]:
     """Seconds for a fresh loader with ``workers`` threads to deliver every key; and the tiles."""
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     got: dict[Any, np.ndarray] = {}
     errors: list[BaseException] = []
@@ -81,7 +81,7 @@ def bench_slide(path: str | os.PathLike, *, n_tiles: int = 128, workers: int = 4
     The loader comparison runs ``repeats`` rounds, alternating which configuration goes first,
     each round on fresh random tiles; the per-tile times reported are medians over the rounds.
     """
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -144,7 +144,7 @@ def _load_avg() -> float | None:
 
 def _max_diff_direct(path: Path, tiles: dict[Any, np.ndarray], keys: list[Any], tile: int) -> int:
     """Largest pixel difference between loader-delivered tiles and direct reads of the same tiles."""
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     with open_slide(path) as r:
         return max(int(np.abs(tiles[k].astype(np.int16) - r.read_region(*_region(k, r, tile))).max()) for k in keys)

@@ -6,6 +6,8 @@ import argparse
 import math
 from typing import Any
 import json
+from core.bench import ROW_KEYS, discover
+from core.errors import EvidentError
 
 NAME = "bench"
 HELP = "run benchmarks (each against a baseline measured in the same run) and print ratios"
@@ -18,9 +20,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.bench import ROW_KEYS, discover
-    from core.errors import EvidentError
-
     groups = discover()
     if args.group is not None and args.group not in groups:
         raise EvidentError(args.group, f"unknown benchmark group (known: {', '.join(groups) or 'none'})")

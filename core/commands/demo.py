@@ -27,8 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.demo.pipeline import run_demo
-    from core.demo.summary import format_summary
+    from core.demo.pipeline import run_demo  # local: evident --help loads this module; numpy only when run
+    from core.demo.summary import format_summary  # local: evident --help loads this module; numpy only when run
 
     result = run_demo(args.workspace, rebuild=args.rebuild, echo=lambda s: print(s, flush=True))
     print()

@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from core.atomic import check_writable_dir
+from core.errors import EvidentError
 
 NAME = "extract"
 HELP = "extract patch features of slides into TRIDENT-style HDF5 feature files"
@@ -47,8 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    from core.errors import EvidentError
-
     checks = [
         (args.magnification > 0, "--magnification must be positive"),
         (args.patch_size >= 8, "--patch-size must be at least 8"),
@@ -71,11 +71,10 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import h5py
+    import h5py  # local: evident --help loads this module; h5py only when run
 
-    from core.atomic import check_writable_dir
-    from core.errors import EvidentError
-    from core.extract.encoders import build_encoder
+    from core.extract.encoders import build_encoder  # local: evident --help loads this module; scipy only when run
+    # local: evident --help loads this module; scipy only when run
     from core.extract.pipeline import extract_slide, feature_path
 
     _check_options(args)

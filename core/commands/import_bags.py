@@ -17,6 +17,10 @@ from pathlib import Path
 import contextlib
 import os
 import sys
+from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir
+from core.data.manifest import ManifestRow, write_manifest
+from core.data.manifest_parsing import sort_classes
+from core.errors import EvidentError
 
 NAME = "import-bags"
 HELP = "convert a MIL CSV (label, bag id, features; no header) into per-bag HDF5 files + manifest.csv"
@@ -37,14 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # local: evident --help loads this module; tqdm only when run
 
-    from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir
-    from core.data.bags import write_bag
-    from core.data.manifest import ManifestRow, write_manifest
-    from core.data.manifest_parsing import sort_classes
+    from core.data.bags import write_bag  # local: evident --help loads this module; numpy only when run
+    # local: evident --help loads this module; numpy only when run
     from core.data.mil_csv import read_mil_csv, safe_names, to_feature_bag
-    from core.errors import EvidentError
 
     src, out = Path(args.csv), check_writable_dir(args.out)
     features_dir, manifest = out / "features", out / "manifest.csv"

@@ -12,6 +12,9 @@ import argparse
 from core.commands._argtypes import open_fraction, positive_int
 from dataclasses import replace
 from pathlib import Path
+from core.atomic import check_writable_dir, ensure_writable_dir
+from core.device import pick_device
+from core.errors import EvidentError
 
 NAME = "recover"
 HELP = "recover GCE evidence subsets per slide and write evidence HDF5 files"
@@ -34,16 +37,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    import torch  # local: evident --help loads this module; torch only when run
 
-    from core.atomic import check_writable_dir, ensure_writable_dir
-    from core.data.bags import read_bag
-    from core.device import pick_device
-    from core.errors import EvidentError
+    from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
+    # local: evident --help loads this module; numpy only when run
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.slide_evidence import slide_evidence
-    from core.models.checkpoint import load_checkpoint
-    from core.models.gce import GCEModel
+    from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
+    from core.models.gce import GCEModel  # local: evident --help loads this module; torch only when run
 
     ckpt = Path(args.model)
     if not ckpt.is_file():

@@ -13,6 +13,12 @@ import argparse
 
 from core.commands._argtypes import nonneg_float, positive_int
 from core.train.gce_cv import add_gce_arguments, gce_factory  # GCE options (torch-free at import)
+from core.atomic import check_writable_dir
+from core.device import pick_device
+from core.errors import EvidentError
+from core.keyvalue import parse_key_values
+from core.train.annotation_masks import add_annotation_metrics, annotation_masks
+from core.train.gce_cv import add_evidence_metrics
 
 NAME = "train"
 HELP = "cross-validate a MIL host (abmil, clam_sb, transmil, dsmil, dtfd) on a cohort manifest + feature bags"
@@ -43,11 +49,9 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
     ``--annotations`` is given, else unchanged with ``masks=None``."""
     if args.annotations is None:
         if args.explanation_loss is not None or args.explanation_weight is not None:
-            from core.errors import EvidentError
-
             raise EvidentError(None, "--explanation-loss/--explanation-weight need --annotations DIR")
         return factory, None, {}
-    from core.train.annotation_masks import annotation_masks
+    # local: evident --help loads this module; torch only when run
     from core.train.explanation_loss import explanation_objective
 
     masks = annotation_masks(cohort.bags, args.annotations, args.patch_size)
@@ -100,9 +104,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
     """``--host-option KEY=VALUE`` items as sorted ``HostConfig.extra`` pairs (checked by the host)."""
-    from core.errors import EvidentError
-    from core.keyvalue import parse_key_values
-
     try:
         return tuple(sorted(parse_key_values(items).items()))
     except ValueError as exc:
@@ -110,15 +111,13 @@ def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.atomic import check_writable_dir
-    from core.device import pick_device
-    from core.errors import EvidentError
-    from core.models.base import HostConfig
-    from core.models.registry import HOSTS, build_host
-    from core.train.cohort import load_cohort
+    from core.models.base import HostConfig  # local: evident --help loads this module; torch only when run
+    from core.models.registry import HOSTS, build_host  # local: evident --help loads this module; torch only when run
+    from core.train.cohort import load_cohort  # local: evident --help loads this module; torch only when run
+    # local: evident --help loads this module; torch only when run
     from core.train.cv import CVConfig, run_cv, with_task
-    from core.train.objective import default_factory
-    from core.train.trainer import TrainConfig
+    from core.train.objective import default_factory  # local: evident --help loads this module; torch only when run
+    from core.train.trainer import TrainConfig  # local: evident --help loads this module; torch only when run
 
     if args.host not in HOSTS:
         raise EvidentError(None, f"unknown host {args.host!r} (use one of: {', '.join(HOSTS)})")
@@ -145,12 +144,8 @@ def run(args: argparse.Namespace) -> int:
     summary = run_cv(cohort, args.host, host_config, args.out, train_cfg, cv, factory=explained,
                      device=device, resume=args.resume, extra_config={**extra, **extra_expl})
     if factory is not None:  # evidence numbers (cd_gap, ...) into results.json
-        from core.train.gce_cv import add_evidence_metrics
-
         summary = add_evidence_metrics(args.out, cohort, summary, args.evidence_budget)
     if masks is not None:  # held-out annotation metrics into results.json
-        from core.train.annotation_masks import add_annotation_metrics
-
         summary = add_annotation_metrics(args.out, cohort, summary, masks)
         for name, mean in summary["annotation"]["mean"].items():
             print(f"annotation_{name}\t{'nan' if mean is None else f'{mean:.4f}'}")

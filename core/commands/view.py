@@ -7,6 +7,7 @@ from pathlib import Path
 import importlib
 import os
 import sys
+from core.errors import EvidentError
 
 NAME = "view"
 HELP = "open the desktop viewer on slides, feature/evidence/annotation files, a checkpoint or a project folder"
@@ -20,8 +21,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import EvidentError
-
     for f in args.files:
         if not Path(f).exists():
             raise EvidentError(f, "no such file or folder")

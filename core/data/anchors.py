@@ -126,7 +126,7 @@ def write_anchor_bank(path: str | os.PathLike, bank: AnchorBank) -> None:
                 np.savez(f, prompts=np.array(bank.prompts, dtype=str), embeddings=bank.embeddings,
                          encoder=np.array(bank.encoder, dtype=str))
         else:
-            import h5py
+            import h5py  # local: h5py only when used
 
             with h5py.File(tmp, "w") as f:
                 f.create_dataset("prompts", data=np.array(bank.prompts, dtype=object), dtype=h5py.string_dtype())
@@ -176,7 +176,7 @@ def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
 
 
 def _read_h5(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
-    import h5py
+    import h5py  # local: h5py only when used
 
 
     with h5_file(p) as f:

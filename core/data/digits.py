@@ -79,7 +79,7 @@ def make_digit_bags(
     seed: int = 0,
 ) -> list[DigitBag]:
     """Build ``n_bags`` digit bags (see the module docstring)."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # local: sklearn only when used
 
     data = load_digits()
     x = (data.data / 16.0).astype(np.float32)  # (1797, 64)
@@ -115,11 +115,11 @@ def write_digit_bags(out: str | os.PathLike, bags: list[DigitBag]) -> Path:
     and ``evident audit --annotations`` can use it. Every file is written atomically. Returns the
     manifest path.
     """
-    import shapely
-    from shapely.geometry import box
+    import shapely  # local: shapely only when used
+    from shapely.geometry import box  # local: shapely only when used
 
-    from core.data.annotation import Annotation
-    from core.data.annotations import write_geojson
+    from core.data.annotation import Annotation  # local: pulls in shapely
+    from core.data.annotations import write_geojson  # local: pulls in shapely
 
     root = ensure_writable_dir(out)
     ensure_writable_dir(root / "features")

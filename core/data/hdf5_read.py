@@ -34,7 +34,7 @@ def h5_file(path: str | os.PathLike) -> Iterator[Any]:
     EvidentError
         Not an HDF5 file, or h5py fails on it (truncated, damaged, unreadable dtype).
     """
-    import h5py
+    import h5py  # local: h5py only when used
 
     p = Path(path)
     try:
@@ -62,7 +62,7 @@ def read_dataset(dset: Any, path: str | os.PathLike, name: str, *, numeric: bool
     numeric
         Refuse datasets that are not integers or floats (``"<name> are not numeric (dtype …)"``).
     """
-    import h5py
+    import h5py  # local: h5py only when used
 
     if not isinstance(dset, h5py.Dataset):
         raise EvidentError(path, f"{name!r} is not a dataset")

@@ -133,10 +133,10 @@ def _cached(root: Path, key: dict) -> DemoCohort | None:
 
 
 def _evidence_annotations(layout: SlideLayout, p: int) -> list:
-    import shapely
-    from shapely.geometry import box
+    import shapely  # local: shapely only when used
+    from shapely.geometry import box  # local: shapely only when used
 
-    from core.data.annotations import Annotation
+    from core.data.annotations import Annotation  # local: pulls in shapely
 
     cells = np.argwhere(layout.evidence)  # (K, 2) int64 (row, col)
     if len(cells) == 0:
@@ -148,7 +148,7 @@ def _evidence_annotations(layout: SlideLayout, p: int) -> list:
 
 def _write_thumbnail(path: Path, image: np.ndarray) -> None:
     """Write (h, w, 3) uint8 ``image`` as PNG."""
-    from PIL import Image
+    from PIL import Image  # local: PIL only when used
 
     with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", compress_level=1)
@@ -176,9 +176,9 @@ def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(),
     EvidentError
         Unreadable source, a source lacking a tissue class, or an unwritable folder.
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # local: tqdm only when used
 
-    from core.data.annotations import write_geojson
+    from core.data.annotations import write_geojson  # local: pulls in shapely
 
     root = ensure_writable_dir(root)
     src = Path(source) if source is not None else fetch("cmu_slide")
@@ -230,7 +230,7 @@ def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(),
 
 
 def _open(path: Path):
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     return open_slide(path)
 

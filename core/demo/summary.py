@@ -45,7 +45,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _evidence_numbers(ws: Path, cohort) -> dict | None:
-    from core.data.annotations import patch_labels, read_geojson
+    from core.data.annotations import patch_labels, read_geojson  # local: pulls in shapely
 
     ev_dir = ws / "evidence"
     files = {i: ev_dir / f"{i}.evidence.h5" for i in cohort.slide_ids}

@@ -83,7 +83,7 @@ def summarise_curves(per_slide: list[dict[str, dict]], baseline: str = "random")
         method -> ``n``, ``aupc_drop_mean``/``_std``, ``aupc_insert_mean``/``_std``, ``gain_mean``/``_std``,
         and ``p_drop_vs_<baseline>`` / ``p_gain_vs_<baseline>`` (paired Wilcoxon; NaN when undefined).
     """
-    from scipy.stats import wilcoxon
+    from scipy.stats import wilcoxon  # local: scipy only when used
 
     methods = sorted({m for s in per_slide for m in s})
     table = {}

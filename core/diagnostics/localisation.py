@@ -69,7 +69,7 @@ def froc(slides: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]], threshold
     Returns ``sensitivity_at`` (one per FP rate), ``mean_sensitivity`` and the chance level from
     scores shuffled within each slide (seed 0).
     """
-    from scipy import ndimage
+    from scipy import ndimage  # local: scipy only when used
 
     def curve(all_slides) -> list[float]:
         cands, n_lesions = [], 0  # (score, slide, hit-lesion-ids)

@@ -121,7 +121,7 @@ def _check(ev: Evidence, path: Path) -> None:
 
 def write_evidence(path: str | os.PathLike, ev: Evidence) -> None:
     """Write ``ev`` to ``path`` atomically (validated first: nothing is written on error)."""
-    import h5py
+    import h5py  # local: h5py only when used
 
     p = Path(path)
     _check(ev, p)

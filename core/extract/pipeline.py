@@ -66,7 +66,7 @@ def read_patch(reader, x: int, y: int, grid: PatchGrid) -> np.ndarray:
         rgb = ((rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
     side = grid.patch_size_target_px
     if s != side:
-        from PIL import Image
+        from PIL import Image  # local: PIL only when used
 
         img = Image.fromarray(np.ascontiguousarray(rgb)).resize(
             (side, side), Image.Resampling.BOX if s > side else Image.Resampling.BILINEAR)
@@ -144,9 +144,9 @@ def extract_slide(
     EvidentError
         Missing or unreadable slide, undecodable tiles, unknown magnification, no tissue patch.
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # local: tqdm only when used
 
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     if batch_size < 1 or workers < 1 or patch_size < 1:
         raise ValueError(f"batch size, workers and patch size must be >= 1, got {batch_size}, {workers}, "

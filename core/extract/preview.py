@@ -37,7 +37,7 @@ def render_preview(thumbnail: np.ndarray, tissue: TissueMask, grid: PatchGrid) -
     np.ndarray
         (h, w, 3) uint8 RGB.
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw  # local: PIL only when used
 
     h, w = thumbnail.shape[:2]
     mask = np.asarray(Image.fromarray(tissue.mask).resize((w, h), Image.Resampling.NEAREST))  # (h, w) bool
@@ -54,7 +54,7 @@ def render_preview(thumbnail: np.ndarray, tissue: TissueMask, grid: PatchGrid) -
 
 def write_preview(path: str | os.PathLike, reader, tissue: TissueMask, grid: PatchGrid, max_side: int = 1024) -> Path:
     """Render the preview of a slide (thumbnail fitting ``max_side``) and write it as PNG atomically."""
-    from PIL import Image
+    from PIL import Image  # local: PIL only when used
 
     thumb = reader.get_thumbnail((max_side, max_side))  # (h, w, 3) uint8
     p = Path(path)

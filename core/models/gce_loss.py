@@ -97,7 +97,7 @@ def gce_objective(task: str, task_loss: Callable | None = None) -> Callable:
         ``model`` is a :class:`core.models.gce.GCEModel`; ``target`` is what ``task_loss`` takes.
     """
     if task_loss is None:
-        from core.models.losses import task_loss
+        from core.models.losses import task_loss  # local: the default when the caller passes none
 
     def objective(model, features: Tensor, coords: Tensor | None, target) -> tuple[Tensor, Tensor]:
         out = model(features, coords)

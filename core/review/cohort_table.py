@@ -322,10 +322,10 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     with :class:`core.review.intervene.Cancelled`. Classification models only (survival needs the
     cohort's risk scale first: use ``evident audit``).
     """
-    from core.data.bags import read_bag
-    from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers
-    from core.models.checkpoint import checkpoint_classes, load_checkpoint
-    from core.review.intervene import Cancelled
+    from core.data.bags import read_bag  # local: pulls in numpy
+    from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers  # local: pulls in torch
+    from core.models.checkpoint import checkpoint_classes, load_checkpoint  # local: pulls in torch
+    from core.review.intervene import Cancelled  # local: pulls in numpy
 
     man = read_manifest(manifest)
     model, config = load_checkpoint(checkpoint)

@@ -112,7 +112,7 @@ class Predictor:
     def __init__(self, model: MILModel, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
                  device: str | None = None) -> None:
 
-        from core.diagnostics.interventions import InterventionEngine
+        from core.diagnostics.interventions import InterventionEngine  # local: pulls in torch
 
         requested = device if device is not None else os.environ.get("EVIDENT_DEVICE")
         dev = pick_device(requested, float64=True)  # the engine accumulates in float64

@@ -107,9 +107,9 @@ def subset_description(numbers: dict, size: int) -> str:
 
 def read_annotation_layers(path: str | os.PathLike) -> list[Layer]:
     """Read GeoJSON / ASAP XML annotations as one region layer per class (``None`` class -> "annotations")."""
-    import shapely
+    import shapely  # local: shapely only when used
 
-    from core.data.annotations import read_annotations
+    from core.data.annotations import read_annotations  # local: pulls in shapely
 
     anns = read_annotations(path)
     by_class: dict[str, list] = {}

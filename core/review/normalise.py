@@ -97,7 +97,7 @@ def rank_percentile(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (N,) int64 ranks from 1 (the highest; ties share the lowest rank of their group) and
         (N,) float64 percentile ranks in [0, 100]: ``100 * (mean ascending rank - 1) / (N - 1)``.
     """
-    from scipy.stats import rankdata
+    from scipy.stats import rankdata  # local: scipy only when used
 
     x = np.asarray(values, dtype=np.float64).reshape(-1)
     n = x.size
@@ -124,7 +124,7 @@ def is_signed(values: np.ndarray) -> bool:
 @lru_cache(maxsize=16)
 def colormap_lut(name: str) -> np.ndarray:
     """A 256-entry RGBA lookup table, (256, 4) uint8, of a matplotlib colormap (read-only)."""
-    import matplotlib
+    import matplotlib  # local: matplotlib only when used
 
     if name not in COLORMAPS:
         raise ValueError(f"unknown colormap {name!r} (known: {', '.join(COLORMAPS)})")

@@ -85,7 +85,7 @@ class PatchLattice:
 
     def patches_in(self, geometry) -> np.ndarray:
         """(K,) int64 indices of patches whose centre lies inside a shapely geometry."""
-        import shapely
+        import shapely  # local: shapely only when used
 
         centres = self.coords.astype(np.float64) + self.patch_size_level0_px / 2.0
         inside = shapely.contains_xy(geometry, centres[:, 0], centres[:, 1])
@@ -119,7 +119,7 @@ def subset_outline(coords: np.ndarray, patch_size: int, indices: np.ndarray):
 
     Adjacent squares merge into regions so that a subset is drawn as a few outlines.
     """
-    import shapely
+    import shapely  # local: shapely only when used
 
     c = np.asarray(coords, dtype=np.float64)[np.asarray(indices, dtype=np.int64)]
     if c.shape[0] == 0:
@@ -130,7 +130,7 @@ def subset_outline(coords: np.ndarray, patch_size: int, indices: np.ndarray):
 
 def geometry_rings(geometry) -> list[np.ndarray]:
     """Every ring (exteriors and holes) of a polygonal shapely geometry as (K, 2) float64 arrays."""
-    import shapely
+    import shapely  # local: shapely only when used
 
     rings: list[np.ndarray] = []
     for poly in shapely.get_parts(geometry):

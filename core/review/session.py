@@ -142,7 +142,7 @@ class ReviewSession:
         """
         slide = None
         if group.slide is not None:
-            from core.slide.reader import open_slide
+            from core.slide.reader import open_slide  # local: pulls in openslide
 
             try:
                 slide = open_slide(group.slide)
@@ -241,7 +241,7 @@ class ReviewSession:
 
     def _check_checkpoint(self, path) -> None:
         """Refuse a file that is not a model checkpoint fitting the open bag (read once, cached)."""
-        from core.models.checkpoint import check_compatible, read_checkpoint_config
+        from core.models.checkpoint import check_compatible, read_checkpoint_config  # local: pulls in torch
 
         config = read_checkpoint_config(path)
         if self.bag is not None:
@@ -328,7 +328,7 @@ class ReviewSession:
     def set_tissue(self, tissue: Any) -> None:
         """Keep the slide's tissue mask (a :class:`core.extract.tissue.TissueMask`, computed off the
         GUI thread by the caller) and add / replace the ``"tissue"`` region layer."""
-        from core.review.tissue import tissue_layer
+        from core.review.tissue import tissue_layer  # local: pulls in scipy
 
         self.tissue = tissue
         self._tissue_fraction = None
@@ -344,7 +344,7 @@ class ReviewSession:
         if self.tissue is None or self.grid is None:
             return None
         if self._tissue_fraction is None or self._tissue_fraction[0] is not self.grid:
-            from core.extract.tissue import patch_tissue_fraction
+            from core.extract.tissue import patch_tissue_fraction  # local: pulls in scipy
 
             frac = patch_tissue_fraction(self.tissue, self.grid.coords, self.grid.patch_size_level0_px)
             self._tissue_fraction = (self.grid, frac)

@@ -84,9 +84,9 @@ def check_session_doc(doc: dict, path: str | os.PathLike) -> None:
 
 
 def _check_geometry(geom: Any, bad, where: str) -> None:
-    import numpy as np
-    import shapely
-    from shapely.geometry import shape
+    import numpy as np  # local: numpy only when used
+    import shapely  # local: shapely only when used
+    from shapely.geometry import shape  # local: shapely only when used
 
     try:
         with warnings.catch_warnings():

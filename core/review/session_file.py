@@ -54,7 +54,7 @@ def _layer_doc(layer, file_sources: dict[str, str]) -> dict:
         elif layer.kind == "subset":
             doc["indices"] = [int(i) for i in layer.indices]
         elif layer.kind == "regions":
-            from shapely.geometry import mapping
+            from shapely.geometry import mapping  # local: shapely only when used
 
             doc["geometry"] = mapping(layer.geometry)
     return doc
@@ -213,7 +213,7 @@ def _rebuild(ld: dict, settings, layer_cls):
     if kind == "subset" and "indices" in ld:
         return layer_cls(indices=np.asarray(ld["indices"], dtype=np.int64), **common)
     if kind == "regions" and "geometry" in ld:
-        from shapely.geometry import shape
+        from shapely.geometry import shape  # local: shapely only when used
 
         return layer_cls(geometry=shape(ld["geometry"]), **common)
     return None

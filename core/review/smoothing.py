@@ -43,7 +43,7 @@ def smooth_scores(grid: PatchLattice, values: np.ndarray, sigma: float) -> np.nd
     ok = np.isfinite(v)
     x = np.where(ok, v, 0.0)
     if grid.is_lattice:
-        from scipy.ndimage import gaussian_filter
+        from scipy.ndimage import gaussian_filter  # local: scipy only when used
 
         rows, cols = np.nonzero(grid.index >= 0)
         idx = grid.index[rows, cols]
@@ -56,7 +56,7 @@ def smooth_scores(grid: PatchLattice, values: np.ndarray, sigma: float) -> np.nd
         out = np.empty_like(v)
         out[idx] = num[rows, cols] / np.maximum(den[rows, cols], 1e-300)
     else:
-        from scipy.spatial import cKDTree
+        from scipy.spatial import cKDTree  # local: scipy only when used
 
         centres = (np.asarray(grid.coords, dtype=np.float64) + grid.patch_size_level0_px / 2.0) / grid.patch_size_level0_px
         tree = cKDTree(centres)

@@ -68,7 +68,7 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
     EvidentError
         ``annotations_dir`` is not a folder, a file cannot be read, or no slide has an annotation.
     """
-    from core.data.annotations import patch_labels, read_geojson
+    from core.data.annotations import patch_labels, read_geojson  # local: pulls in shapely
 
     root = Path(annotations_dir)
     if not root.is_dir():
@@ -101,10 +101,10 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
 
 def annotation_scores(model, features, coords) -> np.ndarray:
     """Per-patch evidence scores in [0, 1]: GCE gates, else the host's attention divided by its max. (N,) float64."""
-    import torch
+    import torch  # local: torch only when used
 
-    from core.models.gce import GCEOutput
-    from core.train.objective import model_output
+    from core.models.gce import GCEOutput  # local: pulls in torch
+    from core.train.objective import model_output  # local: pulls in torch
 
     model.eval()
     with torch.inference_mode():
@@ -135,7 +135,7 @@ def add_annotation_metrics(out: str | os.PathLike, cohort, summary: dict, masks:
     (:mod:`core.diagnostics.localisation`); averaged over the fold's slides, then mean/std over folds.
     ``summary["annotation"] = {"mean": {...}, "std": {...}, "per_fold": [...], "top_fraction", "threshold"}``.
     """
-    from core.train.folds import finished_folds
+    from core.train.folds import finished_folds  # local: pulls in torch
 
     out = Path(out)
     by_id = {b.slide_id: b for b in cohort.bags}

@@ -122,7 +122,7 @@ def train_fixed_epochs(model, objective: Callable, bags: list[Bag], *, epochs: i
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # local: sklearn only when used
 
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
 

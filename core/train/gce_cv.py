@@ -26,6 +26,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+from core.anchors import parse_anchor_spec, prototype_anchors
+from core.atomic import atomic_write_json
+from core.data.anchors import read_anchor_bank
+from core.errors import EvidentError
+from core.keyvalue import parse_key_values
+from core.models.gce_config import ABLATIONS, GCEConfig
 
 __all__ = ["EVIDENCE_KEYS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
 
@@ -34,8 +40,6 @@ EVIDENCE_KEYS = ("cd_gap", "complement_degradation", "evidence_sufficiency", "ke
 
 def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--gce``, ``--anchors``, ``--ablation``, ``--evidence-budget``."""
-    from core.models.gce_config import ABLATIONS
-
     g = p.add_argument_group("GCE (grounded coverage-driven evidence)")
     g.add_argument("--gce", action="store_true", help="wrap the host with GCE-MIL")
     g.add_argument("--anchors", default="prototypes:8", metavar="SPEC",
@@ -58,15 +62,10 @@ def gce_factory(args: argparse.Namespace, cohort):
     """
     if not getattr(args, "gce", False):
         return None, {}
-    from core.anchors import parse_anchor_spec
-    from core.data.anchors import read_anchor_bank
-    from core.errors import EvidentError
 
     spec = parse_anchor_spec(args.anchors)
     if not 0.0 < args.evidence_budget <= 1.0:
         raise EvidentError(None, f"--evidence-budget must lie in (0, 1], got {args.evidence_budget}")
-    from core.keyvalue import parse_key_values
-    from core.models.gce_config import GCEConfig
 
     options = {}
     try:
@@ -81,9 +80,8 @@ def gce_factory(args: argparse.Namespace, cohort):
                      "anchor_digest": bank.digest() if bank is not None else "per-fold prototypes"}}
 
     def factory(host_name, host_config, train_bags):
-        from core.anchors import prototype_anchors
-        from core.models.gce import GCEConfig, build_gce
-        from core.models.registry import build_host
+        from core.models.gce import GCEConfig, build_gce  # local: evident --help loads this module; torch only when run
+        from core.models.registry import build_host  # local: evident --help loads this module; torch only when run
 
         host = build_host(host_name, host_config)
         mean = None
@@ -99,10 +97,12 @@ def gce_factory(args: argparse.Namespace, cohort):
 
 
 def _fold_evidence(model, bags, task: str, budget: float) -> dict:
-    import torch
+    import torch  # local: evident --help loads this module; torch only when run
 
-    from core.models.access import is_gce_model
+    from core.models.access import is_gce_model  # local: evident --help loads this module; torch only when run
+    # local: evident --help loads this module; torch only when run
     from core.models.subset_rules import attention_topk, gce_evidence, topk_count
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.cohort_snr import cohort_snr, slide_outputs
 
     rows: dict[str, list] = {"": [], "attention_topk/": [], "attention_budget/": []}
@@ -136,8 +136,7 @@ def add_evidence_metrics(out: str | Path, cohort, summary: dict, budget: float =
     dict
         The updated summary.
     """
-    from core.atomic import atomic_write_json
-    from core.train.folds import finished_folds
+    from core.train.folds import finished_folds  # local: evident --help loads this module; torch only when run
 
     out = Path(out)
     by_id = {b.slide_id: b for b in cohort.bags}

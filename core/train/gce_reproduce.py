@@ -48,9 +48,9 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
     variants run first, so that the host alone is also scored at each GCE variant's per-bag k.
     """
     if build_host is None:
-        from core.models.registry import build_host
+        from core.models.registry import build_host  # local: the default when the caller passes none
     if task_loss is None:
-        from core.models.losses import task_loss
+        from core.models.losses import task_loss  # local: the default when the caller passes none
     records = []
     for ds in datasets:
         bags = load_dataset(ds, seed=seed)

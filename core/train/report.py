@@ -65,8 +65,8 @@ def write_predictions(path: str | os.PathLike, folds: Sequence[dict], task: str,
 
 def write_curves_png(path: str | os.PathLike, folds: Sequence[dict]) -> None:
     """Training and validation loss per epoch of every fold (matplotlib, Agg canvas, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # local: matplotlib only when used
+    from matplotlib.figure import Figure  # local: matplotlib only when used
 
     fig = Figure(figsize=(9, 3.5), dpi=100)
     FigureCanvasAgg(fig)

@@ -35,7 +35,7 @@ COLUMNS = ("annotations", "lambda", "metric", "metric_std", "coverage", "coverag
 
 def noisy_transform(dilate_px: float, shift_px: float):
     """geometry -> geometry dilated by ``dilate_px`` then shifted by ``shift_px`` in x and y (level-0 px)."""
-    from shapely.affinity import translate
+    from shapely.affinity import translate  # local: shapely only when used
 
     def transform(g):
         return translate(g.buffer(dilate_px), shift_px, shift_px)
@@ -45,14 +45,14 @@ def noisy_transform(dilate_px: float, shift_px: float):
 
 def run_sweep(args: argparse.Namespace) -> list[dict]:
     """Run every setting (skipping finished ones) and return the table rows (see :data:`COLUMNS`)."""
-    import torch
+    import torch  # local: torch only when used
 
-    from core.models.base import HostConfig
-    from core.train.cohort import load_cohort
-    from core.train.cv import CVConfig, run_cv, with_task
-    from core.train.explanation_loss import explanation_objective
-    from core.train.objective import default_factory
-    from core.train.trainer import TrainConfig
+    from core.models.base import HostConfig  # local: pulls in torch
+    from core.train.cohort import load_cohort  # local: pulls in torch
+    from core.train.cv import CVConfig, run_cv, with_task  # local: pulls in torch
+    from core.train.explanation_loss import explanation_objective  # local: pulls in torch
+    from core.train.objective import default_factory  # local: pulls in torch
+    from core.train.trainer import TrainConfig  # local: pulls in torch
 
     out = ensure_writable_dir(Path(args.out))
     cohort = load_cohort(args.manifest, args.features)
@@ -126,10 +126,10 @@ def write_table(out: Path, rows: list[dict], args: argparse.Namespace) -> None:
 
 def write_plot(path: Path, rows: list[dict], metric: str) -> None:
     """Task metric vs coverage, precision and relevance mass, one line per annotation kind, points labelled by λ_e."""
-    import matplotlib
+    import matplotlib  # local: matplotlib only when used
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # local: matplotlib only when used
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, key in zip(axes, ("coverage", "precision", "relevance_mass"), strict=True):

@@ -71,7 +71,7 @@ class TorchScriptEncoder(PatchEncoder):
         normalization: str = "imagenet",
         name: str | None = None,
     ) -> None:
-        import torch
+        import torch  # local: torch only when used
 
 
         self.path = Path(path)
@@ -111,8 +111,8 @@ class TorchScriptEncoder(PatchEncoder):
         return out
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        import torch
-        import torch.nn.functional as F
+        import torch  # local: torch only when used
+        import torch.nn.functional as F  # local: torch only when used
 
         b = x.shape[0]
         with torch.inference_mode():
