@@ -39,6 +39,11 @@ def test_import_core_loads_no_qt():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6', 'app')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
+    _assert_runs(code)
+
+
+def _assert_runs(code: str) -> None:
+    """Run ``code`` in a fresh interpreter at the repository root; it must exit 0."""
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -53,8 +58,7 @@ def test_help_loads_no_heavy_dependency():
         "bad = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy})\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _assert_runs(code)
 
 
 def test_import_linter_contracts_hold():

@@ -15,8 +15,6 @@ from pathlib import Path
 import sys
 import time
 from types import SimpleNamespace
-from core.atomic import check_writable_dir
-from core.data.manifest import read_manifest
 from core.errors import EvidentError
 
 NAME = "audit"
@@ -54,7 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
+    # local: evident --help loads this module; core.data.manifest only when run
+    from core.data.manifest import read_manifest
     from core.diagnostics.audit import (  # local: evident --help loads this module; torch only when run
         AuditConfig,
         audit_slide,

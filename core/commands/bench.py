@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 from typing import Any
-import json
-from core.bench import ROW_KEYS, discover
 from core.errors import EvidentError
 
 NAME = "bench"
@@ -20,6 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json  # local: evident --help loads this module; json only when run
+
+    from core.bench import ROW_KEYS, discover  # local: evident --help loads this module; core.bench only when run
+
     groups = discover()
     if args.group is not None and args.group not in groups:
         raise EvidentError(args.group, f"unknown benchmark group (known: {', '.join(groups) or 'none'})")

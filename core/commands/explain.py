@@ -21,8 +21,6 @@ import argparse
 from pathlib import Path
 import sys
 import time
-from core.atomic import check_writable_dir, ensure_writable_dir
-from core.device import pick_device
 from core.errors import EvidentError
 
 NAME = "explain"
@@ -56,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np  # local: evident --help loads this module; numpy only when run
     import torch  # local: evident --help loads this module; torch only when run
 
+    # local: evident --help loads this module; core.atomic only when run
+    from core.atomic import check_writable_dir, ensure_writable_dir
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
+    from core.device import pick_device  # local: evident --help loads this module; core.device only when run
     # local: evident --help loads this module; numpy only when run
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
     # local: evident --help loads this module; torch only when run

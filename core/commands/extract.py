@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from core.atomic import check_writable_dir
 from core.errors import EvidentError
 
 NAME = "extract"
@@ -73,6 +72,7 @@ def _check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import h5py  # local: evident --help loads this module; h5py only when run
 
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
     from core.extract.encoders import build_encoder  # local: evident --help loads this module; scipy only when run
     # local: evident --help loads this module; scipy only when run
     from core.extract.pipeline import extract_slide, feature_path

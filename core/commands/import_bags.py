@@ -17,9 +17,6 @@ from pathlib import Path
 import contextlib
 import os
 import sys
-from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir
-from core.data.manifest import ManifestRow, write_manifest
-from core.data.manifest_parsing import sort_classes
 from core.errors import EvidentError
 
 NAME = "import-bags"
@@ -43,7 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # local: evident --help loads this module; tqdm only when run
 
+    # local: evident --help loads this module; core.atomic only when run
+    from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir
     from core.data.bags import write_bag  # local: evident --help loads this module; numpy only when run
+    # local: evident --help loads this module; core.data.manifest only when run
+    from core.data.manifest import ManifestRow, write_manifest
+    # local: evident --help loads this module; core.data.manifest_parsing only when run
+    from core.data.manifest_parsing import sort_classes
     # local: evident --help loads this module; numpy only when run
     from core.data.mil_csv import read_mil_csv, safe_names, to_feature_bag
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 NAME = "info"
 HELP = "print a slide's metadata (dimensions, levels, mpp, objective, vendor) as JSON"
@@ -19,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json  # local: evident --help loads this module; json only when run
+
     from core.slide.reader import open_slide  # local: evident --help loads this module; openslide only when run
 
     with open_slide(args.slide) as reader:

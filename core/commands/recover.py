@@ -12,8 +12,6 @@ import argparse
 from core.commands._argtypes import open_fraction, positive_int
 from dataclasses import replace
 from pathlib import Path
-from core.atomic import check_writable_dir, ensure_writable_dir
-from core.device import pick_device
 from core.errors import EvidentError
 
 NAME = "recover"
@@ -39,7 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch  # local: evident --help loads this module; torch only when run
 
+    # local: evident --help loads this module; core.atomic only when run
+    from core.atomic import check_writable_dir, ensure_writable_dir
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
+    from core.device import pick_device  # local: evident --help loads this module; core.device only when run
     # local: evident --help loads this module; numpy only when run
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
     # local: evident --help loads this module; torch only when run

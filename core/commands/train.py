@@ -13,11 +13,7 @@ import argparse
 
 from core.commands._argtypes import nonneg_float, positive_int
 from core.train.gce_cv import add_gce_arguments, gce_factory  # GCE options (torch-free at import)
-from core.atomic import check_writable_dir
-from core.device import pick_device
 from core.errors import EvidentError
-from core.keyvalue import parse_key_values
-from core.train.annotation_masks import add_annotation_metrics, annotation_masks
 from core.train.gce_cv import add_evidence_metrics
 
 NAME = "train"
@@ -51,6 +47,8 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
         if args.explanation_loss is not None or args.explanation_weight is not None:
             raise EvidentError(None, "--explanation-loss/--explanation-weight need --annotations DIR")
         return factory, None, {}
+    # local: evident --help loads this module; core.train.annotation_masks only when run
+    from core.train.annotation_masks import annotation_masks
     # local: evident --help loads this module; torch only when run
     from core.train.explanation_loss import explanation_objective
 
@@ -104,6 +102,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
     """``--host-option KEY=VALUE`` items as sorted ``HostConfig.extra`` pairs (checked by the host)."""
+    from core.keyvalue import parse_key_values  # local: evident --help loads this module; core.keyvalue only when run
+
     try:
         return tuple(sorted(parse_key_values(items).items()))
     except ValueError as exc:
@@ -111,6 +111,8 @@ def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
+    from core.device import pick_device  # local: evident --help loads this module; core.device only when run
     from core.models.base import HostConfig  # local: evident --help loads this module; torch only when run
     from core.models.registry import HOSTS, build_host  # local: evident --help loads this module; torch only when run
     from core.train.cohort import load_cohort  # local: evident --help loads this module; torch only when run
@@ -146,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
     if factory is not None:  # evidence numbers (cd_gap, ...) into results.json
         summary = add_evidence_metrics(args.out, cohort, summary, args.evidence_budget)
     if masks is not None:  # held-out annotation metrics into results.json
+        # local: evident --help loads this module; core.train.annotation_masks only when run
+        from core.train.annotation_masks import add_annotation_metrics
+
         summary = add_annotation_metrics(args.out, cohort, summary, masks)
         for name, mean in summary["annotation"]["mean"].items():
             print(f"annotation_{name}\t{'nan' if mean is None else f'{mean:.4f}'}")

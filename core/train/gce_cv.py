@@ -26,12 +26,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from core.anchors import parse_anchor_spec, prototype_anchors
-from core.atomic import atomic_write_json
-from core.data.anchors import read_anchor_bank
 from core.errors import EvidentError
-from core.keyvalue import parse_key_values
-from core.models.gce_config import ABLATIONS, GCEConfig
 
 __all__ = ["EVIDENCE_KEYS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
 
@@ -40,6 +35,9 @@ EVIDENCE_KEYS = ("cd_gap", "complement_degradation", "evidence_sufficiency", "ke
 
 def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--gce``, ``--anchors``, ``--ablation``, ``--evidence-budget``."""
+    # local: evident --help loads this module; core.models.gce_config only when run
+    from core.models.gce_config import ABLATIONS
+
     g = p.add_argument_group("GCE (grounded coverage-driven evidence)")
     g.add_argument("--gce", action="store_true", help="wrap the host with GCE-MIL")
     g.add_argument("--anchors", default="prototypes:8", metavar="SPEC",
@@ -62,10 +60,16 @@ def gce_factory(args: argparse.Namespace, cohort):
     """
     if not getattr(args, "gce", False):
         return None, {}
+    from core.anchors import parse_anchor_spec  # local: evident --help loads this module; core.anchors only when run
+    # local: evident --help loads this module; core.data.anchors only when run
+    from core.data.anchors import read_anchor_bank
 
     spec = parse_anchor_spec(args.anchors)
     if not 0.0 < args.evidence_budget <= 1.0:
         raise EvidentError(None, f"--evidence-budget must lie in (0, 1], got {args.evidence_budget}")
+    from core.keyvalue import parse_key_values  # local: evident --help loads this module; core.keyvalue only when run
+    # local: evident --help loads this module; core.models.gce_config only when run
+    from core.models.gce_config import GCEConfig
 
     options = {}
     try:
@@ -80,6 +84,8 @@ def gce_factory(args: argparse.Namespace, cohort):
                      "anchor_digest": bank.digest() if bank is not None else "per-fold prototypes"}}
 
     def factory(host_name, host_config, train_bags):
+        # local: evident --help loads this module; core.anchors only when run
+        from core.anchors import prototype_anchors
         from core.models.gce import GCEConfig, build_gce  # local: evident --help loads this module; torch only when run
         from core.models.registry import build_host  # local: evident --help loads this module; torch only when run
 
@@ -136,6 +142,7 @@ def add_evidence_metrics(out: str | Path, cohort, summary: dict, budget: float =
     dict
         The updated summary.
     """
+    from core.atomic import atomic_write_json  # local: evident --help loads this module; core.atomic only when run
     from core.train.folds import finished_folds  # local: evident --help loads this module; torch only when run
 
     out = Path(out)
