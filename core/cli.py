@@ -7,13 +7,13 @@ Errors a user can cause are :class:`core.errors.EvidentError`; they print as one
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from core import __version__
 from core.commands import discover
 from core.errors import EvidentError, as_evident_error
-import os
 
 __all__ = ["main", "build_parser"]
 

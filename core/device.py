@@ -1,6 +1,7 @@
 """Choice of the torch device: CUDA when present, then Apple MPS, then CPU."""
 
 from __future__ import annotations
+
 from core.errors import EvidentError
 
 __all__ = ["pick_device"]

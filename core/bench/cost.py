@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 import torch
+
 from core.device import pick_device
 from core.diagnostics.cost import cost_modes
 from core.models.base import HostConfig

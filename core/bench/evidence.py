@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.timing import best_ms
 from core.evidence.recovery import recover, recover_naive
+from core.timing import best_ms
 
 __all__ = ["GROUP", "make_case", "run"]
 

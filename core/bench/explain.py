@@ -27,12 +27,11 @@ host, which waits for the kernels).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from core.timing import best_ms
-from dataclasses import replace
 from core.diagnostics.evidence_search import SearchConfig, search_subset
 from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.interventions import InterventionEngine
@@ -42,6 +41,7 @@ from core.explain.leave_one_out import LeaveOneOutExplainer
 from core.models.base import HostConfig
 from core.models.gce import GCEConfig, build_gce
 from core.models.registry import build_host
+from core.timing import best_ms
 
 __all__ = ["GROUP", "run"]
 

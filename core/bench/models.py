@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 import torch
 
+from core.device import pick_device
 from core.models.base import HostConfig
 from core.models.registry import HOSTS, build_host
-from core.device import pick_device
 
 __all__ = ["GROUP", "run"]
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from core.slide.cache import TileCache
 from core.slide.loader import TileLoader
 from core.slide.pyramid import large_slide_path

@@ -11,10 +11,11 @@ error or Ctrl-C leaves no partial output); inputs are never modified.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
+
 from core.errors import EvidentError
 
 NAME = "audit"
@@ -54,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
+
     # local: evident --help loads this module; core.data.manifest only when run
     from core.data.manifest import read_manifest
     from core.diagnostics.audit import (  # local: evident --help loads this module; torch only when run
@@ -62,12 +64,15 @@ def run(args: argparse.Namespace) -> int:
         build_explainers,
         summarise_audit,
     )
+
     # local: evident --help loads this module; numpy only when run
     from core.diagnostics.failures import FailureThresholds
     from core.diagnostics.report import write_report  # local: evident --help loads this module; numpy only when run
+    from core.explain.registry import canonical_method  # local: evident --help loads this module; torch only when run
+
     # local: evident --help loads this module; torch only when run
     from core.models.access import as_tensor_bag, check_bag_fits, host_of
-    from core.explain.registry import canonical_method  # local: evident --help loads this module; torch only when run
+
     # local: evident --help loads this module; torch only when run
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
 
@@ -134,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         if slide is not None:
             # local: evident --help loads this module; numpy only when run
             from core.diagnostics.artifacts import slide_artifact_scores
+
             # local: evident --help loads this module; numpy only when run
             from core.train.annotation_masks import infer_patch_size
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from typing import Any
+
 from core.errors import EvidentError
 
 NAME = "bench"

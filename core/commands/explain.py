@@ -18,9 +18,10 @@ here (no cohort scale; ``evident audit`` standardises by the cohort).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import sys
 import time
+from pathlib import Path
+
 from core.errors import EvidentError
 
 NAME = "explain"
@@ -58,12 +59,15 @@ def run(args: argparse.Namespace) -> int:
     from core.atomic import check_writable_dir, ensure_writable_dir
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
     from core.device import pick_device  # local: evident --help loads this module; core.device only when run
+
     # local: evident --help loads this module; numpy only when run
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
-    # local: evident --help loads this module; torch only when run
-    from core.models.access import check_bag_fits, host_of
+
     # local: evident --help loads this module; torch only when run
     from core.explain.registry import build_explainer, canonical_method
+
+    # local: evident --help loads this module; torch only when run
+    from core.models.access import check_bag_fits, host_of
     from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -144,8 +148,10 @@ def _search(model, bag, guide_map, guide: str, config, device, ev):
     """Evidence ``ev`` with the slide's sufficient-and-necessary subset and evidence sets; and a log note."""
     # local: evident --help loads this module; torch only when run
     from core.diagnostics.evidence_search import search_subset
+
     # local: evident --help loads this module; torch only when run
     from core.diagnostics.evidence_sets import evidence_sets, evidence_subsets, with_search_results
+
     # local: evident --help loads this module; torch only when run
     from core.diagnostics.interventions import InterventionEngine
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
 from core.errors import EvidentError
 
 NAME = "extract"
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
     from core.extract.encoders import build_encoder  # local: evident --help loads this module; scipy only when run
+
     # local: evident --help loads this module; scipy only when run
     from core.extract.pipeline import extract_slide, feature_path
 

@@ -10,13 +10,13 @@ killed outright (SIGKILL) left behind is removed by the next run (:func:`core.at
 from __future__ import annotations
 
 import argparse
-
-from core.commands._argtypes import positive_int
-from collections import Counter
-from pathlib import Path
 import contextlib
 import os
 import sys
+from collections import Counter
+from pathlib import Path
+
+from core.commands._argtypes import positive_int
 from core.errors import EvidentError
 
 NAME = "import-bags"
@@ -43,10 +43,13 @@ def run(args: argparse.Namespace) -> int:
     # local: evident --help loads this module; core.atomic only when run
     from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir
     from core.data.bags import write_bag  # local: evident --help loads this module; numpy only when run
+
     # local: evident --help loads this module; core.data.manifest only when run
     from core.data.manifest import ManifestRow, write_manifest
+
     # local: evident --help loads this module; core.data.manifest_parsing only when run
     from core.data.manifest_parsing import sort_classes
+
     # local: evident --help loads this module; numpy only when run
     from core.data.mil_csv import read_mil_csv, safe_names, to_feature_bag
 

@@ -8,10 +8,10 @@ many leaves no output behind; inputs are never modified.
 from __future__ import annotations
 
 import argparse
-
-from core.commands._argtypes import open_fraction, positive_int
 from dataclasses import replace
 from pathlib import Path
+
+from core.commands._argtypes import open_fraction, positive_int
 from core.errors import EvidentError
 
 NAME = "recover"
@@ -41,10 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from core.atomic import check_writable_dir, ensure_writable_dir
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
     from core.device import pick_device  # local: evident --help loads this module; core.device only when run
-    # local: evident --help loads this module; numpy only when run
-    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
+
     # local: evident --help loads this module; torch only when run
     from core.diagnostics.slide_evidence import slide_evidence
+
+    # local: evident --help loads this module; numpy only when run
+    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
     from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
     from core.models.gce import GCEModel  # local: evident --help loads this module; torch only when run
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 
 from core.commands._argtypes import nonneg_float, positive_int
-from core.train.gce_cv import add_gce_arguments, gce_factory  # GCE options (torch-free at import)
 from core.errors import EvidentError
-from core.train.gce_cv import add_evidence_metrics
+from core.train.gce_cv import add_evidence_metrics, add_gce_arguments, gce_factory  # GCE options (torch-free at import)
 
 NAME = "train"
 HELP = "cross-validate a MIL host (abmil, clam_sb, transmil, dsmil, dtfd) on a cohort manifest + feature bags"
@@ -49,6 +48,7 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
         return factory, None, {}
     # local: evident --help loads this module; core.train.annotation_masks only when run
     from core.train.annotation_masks import annotation_masks
+
     # local: evident --help loads this module; torch only when run
     from core.train.explanation_loss import explanation_objective
 
@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from core.models.base import HostConfig  # local: evident --help loads this module; torch only when run
     from core.models.registry import HOSTS, build_host  # local: evident --help loads this module; torch only when run
     from core.train.cohort import load_cohort  # local: evident --help loads this module; torch only when run
+
     # local: evident --help loads this module; torch only when run
     from core.train.cv import CVConfig, run_cv, with_task
     from core.train.objective import default_factory  # local: evident --help loads this module; torch only when run

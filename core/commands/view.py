@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import importlib
 import os
 import sys
+from pathlib import Path
+
 from core.errors import EvidentError
 
 NAME = "view"

@@ -11,15 +11,15 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.atomic import atomic_path
-from core.errors import EvidentError
-import zipfile
 from core.data.hdf5_read import check_npz_sizes, h5_file, read_dataset
+from core.errors import EvidentError
 
 __all__ = ["AnchorBank", "read_anchor_bank", "write_anchor_bank"]
 

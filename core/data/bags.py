@@ -25,6 +25,7 @@ file and the problem.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,6 @@ from core.data.hdf5_attrs import plain_attrs, write_attrs
 from core.data.hdf5_read import H5_ERRORS
 from core.data.hdf5_read import read_dataset as _read_dataset
 from core.errors import EvidentError
-import warnings
 
 __all__ = ["read_bag", "write_bag", "find_feature_file", "validate_bag", "LAYOUTS"]
 

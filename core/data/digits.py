@@ -12,6 +12,7 @@ only 1,797), each at most once per bag. Instances sit on a synthetic grid (as in
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -19,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.bag import FeatureBag
-import json
 from core.atomic import atomic_write_json, ensure_writable_dir
+from core.data.bag import FeatureBag
 from core.data.bags import write_bag
 from core.data.manifest import ManifestRow, write_manifest
 from core.data.mil_csv import synthetic_grid_coords

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ import numpy as np
 
 from core.errors import EvidentError
 from core.memory_budget import check_fits
-import zipfile
 
 __all__ = ["h5_file", "read_dataset", "check_npz_sizes"]
 

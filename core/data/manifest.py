@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.atomic import atomic_write_text
+from core.data.feature_search import find_feature_file
 from core.data.manifest_parsing import parse_rows, sort_classes
 from core.errors import EvidentError
-from core.data.feature_search import find_feature_file
 
 __all__ = ["ManifestRow", "Manifest", "read_manifest", "write_manifest", "TASKS"]
 

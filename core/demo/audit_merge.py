@@ -14,10 +14,10 @@ import csv
 import io
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from core.atomic import atomic_write_json, atomic_write_text, ensure_writable_dir
-from dataclasses import replace
 from core.data.manifest import read_manifest, write_manifest
 from core.demo.stages import run_command
 

@@ -19,6 +19,7 @@ finished build)::
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,15 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path, atomic_write_json, ensure_writable_dir
+from core.data.manifest import ManifestRow, write_manifest
+from core.data.realdata import fetch
 from core.demo.layout import SlideLayout, plan_cohort, render_slide
-from core.demo.patch_classes import CLASSES, EPIDERMIS
+from core.demo.patch_classes import CLASSES, EPIDERMIS, catalog_from_slide
 from core.demo.tiff_writer import write_pyramid_tiff
 from core.errors import EvidentError
 from core.hashing import file_sha256
-import json
-from core.data.manifest import ManifestRow, write_manifest
-from core.data.realdata import fetch
-from core.demo.patch_classes import catalog_from_slide
 
 __all__ = ["COHORT_VERSION", "EVIDENCE_CLASS", "DemoCohort", "CohortConfig", "build_cohort", "read_truth"]
 

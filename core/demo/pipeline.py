@@ -24,11 +24,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core.demo.cohort import CohortConfig, build_cohort
-from core.demo.stages import StageRunner, run_command
 from core.atomic import ensure_writable_dir
 from core.demo.audit_merge import audit_by_fold
+from core.demo.cohort import CohortConfig, build_cohort
 from core.demo.opening import demo_view_files, oof_models
+from core.demo.stages import StageRunner, run_command
 from core.demo.summary import summarise_demo
 
 __all__ = ["DemoConfig", "DemoRun", "default_workspace", "run_demo"]

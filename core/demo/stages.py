@@ -10,6 +10,7 @@ not exist yet is reported as *missing* with the reason, never faked.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -19,9 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.atomic import atomic_write_json, ensure_writable_dir
-import argparse
 from core import __version__
+from core.atomic import atomic_write_json, ensure_writable_dir
 from core.cli import build_parser
 
 __all__ = ["StageResult", "StageRunner", "command_available", "run_command"]

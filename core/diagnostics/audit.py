@@ -15,11 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
+from core.diagnostics.artifacts import artifact_share
 from core.diagnostics.curves import keep_slide, slide_curves, summarise_curves
-from core.diagnostics.evidence_search import SearchConfig
+from core.diagnostics.evidence_search import SearchConfig, search_subset
+from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.failures import FailureThresholds, classify_failures, count_failures
 from core.diagnostics.interventions import InterventionEngine
+from core.diagnostics.localisation_audit import slide_localisation, summarise_localisation
 from core.diagnostics.minimal_subsets import (
     POLICIES,
     minimal_subsets,
@@ -27,14 +31,9 @@ from core.diagnostics.minimal_subsets import (
 )
 from core.diagnostics.snr import cohort_table, same_budget
 from core.errors import EvidentError
+from core.explain.registry import build_explainer, canonical_method
 from core.models.access import MILModel, is_gce_model
 from core.models.gce import GCEModel
-from core.diagnostics.evidence_search import search_subset
-from core.diagnostics.evidence_sets import evidence_sets
-from core.explain.registry import build_explainer, canonical_method
-from core.diagnostics.artifacts import artifact_share
-from core.diagnostics.localisation_audit import slide_localisation, summarise_localisation
-import torch
 
 __all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "search_summary", "summarise_audit",
            "summarise_evidence_sets"]

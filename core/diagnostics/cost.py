@@ -11,15 +11,14 @@ On CUDA each timed call ends with a synchronisation, so the time covers the kern
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
+from torch.profiler import ProfilerActivity, profile
 
-from core.timing import best_ms
 from core.models.access import host_of
 from core.models.gce import GCEModel
-from torch.profiler import ProfilerActivity, profile
 from core.models.subset_rules import gce_evidence
+from core.timing import best_ms
 
 __all__ = ["cost_modes"]
 

@@ -17,6 +17,7 @@ removals; a 10k-patch bag takes milliseconds on the cache (``evident bench expla
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -24,7 +25,6 @@ import numpy as np
 from core.diagnostics.evidence_search import SearchConfig, SearchResult, is_necessary, is_sufficient, search_subset
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.search_evaluators import make_evaluator
-from dataclasses import replace
 from core.evidence.evidence_file import Subset
 
 __all__ = ["EvidenceSet", "EvidenceSets", "SET_PREFIX", "evidence_sets", "evidence_subsets", "with_search_results"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from core.diagnostics.artifacts import artifact_share
 
 __all__ = ["FLAGS", "FailureThresholds", "classify_failures", "count_failures", "necessity_applies"]

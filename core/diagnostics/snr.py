@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.cohort_snr import cohort_snr
+from core.diagnostics.interventions import InterventionEngine
 from core.errors import EvidentError
-from core.models.subset_rules import topk_count
 from core.explain.registry import build_explainer
+from core.models.subset_rules import topk_count
 
 __all__ = ["DEFAULT_RULES", "SlideSNR", "cohort_table", "same_budget", "select_rule", "slide_snr", "topk_indices"]
 

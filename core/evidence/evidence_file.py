@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path
-from core.errors import EvidentError
 from core.data.hdf5_read import h5_file, read_dataset
+from core.errors import EvidentError
 
 __all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "check_mergeable", "coords_digest", "merge_into_file",
            "read_evidence", "write_evidence"]

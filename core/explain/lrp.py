@@ -45,8 +45,8 @@ from core.errors import EvidentError
 from core.explain.base import BagContext, Explainer
 from core.models.base import MILHost
 from core.models.input_norm import InputNorm
-from core.models.self_attention import MultiHeadSelfAttention
 from core.models.registry import HOSTS
+from core.models.self_attention import MultiHeadSelfAttention
 
 __all__ = ["EPS", "LRPExplainer", "Relevance", "lrp_mode", "ratio_rule"]
 

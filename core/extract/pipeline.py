@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.bag import FeatureBag
+from core.data.bags import write_bag
 from core.errors import EvidentError
 from core.extract.encoders.base import PatchEncoder
 from core.extract.grid import PatchGrid, build_grid, level0_magnification
-from core.extract.tissue import detect_tissue
-from core.data.bag import FeatureBag
-from core.data.bags import write_bag
 from core.extract.preview import write_preview
+from core.extract.tissue import detect_tissue
 
 __all__ = ["extract_slide", "feature_path", "preview_path", "read_patch", "iter_patch_batches"]
 

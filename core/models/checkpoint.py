@@ -18,13 +18,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core import __version__
 from core.atomic import atomic_path
 from core.errors import EvidentError
-from core.models.base import HostConfig
-from core import __version__
 from core.memory_budget import check_fits
-from core.models.registry import build_host
+from core.models.base import HostConfig
 from core.models.gce import GCEModel
+from core.models.registry import build_host
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_config", "check_compatible", "CHECKPOINT_KEYS", "checkpoint_classes"]
 

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from core.models.base import HostConfig, HostOutput, MILHost
 from core.models.gce_config import ABLATIONS, GCEConfig
+from core.models.gce_loss import gce_objective
 from core.models.gce_parts import (
     LowRankAdapter,
     Selector,
@@ -50,7 +51,6 @@ from core.models.gce_parts import (
     noisy_or_coverage,
     normalise_coords,
 )
-from core.models.gce_loss import gce_objective
 from core.models.registry import build_host
 
 __all__ = ["ABLATIONS", "GCEConfig", "GCEModel", "GCEOutput", "build_gce"]

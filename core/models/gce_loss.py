@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
 from core.evidence.recovery import recover
 
 __all__ = ["budget_loss", "gce_objective", "grounding_loss", "recovery_task_loss"]

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.evidence.coverage import set_coverage
 from core.evidence.recovery import Recovery, recover
 from core.models.access import MILModel, host_of
-from core.evidence.coverage import set_coverage
 
 __all__ = ["attention_order", "attention_topk", "gce_evidence", "random_k", "select", "topk_count"]
 

@@ -36,10 +36,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.data.feature_search import find_feature_file
+from core.data.manifest import read_manifest
 from core.errors import EvidentError
 from core.hashing import file_sha256
-from core.data.manifest import read_manifest
-from core.data.feature_search import find_feature_file
 
 __all__ = [
     "FLAGS",

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data.anchors import AnchorBank
-from core.errors import EvidentError
 from core.anchors.build import exemplar_anchor
-from core.data.anchors import write_anchor_bank
+from core.data.anchors import AnchorBank, write_anchor_bank
+from core.errors import EvidentError
 from core.evidence.recovery import recover
 
 __all__ = ["AnchorSpace", "add_exemplar", "anchor_space", "recover_with_bank", "responses", "save_bank"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from pathlib import Path
 
@@ -27,7 +28,6 @@ import numpy as np
 
 from core.atomic import atomic_path, atomic_write_text
 from core.errors import EvidentError
-import math
 from core.review.normalise import normalise
 
 __all__ = ["nice_length_um", "patch_regions", "render_figure", "threshold_indices", "write_csv", "write_patch_geojson"]

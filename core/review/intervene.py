@@ -14,13 +14,14 @@ the loaded checkpoint stays on the CPU for everything else.
 
 from __future__ import annotations
 
+import copy
+import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import copy
-import os
+
 from core.device import pick_device
 from core.errors import EvidentError
 from core.review.model_cache import load_checkpoint_cached

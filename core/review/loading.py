@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
 from core.evidence.evidence_file import read_evidence
+from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
 
 __all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "subset_description", "UNITS"]
 

@@ -16,7 +16,6 @@ Non-finite scores stay NaN and are drawn transparent.
 from __future__ import annotations
 
 from functools import lru_cache
-
 from typing import Literal
 
 import numpy as np

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
 from core.demo.opening import demo_view_files, is_demo_workspace
 
 __all__ = ["OpenPlan", "is_audit_folder", "plan_open"]

@@ -34,16 +34,16 @@ from typing import Any
 
 import numpy as np
 
+from core.data.bags import read_bag
 from core.errors import EvidentError
 from core.review.layer_roles import default_layers, distinct_subset_colour, map_in_focus
 from core.review.layers import Layer
+from core.review.loading import read_annotation_layers, read_evidence_layers
 from core.review.matching import MatchResult, SlideFiles, collect, match_files
 from core.review.normalise import rank_percentile
 from core.review.patch_grid import PatchLattice, patch_lattice
 from core.review.patch_readout import AnchorReading, LayerReading, PatchReadout
 from core.review.signals import Signal
-from core.data.bags import read_bag
-from core.review.loading import read_annotation_layers, read_evidence_layers
 
 __all__ = ["ReviewSession", "InterventionRecord"]
 

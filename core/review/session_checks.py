@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any
 
 from core.errors import EvidentError
-import warnings
 
 __all__ = ["check_session_doc"]
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path
-from core.errors import EvidentError
 from core.data.realdata import data_dir, fetch
+from core.errors import EvidentError
 
 __all__ = ["build_pyramid_tiff", "large_slide_path", "pyramid_level_sizes", "mirror_index", "level_base"]
 

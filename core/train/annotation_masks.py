@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import EvidentError
 from core.diagnostics.localisation import coverage_precision, dice, relevance_mass
+from core.errors import EvidentError
 from core.train.report import write_results
 
 __all__ = [

@@ -11,10 +11,10 @@ import torch
 from torch import Tensor
 
 from core.choices import check_choice
-from core.errors import EvidentError
-from core.models.losses import Task
 from core.data.bags import find_feature_file, read_bag
 from core.data.manifest import read_manifest
+from core.errors import EvidentError
+from core.models.losses import Task
 
 __all__ = ["TrainBag", "TrainCohort", "load_cohort", "cohort_from_arrays"]
 

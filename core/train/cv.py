@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from core.atomic import atomic_write_json, ensure_writable_dir
 from core.errors import EvidentError
@@ -40,7 +41,6 @@ from core.train.objective import ModelFactory, default_factory
 from core.train.report import summarise, write_curves_png, write_predictions, write_results
 from core.train.splits import Split, cv_splits, fold_seed
 from core.train.trainer import TrainConfig, evaluate, fit_input_norms, train_model
-from tqdm import tqdm
 
 __all__ = ["CVConfig", "run_cv", "fold_dir", "with_task"]
 

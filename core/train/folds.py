@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from torch import nn
+
 from core.errors import EvidentError
 from core.jsonfile import read_json
 from core.models.checkpoint import load_checkpoint

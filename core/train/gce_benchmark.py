@@ -24,16 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.models.gce import GCEModel
-from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
-from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
 from core.anchors import exemplar_anchor, prototype_anchors
+from core.data.digits import make_digit_bags
 from core.data.mil_csv import read_mil_csv, synthetic_grid_coords
 from core.data.realdata import fetch
+from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
 from core.models.access import bag_output
 from core.models.base import HostConfig
-from core.models.gce import GCEConfig, build_gce
-from core.data.digits import make_digit_bags
+from core.models.gce import GCEConfig, GCEModel, build_gce
+from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
            "train_fixed_epochs"]

@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+
 from core.errors import EvidentError
 
 __all__ = ["EVIDENCE_KEYS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
@@ -61,6 +62,7 @@ def gce_factory(args: argparse.Namespace, cohort):
     if not getattr(args, "gce", False):
         return None, {}
     from core.anchors import parse_anchor_spec  # local: evident --help loads this module; core.anchors only when run
+
     # local: evident --help loads this module; core.data.anchors only when run
     from core.data.anchors import read_anchor_bank
 
@@ -68,6 +70,7 @@ def gce_factory(args: argparse.Namespace, cohort):
     if not 0.0 < args.evidence_budget <= 1.0:
         raise EvidentError(None, f"--evidence-budget must lie in (0, 1], got {args.evidence_budget}")
     from core.keyvalue import parse_key_values  # local: evident --help loads this module; core.keyvalue only when run
+
     # local: evident --help loads this module; core.models.gce_config only when run
     from core.models.gce_config import GCEConfig
 
@@ -105,11 +108,12 @@ def gce_factory(args: argparse.Namespace, cohort):
 def _fold_evidence(model, bags, task: str, budget: float) -> dict:
     import torch  # local: evident --help loads this module; torch only when run
 
-    from core.models.access import is_gce_model  # local: evident --help loads this module; torch only when run
-    # local: evident --help loads this module; torch only when run
-    from core.models.subset_rules import attention_topk, gce_evidence, topk_count
     # local: evident --help loads this module; torch only when run
     from core.diagnostics.cohort_snr import cohort_snr, slide_outputs
+    from core.models.access import is_gce_model  # local: evident --help loads this module; torch only when run
+
+    # local: evident --help loads this module; torch only when run
+    from core.models.subset_rules import attention_topk, gce_evidence, topk_count
 
     rows: dict[str, list] = {"": [], "attention_topk/": [], "attention_budget/": []}
     with torch.no_grad():

@@ -19,16 +19,23 @@ import time
 
 import numpy as np
 import torch
+
 from core.anchors import prototype_anchors
+from core.atomic import atomic_write_json
 from core.data.digits import make_digit_bags
 from core.data.mil_csv import synthetic_grid_coords
 from core.models.base import HostConfig
 from core.models.gce import GCEConfig, build_gce
 from core.models.losses import task_loss
 from core.models.registry import build_host
-from core.train.gce_benchmark import Bag, evaluate_fold, exemplar_bank, fold_mean_std, train_fixed_epochs
-from core.atomic import atomic_write_json
-from core.train.gce_benchmark import benchmark_folds
+from core.train.gce_benchmark import (
+    Bag,
+    benchmark_folds,
+    evaluate_fold,
+    exemplar_bank,
+    fold_mean_std,
+    train_fixed_epochs,
+)
 
 __all__ = ["VARIANTS", "digit_subset", "main", "run_variant"]
 

@@ -15,10 +15,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from core.train.gce_benchmark import load_dataset, benchmark_folds, fold_mean_std
 from core.atomic import atomic_write_json, atomic_write_text
 from core.keyvalue import parse_key_values
 from core.models.gce_config import GCEConfig
+from core.train.gce_benchmark import benchmark_folds, fold_mean_std, load_dataset
 
 __all__ = ["main", "markdown_table", "run"]
 

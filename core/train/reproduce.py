@@ -14,21 +14,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from core.errors import EvidentError
-from core.models.base import HostConfig
-from core.models.registry import HOSTS
-from core.train.cv import CVConfig, run_cv, with_task
-from core.train.trainer import TrainConfig
-from dataclasses import replace
 from core.atomic import atomic_write_text
 from core.data.manifest_parsing import sort_classes
 from core.data.mil_csv import read_mil_csv
 from core.data.realdata import fetch
+from core.errors import EvidentError
 from core.keyvalue import parse_key_values
+from core.models.base import HostConfig
+from core.models.registry import HOSTS
 from core.train.cohort import cohort_from_arrays
+from core.train.cv import CVConfig, run_cv, with_task
+from core.train.trainer import TrainConfig
 
 __all__ = ["Protocol", "PROTOCOLS", "mil_csv_cohort", "reproduce", "main"]
 

@@ -23,9 +23,8 @@ import sys
 from pathlib import Path
 
 from core.atomic import atomic_path, ensure_writable_dir
-from core.train.annotation_masks import TOP_FRACTION
 from core.errors import EvidentError
-from core.train.annotation_masks import add_annotation_metrics, annotation_masks, infer_patch_size
+from core.train.annotation_masks import TOP_FRACTION, add_annotation_metrics, annotation_masks, infer_patch_size
 
 __all__ = ["main", "noisy_transform", "run_sweep", "write_plot", "write_table"]
 

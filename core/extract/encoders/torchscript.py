@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.device import pick_device
 from core.errors import EvidentError
 from core.extract.encoders.base import PatchEncoder, check_patches
-from core.device import pick_device
 
 __all__ = ["TorchScriptEncoder", "NORMALIZATIONS"]
 
