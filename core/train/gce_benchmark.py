@@ -32,6 +32,7 @@ from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, s
 from core.models.access import bag_output
 from core.models.base import HostConfig
 from core.models.gce import GCEConfig, GCEModel, build_gce
+from core.models.input_norm import fit_all_input_norms
 from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
@@ -205,9 +206,7 @@ def fold_model(train: list[Bag], host_name: str, *, gce: bool, build_host: Calla
     """
     feats = np.concatenate([b.features for b in train])  # (ΣN, d)
     host = build_host(host_name, HostConfig(in_dim=feats.shape[1], n_outputs=n_classes, **(host_kwargs or {})))
-    norm = getattr(host, "norm", None)
-    if hasattr(norm, "fit"):  # the host's stored input standardisation, from the training folds
-        norm.fit(torch.from_numpy(feats))
+    fit_all_input_norms(host, torch.from_numpy(feats))  # the host's stored input standardisation, from the training folds
     if not gce:
         return host, bare_host_objective("classification", task_loss)
     if anchors == "exemplars":

@@ -26,6 +26,7 @@ from core.data.digits import make_digit_bags
 from core.data.mil_csv import synthetic_grid_coords
 from core.models.base import HostConfig
 from core.models.gce import GCEConfig, build_gce
+from core.models.input_norm import fit_all_input_norms
 from core.models.losses import task_loss
 from core.models.registry import build_host
 from core.train.gce_benchmark import (
@@ -109,8 +110,7 @@ def run_variant(bags, options: dict, *, epochs: int = 20, lr: float = 1e-3, seed
         torch.manual_seed(seed + fold)
         host = build_host("abmil", HostConfig(in_dim=d, n_outputs=2))
         feats = np.concatenate([b.features for b in train])
-        if hasattr(getattr(host, "norm", None), "fit"):
-            host.norm.fit(torch.from_numpy(feats))
+        fit_all_input_norms(host, torch.from_numpy(feats))
         if anchors == "exemplars":
             raw = exemplar_bank(train, seed=seed)
             emb = raw.embeddings - feats.mean(axis=0)

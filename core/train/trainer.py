@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from core.models.gce import GCEModel
-from core.models.input_norm import InputNorm
+from core.models.input_norm import InputNorm, fit_all_input_norms
 from core.models.losses import cox_ph_loss
 from core.train.cohort import TrainBag
 from core.train.metrics import METRIC_DIRECTION, task_metrics
@@ -70,11 +70,8 @@ class FoldCurves:
 
 def fit_input_norms(model: nn.Module, bags: Sequence[TrainBag]) -> None:
     """Fit every :class:`InputNorm` of ``model`` on the stacked instances of ``bags``."""
-    norms = [m for m in model.modules() if isinstance(m, InputNorm)]
-    if norms:
-        x = torch.cat([b.features for b in bags])  # (Σ N, D)
-        for m in norms:
-            m.fit(x)
+    if any(isinstance(m, InputNorm) for m in model.modules()):
+        fit_all_input_norms(model, torch.cat([b.features for b in bags]))  # (Σ N, D)
 
 
 def _subsample(n: int, max_bag: int, rng: np.random.Generator) -> np.ndarray | None:

@@ -78,3 +78,17 @@ def test_host_alone_attention_at_the_gce_k_of_each_bag():
 
         evaluate_fold(build_host("abmil", HostConfig(in_dim=bags[0].features.shape[1], n_outputs=2)).eval(),
                       bags[:4], gce=False, matched_k={"x": [1, 2, 3]})
+
+
+def test_fold_model_fits_every_host_input_norm_transmil_included():
+    """TransMIL keeps its standardisation in ``norm_in``: the fold's model is fitted there too."""
+    from core.train.gce_benchmark import fold_model
+
+    rng = np.random.default_rng(0)
+    train = [Bag(f"s{i}", (rng.normal(3.0, 2.0, (20, 8))).astype(np.float32), np.zeros((20, 2), np.int64), i % 2,
+                 None, 0) for i in range(4)]
+    feats = np.concatenate([b.features for b in train])
+    for host_name, attr in (("abmil", "norm"), ("transmil", "norm_in")):
+        model, _ = fold_model(train, host_name, gce=False, build_host=build_host, task_loss=task_loss,
+                              host_kwargs={"hidden": 16, "attn_hidden": 8})
+        np.testing.assert_allclose(getattr(model, attr).mean.numpy(), feats.mean(axis=0), rtol=1e-5)
