@@ -31,9 +31,10 @@ from core.data.realdata import fetch
 from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
 from core.models.access import bag_output
 from core.models.base import HostConfig
-from core.models.gce import GCEConfig, GCEModel, build_gce
+from core.models.gce import GCEConfig, build_gce
 from core.models.input_norm import fit_all_input_norms
 from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
+from core.train.objective import EpochScheduled
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
            "train_fixed_epochs"]
@@ -104,7 +105,7 @@ def train_fixed_epochs(model, objective: Callable, bags: list[Bag], *, epochs: i
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * len(bags)))
     model.train()
     for epoch in range(epochs):
-        if isinstance(model, GCEModel):  # gate temperature annealing
+        if isinstance(model, EpochScheduled):  # GCE gate temperature annealing
             model.set_epoch(epoch, epochs)
         for i in torch.randperm(len(bags), generator=g).tolist():
             b = bags[i]

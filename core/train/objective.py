@@ -9,7 +9,7 @@ that wraps the host with :func:`core.models.gce.build_gce` and returns the GCE m
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
@@ -18,10 +18,18 @@ from core.models.gce import GCEOutput
 from core.models.losses import task_loss
 from core.models.registry import build_host
 
-__all__ = ["Objective", "ModelFactory", "host_objective", "default_factory", "model_output"]
+__all__ = ["EpochScheduled", "Objective", "ModelFactory", "host_objective", "default_factory", "model_output"]
 
 Objective = Callable[[nn.Module, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 ModelFactory = Callable[[str, HostConfig, Sequence[Any]], tuple[nn.Module, Objective]]
+
+
+@runtime_checkable
+class EpochScheduled(Protocol):
+    """A model whose training depends on the epoch (GCE's gate temperature; a factory's own model):
+    the trainer calls ``set_epoch(epoch, n_epochs)`` (0-based) before each epoch."""
+
+    def set_epoch(self, epoch: int, n_epochs: int) -> None: ...
 
 
 def model_output(out: HostOutput | GCEOutput) -> HostOutput:

@@ -20,12 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models.gce import GCEModel
 from core.models.input_norm import InputNorm, fit_all_input_norms
 from core.models.losses import cox_ph_loss
 from core.train.cohort import TrainBag
 from core.train.metrics import METRIC_DIRECTION, task_metrics
-from core.train.objective import Objective
+from core.train.objective import EpochScheduled, Objective
 
 __all__ = ["TrainConfig", "train_model", "evaluate", "fit_input_norms", "FoldCurves"]
 
@@ -124,7 +123,7 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
     monitor, curves = _monitor(config), FoldCurves([], [], [])
     best, best_state, stale = math.inf, None, 0
     for epoch in range(config.epochs):
-        if isinstance(model, GCEModel):  # gate temperature annealing
+        if isinstance(model, EpochScheduled):  # e.g. GCE gate temperature annealing
             model.set_epoch(epoch, config.epochs)
         model.train()
         order = rng.permutation(len(train))
