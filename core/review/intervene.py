@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.device import pick_device
 from core.errors import EvidentError
-from core.review.model_cache import load_checkpoint_cached
 
 if TYPE_CHECKING:  # the review layer imports without torch; a Predictor is built only with a model
     from core.models.access import MILModel
@@ -113,6 +111,7 @@ class Predictor:
     def __init__(self, model: MILModel, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
                  device: str | None = None) -> None:
 
+        from core.device import pick_device  # local: kept out of the viewer's start-up
         from core.diagnostics.interventions import InterventionEngine  # local: pulls in torch
 
         requested = device if device is not None else os.environ.get("EVIDENT_DEVICE")
@@ -152,5 +151,7 @@ class Predictor:
 
 def load_predictor(checkpoint, bag, device: str | None = None) -> Predictor:
     """Load a checkpoint (once per file: :mod:`core.review.model_cache`) and build a :class:`Predictor`."""
+    from core.review.model_cache import load_checkpoint_cached  # local: kept out of the viewer's start-up
+
     model, config = load_checkpoint_cached(checkpoint)
     return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()), device)

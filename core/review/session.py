@@ -34,11 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from core.data.bags import read_bag
 from core.errors import EvidentError
 from core.review.layer_roles import default_layers, distinct_subset_colour, map_in_focus
 from core.review.layers import Layer
-from core.review.loading import read_annotation_layers, read_evidence_layers
 from core.review.matching import MatchResult, SlideFiles, collect, match_files
 from core.review.normalise import rank_percentile
 from core.review.patch_grid import PatchLattice, patch_lattice
@@ -219,6 +217,8 @@ class ReviewSession:
             return False
 
     def _load_bag(self, path) -> None:
+        from core.data.bags import read_bag  # local: kept out of the viewer's start-up
+
         dims = self.slide.dimensions if self.slide is not None else None
         bag = read_bag(path, slide_dimensions=dims)
         if self.bag is None and self.grid is not None and not np.array_equal(bag.coords, self.grid.coords):
@@ -230,6 +230,8 @@ class ReviewSession:
     def _load_evidence(self, path) -> None:
         """Evidence layers; without a feature bag the file's own patch corners make the grid (the maps
         show, interventions wait for the features)."""
+        from core.review.loading import read_evidence_layers  # local: kept out of the viewer's start-up
+
         content = read_evidence_layers(path, None if self.bag is None else self.bag.coords)
         if self.bag is None:
             self.grid = patch_lattice(content.coords, _infer_patch_size(content.coords))
@@ -248,6 +250,8 @@ class ReviewSession:
             check_compatible(config, path, self.bag)
 
     def _load_annotations(self, path) -> None:
+        from core.review.loading import read_annotation_layers  # local: kept out of the viewer's start-up
+
         for layer in read_annotation_layers(path):
             self.add_layer(layer, emit=False)
 
@@ -379,7 +383,8 @@ class ReviewSession:
         anchor = None
         if self.responses is not None and self.responses.shape[1]:
             j = int(np.argmax(self.responses[i]))
-            anchor = AnchorReading(self.prompts[j] if j < len(self.prompts) else f"anchor {j}", float(self.responses[i, j]))
+            name = self.prompts[j] if j < len(self.prompts) else f"anchor {j}"
+            anchor = AnchorReading(name, float(self.responses[i, j]))
         x0, y0 = (int(v) for v in self.grid.coords[i])
         return PatchReadout(i, (x0, y0), readings, None if self.gates is None else float(self.gates[i]), anchor)
 
