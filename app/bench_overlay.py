@@ -48,7 +48,7 @@ def run_overlay_drag(*, cached: bool, n_cols: int = 400, n_rows: int = 250, step
     from app.window_builder import build_main_window
     from core.data.bag import FeatureBag
     from core.review.layers import scalar_layer
-    from core.review.patch_grid import patch_grid
+    from core.review.patch_grid import patch_lattice
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,7 @@ def run_overlay_drag(*, cached: bool, n_cols: int = 400, n_rows: int = 250, step
         coords = (np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1) * 256).astype(np.int64)
         s = w.session
         s.bag = FeatureBag(np.zeros((coords.shape[0], 4), np.float32), coords, 256, "bench")
-        s.grid = patch_grid(coords, 256)
+        s.grid = patch_lattice(coords, 256)
         s.add_layer(scalar_layer("attention", np.random.default_rng(0).random(coords.shape[0])))
         gx0, gy0, gw, gh = s.grid.rect
         w.view.show_region(gx0, gy0, gx0 + gw, gy0 + gh)

@@ -287,16 +287,16 @@ class MainWindow(QMainWindow):
             text += f"  ({x * slide.mpp:.1f}, {y * slide.mpp:.1f} µm)"
         d = self.session.describe_patch(x, y)
         if d is not None:
-            parts = [f"patch {d['index']}"]
+            parts = [f"patch {d.index}"]
             order = [lyr.name for lyr in reversed(self.session.layers) if lyr.settings.visible]
-            names = sorted(d["layers"], key=lambda n: order.index(n) if n in order else len(order))
+            names = sorted(d.layers, key=lambda n: order.index(n) if n in order else len(order))
             for name in names[:3]:
-                v = d["layers"][name]
-                parts.append(f"{name} {v['score']:.3g} (rank {v['rank']}, {v['percentile']:.0f}th pct)")
-            if "gate" in d:
-                parts.append(f"gate {d['gate']:.2f}")
-            if "anchor" in d:
-                parts.append(f"anchor '{d['anchor'][0]}' {d['anchor'][1]:.2f}")
+                v = d.layers[name]
+                parts.append(f"{name} {v.score:.3g} (rank {v.rank}, {v.percentile:.0f}th pct)")
+            if d.gate is not None:
+                parts.append(f"gate {d.gate:.2f}")
+            if d.anchor is not None:
+                parts.append(f"anchor '{d.anchor.name}' {d.anchor.response:.2f}")
             text = " | ".join(parts) + "   " + text
         self.cursor_text.setText(text)
 

@@ -228,7 +228,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def _json_default(o: Any) -> Any:
-    import numpy as np
+    import numpy as np  # local: numpy only when used
 
     if isinstance(o, np.generic):
         return o.item()

@@ -7,6 +7,7 @@ Errors a user can cause are :class:`core.errors.EvidentError`; they print as one
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,8 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _broken_pipe() -> int:
     """The reader of our stdout went away (``evident info SLIDE | head``): not an error of ours."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.errors import EvidentError
+
 __all__ = ["pick_device"]
 
 
@@ -21,9 +23,8 @@ def pick_device(requested: str | None = None, *, float64: bool = False):
     EvidentError
         When the requested device does not exist on this machine.
     """
-    import torch
+    import torch  # local: torch only when used
 
-    from core.errors import EvidentError
 
     if requested in (None, "", "auto"):
         if torch.cuda.is_available():

@@ -25,7 +25,7 @@ _FALLBACK = 8 * 2**30  # when the platform does not say
 def _physical_memory() -> int:
     try:
         if sys.platform == "win32":
-            import ctypes
+            import ctypes  # local: Windows only
 
             class _Status(ctypes.Structure):
                 _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),

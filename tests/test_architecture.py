@@ -39,8 +39,26 @@ def test_import_core_loads_no_qt():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6', 'app')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
+    _assert_runs(code)
+
+
+def _assert_runs(code: str) -> None:
+    """Run ``code`` in a fresh interpreter at the repository root; it must exit 0."""
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_help_loads_no_heavy_dependency():
+    """``evident --help`` builds every sub-parser without torch, scipy, matplotlib, h5py or OpenSlide."""
+    code = (
+        "import sys\n"
+        "from core.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "heavy = ('torch', 'scipy', 'matplotlib', 'h5py', 'openslide', 'sklearn', 'PIL')\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy})\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    _assert_runs(code)
 
 
 def test_import_linter_contracts_hold():

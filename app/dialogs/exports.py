@@ -57,7 +57,7 @@ class ReviewExports:
             self._say("warning", "select patches first")
             return False
         top = self._top_scalar()
-        return self._run(lambda: write_patch_geojson(path, s.grid.coords, s.grid.patch_size, s.selection,
+        return self._run(lambda: write_patch_geojson(path, s.grid.coords, s.grid.patch_size_level0_px, s.selection,
                                                      classification="Selection",
                                                      scores=None if top is None else top.values),
                          f"selection written to {path}")
@@ -69,7 +69,7 @@ class ReviewExports:
         s = self.session
         layer = s.layer(layer_name)
         top = self._top_scalar()
-        return self._run(lambda: write_patch_geojson(path, s.grid.coords, s.grid.patch_size, layer.indices,
+        return self._run(lambda: write_patch_geojson(path, s.grid.coords, s.grid.patch_size_level0_px, layer.indices,
                                                      classification=layer_name.removeprefix("subset: "),
                                                      scores=None if top is None else top.values),
                          f"{layer_name} written to {path}")
@@ -84,7 +84,7 @@ class ReviewExports:
         if idx.size == 0:
             self._say("warning", f"no patch of {layer_name} reaches {threshold:g}")
             return False
-        return self._run(lambda: write_patch_geojson(path, s.grid.coords, s.grid.patch_size, idx,
+        return self._run(lambda: write_patch_geojson(path, s.grid.coords, s.grid.patch_size_level0_px, idx,
                                                      classification=f"{layer_name} ≥ {threshold:g}", scores=layer.values),
                          f"{idx.size} patches of {layer_name} ≥ {threshold:g} written to {path}")
 

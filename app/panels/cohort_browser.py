@@ -44,10 +44,10 @@ from PySide6.QtWidgets import (
 
 from app.panels.job_panel import JobPanel
 from core.errors import EvidentError
+from core.hashing import file_sha256
 from core.review.cohort_table import (
     FLAGS,
-    Cohort,
-    file_digest,
+    CohortTable,
     filter_rows,
     is_failure,
     model_mismatch,
@@ -64,14 +64,14 @@ _LABELS = {"case_failure": "case failure", "artifact_evidence": "artifact", "low
 
 
 class CohortModel(QAbstractTableModel):
-    """Rows of a :class:`Cohort`; ``UserRole`` gives raw values for sorting."""
+    """Rows of a :class:`CohortTable`; ``UserRole`` gives raw values for sorting."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.cohort: Cohort | None = None
+        self.cohort: CohortTable | None = None
         self.columns: tuple[str, ...] = ()
 
-    def set_cohort(self, cohort: Cohort | None) -> None:
+    def set_cohort(self, cohort: CohortTable | None) -> None:
         self.beginResetModel()
         self.cohort = cohort
         self.columns = cohort.columns if cohort is not None else ()
@@ -271,7 +271,7 @@ class CohortBrowser(JobPanel):
         if self._end_job(job_id):
             self.status.setText("computing the cohort was cancelled")
 
-    def load(self, folder, *, manifest=None, features_dir=None, evidence_dir=None) -> Cohort | None:
+    def load(self, folder, *, manifest=None, features_dir=None, evidence_dir=None) -> CohortTable | None:
         """Load an audit folder (with the manifest / features / evidence folders that locate each
         slide's files, when the audit does not record them); problems go to the status line and the
         session's messages."""
@@ -283,7 +283,7 @@ class CohortBrowser(JobPanel):
             return None
         return self.show_cohort(cohort)
 
-    def show_cohort(self, cohort: Cohort) -> Cohort:
+    def show_cohort(self, cohort: CohortTable) -> CohortTable:
         """Show a loaded or computed cohort (status line: counts, model mismatch, missing slides)."""
         self.model.set_cohort(cohort)
         self.table.resizeColumnsToContents()
@@ -291,7 +291,7 @@ class CohortBrowser(JobPanel):
         nfail = sum(is_failure(r) for r in cohort.rows)
         notes[0] += f", {nfail} with failure flags"
         ckpt = self.session.files.checkpoint if self.session.files is not None else None
-        mismatch = model_mismatch(cohort, digest=file_digest(ckpt)) if ckpt is not None and ckpt.exists() else None
+        mismatch = model_mismatch(cohort, digest=file_sha256(ckpt)) if ckpt is not None and ckpt.exists() else None
         if mismatch:
             notes.append("⚠ " + mismatch)
             self.session.message.emit("warning", mismatch)

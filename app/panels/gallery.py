@@ -109,7 +109,7 @@ class GalleryPanel(QWidget):
             self.items, self.thumbs = [], []
             return self._generation
         layer = s.layer(name)
-        items = gallery_items(layer.values, s.grid.coords, s.grid.patch_size, self.k.value(), self.which.currentText())
+        items = gallery_items(layer.values, s.grid.coords, s.grid.patch_size_level0_px, self.k.value(), self.which.currentText())
         gen, cancel, reader = self._generation, self._cancel, s.slide
 
         def job():

@@ -37,7 +37,7 @@ class InfoPanel(QWidget):
             obj = f"{s.slide.objective_power:g}×" if s.slide.objective_power else "objective unknown"
             lines.append(f"{w} × {h} px, {s.slide.level_count} levels, {mpp}, {obj}, {s.slide.vendor or 'image'}")
         if s.bag is not None:
-            lines.append(f"{s.bag.n_patches} patches × {s.bag.feature_dim} features, patch {s.grid.patch_size} px")
+            lines.append(f"{s.bag.n_patches} patches × {s.bag.feature_dim} features, patch {s.grid.patch_size_level0_px} px")
         if s.files is not None:
             for key in ("slide", "features", "evidence", "annotations", "checkpoint"):
                 v = getattr(s.files, key)

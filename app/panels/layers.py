@@ -243,7 +243,7 @@ class LayersPanel(QWidget):
         if not scalar or not regions or s.grid is None or s.bag is None:
             self.annotation_metrics.setText("")
             return
-        lines = [format_metrics(r.name, map_vs_annotation(layer.values, s.bag.coords, s.grid.patch_size, r.geometry,
+        lines = [format_metrics(r.name, map_vs_annotation(layer.values, s.bag.coords, s.grid.patch_size_level0_px, r.geometry,
                                                           masks=self._annotation_masks))
                  for r in regions]
         self.annotation_metrics.setText("\n".join(lines))

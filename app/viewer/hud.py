@@ -11,22 +11,14 @@ Minimap.jump(x: float, y: float)
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-__all__ = ["ScaleBar", "ColorBar", "Minimap", "Legend", "nice_length_um", "rgba_to_qimage"]
+from core.review.export import nice_length_um
 
-
-def nice_length_um(max_um: float) -> float:
-    """Largest 1/2/5 × 10^k µm length not exceeding ``max_um``."""
-    if max_um <= 0:
-        return 0.0
-    e = 10.0 ** math.floor(math.log10(max_um))
-    return max(m * e for m in (1.0, 2.0, 5.0) if m * e <= max_um)
+__all__ = ["ScaleBar", "ColorBar", "Minimap", "Legend", "rgba_to_qimage"]
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:

@@ -1,7 +1,7 @@
 """Draw the review session's overlay layers in the slide view (GUI side of core.review).
 
 A scalar layer on a patch lattice is ONE ImageItem with one pixel per grid cell, placed with
-``setRect`` at :attr:`core.review.patch_grid.PatchGrid.rect` (level-0 px), so every cell covers its
+``setRect`` at :attr:`core.review.patch_grid.PatchLattice.rect` (level-0 px), so every cell covers its
 patch exactly; off-lattice patches are drawn as rectangles grouped by colour. Subsets, selections
 and regions are outlines (QGraphicsPathItem). Items stack above the tiles in the session's layer
 order. The colour maths is :mod:`core.review.normalise`, cached per layer by
@@ -26,14 +26,14 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 from core.review.layer_render import LayerRenderCache
 from core.review.layers import Layer, RegionLayer, ScalarLayer, SubsetLayer
-from core.review.patch_grid import PatchGrid, geometry_rings, subset_outline
+from core.review.patch_grid import PatchLattice, geometry_rings, subset_outline
 
 __all__ = ["OverlayStack", "layer_rgba", "rings_path"]
 
 _BASE_Z = 10.0
 
 
-def layer_rgba(layer: Layer, grid: PatchGrid | None = None, tissue_fraction: np.ndarray | None = None) -> np.ndarray:
+def layer_rgba(layer: Layer, grid: PatchLattice | None = None, tissue_fraction: np.ndarray | None = None) -> np.ndarray:
     """(N, 4) uint8 colours of a scalar layer under its settings.
 
     ``grid`` enables the layer's smoothing (``smooth_sigma``) and ``tissue_fraction`` ((N,) float)
@@ -77,7 +77,7 @@ class OverlayStack:
         self.cached = cached
         self.cache = LayerRenderCache(enabled=cached)
         self.items: dict[str, list] = {}
-        self._drawn: dict[str, tuple[Layer, PatchGrid | None, np.ndarray | None]] = {}  # what items show
+        self._drawn: dict[str, tuple[Layer, PatchLattice | None, np.ndarray | None]] = {}  # what items show
         self.selection_item: QGraphicsPathItem | None = None
         self.tissue_fraction: np.ndarray | None = None  # (N,) float, for layers clipped to tissue
 
@@ -92,7 +92,7 @@ class OverlayStack:
         for item in self.items.pop(name, []):
             self.view_box.removeItem(item)
 
-    def sync(self, layers: tuple[Layer, ...], grid: PatchGrid | None) -> None:
+    def sync(self, layers: tuple[Layer, ...], grid: PatchLattice | None) -> None:
         """Rebuild every layer's items (order, settings and content)."""
         for name in list(self.items):
             self._remove(name)
@@ -102,14 +102,14 @@ class OverlayStack:
         for i, layer in enumerate(layers):
             self.items[layer.name] = self._build(layer, grid, _BASE_Z + i)
 
-    def refresh(self, layer: Layer, index: int, grid: PatchGrid | None) -> None:
+    def refresh(self, layer: Layer, index: int, grid: PatchLattice | None) -> None:
         """Show one layer's new settings: in place when only how it is drawn changed, else rebuilt."""
         if self.cached and self._update_in_place(layer, grid, _BASE_Z + index):
             return
         self._remove(layer.name)
         self.items[layer.name] = self._build(layer, grid, _BASE_Z + index)
 
-    def _update_in_place(self, layer: Layer, grid: PatchGrid | None, z: float) -> bool:
+    def _update_in_place(self, layer: Layer, grid: PatchLattice | None, z: float) -> bool:
         drawn = self._drawn.get(layer.name)
         if drawn is None:
             return not layer.settings.visible and not self.items.get(layer.name)  # hidden and still hidden
@@ -137,7 +137,7 @@ class OverlayStack:
         self._drawn[layer.name] = (layer, grid, self.tissue_fraction)
         return True
 
-    def _build(self, layer: Layer, grid: PatchGrid | None, z: float) -> list:
+    def _build(self, layer: Layer, grid: PatchLattice | None, z: float) -> list:
         s = layer.settings
         if not s.visible:
             return []
@@ -152,7 +152,7 @@ class OverlayStack:
                 else:
                     items.extend(self._rects(grid, rgba))
             case SubsetLayer() if grid is not None:
-                outline = subset_outline(grid.coords, grid.patch_size, layer.indices)
+                outline = subset_outline(grid.coords, grid.patch_size_level0_px, layer.indices)
                 items.append(self._outline(geometry_rings(outline), s.color, s.opacity, s.filled, baked=not self.cached))
             case RegionLayer():
                 items.append(self._outline(geometry_rings(layer.geometry), s.color, s.opacity, s.filled,
@@ -181,14 +181,14 @@ class OverlayStack:
         item.setBrush(QBrush(QColor(*color, int(80 * alpha))) if filled else QBrush(Qt.BrushStyle.NoBrush))
 
     @staticmethod
-    def _rects(grid: PatchGrid, rgba: np.ndarray) -> list[QGraphicsPathItem]:
+    def _rects(grid: PatchLattice, rgba: np.ndarray) -> list[QGraphicsPathItem]:
         items = []
         keys = rgba.view(np.uint32).reshape(-1)
         for key in np.unique(keys[rgba[:, 3] > 0]):
             path = QPainterPath()
             for i in np.flatnonzero(keys == key):
                 x, y = grid.coords[i]
-                path.addRect(QRectF(float(x), float(y), grid.patch_size, grid.patch_size))
+                path.addRect(QRectF(float(x), float(y), grid.patch_size_level0_px, grid.patch_size_level0_px))
             item = QGraphicsPathItem(path)
             r, g, b, a = rgba[np.flatnonzero(keys == key)[0]]
             item.setBrush(QBrush(QColor(int(r), int(g), int(b), int(a))))
@@ -196,14 +196,14 @@ class OverlayStack:
             items.append(item)
         return items
 
-    def set_selection(self, grid: PatchGrid | None, indices: np.ndarray) -> None:
+    def set_selection(self, grid: PatchLattice | None, indices: np.ndarray) -> None:
         """Outline the selected patches (dashed, cyan) above every layer."""
         if self.selection_item is not None:
             self.view_box.removeItem(self.selection_item)
             self.selection_item = None
         if grid is None or len(indices) == 0:
             return
-        item = QGraphicsPathItem(rings_path(geometry_rings(subset_outline(grid.coords, grid.patch_size, indices))))
+        item = QGraphicsPathItem(rings_path(geometry_rings(subset_outline(grid.coords, grid.patch_size_level0_px, indices))))
         pen = QPen(QColor(0, 230, 255), 2.5, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         item.setPen(pen)

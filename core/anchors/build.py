@@ -90,7 +90,7 @@ def prototype_anchors(
     EvidentError
         Fewer distinct patches than M.
     """
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # local: sklearn only when used
 
     x = features if isinstance(features, np.ndarray) else np.concatenate([np.asarray(f) for f in features])
     x = np.asarray(x, dtype=np.float32)

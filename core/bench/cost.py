@@ -22,6 +22,12 @@ import math
 import numpy as np
 import torch
 
+from core.device import pick_device
+from core.diagnostics.cost import cost_modes
+from core.models.base import HostConfig
+from core.models.gce import build_gce
+from core.models.registry import build_host
+
 __all__ = ["GROUP", "run"]
 
 GROUP = "cost"
@@ -29,10 +35,6 @@ D, H, M = 1024, 256, 8
 
 
 def _model(device: torch.device):
-    from core.models.base import HostConfig
-    from core.models.gce import build_gce
-    from core.models.registry import build_host
-
     torch.manual_seed(0)
     host = build_host("abmil", HostConfig(in_dim=D, n_outputs=2, hidden=H, dropout=0.0))
     anchors = np.random.default_rng(0).standard_normal((M, D)).astype(np.float32)
@@ -41,8 +43,6 @@ def _model(device: torch.device):
 
 def run(quick: bool = False) -> list[dict]:
     """Rows ``{case, ours_ms, baseline_ms, speedup, max_abs_diff, memory_ratio, device}``."""
-    from core.device import pick_device
-
     device = pick_device(None)
     model = _model(device)
     rows = []
@@ -53,8 +53,6 @@ def run(quick: bool = False) -> list[dict]:
 
 def _rows(model, n: int, device: torch.device, repeats: int) -> list[dict]:
     """The two rows of one random bag of ``n`` patches."""
-    from core.diagnostics.cost import cost_modes
-
     g = torch.Generator().manual_seed(n)
     x = torch.randn(n, D, generator=g).to(device)  # (N, D)
     c = torch.randint(0, 200_000, (n, 2), generator=g).float().to(device)  # (N, 2)

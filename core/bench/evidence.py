@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.evidence.recovery import recover, recover_naive
 from core.timing import best_ms
 
 __all__ = ["GROUP", "make_case", "run"]
@@ -62,8 +63,6 @@ def run(quick: bool = False) -> list[dict]:
         Rows ``{case, ours_ms, baseline_ms, speedup, max_abs_diff, same_subset, same_stop, n_selected,
         repair_steps, stop_reason}``.
     """
-    from core.evidence.recovery import recover, recover_naive
-
     sizes = [10_000] if quick else [10_000, 100_000]
     kinds = {  # name -> (gate_rate, strong_rate, coverage target)
         "threshold": (0.002, 0.01, 0.95),

@@ -27,10 +27,20 @@ host, which waits for the kernels).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
+from core.diagnostics.evidence_search import SearchConfig, search_subset
+from core.diagnostics.evidence_sets import evidence_sets
+from core.diagnostics.interventions import InterventionEngine
+from core.diagnostics.search_evaluators import ForwardEvaluator, make_evaluator
+from core.explain.integrated_gradients import IntegratedGradientsExplainer
+from core.explain.leave_one_out import LeaveOneOutExplainer
+from core.models.base import HostConfig
+from core.models.gce import GCEConfig, build_gce
+from core.models.registry import build_host
 from core.timing import best_ms
 
 __all__ = ["GROUP", "run"]
@@ -42,14 +52,10 @@ D, H = 512, 256
 
 
 def _model(name: str, gce: bool = False):
-    from core.models.base import HostConfig
-    from core.models.registry import build_host
-
     torch.manual_seed(0)
     host = build_host(name, HostConfig(in_dim=D, n_outputs=2, hidden=H, attn_hidden=128, dropout=0.0)).eval()
     if not gce:
         return host
-    from core.models.gce import GCEConfig, build_gce
 
     anchors = np.random.default_rng(0).standard_normal((8, D)).astype(np.float32)
     return build_gce(host, anchors, GCEConfig()).eval()
@@ -61,8 +67,6 @@ def _bag(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _loo(n: int, sample: int) -> dict:
-    from core.explain.leave_one_out import LeaveOneOutExplainer
-
     model = _model("abmil", gce=True)
     x, c = _bag(n)
     ex = LeaveOneOutExplainer(model)
@@ -88,8 +92,6 @@ def _suffix(device: str) -> str:
 
 
 def _intervene(name: str, gce: bool, n: int, device: str = "cpu") -> dict:
-    from core.diagnostics.interventions import InterventionEngine
-
     model = _model(name, gce).to(device)
     x, c = _bag(n)
     eng = InterventionEngine(model, x, c, device=device)
@@ -113,12 +115,6 @@ def _intervene(name: str, gce: bool, n: int, device: str = "cpu") -> dict:
 
 
 def _search(name: str, gce: bool, n: int, sample: int = 20, device: str = "cpu") -> dict:
-    from dataclasses import replace
-
-    from core.diagnostics.evidence_search import SearchConfig, search_subset
-    from core.diagnostics.evidence_sets import evidence_sets
-    from core.diagnostics.interventions import InterventionEngine
-    from core.diagnostics.search_evaluators import ForwardEvaluator, make_evaluator
 
     model = _model(name, gce).to(device)
     x, c = _bag(n)
@@ -156,9 +152,8 @@ def _search(name: str, gce: bool, n: int, sample: int = 20, device: str = "cpu")
 
 
 def _ig(n: int, device: str = "cpu") -> dict:
-    from captum.attr import IntegratedGradients
+    from captum.attr import IntegratedGradients  # local: captum only when used
 
-    from core.explain.integrated_gradients import IntegratedGradientsExplainer
 
     model = _model("abmil", gce=True).to(device)
     x, c = _bag(n)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import torch
 
+from core.device import pick_device
 from core.models.base import HostConfig
 from core.models.registry import HOSTS, build_host
 
@@ -62,8 +63,6 @@ def _row(case: str, ours: float, base: float, diff: float) -> dict:
 
 def run(quick: bool) -> list[dict]:
     """Benchmark rows; ``quick``: 1k and 10k patches, fewer repeats."""
-    from core.device import pick_device
-
     device = pick_device(None)
     sizes = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
     repeats = 2 if quick else 5

@@ -26,14 +26,17 @@ from typing import Any
 
 import numpy as np
 
+from core.slide.cache import TileCache
+from core.slide.loader import TileLoader
+from core.slide.pyramid import large_slide_path
+from core.slide.tiling import TileKey, tile_grid, tile_level_size
+
 __all__ = ["GROUP", "run", "bench_slide"]
 
 GROUP = "slide"
 
 
 def _random_tiles(reader: Any, n: int, tile: int, rng: np.random.Generator) -> list[Any]:
-    from core.slide.tiling import TileKey, tile_grid
-
     ncols, nrows = tile_grid(reader.level_dimensions, 0, tile)
     flat = rng.choice(ncols * nrows, size=min(n, ncols * nrows), replace=False)
     return [TileKey(0, int(i % ncols), int(i // ncols)) for i in flat]
@@ -41,8 +44,7 @@ def _random_tiles(reader: Any, n: int, tile: int, rng: np.random.Generator) -> l
 
 def _loader_run(path: Path, keys: list[Any], workers: int, tile: int) -> tuple[float, dict[Any, np.ndarray]]:
     """Seconds for a fresh loader with ``workers`` threads to deliver every key; and the tiles."""
-    from core.slide.loader import TileLoader
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     got: dict[Any, np.ndarray] = {}
     errors: list[BaseException] = []
@@ -80,9 +82,7 @@ def bench_slide(path: str | os.PathLike, *, n_tiles: int = 128, workers: int = 4
     The loader comparison runs ``repeats`` rounds, alternating which configuration goes first,
     each round on fresh random tiles; the per-tile times reported are medians over the rounds.
     """
-    from core.slide.cache import TileCache
-    from core.slide.loader import TileLoader
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -145,15 +145,13 @@ def _load_avg() -> float | None:
 
 def _max_diff_direct(path: Path, tiles: dict[Any, np.ndarray], keys: list[Any], tile: int) -> int:
     """Largest pixel difference between loader-delivered tiles and direct reads of the same tiles."""
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     with open_slide(path) as r:
         return max(int(np.abs(tiles[k].astype(np.int16) - r.read_region(*_region(k, r, tile))).max()) for k in keys)
 
 
 def _region(key: Any, reader: Any, tile: int) -> tuple[tuple[int, int], int, tuple[int, int]]:
-    from core.slide.tiling import tile_level_size
-
     ds = reader.level_downsamples[key.level]
     return ((int(round(key.col * tile * ds)), int(round(key.row * tile * ds))), key.level,
             tile_level_size(key, reader.level_dimensions, tile))
@@ -161,8 +159,6 @@ def _region(key: Any, reader: Any, tile: int) -> tuple[tuple[int, int], int, tup
 
 def run(quick: bool) -> list[dict[str, Any]]:
     """The slide group: on the 51200 x 51200 pyramid (8192 x 8192 and fewer tiles when ``quick``)."""
-    from core.slide.pyramid import large_slide_path
-
     if quick:
         return bench_slide(large_slide_path(8192), n_tiles=48, n_cache=16, repeats=1)
     return bench_slide(large_slide_path(51200), n_tiles=128, n_cache=64, repeats=3)

@@ -11,6 +11,12 @@ error or Ctrl-C leaves no partial output); inputs are never modified.
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from core.errors import EvidentError
 
 NAME = "audit"
 HELP = "audit explanations and evidence over a cohort (AUPC, S/N/R, minimal subsets, evidence sets, failures)"
@@ -47,24 +53,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import time
-    from pathlib import Path
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
+    from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
 
-    from core.atomic import check_writable_dir
-    from core.data.bags import read_bag
+    # local: evident --help loads this module; core.data.manifest only when run
     from core.data.manifest import read_manifest
-    from core.diagnostics.audit import (
+    from core.diagnostics.audit import (  # local: evident --help loads this module; torch only when run
         AuditConfig,
         audit_slide,
         build_explainers,
         summarise_audit,
     )
+
+    # local: evident --help loads this module; numpy only when run
     from core.diagnostics.failures import FailureThresholds
-    from core.diagnostics.report import write_report
-    from core.errors import EvidentError
+    from core.diagnostics.report import write_report  # local: evident --help loads this module; numpy only when run
+    from core.explain.registry import canonical_method  # local: evident --help loads this module; torch only when run
+
+    # local: evident --help loads this module; torch only when run
     from core.models.access import as_tensor_bag, check_bag_fits, host_of
-    from core.explain.registry import canonical_method
+
+    # local: evident --help loads this module; torch only when run
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
 
     check_writable_dir(args.out)  # an unusable --out is reported before the work, not after it
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         guide = None if args.evidence_guide.strip().lower() == "none" else canonical_method(args.evidence_guide)
     if guide is not None and guide not in methods:
         raise EvidentError(None, f"--evidence-guide {guide!r} is not among --methods ({', '.join(methods)})")
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.evidence_search import SearchConfig
 
     try:
@@ -115,8 +125,7 @@ def run(args: argparse.Namespace) -> int:
         jobs.append((row.slide_id, path, label, row.time, row.event, slide))
     masks, sizes = {}, {}
     if args.annotations:
-        from types import SimpleNamespace
-
+        # local: evident --help loads this module; numpy only when run
         from core.train.annotation_masks import annotation_masks, infer_patch_size
 
         bags = []
@@ -128,7 +137,10 @@ def run(args: argparse.Namespace) -> int:
     artifacts = {}  # slide id -> (N,) 1 − tissue fraction, for slides whose file the manifest names
     for sid, path, _, _, _, slide in jobs:
         if slide is not None:
+            # local: evident --help loads this module; numpy only when run
             from core.diagnostics.artifacts import slide_artifact_scores
+
+            # local: evident --help loads this module; numpy only when run
             from core.train.annotation_masks import infer_patch_size
 
             b = read_bag(path, feature_dim=dim)
@@ -143,10 +155,10 @@ def run(args: argparse.Namespace) -> int:
     explainers = build_explainers(model, methods)
     risk_scale = (0.0, 1.0)
     if task != "classification":  # Φ = sigmoid of the risk standardised over the cohort's full-bag risks
-        import numpy as np
-        import torch
+        import numpy as np  # local: evident --help loads this module; numpy only when run
+        import torch  # local: evident --help loads this module; torch only when run
 
-        from core.models.access import bag_output
+        from core.models.access import bag_output  # local: evident --help loads this module; torch only when run
 
         with torch.no_grad():
             risks = []
@@ -171,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         summary["classes"] = list(model_classes)
     files = write_report(args.out, [s.csv_row() for s in slides], summary)
     if "evidence_sets" in summary:
+        # local: evident --help loads this module; numpy only when run
         from core.diagnostics.report import evidence_sets_line
 
         print("evidence sets: " + evidence_sets_line(summary["evidence_sets"], {}).strip(), file=sys.stderr)
@@ -180,8 +193,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _necessity_classes(value: str, classes) -> str | tuple[int, ...]:
     """``--necessity-classes``: ``"default"``, ``"all"`` or class names (the checkpoint's) -> indices."""
-    from core.errors import EvidentError
-
     value = value.strip()
     if value.lower() in ("default", "all"):
         return value.lower()
@@ -199,8 +210,6 @@ def _necessity_classes(value: str, classes) -> str | tuple[int, ...]:
 
 def _masks_by_size(annotation_masks, bags, folder, sizes):
     """Patch masks per slide, each bag with its own patch size (feature files may differ)."""
-    from core.errors import EvidentError
-
     out = {}
     for size in sorted({sizes[b.slide_id] for b in bags}, key=lambda v: (v is None, v or 0)):
         group = [b for b in bags if sizes[b.slide_id] == size]

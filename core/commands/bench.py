@@ -6,6 +6,8 @@ import argparse
 import math
 from typing import Any
 
+from core.errors import EvidentError
+
 NAME = "bench"
 HELP = "run benchmarks (each against a baseline measured in the same run) and print ratios"
 
@@ -17,10 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    import json  # local: evident --help loads this module; json only when run
 
-    from core.bench import ROW_KEYS, discover
-    from core.errors import EvidentError
+    from core.bench import ROW_KEYS, discover  # local: evident --help loads this module; core.bench only when run
 
     groups = discover()
     if args.group is not None and args.group not in groups:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 
 NAME = "demo"
 HELP = "build a demo cohort from real skin tissue, train, recover and explain evidence, then open the viewer"
@@ -25,10 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from core.demo.pipeline import run_demo
-    from core.demo.summary import format_summary
+    from core.demo.pipeline import run_demo  # local: evident --help loads this module; numpy only when run
+    from core.demo.summary import format_summary  # local: evident --help loads this module; numpy only when run
 
     result = run_demo(args.workspace, rebuild=args.rebuild, echo=lambda s: print(s, flush=True))
     print()
@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.no_gui:
         return 1 if incomplete else 0
-    import importlib
 
     application = importlib.import_module("app.application")
     # a complete demo ends the process right after the window closes (as `evident view`); an

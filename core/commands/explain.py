@@ -18,6 +18,11 @@ here (no cohort scale; ``evident audit`` standardises by the cohort).
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+
+from core.errors import EvidentError
 
 NAME = "explain"
 HELP = "compute explanation heatmaps (attention, gradient, IG, single, leave-one-out, LRP, ...) per slide"
@@ -51,21 +56,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import time
-    from pathlib import Path
+    import numpy as np  # local: evident --help loads this module; numpy only when run
+    import torch  # local: evident --help loads this module; torch only when run
 
-    import numpy as np
-    import torch
-
+    # local: evident --help loads this module; core.atomic only when run
     from core.atomic import check_writable_dir, ensure_writable_dir
-    from core.data.bags import read_bag
-    from core.device import pick_device
-    from core.errors import EvidentError
+    from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
+    from core.device import pick_device  # local: evident --help loads this module; core.device only when run
+
+    # local: evident --help loads this module; numpy only when run
     from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
-    from core.models.access import check_bag_fits, host_of
+
+    # local: evident --help loads this module; torch only when run
     from core.explain.registry import build_explainer, canonical_method
-    from core.models.checkpoint import load_checkpoint
+
+    # local: evident --help loads this module; torch only when run
+    from core.models.access import check_bag_fits, host_of
+    from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     search = bool(args.evidence_sets) or "evidence_sets" in names
@@ -132,8 +139,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _search_config(args):
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.evidence_search import SearchConfig
-    from core.errors import EvidentError
 
     try:
         return SearchConfig(delta_s=args.delta_s, delta_n=args.delta_n, strategy=args.search, k_max=args.k_max)
@@ -143,8 +150,13 @@ def _search_config(args):
 
 def _search(model, bag, guide_map, guide: str, config, device, ev):
     """Evidence ``ev`` with the slide's sufficient-and-necessary subset and evidence sets; and a log note."""
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.evidence_search import search_subset
+
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.evidence_sets import evidence_sets, evidence_subsets, with_search_results
+
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.interventions import InterventionEngine
     from core.diagnostics.search_evaluators import make_evaluator
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+
+from core.errors import EvidentError
 
 NAME = "extract"
 HELP = "extract patch features of slides into TRIDENT-style HDF5 feature files"
@@ -44,8 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    from core.errors import EvidentError
-
     checks = [
         (args.magnification > 0, "--magnification must be positive"),
         (args.patch_size >= 8, "--patch-size must be at least 8"),
@@ -61,8 +64,6 @@ def _check_options(args: argparse.Namespace) -> None:
             raise EvidentError(None, message)
     stems: dict[str, str] = {}
     for s in args.slides:
-        from pathlib import Path
-
         stem = Path(s).stem
         if stem in stems and stems[stem] != s:
             raise EvidentError(s, f"has the same name as {stems[stem]}; their feature files would collide")
@@ -70,14 +71,12 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import time
+    import h5py  # local: evident --help loads this module; h5py only when run
 
-    import h5py
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
+    from core.extract.encoders import build_encoder  # local: evident --help loads this module; scipy only when run
 
-    from core.atomic import check_writable_dir
-    from core.errors import EvidentError
-    from core.extract.encoders import build_encoder
+    # local: evident --help loads this module; scipy only when run
     from core.extract.pipeline import extract_slide, feature_path
 
     _check_options(args)

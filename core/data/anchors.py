@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.atomic import atomic_path
+from core.data.hdf5_read import check_npz_sizes, h5_file, read_dataset
 from core.errors import EvidentError
 
 __all__ = ["AnchorBank", "read_anchor_bank", "write_anchor_bank"]
@@ -124,7 +126,7 @@ def write_anchor_bank(path: str | os.PathLike, bank: AnchorBank) -> None:
                 np.savez(f, prompts=np.array(bank.prompts, dtype=str), embeddings=bank.embeddings,
                          encoder=np.array(bank.encoder, dtype=str))
         else:
-            import h5py
+            import h5py  # local: h5py only when used
 
             with h5py.File(tmp, "w") as f:
                 f.create_dataset("prompts", data=np.array(bank.prompts, dtype=object), dtype=h5py.string_dtype())
@@ -158,9 +160,6 @@ def _decode(v) -> str:
 
 
 def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
-    import zipfile
-
-    from core.data.hdf5_read import check_npz_sizes
 
     check_npz_sizes(p)
     try:
@@ -177,9 +176,8 @@ def _read_npz(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
 
 
 def _read_h5(p: Path) -> tuple[tuple[str, ...], np.ndarray, str]:
-    import h5py
+    import h5py  # local: h5py only when used
 
-    from core.data.hdf5_read import h5_file, read_dataset
 
     with h5_file(p) as f:
         missing = [k for k in ("prompts", "embeddings") if k not in f or not isinstance(f[k], h5py.Dataset)]

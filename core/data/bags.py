@@ -25,6 +25,7 @@ file and the problem.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,7 @@ def write_bag(path: str | os.PathLike, bag: FeatureBag, layout: str = "trident")
     EvidentError
         Unknown layout, invalid bag, coords too large for CLAM's int32, unwritable folder.
     """
-    import h5py
+    import h5py  # local: h5py only when used
 
     p = Path(path)
     if layout not in LAYOUTS:
@@ -143,7 +144,7 @@ def write_bag(path: str | os.PathLike, bag: FeatureBag, layout: str = "trident")
 
 
 def _read_h5(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    import h5py
+    import h5py  # local: h5py only when used
 
     if not h5py.is_hdf5(p):
         raise EvidentError(p, "not an HDF5 file")
@@ -180,9 +181,7 @@ def _read_h5(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray
 
 
 def _read_pt(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    import warnings
-
-    import torch
+    import torch  # local: torch only when used
 
     try:
         with warnings.catch_warnings():  # torch warns about odd pickle protocols before failing on them
@@ -222,7 +221,7 @@ def _find_coords_for_pt(p: Path) -> Path | None:
 
 def _read_coords_file(c: Path) -> tuple[np.ndarray, dict[str, Any]]:
     """Coordinates (N, 2) int64 and attributes from a ``.h5`` (dataset ``coords``) or ``.npy`` file."""
-    import h5py
+    import h5py  # local: h5py only when used
 
     if not c.is_file():
         raise EvidentError(c, "coordinates file not found")

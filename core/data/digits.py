@@ -12,6 +12,7 @@ only 1,797), each at most once per bag. Instances sit on a synthetic grid (as in
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -19,7 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_write_json, ensure_writable_dir
 from core.data.bag import FeatureBag
+from core.data.bags import write_bag
+from core.data.manifest import ManifestRow, write_manifest
+from core.data.mil_csv import synthetic_grid_coords
+from core.errors import EvidentError
 
 __all__ = ["PATCH_SIZE", "DigitBag", "make_digit_bags", "read_evidence_truth", "write_digit_bags"]
 
@@ -55,9 +61,7 @@ class DigitBag:
 
     def to_feature_bag(self) -> FeatureBag:
         """As a :class:`FeatureBag` on a synthetic grid of 8-pixel cells."""
-        from core.data.mil_csv import grid_coords
-
-        coords, cols, rows = grid_coords(self.features.shape[0], PATCH_SIZE)
+        coords, cols, rows = synthetic_grid_coords(self.features.shape[0], PATCH_SIZE)
         attrs = {"patch_size": PATCH_SIZE, "patch_size_level0": PATCH_SIZE, "overlap": 0,
                  "level0_width": cols * PATCH_SIZE, "level0_height": rows * PATCH_SIZE,
                  "coords_synthetic": True}
@@ -75,7 +79,7 @@ def make_digit_bags(
     seed: int = 0,
 ) -> list[DigitBag]:
     """Build ``n_bags`` digit bags (see the module docstring)."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # local: sklearn only when used
 
     data = load_digits()
     x = (data.data / 16.0).astype(np.float32)  # (1797, 64)
@@ -111,14 +115,11 @@ def write_digit_bags(out: str | os.PathLike, bags: list[DigitBag]) -> Path:
     and ``evident audit --annotations`` can use it. Every file is written atomically. Returns the
     manifest path.
     """
-    import shapely
-    from shapely.geometry import box
+    import shapely  # local: shapely only when used
+    from shapely.geometry import box  # local: shapely only when used
 
-    from core.atomic import atomic_write_json, ensure_writable_dir
-    from core.data.annotation import Annotation
-    from core.data.annotations import write_geojson
-    from core.data.bags import write_bag
-    from core.data.manifest import ManifestRow, write_manifest
+    from core.data.annotation import Annotation  # local: pulls in shapely
+    from core.data.annotations import write_geojson  # local: pulls in shapely
 
     root = ensure_writable_dir(out)
     ensure_writable_dir(root / "features")
@@ -142,9 +143,6 @@ def write_digit_bags(out: str | os.PathLike, bags: list[DigitBag]) -> Path:
 
 def read_evidence_truth(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read ``evidence_truth.json``: slide id -> (K,) int64 indices."""
-    import json
-
-    from core.errors import EvidentError
 
     p = Path(path)
     try:

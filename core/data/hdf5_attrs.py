@@ -77,7 +77,7 @@ def write_attrs(obj: Any, attrs: Mapping[str, Any], skip: tuple[str, ...] = ()) 
     skip
         Names not to store.
     """
-    import h5py
+    import h5py  # local: h5py only when used
 
     for key, value in attrs.items():
         if key in skip:

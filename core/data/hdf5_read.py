@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def h5_file(path: str | os.PathLike) -> Iterator[Any]:
     EvidentError
         Not an HDF5 file, or h5py fails on it (truncated, damaged, unreadable dtype).
     """
-    import h5py
+    import h5py  # local: h5py only when used
 
     p = Path(path)
     try:
@@ -61,7 +62,7 @@ def read_dataset(dset: Any, path: str | os.PathLike, name: str, *, numeric: bool
     numeric
         Refuse datasets that are not integers or floats (``"<name> are not numeric (dtype …)"``).
     """
-    import h5py
+    import h5py  # local: h5py only when used
 
     if not isinstance(dset, h5py.Dataset):
         raise EvidentError(path, f"{name!r} is not a dataset")
@@ -79,8 +80,6 @@ def check_npz_sizes(path: str | os.PathLike) -> None:
     EvidentError
         An array declares more than the budget, or a header cannot be read.
     """
-    import zipfile
-
     p = Path(path)
     try:
         with zipfile.ZipFile(p) as z:

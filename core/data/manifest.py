@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.atomic import atomic_write_text
+from core.data.feature_search import find_feature_file
 from core.data.manifest_parsing import parse_rows, sort_classes
 from core.errors import EvidentError
 
@@ -112,8 +113,6 @@ class Manifest:
             Naming the path that was tried and the manifest row (``features_path`` given but no
             such file), or the folder searched (no ``features_path``; nothing found there).
         """
-        from core.data.feature_search import find_feature_file
-
         where = f"line {row.line}, " if row.line is not None else ""
         if row.features_path:
             path = self.resolve(row.features_path)

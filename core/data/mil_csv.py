@@ -25,7 +25,7 @@ import numpy as np
 from core.data.bag import FeatureBag
 from core.errors import EvidentError
 
-__all__ = ["MilBag", "read_mil_csv", "safe_names", "grid_coords", "to_feature_bag"]
+__all__ = ["MilBag", "read_mil_csv", "safe_names", "synthetic_grid_coords", "to_feature_bag"]
 
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 
@@ -148,7 +148,7 @@ def safe_names(ids: Iterable[str]) -> dict[str, str]:
     return {i: chosen[i] for i in ids}
 
 
-def grid_coords(n: int, patch_size: int) -> tuple[np.ndarray, int, int]:
+def synthetic_grid_coords(n: int, patch_size: int) -> tuple[np.ndarray, int, int]:
     """Synthetic placement of n instances: ``((n, 2) int64 (x, y), cols, rows)``."""
     cols = max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / cols))
@@ -158,7 +158,7 @@ def grid_coords(n: int, patch_size: int) -> tuple[np.ndarray, int, int]:
 
 def to_feature_bag(bag: MilBag, name: str, patch_size: int, source: str = "") -> FeatureBag:
     """A :class:`FeatureBag` (slide id ``name``) with the instances on a synthetic grid."""
-    coords, cols, rows = grid_coords(bag.features.shape[0], patch_size)
+    coords, cols, rows = synthetic_grid_coords(bag.features.shape[0], patch_size)
     attrs = {
         "patch_size": int(patch_size), "patch_size_level0": int(patch_size), "overlap": 0,
         "level0_width": cols * int(patch_size), "level0_height": rows * int(patch_size),

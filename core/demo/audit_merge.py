@@ -14,9 +14,12 @@ import csv
 import io
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from core.atomic import atomic_write_json, atomic_write_text, ensure_writable_dir
+from core.data.manifest import read_manifest, write_manifest
+from core.demo.stages import run_command
 
 __all__ = ["audit_by_fold"]
 
@@ -24,9 +27,6 @@ __all__ = ["audit_by_fold"]
 def audit_by_fold(ws: Path, cohort, feat_dir: Path, models: dict[str, Path], methods: list[str],
                   log: Path) -> str:
     """Audit every fold and merge; returns a short note. ``models``: slide id -> checkpoint."""
-    from core.data.manifest import read_manifest, write_manifest
-    from core.demo.stages import run_command
-
     out = ensure_writable_dir(ws / "audit")
     man = read_manifest(cohort.manifest)
     by_model: dict[Path, list] = {}
@@ -68,8 +68,6 @@ def audit_by_fold(ws: Path, cohort, feat_dir: Path, models: dict[str, Path], met
 
 
 def _absolute(row, base: Path):
-    from dataclasses import replace
-
     return replace(row, slide_path=str((base / row.slide_path).resolve())) if row.slide_path else row
 
 

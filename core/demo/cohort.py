@@ -19,6 +19,7 @@ finished build)::
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,13 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path, atomic_write_json, ensure_writable_dir
+from core.data.manifest import ManifestRow, write_manifest
+from core.data.realdata import fetch
 from core.demo.layout import SlideLayout, plan_cohort, render_slide
-from core.demo.patch_classes import CLASSES, EPIDERMIS
+from core.demo.patch_classes import CLASSES, EPIDERMIS, catalog_from_slide
 from core.demo.tiff_writer import write_pyramid_tiff
 from core.errors import EvidentError
 from core.hashing import file_sha256
 
-__all__ = ["COHORT_VERSION", "EVIDENCE_CLASS", "Cohort", "CohortConfig", "build_cohort", "read_truth"]
+__all__ = ["COHORT_VERSION", "EVIDENCE_CLASS", "DemoCohort", "CohortConfig", "build_cohort", "read_truth"]
 
 COHORT_VERSION = 1
 EVIDENCE_CLASS = "Epidermis"
@@ -72,7 +75,7 @@ class CohortConfig:
 
 
 @dataclass(frozen=True)
-class Cohort:
+class DemoCohort:
     """A built cohort.
 
     Attributes
@@ -111,9 +114,7 @@ def _key(config: CohortConfig, source_sha: str) -> dict:
     return {"version": COHORT_VERSION, "config": asdict(config), "source_sha256": source_sha}
 
 
-def _cached(root: Path, key: dict) -> Cohort | None:
-    import json
-
+def _cached(root: Path, key: dict) -> DemoCohort | None:
     try:
         doc = json.loads((root / "cohort.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -126,15 +127,15 @@ def _cached(root: Path, key: dict) -> Cohort | None:
     needed += [root / sub / f"{i}.{ext}" for i in ids for sub, ext in (("slides", "tiff"), ("annotations", "geojson"))]
     if not ids or not all(p.exists() for p in needed):
         return None
-    return Cohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json", slide_ids=ids,
+    return DemoCohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json", slide_ids=ids,
                   labels=labels, rebuilt=False)
 
 
 def _evidence_annotations(layout: SlideLayout, p: int) -> list:
-    import shapely
-    from shapely.geometry import box
+    import shapely  # local: shapely only when used
+    from shapely.geometry import box  # local: shapely only when used
 
-    from core.data.annotations import Annotation
+    from core.data.annotations import Annotation  # local: pulls in shapely
 
     cells = np.argwhere(layout.evidence)  # (K, 2) int64 (row, col)
     if len(cells) == 0:
@@ -146,14 +147,14 @@ def _evidence_annotations(layout: SlideLayout, p: int) -> list:
 
 def _write_thumbnail(path: Path, image: np.ndarray) -> None:
     """Write (h, w, 3) uint8 ``image`` as PNG."""
-    from PIL import Image
+    from PIL import Image  # local: PIL only when used
 
     with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", compress_level=1)
 
 
 def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(), *,
-                 source: str | os.PathLike | None = None, rebuild: bool = False, progress: bool = True) -> Cohort:
+                 source: str | os.PathLike | None = None, rebuild: bool = False, progress: bool = True) -> DemoCohort:
     """Build the cohort under ``root`` unless an identical build is cached there.
 
     Parameters
@@ -174,12 +175,9 @@ def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(),
     EvidentError
         Unreadable source, a source lacking a tissue class, or an unwritable folder.
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # local: tqdm only when used
 
-    from core.data.annotations import write_geojson
-    from core.data.manifest import ManifestRow, write_manifest
-    from core.data.realdata import fetch
-    from core.demo.patch_classes import catalog_from_slide
+    from core.data.annotations import write_geojson  # local: pulls in shapely
 
     root = ensure_writable_dir(root)
     src = Path(source) if source is not None else fetch("cmu_slide")
@@ -226,12 +224,12 @@ def build_cohort(root: str | os.PathLike, config: CohortConfig = CohortConfig(),
     counts = {CLASSES[c]: int((catalog.classes == c).sum()) for c in range(len(CLASSES))}
     atomic_write_json(root / "cohort.json", {**key, "source": str(src), "candidate_patches": counts,
                                              "labels": labels})
-    return Cohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json",
+    return DemoCohort(root=root, manifest=root / "manifest.csv", truth=root / "truth.json",
                   slide_ids=tuple(labels), labels=labels, rebuilt=True)
 
 
 def _open(path: Path):
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     return open_slide(path)
 
@@ -244,8 +242,6 @@ def read_truth(path: str | os.PathLike) -> dict[str, np.ndarray]:
     EvidentError
         When the file is missing or not a demo truth file.
     """
-    import json
-
     p = Path(path)
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))

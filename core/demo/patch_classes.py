@@ -134,7 +134,7 @@ def catalog_from_image(image: np.ndarray, patch_size: int = 256, stride: int = 6
     ``patch_size`` must be a multiple of ``stride``; the cells of a window are the ``stride``-px
     squares of the grid it covers.
     """
-    from core.extract.encoders.stain import stain_densities
+    from core.extract.encoders.stain import stain_densities  # local: pulls in scipy
 
     hh, ww = image.shape[:2]
     if hh < patch_size or ww < patch_size:
@@ -172,7 +172,7 @@ def catalog_from_slide(path: str | os.PathLike, patch_size: int = 256, stride: i
     EvidentError
         When the slide cannot be read, or lacks patches of a class the cohort needs.
     """
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     with open_slide(path) as r:
         rgba = r.read_region((0, 0), 0, r.dimensions)  # (H, W, 4) uint8

@@ -24,8 +24,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.atomic import ensure_writable_dir
+from core.demo.audit_merge import audit_by_fold
 from core.demo.cohort import CohortConfig, build_cohort
+from core.demo.opening import demo_view_files, oof_models
 from core.demo.stages import StageRunner, run_command
+from core.demo.summary import summarise_demo
 
 __all__ = ["DemoConfig", "DemoRun", "default_workspace", "run_demo"]
 
@@ -74,8 +78,6 @@ def _features(ws: Path, ids) -> dict[str, Path]:
 
 def _oof_models(model_dir: Path) -> dict[str, Path]:
     """slide id -> the checkpoint of the fold that held the slide out (:func:`core.demo.opening.oof_models`)."""
-    from core.demo.opening import oof_models
-
     return oof_models(model_dir)
 
 
@@ -96,9 +98,6 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
     core.errors.EvidentError
         From any stage (bad workspace, unreadable data); finished stages stay cached.
     """
-    from core.atomic import ensure_writable_dir
-    from core.demo.summary import summarise_demo
-
     ws = ensure_writable_dir(workspace or default_workspace())
     runner = StageRunner(ws, rebuild=rebuild, echo=echo)
     t0 = time.perf_counter()
@@ -160,8 +159,6 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
                outputs=evidence_complete, needs=("explain", ("--methods",)))
 
     def audit():
-        from core.demo.audit_merge import audit_by_fold
-
         return audit_by_fold(ws, cohort, feat_dir, _oof_models(ws / "models" / explain_model),
                              list(_EXPLAIN_METHODS), runner.log("audit"))
 
@@ -180,8 +177,6 @@ def _view_files(ws: Path, cohort, feats: dict[str, Path], model_name: str) -> li
     """What the viewer opens: the first positive slide with its features, evidence, truth annotation
     and out-of-fold model (for live re-prediction), plus the audit folder (the cohort browser);
     :func:`core.demo.opening.demo_view_files`."""
-    from core.demo.opening import demo_view_files
-
     ids = list(cohort.slide_ids)
     sid = next((i for i in ids if cohort.labels[i] == "positive"), ids[0])
     return demo_view_files(ws, sid, model_name)

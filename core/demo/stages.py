@@ -10,6 +10,7 @@ not exist yet is reported as *missing* with the reason, never faked.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -19,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import __version__
 from core.atomic import atomic_write_json, ensure_writable_dir
+from core.cli import build_parser
 
 __all__ = ["StageResult", "StageRunner", "command_available", "run_command"]
 
@@ -55,9 +58,6 @@ class StageResult:
 
 
 def _subparser(command: str):
-    import argparse
-
-    from core.cli import build_parser
 
     parser = build_parser()
     for action in parser._actions:  # argparse keeps sub-parsers here; there is no public accessor
@@ -82,8 +82,6 @@ def run_command(argv: Sequence[str], log: Path | None = None) -> int:
 
     ``EvidentError`` propagates (the demo's CLI prints it as one line). Returns the exit status.
     """
-    from core.cli import build_parser
-
     args = build_parser().parse_args([str(a) for a in argv])
     if log is None:
         return int(args._run(args) or 0)
@@ -109,8 +107,6 @@ class StageRunner:
         return self.root / "logs" / f"{name}.log"
 
     def fingerprint(self, name: str, params: dict, deps: Sequence[str]) -> str:
-        from core import __version__
-
         doc = {"stage": name, "version": __version__, "params": params,
                "deps": [self.results[d].fingerprint for d in deps]}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()

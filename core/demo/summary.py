@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_write_json
+from core.evidence.evidence_file import read_evidence
 
 __all__ = ["format_summary", "r_precision", "summarise_demo"]
 
@@ -44,8 +45,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _evidence_numbers(ws: Path, cohort) -> dict | None:
-    from core.data.annotations import patch_labels, read_geojson
-    from core.evidence.evidence_file import read_evidence
+    from core.data.annotations import patch_labels, read_geojson  # local: pulls in shapely
 
     ev_dir = ws / "evidence"
     files = {i: ev_dir / f"{i}.evidence.h5" for i in cohort.slide_ids}

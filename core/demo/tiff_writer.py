@@ -66,7 +66,7 @@ def write_pyramid_tiff(path: str | os.PathLike, image: np.ndarray, mpp: float, *
     Path
         ``path``.
     """
-    import tifffile
+    import tifffile  # local: tifffile only when used
 
     if tile <= 0 or tile % 16:
         raise ValueError(f"tile must be a positive multiple of 16, got {tile}")

@@ -44,8 +44,8 @@ def slide_artifact_scores(slide_path: str | os.PathLike, coords: np.ndarray, pat
     EvidentError
         The slide cannot be opened, or patches lie outside it (the bag is not from this slide).
     """
-    from core.extract.tissue import detect_tissue, patch_tissue_fraction
-    from core.slide.reader import open_slide
+    from core.extract.tissue import detect_tissue, patch_tissue_fraction  # local: pulls in scipy
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     c = np.asarray(coords, dtype=np.int64).reshape(-1, 2)
     size = int(patch_size_level0)

@@ -15,11 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from core.diagnostics.curves import keep_slide, slide_curves, summarise
-from core.diagnostics.evidence_search import SearchConfig
+from core.diagnostics.artifacts import artifact_share
+from core.diagnostics.curves import keep_slide, slide_curves, summarise_curves
+from core.diagnostics.evidence_search import SearchConfig, search_subset
+from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.failures import FailureThresholds, classify_failures, count_failures
 from core.diagnostics.interventions import InterventionEngine
+from core.diagnostics.search_evaluators import make_evaluator
+from core.diagnostics.localisation_audit import slide_localisation, summarise_localisation
 from core.diagnostics.minimal_subsets import (
     POLICIES,
     minimal_subsets,
@@ -27,6 +32,9 @@ from core.diagnostics.minimal_subsets import (
 )
 from core.diagnostics.snr import cohort_table, same_budget
 from core.errors import EvidentError
+from core.explain.registry import build_explainer, canonical_method
+from core.models.access import MILModel, is_gce_model
+from core.models.gce import GCEModel
 
 __all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "search_summary", "summarise_audit",
            "summarise_evidence_sets"]
@@ -92,11 +100,8 @@ class SlideAudit:
         return row
 
 
-def build_explainers(model, methods) -> dict:
+def build_explainers(model: MILModel, methods) -> dict:
     """Explainers the model supports among ``methods`` (plus ``gce_gate`` and ``gce_subset`` for GCE)."""
-    from core.models.access import is_gce_model
-    from core.explain.registry import build_explainer, canonical_method
-
     names = [canonical_method(m) for m in methods]
     if is_gce_model(model):
         names += [m for m in ("gce_gate", "gce_subset") if m not in names]
@@ -109,7 +114,7 @@ def build_explainers(model, methods) -> dict:
     return out
 
 
-def audit_slide(model, explainers: dict, slide_id: str, features, coords, label: int | None,
+def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coords, label: int | None,
                 config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0), truth: np.ndarray | None = None,
                 patch_size: int | None = None, time: float | None = None, event: int | None = None,
                 artifact_scores: np.ndarray | None = None) -> SlideAudit:
@@ -130,7 +135,7 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
     curves = slide_curves(eng, curve_scores)
     res.curves = {m: {k: v for k, v in c.items() if k not in ("drop", "insert")} for m, c in curves.items()}
     rules = ["random"] + [m for m in ("attention", "gradient", "ig", "single", "lrp") if m in scores]
-    if "gce_subset" in scores:
+    if "gce_subset" in scores and isinstance(model, GCEModel):
         rules.append("gce")
     res.snr = same_budget(model, features, coords, rules, config.fraction, scores=scores, engine=eng)
     if "attention" in scores:
@@ -145,18 +150,12 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
     kw = {"evidence": main.indices, "artifact_scores": artifact_scores}
     classes = {"predicted": eng.predicted, "n_classes": int(eng.output_before.shape[0])} if eng.task == "classification" else {}
     if artifact_scores is not None:
-        from core.diagnostics.artifacts import artifact_share
-
         res.artifact_share = artifact_share(main.indices, artifact_scores, config.thresholds.min_tissue)
     if "gce_subset" in scores:
-        import torch
-
         with torch.no_grad():
             out = model(eng.x, eng.coords)
         kw.update({"responses": out.responses.cpu().double().numpy(), "class_weights": model.predicted_class_weights(out)})
     if truth is not None and np.asarray(truth).any():
-        from core.diagnostics.localisation_audit import slide_localisation
-
         maps = {m: v for m, v in scores.items() if m != "gce_subset"}
         res.localisation = slide_localisation(maps, truth, config.fraction)
         res.froc_inputs = {m: (v, np.asarray(truth, dtype=bool), np.asarray(coords), int(patch_size)) for m, v in maps.items()}
@@ -168,10 +167,6 @@ def audit_slide(model, explainers: dict, slide_id: str, features, coords, label:
 
 def search_summary(engine: InterventionEngine, guide: np.ndarray, config: SearchConfig) -> dict:
     """One slide's evidence sets and sufficient-and-necessary subset, as plain numbers."""
-    from core.diagnostics.evidence_search import search_subset
-    from core.diagnostics.evidence_sets import evidence_sets
-    from core.diagnostics.search_evaluators import make_evaluator
-
     ev = make_evaluator(engine, config.path)
     sets = evidence_sets(engine, guide, config, evaluator=ev)
     sn = search_subset(engine, guide, config, evaluator=ev)
@@ -214,15 +209,13 @@ def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
     keys = sorted({k for s in slides for k in s.minimal})
     for k in keys:
         minimal[k] = summarise_minimal([s.minimal[k] for s in slides if k in s.minimal])
-    out = {"n_slides": len(slides), "n_included": len(inc), "aupc": summarise([s.curves for s in inc]),
+    out = {"n_slides": len(slides), "n_included": len(inc), "aupc": summarise_curves([s.curves for s in inc]),
            "snr": snr, "minimal": minimal, "failures": count_failures([s.failures for s in slides])}
     searched = [s.evidence_sets for s in slides if s.evidence_sets]
     if searched:
         out["evidence_sets"] = summarise_evidence_sets(searched)
     annotated = [s for s in slides if s.localisation]
     if annotated:
-        from core.diagnostics.localisation_audit import summarise_localisation
-
         froc_inputs: dict = {}
         for s in annotated:
             for m, item in s.froc_inputs.items():

@@ -11,10 +11,13 @@ On CUDA each timed call ends with a synchronisation, so the time covers the kern
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
+from torch.profiler import ProfilerActivity, profile
 
+from core.models.access import host_of
+from core.models.gce import GCEModel
+from core.models.subset_rules import gce_evidence
 from core.timing import best_ms
 
 __all__ = ["cost_modes"]
@@ -34,7 +37,6 @@ def _measure(fn, repeats: int, device: torch.device) -> tuple[float, float]:
         torch.cuda.reset_peak_memory_stats(device)
         synced()
         return ms, float(torch.cuda.max_memory_allocated(device) - base)
-    from torch.profiler import ProfilerActivity, profile
 
     ms, _ = best_ms(fn, repeats)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True, acc_events=True) as prof:
@@ -55,16 +57,11 @@ def cost_modes(model, features: torch.Tensor, coords: torch.Tensor | None, subse
         (N, D) float32 on the model's device; coords (N, 2) or ``None``; subset: (K,) int evidence
         (GCE: recovered if None).
     """
-    from core.models.access import host_of
-    from core.models.gce import GCEModel
-
     host = host_of(model)
     modes = {"full": lambda: host(features, coords)}
     if isinstance(model, GCEModel):
         modes["soft"] = lambda: model(features, coords)
         if subset is None:
-            from core.models.subset_rules import gce_evidence
-
             subset = gce_evidence(model, features, coords)[0].indices
     if subset is not None:
         idx = torch.as_tensor(np.asarray(subset, dtype=np.int64), device=features.device)

@@ -19,7 +19,7 @@ import numpy as np
 
 from core.diagnostics.interventions import InterventionEngine
 
-__all__ = ["N_STEPS", "keep_slide", "perturbation_curve", "slide_curves", "step_counts", "summarise"]
+__all__ = ["N_STEPS", "keep_slide", "perturbation_curve", "slide_curves", "step_counts", "summarise_curves"]
 
 N_STEPS = 100
 
@@ -74,7 +74,7 @@ def keep_slide(engine: InterventionEngine, label: int | None) -> bool:
     return label is not None and engine.predicted == int(label) and engine.phi_before > 0.5
 
 
-def summarise(per_slide: list[dict[str, dict]], baseline: str = "random") -> dict[str, dict]:
+def summarise_curves(per_slide: list[dict[str, dict]], baseline: str = "random") -> dict[str, dict]:
     """Cohort summary per method of :func:`slide_curves` results (already filtered by :func:`keep_slide`).
 
     Returns
@@ -83,7 +83,7 @@ def summarise(per_slide: list[dict[str, dict]], baseline: str = "random") -> dic
         method -> ``n``, ``aupc_drop_mean``/``_std``, ``aupc_insert_mean``/``_std``, ``gain_mean``/``_std``,
         and ``p_drop_vs_<baseline>`` / ``p_gain_vs_<baseline>`` (paired Wilcoxon; NaN when undefined).
     """
-    from scipy.stats import wilcoxon
+    from scipy.stats import wilcoxon  # local: scipy only when used
 
     methods = sorted({m for s in per_slide for m in s})
     table = {}

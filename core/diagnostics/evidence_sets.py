@@ -17,6 +17,7 @@ Cost: per set one search (O(K_max · H) on the cache) and two removals; a 10k-pa
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -24,6 +25,7 @@ import numpy as np
 from core.diagnostics.evidence_search import SearchConfig, SearchResult, is_necessary, search_subset
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.search_evaluators import ForwardEvaluator, make_evaluator
+from core.evidence.evidence_file import Subset
 
 __all__ = ["EvidenceSet", "EvidenceSets", "SET_PREFIX", "evidence_sets", "evidence_subsets", "with_search_results"]
 
@@ -95,8 +97,6 @@ def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = Sear
 def evidence_subsets(result: EvidenceSets, sn: SearchResult | None, config: SearchConfig, guide_name: str):
     """Evidence-file entries: ``({name: Subset}, {name: S/N numbers})`` for ``evidence_set_1..k`` and,
     when found, ``sufficient_necessary`` (layout: :mod:`core.evidence.evidence_file`)."""
-    from core.evidence.evidence_file import Subset
-
     n_sets = len(result.sets)
     common = {**config.as_attrs(), "search_guide": guide_name, "search_path": result.path}
     subsets, numbers = {}, {}
@@ -119,8 +119,6 @@ def evidence_subsets(result: EvidenceSets, sn: SearchResult | None, config: Sear
 def with_search_results(ev, subsets: dict, numbers: dict):
     """``ev`` (an :class:`core.evidence.evidence_file.Evidence`) with ``subsets``/``numbers`` from
     :func:`evidence_subsets`; earlier ``evidence_set_*`` and ``sufficient_necessary`` entries are dropped."""
-    from dataclasses import replace
-
     def stale(name: str) -> bool:
         return name.startswith(SET_PREFIX) or name == "sufficient_necessary"
 

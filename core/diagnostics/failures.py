@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.diagnostics.artifacts import artifact_share
+
 __all__ = ["FLAGS", "FailureThresholds", "classify_failures", "count_failures", "necessity_applies"]
 
 FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe")
@@ -76,8 +78,6 @@ def classify_failures(*, correct: bool | None, keep_only_drop: float | None = No
     flags = {f: False for f in FLAGS}
     flags["case_failure"] = correct is False
     if idx is not None and idx.size and artifact_scores is not None:
-        from core.diagnostics.artifacts import artifact_share
-
         flags["artifact_evidence"] = bool(artifact_share(idx, artifact_scores, t.min_tissue) > t.artifact_share)
     if keep_only_drop is not None and np.isfinite(keep_only_drop):
         flags["low_sufficiency"] = bool(keep_only_drop > t.keep_only_drop)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from core.errors import EvidentError
-from core.models.access import as_tensor_bag, host_of, selector_gates, task_of
+from core.models.access import MILModel, as_tensor_bag, host_of, selector_gates, task_of
 from core.models.base import gate_log_bias
 
 __all__ = ["DEFAULT_MAX_BYTES", "BatchResult", "InterventionEngine", "InterventionResult"]
@@ -84,11 +84,11 @@ class InterventionEngine:
         Refuse bags whose cache needs more memory than this (:class:`EvidentError` naming the size).
     """
 
-    def __init__(self, model, features, coords=None, device: str | torch.device = "cpu", *,
+    def __init__(self, model: MILModel, features, coords=None, device: str | torch.device = "cpu", *,
                  risk_scale: tuple[float, float] = (0.0, 1.0), max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         shape = tuple(np.shape(features))
         if len(shape) == 2:
-            hidden = int(getattr(host_of(model).config, "hidden", 0))
+            hidden = int(host_of(model).config.hidden)
             need = 4 * shape[0] * (shape[1] + hidden + 8)
             if need > max_bytes:
                 raise EvidentError(None, f"bag too large for memory: {shape[0]} patches × {shape[1]} features "

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FP_RATES", "coverage_precision", "dice", "froc", "patch_grid", "relevance_mass"]
+__all__ = ["FP_RATES", "coverage_precision", "dice", "froc", "patch_rows_cols", "relevance_mass"]
 
 FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def patch_grid(coords: np.ndarray, patch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def patch_rows_cols(coords: np.ndarray, patch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, 2) level-0 corners -> (N,) rows and (N,) cols on the patch grid (int64, from 0)."""
     g = np.floor_divide(np.asarray(coords, dtype=np.int64), int(patch_size))
     g -= g.min(axis=0)
@@ -69,12 +69,12 @@ def froc(slides: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]], threshold
     Returns ``sensitivity_at`` (one per FP rate), ``mean_sensitivity`` and the chance level from
     scores shuffled within each slide (seed 0).
     """
-    from scipy import ndimage
+    from scipy import ndimage  # local: scipy only when used
 
     def curve(all_slides) -> list[float]:
         cands, n_lesions = [], 0  # (score, slide, hit-lesion-ids)
         for si, (s, t, c, ps) in enumerate(all_slides):
-            rows, cols = patch_grid(c, ps)
+            rows, cols = patch_rows_cols(c, ps)
             lesions, nl = ndimage.label(_grid(rows, cols, np.asarray(t, dtype=bool)), structure=np.ones((3, 3)))
             n_lesions += nl
             sg = _grid(rows, cols, np.asarray(s, dtype=np.float64), fill=-np.inf)

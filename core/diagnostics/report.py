@@ -78,10 +78,10 @@ def evidence_sets_line(es: dict, settings: dict) -> str:
 
 
 def _plots(summary: dict, folder: Path) -> None:
-    import matplotlib
+    import matplotlib  # local: matplotlib only when used
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # local: matplotlib only when used
 
     def bar(path, names, values, errors, ylabel, title):
         fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(names) + 2), 3.2), dpi=100)

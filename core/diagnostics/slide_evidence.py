@@ -7,6 +7,7 @@ import torch
 
 from core.data.bag import FeatureBag
 from core.evidence.evidence_file import Evidence, Subset
+from core.models.gce import GCEModel
 from core.models.subset_rules import attention_topk, gce_evidence
 from core.diagnostics.cohort_snr import slide_outputs
 
@@ -32,7 +33,7 @@ def _phi_numbers(row: dict, task: str) -> dict[str, float]:
 
 @torch.no_grad()
 def slide_evidence(
-    model,
+    model: GCEModel,
     bag: FeatureBag,
     *,
     task: str,
@@ -85,5 +86,5 @@ def slide_evidence(
         predicted_class=int(np.argmax(output)) if is_cls else -1, probs=probs, risk=None if is_cls else output[:1],
         scores=scores, gates=gates, responses=out.responses.float().cpu().numpy(),
         coverage=out.coverage.float().cpu().numpy(), prompts=tuple(prompts), subsets=subsets, snr=snr,
-        model=model_name, anchor_digest=getattr(model, "anchor_digest", ""),
+        model=model_name, anchor_digest=model.anchor_digest,
     )

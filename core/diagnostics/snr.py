@@ -21,7 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.diagnostics.cohort_snr import cohort_snr
 from core.diagnostics.interventions import InterventionEngine
+from core.errors import EvidentError
+from core.explain.registry import build_explainer
+from core.models.subset_rules import topk_count
 
 __all__ = ["DEFAULT_RULES", "SlideSNR", "cohort_table", "same_budget", "select_rule", "slide_snr", "topk_indices"]
 
@@ -84,20 +88,14 @@ def select_rule(rule: str, model, features, coords, fraction: float = 0.05, scor
     scores
         (N,) precomputed scores of that method (skips recomputing them).
     """
-    from core.models.subset_rules import topk_count
-
     n = int(np.shape(features)[0])
     k = topk_count(n, fraction)
     if rule == "random":
         return np.sort(np.random.default_rng(RANDOM_SEED).choice(n, size=k, replace=False)).astype(np.int64)
     if rule == "gce":
-        from core.explain.registry import build_explainer
-
         s = build_explainer("gce_subset", model).attribute(features, coords) if scores is None else scores
         return np.flatnonzero(np.asarray(s) > 0.5).astype(np.int64)
     if scores is None:
-        from core.explain.registry import build_explainer
-
         scores = build_explainer(rule, model).attribute(features, coords)
     return topk_indices(scores, k)
 
@@ -105,8 +103,6 @@ def select_rule(rule: str, model, features, coords, fraction: float = 0.05, scor
 def same_budget(model, features, coords, rules=DEFAULT_RULES, fraction: float = 0.05,
                 scores: dict[str, np.ndarray] | None = None, engine: InterventionEngine | None = None) -> dict[str, SlideSNR]:
     """S/N/R of every rule's subset on one bag (rules the model cannot support are left out)."""
-    from core.errors import EvidentError
-
     eng = engine or InterventionEngine(model, features, coords)
     out: dict[str, SlideSNR] = {}
     for rule in rules:
@@ -120,8 +116,6 @@ def same_budget(model, features, coords, rules=DEFAULT_RULES, fraction: float = 
 
 def cohort_table(per_slide: list[dict[str, SlideSNR]], task: str, labels=None, time=None, event=None) -> dict[str, dict]:
     """Cohort S/N/R per rule from :func:`same_budget` results of every slide."""
-    from core.diagnostics.cohort_snr import cohort_snr
-
     rules = sorted({r for s in per_slide for r in s})
     table = {}
     for rule in rules:

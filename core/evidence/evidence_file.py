@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path
+from core.data.hdf5_read import h5_file, read_dataset
 from core.errors import EvidentError
 
 __all__ = ["FORMAT", "Evidence", "Subset", "add_scores", "check_mergeable", "coords_digest", "merge_into_file",
@@ -120,7 +121,7 @@ def _check(ev: Evidence, path: Path) -> None:
 
 def write_evidence(path: str | os.PathLike, ev: Evidence) -> None:
     """Write ``ev`` to ``path`` atomically (validated first: nothing is written on error)."""
-    import h5py
+    import h5py  # local: h5py only when used
 
     p = Path(path)
     _check(ev, p)
@@ -177,8 +178,6 @@ def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) 
     EvidentError
         Missing or unreadable file, not an evidence file, or coordinates of another slide.
     """
-    from core.data.hdf5_read import h5_file, read_dataset
-
     p = Path(path)
     if not p.is_file():
         raise EvidentError(p, "evidence file not found")

@@ -41,13 +41,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
+from core.choices import check_choice
 from core.evidence.coverage import CLAMP, weighted_sum
 from core.evidence.lazy_argmax import LazyArgmax
 
-__all__ = ["STOP_REASONS", "Recovery", "recover", "recover_naive"]
+__all__ = ["STOP_REASONS", "Recovery", "ShortlistBy", "recover", "recover_naive"]
+
+#: How :func:`recover`'s optional shortlist ranks candidates: initial coverage gain or gate π.
+ShortlistBy = Literal["gain", "gate"]
 
 STOP_REASONS = ("target_met", "no_gain", "cap", "unreachable_anchor")
 MIN_GAIN = 1e-8
@@ -125,7 +130,7 @@ def recover(
     coverage_target: float = 0.95,
     max_size: int | None = None,
     shortlist: int | None = None,
-    shortlist_by: str = "gain",
+    shortlist_by: ShortlistBy = "gain",
 ) -> Recovery:
     """Threshold the gates, then greedily repair coverage (exact, fast).
 
@@ -145,12 +150,14 @@ def recover(
         Cap on |S|; default ``ceil(0.2 N)``.
     shortlist
         If given, only the top-``shortlist`` patches outside the threshold set (by ``shortlist_by``: ``"gain"`` = initial gain,
-        ``"gate"``) may be added by repair. Approximate; ``None`` (default) is exact.
+        ``"gate"``) may be added by repair. Approximate; ``None`` (default) is exact. Any other
+        ``shortlist_by`` raises ValueError.
 
     Returns
     -------
     Recovery
     """
+    check_choice(shortlist_by, ShortlistBy, "shortlist_by")
     p, r, a, init, cap, log1m = _prepare(gates, responses, class_weights, threshold, max_size)
     reachable = _reachable(log1m, coverage_target)
     log_rho = _sum_rows(log1m, init)  # (M,)

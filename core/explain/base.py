@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from core.models.access import (
+    MILModel,
     as_tensor_bag,
     host_of,
     resolve_target,
@@ -44,7 +45,7 @@ class Explainer:
 
     name: ClassVar[str] = ""
 
-    def __init__(self, model, device: str | torch.device = "cpu") -> None:
+    def __init__(self, model: MILModel, device: str | torch.device = "cpu") -> None:
         self.model = model.eval()
         self.host = host_of(model).eval()
         self.task = task_of(model)

@@ -8,6 +8,7 @@ import torch
 from core.errors import EvidentError
 from core.explain.base import BagContext, Explainer
 from core.models.access import is_gce_model
+from core.models.subset_rules import gce_evidence
 
 __all__ = ["GCEGateExplainer", "GCESubsetExplainer"]
 
@@ -34,8 +35,6 @@ class GCESubsetExplainer(_NeedsGCE):
     name = "gce_subset"
 
     def _scores(self, ctx: BagContext) -> np.ndarray:
-        from core.models.subset_rules import gce_evidence
-
         rec, _ = gce_evidence(self.model, ctx.x, ctx.coords)
         s = np.zeros(ctx.x.shape[0], dtype=np.float32)
         s[np.asarray(rec.indices, dtype=np.int64)] = 1.0

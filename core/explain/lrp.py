@@ -43,12 +43,15 @@ from torch import Tensor, nn
 
 from core.errors import EvidentError
 from core.explain.base import BagContext, Explainer
+from core.models.base import MILHost
 from core.models.input_norm import InputNorm
+from core.models.registry import HOSTS
+from core.models.self_attention import MultiHeadSelfAttention
 
 __all__ = ["EPS", "LRPExplainer", "Relevance", "VARIANTS", "lrp_mode", "ratio_rule"]
 
 EPS = 1e-8
-#: ``"conserving"`` (default): every value real, the real logit conserved (docs/explanations.md §1).
+#: ``"conserving"``: every value real, the real logit conserved (docs/explanations.md §5).
 #: ``"xmil_code"``: for TransMIL, what xMIL's code (commit 1d29edf) computes -- the modules named by
 #: ``lrp_xmil_code_bias_free`` (attention output projections, PPEG convolutions) lose their bias in
 #: the forward value too, LayerNorms are xMIL's ``LayerNormDetach`` (unbiased std, bias absorbs
@@ -147,7 +150,8 @@ def _lrp_forward(m: nn.Module, attention: set[int], inputs: Tensor | None, eps: 
 
 
 @contextlib.contextmanager
-def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS, variant: str = "conserving") -> Iterator[None]:
+def lrp_mode(host: MILHost, inputs: Tensor | None = None, eps: float = EPS,
+             variant: str = "conserving") -> Iterator[None]:
     """Switch ``host`` (and every submodule) to its LRP forward for the duration of the block.
 
     ``inputs``: the standardised features ``x̂`` (N, D) that the host's :class:`InputNorm` returns
@@ -158,7 +162,7 @@ def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS, va
     """
     if variant not in VARIANTS:
         raise EvidentError(None, f"unknown LRP variant {variant!r} (use one of: {', '.join(VARIANTS)})")
-    names = getattr(host, "lrp_attention", None) or ()
+    names = host.lrp_attention or ()
     attention = {id(host.get_submodule(n)) for n in names}
     xmil_code = variant == "xmil_code"
     prefixes = getattr(host, "lrp_xmil_code_bias_free", ()) if xmil_code else ()
@@ -167,7 +171,7 @@ def lrp_mode(host: nn.Module, inputs: Tensor | None = None, eps: float = EPS, va
     flagged: list[nn.Module] = []
     try:
         for m in host.modules():
-            if hasattr(type(m), "constant_attention"):
+            if isinstance(m, MultiHeadSelfAttention):
                 m.constant_attention = True
                 flagged.append(m)
                 continue
@@ -212,8 +216,6 @@ class Relevance(NamedTuple):
 
 
 def _supported() -> str:
-    from core.models.registry import HOSTS
-
     return ", ".join(n for n, cls in HOSTS.items() if cls.lrp_attention is not None)
 
 

@@ -35,16 +35,17 @@ class PatchGrid:
         (N, 2) int64 level-0 (x, y) top-left corners of the kept patches, row-major.
     tissue_fraction
         (N,) float32 tissue fraction of each kept patch.
-    patch_size
+    patch_size_target_px
         Patch side in pixels at the target magnification (what the encoder sees).
-    patch_size_level0
-        Patch side in level-0 pixels.
+    patch_size_level0_px
+        Patch side in level-0 pixels (the grid step; what
+        :attr:`core.review.patch_grid.PatchLattice.patch_size_level0_px` holds).
     level0_magnification, target_magnification
         Magnifications (×).
     read_level
         Pyramid level the patches are read from.
     read_size
-        Patch side in pixels of ``read_level`` (resized to ``patch_size`` when different).
+        Patch side in pixels of ``read_level`` (resized to ``patch_size_target_px`` when different).
     level0_width, level0_height
         Slide dimensions.
     n_candidates
@@ -53,8 +54,8 @@ class PatchGrid:
 
     coords: np.ndarray
     tissue_fraction: np.ndarray
-    patch_size: int
-    patch_size_level0: int
+    patch_size_target_px: int
+    patch_size_level0_px: int
     level0_magnification: float
     target_magnification: float
     read_level: int
@@ -66,8 +67,8 @@ class PatchGrid:
     def attrs(self) -> dict:
         """The TRIDENT patching attributes of this grid (JSON-serialisable)."""
         return {
-            "patch_size": int(self.patch_size),
-            "patch_size_level0": int(self.patch_size_level0),
+            "patch_size": int(self.patch_size_target_px),
+            "patch_size_level0": int(self.patch_size_level0_px),
             "level0_magnification": float(self.level0_magnification),
             "target_magnification": float(self.target_magnification),
             "overlap": 0,
@@ -177,8 +178,8 @@ def build_grid(
     return PatchGrid(
         coords=candidates[keep],
         tissue_fraction=frac[keep],
-        patch_size=int(patch_size),
-        patch_size_level0=size0,
+        patch_size_target_px=int(patch_size),
+        patch_size_level0_px=size0,
         level0_magnification=mag0,
         target_magnification=float(target_mag),
         read_level=level,

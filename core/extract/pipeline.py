@@ -26,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.bag import FeatureBag
+from core.data.bags import write_bag
 from core.errors import EvidentError
 from core.extract.encoders.base import PatchEncoder
 from core.extract.grid import PatchGrid, build_grid, level0_magnification
+from core.extract.preview import write_preview
 from core.extract.tissue import detect_tissue
 
 __all__ = ["extract_slide", "feature_path", "preview_path", "read_patch", "iter_patch_batches"]
@@ -61,12 +64,12 @@ def read_patch(reader, x: int, y: int, grid: PatchGrid) -> np.ndarray:
     if not np.all(alpha == 255):
         a = alpha[..., None].astype(np.uint16)
         rgb = ((rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
-    if s != grid.patch_size:
-        from PIL import Image
+    side = grid.patch_size_target_px
+    if s != side:
+        from PIL import Image  # local: PIL only when used
 
         img = Image.fromarray(np.ascontiguousarray(rgb)).resize(
-            (grid.patch_size, grid.patch_size), Image.Resampling.BOX if s > grid.patch_size
-            else Image.Resampling.BILINEAR)
+            (side, side), Image.Resampling.BOX if s > side else Image.Resampling.BILINEAR)
         rgb = np.asarray(img, dtype=np.uint8)
     return np.ascontiguousarray(rgb)
 
@@ -141,11 +144,9 @@ def extract_slide(
     EvidentError
         Missing or unreadable slide, undecodable tiles, unknown magnification, no tissue patch.
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # local: tqdm only when used
 
-    from core.data.bag import FeatureBag
-    from core.data.bags import write_bag
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     if batch_size < 1 or workers < 1 or patch_size < 1:
         raise ValueError(f"batch size, workers and patch size must be >= 1, got {batch_size}, {workers}, "
@@ -181,11 +182,9 @@ def extract_slide(
             raise EvidentError(slide_path, f"encoder {encoder.name!r} produced NaN or Inf features")
         attrs = {**grid.attrs(), "encoder": encoder.name, "encoder_dim": int(encoder.dim),
                  "tissue_threshold": float(tissue_threshold)}
-        bag = FeatureBag(features=feats, coords=grid.coords, patch_size_level0=grid.patch_size_level0,
+        bag = FeatureBag(features=feats, coords=grid.coords, patch_size_level0=grid.patch_size_level0_px,
                          slide_id=slide_path.stem, source=str(out), attrs=attrs)
         write_bag(out, bag, layout="trident")
         if preview:
-            from core.extract.preview import write_preview
-
             write_preview(preview_path(out_dir, slide_path), reader, tissue, grid)
     return out

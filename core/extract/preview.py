@@ -37,7 +37,7 @@ def render_preview(thumbnail: np.ndarray, tissue: TissueMask, grid: PatchGrid) -
     np.ndarray
         (h, w, 3) uint8 RGB.
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw  # local: PIL only when used
 
     h, w = thumbnail.shape[:2]
     mask = np.asarray(Image.fromarray(tissue.mask).resize((w, h), Image.Resampling.NEAREST))  # (h, w) bool
@@ -46,7 +46,7 @@ def render_preview(thumbnail: np.ndarray, tissue: TissueMask, grid: PatchGrid) -
     img = Image.fromarray(out.astype(np.uint8))
     draw = ImageDraw.Draw(img)
     sx, sy = w / grid.level0_width, h / grid.level0_height
-    ps = grid.patch_size_level0
+    ps = grid.patch_size_level0_px
     for x, y in grid.coords:
         draw.rectangle([x * sx, y * sy, (x + ps) * sx - 1, (y + ps) * sy - 1], outline=_OUTLINE, width=1)
     return np.asarray(img, dtype=np.uint8)
@@ -54,7 +54,7 @@ def render_preview(thumbnail: np.ndarray, tissue: TissueMask, grid: PatchGrid) -
 
 def write_preview(path: str | os.PathLike, reader, tissue: TissueMask, grid: PatchGrid, max_side: int = 1024) -> Path:
     """Render the preview of a slide (thumbnail fitting ``max_side``) and write it as PNG atomically."""
-    from PIL import Image
+    from PIL import Image  # local: PIL only when used
 
     thumb = reader.get_thumbnail((max_side, max_side))  # (h, w, 3) uint8
     p = Path(path)

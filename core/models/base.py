@@ -22,7 +22,9 @@ from typing import ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from core.choices import check_choice
 from core.models.host_options import NoOptions, parse_host_options
+from core.models.losses import Task
 
 __all__ = ["HostConfig", "HostOutput", "MILHost", "GATE_EPS", "gate_log_bias"]
 
@@ -58,11 +60,14 @@ class HostConfig:
 
     in_dim: int
     n_outputs: int
-    task: str = "classification"
+    task: Task = "classification"
     hidden: int = 256
     attn_hidden: int = 128
     dropout: float = 0.25
     extra: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self) -> None:
+        check_choice(self.task, Task, "task")
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (``extra`` becomes a dict)."""

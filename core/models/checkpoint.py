@@ -18,9 +18,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core import __version__
 from core.atomic import atomic_path
 from core.errors import EvidentError
+from core.memory_budget import check_fits
 from core.models.base import HostConfig
+from core.models.gce import GCEModel
+from core.models.registry import build_host
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_config", "check_compatible", "CHECKPOINT_KEYS", "checkpoint_classes"]
 
@@ -41,8 +45,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict) -> 
     EvidentError
         Config not JSON-serialisable or missing the host entries; unwritable folder.
     """
-    from core import __version__
-
     p = Path(path)
     config = dict(config)
     config.setdefault("version", __version__)
@@ -104,17 +106,12 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
         Missing file, not a checkpoint, unsafe pickle, other keys, bad config, unknown host, or
         weights that do not fit the model the config describes.
     """
-    from core.models.registry import build_host
-
-    from core.memory_budget import check_fits
 
     p = Path(path)
     state, config = _read(p, map_location)
 
     def build():
         if "gce" in config:
-            from core.models.gce import GCEModel
-
             return GCEModel.from_config(config)
         return build_host(str(config["host"]), HostConfig.from_dict(config["host_config"]))
 
@@ -150,7 +147,7 @@ def check_compatible(config: dict, path: str | os.PathLike, against: object = No
     against
         A :class:`~core.data.bag.FeatureBag` (its ``feature_dim``), a
         :class:`~core.data.manifest.Manifest` (its ``task`` and ``classes``) or a training
-        :class:`~core.train.cohort.Cohort` (all three); the keywords below override.
+        :class:`~core.train.cohort.TrainCohort` (all three); the keywords below override.
     feature_dim
         D of the bags (``bag.feature_dim``).
     classes

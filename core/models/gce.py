@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from core.models.base import HostConfig, HostOutput, MILHost
 from core.models.gce_config import ABLATIONS, GCEConfig
+from core.models.gce_loss import gce_objective
 from core.models.gce_parts import (
     LowRankAdapter,
     Selector,
@@ -50,6 +51,7 @@ from core.models.gce_parts import (
     noisy_or_coverage,
     normalise_coords,
 )
+from core.models.registry import build_host
 
 __all__ = ["ABLATIONS", "GCEConfig", "GCEModel", "GCEOutput", "build_gce"]
 
@@ -182,8 +184,6 @@ class GCEModel(nn.Module):
 
         ``task_loss`` defaults to :func:`core.models.losses.task_loss` (see :mod:`core.models.gce_loss`).
         """
-        from core.models.gce_loss import gce_objective
-
         return gce_objective(task, task_loss)
 
     def to_config(self) -> dict:
@@ -206,8 +206,6 @@ class GCEModel(nn.Module):
 
         The anchors, temperature and weights come from the checkpoint's state dict.
         """
-        from core.models.registry import build_host
-
         g = config["gce"]
         host = build_host(config["host"], HostConfig.from_dict(config["host_config"]))
         return cls(host, int(g["n_anchors"]), int(g["anchor_dim"]), GCEConfig.from_dict(g),

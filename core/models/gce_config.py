@@ -6,8 +6,17 @@ Ablations — **[decision]** read cumulatively, annealing last (see :mod:`core.m
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
-__all__ = ["ABLATIONS", "GCEConfig"]
+from core.choices import check_choice
+
+__all__ = ["ABLATIONS", "Bridge", "BudgetForm", "CoverageLoss", "GCEConfig", "GroundOn", "NuMode"]
+
+Bridge = Literal["constrained", "unconstrained"]
+BudgetForm = Literal["squared", "hinge"]
+NuMode = Literal["constant", "quantile"]
+GroundOn = Literal["all", "positive"]
+CoverageLoss = Literal["label", "contrastive"]
 
 # name -> (selector, budget, recovery, grounding, annealing)
 ABLATIONS: dict[str, tuple[bool, bool, bool, bool, bool]] = {
@@ -75,32 +84,25 @@ class GCEConfig:
     lambda_budget: float = 0.1
     lambda_ground: float = 0.5
     budget: float = 0.05
-    bridge: str = "constrained"
+    bridge: Bridge = "constrained"
     ablation: str = "full"
     selector_hidden: int = 128
     threshold: float = 0.5
     coverage_target: float = 0.95
-    budget_form: str = "squared"
-    ground_on: str = "all"
-    nu_mode: str = "constant"
-    coverage_loss: str = "label"
+    budget_form: BudgetForm = "squared"
+    ground_on: GroundOn = "all"
+    nu_mode: NuMode = "constant"
+    coverage_loss: CoverageLoss = "label"
     recovery_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; choose from {', '.join(ABLATIONS)}")
-        if self.bridge not in ("constrained", "unconstrained"):
-            raise ValueError(f"bridge must be 'constrained' or 'unconstrained', not {self.bridge!r}")
-        if self.budget_form not in ("squared", "hinge"):
-            raise ValueError(f"budget_form must be 'squared' or 'hinge', not {self.budget_form!r}")
-        if self.nu_mode not in ("constant", "quantile"):
-            raise ValueError(f"nu_mode must be 'constant' or 'quantile', not {self.nu_mode!r}")
+        for name, literal in (("bridge", Bridge), ("budget_form", BudgetForm), ("nu_mode", NuMode),
+                              ("coverage_loss", CoverageLoss), ("ground_on", GroundOn)):
+            check_choice(getattr(self, name), literal, name)
         if not self.recovery_weight >= 0.0:
             raise ValueError(f"recovery_weight must be ≥ 0, not {self.recovery_weight!r}")
-        if self.coverage_loss not in ("label", "contrastive"):
-            raise ValueError(f"coverage_loss must be 'label' or 'contrastive', not {self.coverage_loss!r}")
-        if self.ground_on not in ("all", "positive"):
-            raise ValueError(f"ground_on must be 'all' or 'positive', not {self.ground_on!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> GCEConfig:

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from core.evidence.recovery import recover
+
 __all__ = ["budget_loss", "gce_objective", "grounding_loss", "recovery_task_loss"]
 
 
@@ -67,8 +69,6 @@ def recovery_task_loss(model, out, features: Tensor, coords: Tensor | None, targ
     sees only ``features[S]`` (|S|, d) with every gate 1. No gradient reaches the gates through S (a
     discrete choice); it reaches the host, and through the shared host the soft-gated path.
     """
-    from core.evidence.recovery import recover
-
     cfg = model.config
     alpha = model.class_weights().detach()  # (C, M)
     k = int(out.host.output.detach().argmax()) if alpha.shape[0] > 1 else 0
@@ -98,7 +98,7 @@ def gce_objective(task: str, task_loss: Callable | None = None) -> Callable:
         ``model`` is a :class:`core.models.gce.GCEModel`; ``target`` is what ``task_loss`` takes.
     """
     if task_loss is None:
-        from core.models.losses import task_loss
+        from core.models.losses import task_loss  # local: the default when the caller passes none
 
     def objective(model, features: Tensor, coords: Tensor | None, target) -> tuple[Tensor, Tensor]:
         out = model(features, coords)

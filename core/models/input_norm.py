@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["InputNorm"]
+__all__ = ["InputNorm", "fit_all_input_norms"]
 
 
 class InputNorm(nn.Module):
@@ -34,3 +34,12 @@ class InputNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(N, D) -> (N, D)."""
         return (x - self.mean) / self.std  # (N, D)
+
+
+def fit_all_input_norms(model: nn.Module, features: Tensor) -> int:
+    """Fit every :class:`InputNorm` inside ``model`` (a host's ``norm`` / ``norm_in``, a GCE model's
+    host) on the stacked training instances ``features`` (n, D); returns how many were fitted."""
+    norms = [m for m in model.modules() if isinstance(m, InputNorm)]
+    for m in norms:
+        m.fit(features)
+    return len(norms)

@@ -13,13 +13,19 @@ batch of risks (see :mod:`core.train.trainer`).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["TASKS", "task_loss", "classification_loss", "cox_ph_loss", "regression_loss"]
+from core.choices import choices
 
-TASKS = ("classification", "survival", "regression")
+__all__ = ["TASKS", "Task", "task_loss", "classification_loss", "cox_ph_loss", "regression_loss"]
+
+#: What a model predicts: class logits, a Cox risk, or a value.
+Task = Literal["classification", "survival", "regression"]
+TASKS: tuple[Task, ...] = choices(Task)
 
 
 def classification_loss(logits: Tensor, target: Tensor) -> Tensor:

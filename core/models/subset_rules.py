@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.evidence.coverage import set_coverage
 from core.evidence.recovery import Recovery, recover
 from core.models.access import MILModel, host_of
 
@@ -57,7 +58,6 @@ def gce_evidence(model: MILModel, features: Tensor, coords: Tensor | None, *, ma
         idx = np.flatnonzero(gates > cfg.threshold)
         if idx.size == 0:
             idx = np.array([int(np.argmax(gates))])
-        from core.evidence.coverage import set_coverage
 
         rec = Recovery(idx.astype(np.int64), set_coverage(idx, responses), "threshold_only", int(idx.size))
     return rec, out

@@ -53,7 +53,7 @@ def agreement(a: np.ndarray, b: np.ndarray, k: int) -> Agreement:
     ValueError
         The maps have different lengths, or ``k < 1``.
     """
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # local: scipy only when used
 
     x = np.asarray(a, dtype=np.float64).reshape(-1)
     y = np.asarray(b, dtype=np.float64).reshape(-1)
@@ -83,7 +83,7 @@ def bimodality_coefficient(values: np.ndarray) -> float:
     distribution gives 5/9 ≈ 0.555; values above it suggest two modes (gates that are mostly 0 or
     1), below it one. NaN for fewer than 4 values or a constant map.
     """
-    from scipy.stats import kurtosis, skew
+    from scipy.stats import kurtosis, skew  # local: scipy only when used
 
     x = np.asarray(values, dtype=np.float64).reshape(-1)
     x = x[np.isfinite(x)]

@@ -36,13 +36,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.data.feature_search import find_feature_file
+from core.data.manifest import read_manifest
 from core.errors import EvidentError
+from core.hashing import file_sha256
 
 __all__ = [
     "FLAGS",
-    "Cohort",
+    "CohortTable",
     "CohortRow",
-    "file_digest",
     "filter_rows",
     "is_failure",
     "model_mismatch",
@@ -94,7 +96,7 @@ class CohortRow:
 
 
 @dataclass(frozen=True)
-class Cohort:
+class CohortTable:
     """A loaded cohort: rows, their columns, and what could not be found."""
 
     source: Path
@@ -137,7 +139,7 @@ def _flag(path: Path, line: int, column: str, text: str) -> bool:
 
 def read_audit_folder(folder: str | os.PathLike, *, manifest: str | os.PathLike | None = None,
                       features_dir: str | os.PathLike | None = None,
-                      evidence_dir: str | os.PathLike | None = None) -> Cohort:
+                      evidence_dir: str | os.PathLike | None = None) -> CohortTable:
     """Read an ``evident audit`` output folder (see the module docstring).
 
     Raises
@@ -156,7 +158,6 @@ def read_audit_folder(folder: str | os.PathLike, *, manifest: str | os.PathLike 
     model = _model(doc)
     where = {k: (v if v is not None else doc.get(k)) for k, v in
              (("manifest", manifest), ("features", features_dir), ("evidence", evidence_dir))}
-    from core.data.manifest import read_manifest
 
     man = read_manifest(where["manifest"]) if where["manifest"] else None
     try:
@@ -171,8 +172,8 @@ def read_audit_folder(folder: str | os.PathLike, *, manifest: str | os.PathLike 
 
 
 def cohort_from_records(raw: list[dict[str, str]], header: list[str], root: Path, origin: Path, *, model: dict | None = None,
-                        manifest=None, where: dict | None = None, classes=None) -> Cohort:
-    """Rows of text records (CSV rows, or :meth:`SlideAudit.csv_row` values as text) as a :class:`Cohort`.
+                        manifest=None, where: dict | None = None, classes=None) -> CohortTable:
+    """Rows of text records (CSV rows, or :meth:`SlideAudit.csv_row` values as text) as a :class:`CohortTable`.
 
     ``classes`` names the class indices of the ``label``/``predicted`` columns (the model's
     classes); without it the manifest's sorted classes are used.
@@ -211,7 +212,7 @@ def cohort_from_records(raw: list[dict[str, str]], header: list[str], root: Path
             probs={c: _number(r[h]) if _number(r[h]) is not None else math.nan for h, c in prob_cols.items()},
             numbers={h: _number(r[h]) if _number(r[h]) is not None else math.nan for h in num_cols},
             flags={low[h].removeprefix("fail_"): _flag(origin, line, h, r[h]) for h in flag_cols}, **paths))
-    return Cohort(source=root, rows=tuple(rows), classes=tuple(prob_cols.values()), numbers=tuple(num_cols),
+    return CohortTable(source=root, rows=tuple(rows), classes=tuple(prob_cols.values()), numbers=tuple(num_cols),
                   model=model or {}, missing=tuple(missing))
 
 
@@ -241,8 +242,6 @@ def _fill_paths(paths: dict, sid: str, manifest, where: dict) -> None:
         if row is not None and row.features_path:
             paths["features_path"] = manifest.resolve(row.features_path)
         elif where["features"]:
-            from core.data.feature_search import find_feature_file
-
             paths["features_path"] = find_feature_file(sid, where["features"])
     if paths["evidence_path"] is None and where["evidence"]:
         for name in (f"{sid}_evidence.h5", f"{sid}.evidence.h5", f"{sid}.h5"):
@@ -258,7 +257,7 @@ def _model(doc: dict) -> dict:
     return dict(model) if isinstance(model, dict) else {}
 
 
-def model_mismatch(cohort: Cohort, *, digest: str | None = None, version: str | None = None) -> str | None:
+def model_mismatch(cohort: CohortTable, *, digest: str | None = None, version: str | None = None) -> str | None:
     """A sentence when the audit was made with another model than the one open, else ``None``."""
     rec = cohort.model
     for key, mine in (("digest", digest), ("version", version)):
@@ -268,17 +267,6 @@ def model_mismatch(cohort: Cohort, *, digest: str | None = None, version: str | 
                     f"open model has {str(mine)[:12]}); its numbers do not describe the open model — re-run "
                     "`evident audit` with it")
     return None
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """sha256 (hex) of a file's bytes (the model digest an audit records for its checkpoint)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def is_failure(row: CohortRow) -> bool:
@@ -324,7 +312,7 @@ def next_failure(order: list[int], rows: tuple[CohortRow, ...], current: int | N
 
 
 def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike, checkpoint: str | os.PathLike, *,
-                   methods: tuple[str, ...] = ("attention", "random"), cancel=None, progress=None) -> Cohort:
+                   methods: tuple[str, ...] = ("attention", "random"), cancel=None, progress=None) -> CohortTable:
     """Compute the cohort table from a manifest, a features folder and a checkpoint (no audit folder).
 
     Runs the audit's per-slide diagnostics (:func:`core.diagnostics.audit.audit_slide`: curves of
@@ -334,11 +322,10 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     with :class:`core.review.intervene.Cancelled`. Classification models only (survival needs the
     cohort's risk scale first: use ``evident audit``).
     """
-    from core.data.bags import read_bag
-    from core.data.manifest import read_manifest
-    from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers
-    from core.models.checkpoint import checkpoint_classes, load_checkpoint
-    from core.review.intervene import Cancelled
+    from core.data.bags import read_bag  # local: pulls in numpy
+    from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers  # local: pulls in torch
+    from core.models.checkpoint import checkpoint_classes, load_checkpoint  # local: pulls in torch
+    from core.review.intervene import Cancelled  # local: pulls in numpy
 
     man = read_manifest(manifest)
     model, config = load_checkpoint(checkpoint)
@@ -369,7 +356,7 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     for r in records:
         header += [k for k in r if k not in header]
     cohort = cohort_from_records(records, header, Path(manifest).parent, Path(manifest), manifest=man,
-                                 model={"digest": file_digest(checkpoint)},
+                                 model={"digest": file_sha256(checkpoint)},
                                  where={"manifest": manifest, "features": features_dir, "evidence": None},
                                  classes=model_classes)
-    return Cohort(cohort.source, cohort.rows, cohort.classes, cohort.numbers, cohort.model, (*missing, *cohort.missing))
+    return CohortTable(cohort.source, cohort.rows, cohort.classes, cohort.numbers, cohort.model, (*missing, *cohort.missing))

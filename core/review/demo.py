@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_write_text
+from core.data.bag import FeatureBag
+from core.data.bags import write_bag
+from core.evidence.evidence_file import Evidence, Subset, write_evidence
 
 __all__ = ["write_demo_project", "demo_model"]
 
@@ -27,10 +30,7 @@ def write_demo_project(slide_path: str | os.PathLike, out_dir: str | os.PathLike
     Patches lie on a lattice of ``patch_size`` level-0 pixels over the whole slide (grown when it
     would exceed ``max_patches``). Returns ``{"slide", "features", "evidence", "annotations"}``.
     """
-    from core.data.bag import FeatureBag
-    from core.data.bags import write_bag
-    from core.evidence.evidence_file import Evidence, Subset, write_evidence
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     out = Path(out_dir)
     stem = Path(slide_path).stem
@@ -86,9 +86,9 @@ def demo_model(in_dim: int = 8, n_classes: int = 2):
     logits ``[0, 10 * (h[3] - 0.3)]``: dark (tissue-rich) bags lean to class 1. Returns a
     :class:`core.models.base.MILHost` whose forward gives a ``HostOutput``.
     """
-    import torch
+    import torch  # local: torch only when used
 
-    from core.models.base import HostConfig, HostOutput, MILHost, gate_log_bias
+    from core.models.base import HostConfig, HostOutput, MILHost, gate_log_bias  # local: pulls in torch
 
     class DemoAttentionMIL(MILHost):
         name = "demo"

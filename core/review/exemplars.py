@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data.anchors import AnchorBank
+from core.anchors.build import exemplar_anchor
+from core.data.anchors import AnchorBank, write_anchor_bank
 from core.errors import EvidentError
+from core.evidence.recovery import recover
 
 __all__ = ["AnchorSpace", "add_exemplar", "anchor_space", "recover_with_bank", "responses", "save_bank"]
 
@@ -58,9 +60,14 @@ def anchor_space(model, features: np.ndarray, coords: np.ndarray | None = None,
                  prompts: tuple[str, ...] = ()) -> AnchorSpace:
     """Build the :class:`AnchorSpace` of a bag ((N, D) features) under ``model`` (or ``None``)."""
     x = np.asarray(features, dtype=np.float32)
-    if model is None or not hasattr(model, "bridge"):
+    if model is None:
         return AnchorSpace(points=x)
-    import torch
+    import torch  # local: a model is loaded, so torch is; the review layer imports without it
+
+    from core.models.gce import GCEModel  # local: torch
+
+    if not isinstance(model, GCEModel):
+        return AnchorSpace(points=x)
 
     with torch.inference_mode():
         t = torch.from_numpy(x)
@@ -72,7 +79,7 @@ def anchor_space(model, features: np.ndarray, coords: np.ndarray | None = None,
         alpha = model.class_weights()[predicted].double().numpy()  # (M,)
         emb = model.anchors.float().numpy()  # (M, d_a)
     m = emb.shape[0]
-    names = tuple(getattr(model, "prompts", ()) or ())  # the model's own names first, then the evidence file's
+    names = tuple(model.prompts)  # the model's own names first, then the evidence file's
     if len(names) != m:
         names = tuple(prompts)
     if len(names) != m:
@@ -83,8 +90,6 @@ def anchor_space(model, features: np.ndarray, coords: np.ndarray | None = None,
 
 def add_exemplar(space: AnchorSpace, bank: AnchorBank | None, indices: np.ndarray, name: str) -> AnchorBank:
     """``bank`` (or the model's bank when ``None``) plus the concept ``name`` = mean of ``indices``."""
-    from core.anchors.build import exemplar_anchor
-
     name = name.strip()
     if not name:
         raise EvidentError(None, "name the concept first")
@@ -105,8 +110,6 @@ def responses(space: AnchorSpace, bank: AnchorBank) -> np.ndarray:
 def recover_with_bank(space: AnchorSpace, bank: AnchorBank, gates: np.ndarray | None = None):
     """Recovery (:func:`core.evidence.recovery.recover`) with ``bank``'s responses; see the module
     docstring for the weights of new anchors. Returns ``(Recovery, class_weights (M,))``."""
-    from core.evidence.recovery import recover
-
     g = space.gates if gates is None else np.asarray(gates, dtype=np.float64)
     if g is None:
         raise EvidentError(None, "recovery needs the gates of a GCE model (open a GCE checkpoint)")
@@ -118,8 +121,6 @@ def recover_with_bank(space: AnchorSpace, bank: AnchorBank, gates: np.ndarray | 
 
 def save_bank(path: str | os.PathLike, bank: AnchorBank) -> None:
     """Write the bank (:func:`core.data.anchors.write_anchor_bank`, atomic); one EvidentError on failure."""
-    from core.data.anchors import write_anchor_bank
-
     try:
         write_anchor_bank(path, bank)
     except OSError as exc:

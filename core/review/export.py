@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from core.atomic import atomic_path, atomic_write_text
 from core.errors import EvidentError
+from core.review.normalise import normalise
 
 __all__ = ["nice_length_um", "patch_regions", "render_figure", "threshold_indices", "write_csv", "write_patch_geojson"]
 
@@ -46,7 +48,7 @@ def patch_regions(coords: np.ndarray, patch_size: int, indices: np.ndarray) -> l
     list of (polygon, members)
         Each region's shapely Polygon and the (k,) int64 patch indices whose centre lies in it.
     """
-    import shapely
+    import shapely  # local: shapely only when used
 
     idx = np.unique(np.asarray(indices, dtype=np.int64))
     if idx.size == 0:
@@ -81,7 +83,7 @@ def write_patch_geojson(path: str | os.PathLike, coords: np.ndarray, patch_size:
     ``scores`` ((N,) float, optional) adds ``score_mean`` / ``score_max`` per region. Returns the
     number of regions written.
     """
-    from core.data.annotations import Annotation, write_geojson
+    from core.data.annotations import Annotation, write_geojson  # local: pulls in shapely
 
     p = Path(path)
     anns = []
@@ -100,8 +102,6 @@ def write_patch_geojson(path: str | os.PathLike, coords: np.ndarray, patch_size:
 
 def threshold_indices(layer, threshold: float) -> np.ndarray:
     """(K,) int64 patches of a scalar layer whose normalised score (its own settings) is >= ``threshold``."""
-    from core.review.normalise import normalise
-
     s = layer.settings
     n = normalise(layer.values, s.norm, vmin=s.vmin, vmax=s.vmax, lo_pct=s.lo_pct, hi_pct=s.hi_pct)
     return np.flatnonzero(np.nan_to_num(n, nan=-1.0) >= threshold).astype(np.int64)
@@ -144,10 +144,10 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
         Width of the PNG in pixels, colorbar included (exact; at least 64). The height follows the
         region's aspect ratio; the slide is read at the level that gives the image part's width.
     """
-    import matplotlib
+    import matplotlib  # local: matplotlib only when used
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # local: matplotlib only when used
 
     p = Path(path)
     width_px = int(width_px)
@@ -179,8 +179,8 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
     if reader.mpp:
         _scale_bar(ax, region, reader.mpp)
     if lut is not None:
-        from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import ListedColormap
+        from matplotlib.cm import ScalarMappable  # local: matplotlib only when used
+        from matplotlib.colors import ListedColormap  # local: matplotlib only when used
 
         cax = fig.add_axes(((img_px + 0.15 * bar_px) / width_px, 0.15, 0.12 * bar_px / width_px, 0.7))
         cb = fig.colorbar(ScalarMappable(cmap=ListedColormap(np.asarray(lut)[:, :3] / 255.0)), cax=cax)
@@ -193,8 +193,6 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
 
 def nice_length_um(max_um: float) -> float:
     """Largest 1/2/5 × 10^k µm length not exceeding ``max_um`` (0 when ``max_um <= 0``)."""
-    import math
-
     if max_um <= 0:
         return 0.0
     e = 10.0 ** math.floor(math.log10(max_um))
@@ -203,7 +201,7 @@ def nice_length_um(max_um: float) -> float:
 
 def _scale_bar(ax, region, mpp: float) -> None:
     """A black bar of a round length (at most a fifth of the width) in the lower-left corner."""
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # local: matplotlib only when used
 
     x0, y0, x1, y1 = region
     um = nice_length_um(0.2 * (x1 - x0) * mpp)

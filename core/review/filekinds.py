@@ -73,7 +73,7 @@ def detect_kind(path: str | os.PathLike) -> FileKind:
 
 
 def _h5_kind(p: Path) -> FileKind:
-    import h5py
+    import h5py  # local: h5py only when used
 
     try:
         with h5py.File(p, "r") as f:

@@ -90,10 +90,10 @@ def write_contact_sheet(path: str | os.PathLike, thumbs: list[np.ndarray], items
     EvidentError
         Nothing to write, or the folder cannot be written.
     """
-    import matplotlib
+    import matplotlib  # local: matplotlib only when used
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # local: matplotlib only when used
 
     p = Path(path)
     if not thumbs:

@@ -14,13 +14,20 @@ the loaded checkpoint stays on the CPU for everything else.
 
 from __future__ import annotations
 
+import copy
+import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["InterventionRequest", "InterventionResult", "Predictor", "PredictorCache", "Cancelled", "load_predictor"]
+from core.errors import EvidentError
+
+if TYPE_CHECKING:  # the review layer imports without torch; a Predictor is built only with a model
+    from core.models.access import MILModel
+
+__all__ = ["InterventionRequest", "InterventionReport", "Predictor", "PredictorCache", "Cancelled", "load_predictor"]
 
 
 class Cancelled(Exception):
@@ -40,8 +47,11 @@ class InterventionRequest:
 
 
 @dataclass(frozen=True, eq=False)
-class InterventionResult:
-    """Before/after numbers of one intervention.
+class InterventionReport:
+    """Before/after numbers of one intervention asked for in the viewer, with its selection.
+
+    Built from :class:`core.diagnostics.interventions.InterventionResult` (the engine's raw before/after)
+    with the request (``action``, ``indices``), the sufficiency/necessity drops and class names.
 
     Attributes
     ----------
@@ -98,14 +108,11 @@ class Predictor:
         copy of ``model`` moved there.
     """
 
-    def __init__(self, model: Any, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
+    def __init__(self, model: MILModel, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
                  device: str | None = None) -> None:
-        import copy
-        import os
 
-        from core.device import pick_device
-        from core.diagnostics.interventions import InterventionEngine
-        from core.errors import EvidentError
+        from core.device import pick_device  # local: kept out of the viewer's start-up
+        from core.diagnostics.interventions import InterventionEngine  # local: pulls in torch
 
         requested = device if device is not None else os.environ.get("EVIDENT_DEVICE")
         dev = pick_device(requested, float64=True)  # the engine accumulates in float64
@@ -123,7 +130,7 @@ class Predictor:
             self.recoverability_gap = abs(self.engine.keep_only(s_pi, hard=True).phi_delta)
         self.classes = tuple(classes) if len(classes) == c else tuple(f"class {i}" for i in range(c))
 
-    def run(self, request: InterventionRequest, cancel: threading.Event | None = None) -> InterventionResult:
+    def run(self, request: InterventionRequest, cancel: threading.Event | None = None) -> InterventionReport:
         """Apply ``request`` and measure S and N for its subset; raises :class:`Cancelled`."""
         cancel = cancel or threading.Event()
         idx = np.unique(np.asarray(request.indices, dtype=np.int64))
@@ -136,7 +143,7 @@ class Predictor:
         if cancel.is_set():
             raise Cancelled()
         r = kept if request.action == "keep" else removed
-        return InterventionResult(request.action, idx, r.probs_before, r.probs_after, r.phi_before, r.phi_after,
+        return InterventionReport(request.action, idx, r.probs_before, r.probs_after, r.phi_before, r.phi_after,
                                   r.attention_after, r.gates_after, kept.phi_before - kept.phi_after,
                                   removed.phi_before - removed.phi_after, self.classes, self.recoverability_gap,
                                   self.device)
@@ -144,7 +151,7 @@ class Predictor:
 
 def load_predictor(checkpoint, bag, device: str | None = None) -> Predictor:
     """Load a checkpoint (once per file: :mod:`core.review.model_cache`) and build a :class:`Predictor`."""
-    from core.review.model_cache import load_checkpoint_cached
+    from core.review.model_cache import load_checkpoint_cached  # local: kept out of the viewer's start-up
 
     model, config = load_checkpoint_cached(checkpoint)
     return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()), device)

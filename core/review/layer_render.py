@@ -20,7 +20,7 @@ import numpy as np
 
 from core.review.layers import Layer
 from core.review.normalise import DIVERGING, colormap_lut, normalise
-from core.review.patch_grid import PatchGrid
+from core.review.patch_grid import PatchLattice
 from core.review.smoothing import smooth_scores
 from core.review.tissue import clip_alpha
 
@@ -34,7 +34,7 @@ class _Entry:
 
 
 def _same(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x is y or (not isinstance(x, (np.ndarray, PatchGrid)) and x == y)
+    return len(a) == len(b) and all(x is y or (not isinstance(x, (np.ndarray, PatchLattice)) and x == y)
                                     for x, y in zip(a, b))
 
 
@@ -79,34 +79,34 @@ class LayerRenderCache:
         self._entries = {k: v for k, v in self._entries.items() if name is not None and k[1] != name}
 
     @staticmethod
-    def _smooth_key(layer: Layer, grid: PatchGrid | None) -> tuple:
+    def _smooth_key(layer: Layer, grid: PatchLattice | None) -> tuple:
         sigma = layer.settings.smooth_sigma
         usable = grid is not None and sigma > 0 and grid.coords.shape[0] == layer.values.shape[0]
         return (layer.values, grid if usable else None, float(sigma) if usable else 0.0)
 
-    def smoothed(self, layer: Layer, grid: PatchGrid | None) -> np.ndarray:
+    def smoothed(self, layer: Layer, grid: PatchLattice | None) -> np.ndarray:
         """(N,) float64 scores after the layer's smoothing (the scores themselves when off or without grid)."""
         key = self._smooth_key(layer, grid)
         return self._get("smooth", layer.name, key,
                          lambda: layer.values if key[1] is None else smooth_scores(grid, layer.values, key[2]))
 
-    def _norm_key(self, layer: Layer, grid: PatchGrid | None) -> tuple:
+    def _norm_key(self, layer: Layer, grid: PatchLattice | None) -> tuple:
         s = layer.settings
         return self._smooth_key(layer, grid) + (s.norm, s.vmin, s.vmax, s.lo_pct, s.hi_pct)
 
-    def normalised(self, layer: Layer, grid: PatchGrid | None) -> np.ndarray:
+    def normalised(self, layer: Layer, grid: PatchLattice | None) -> np.ndarray:
         """(N,) float64 in [0, 1] (NaN where not finite) under the layer's normalisation."""
         s = layer.settings
         return self._get("normalise", layer.name, self._norm_key(layer, grid),
                          lambda: normalise(self.smoothed(layer, grid), s.norm, vmin=s.vmin, vmax=s.vmax,
                                            lo_pct=s.lo_pct, hi_pct=s.hi_pct))
 
-    def ends(self, layer: Layer, grid: PatchGrid | None) -> tuple[str, str]:
+    def ends(self, layer: Layer, grid: PatchLattice | None) -> tuple[str, str]:
         """Colorbar end labels (:func:`colorbar_ends`), cached with the normalisation."""
         return self._get("ends", layer.name, self._norm_key(layer, grid),
                          lambda: colorbar_ends(self.smoothed(layer, grid), layer))
 
-    def _colours(self, layer: Layer, grid: PatchGrid | None) -> tuple[np.ndarray, np.ndarray]:
+    def _colours(self, layer: Layer, grid: PatchLattice | None) -> tuple[np.ndarray, np.ndarray]:
         """(N, 4) uint8 colours at alpha 255 and (N,) threshold strength (NaN where not drawable)."""
         cmap = layer.settings.colormap
 
@@ -121,7 +121,7 @@ class LayerRenderCache:
 
         return self._get("colour", layer.name, self._norm_key(layer, grid) + (cmap,), make)
 
-    def rgba(self, layer: Layer, grid: PatchGrid | None = None, tissue_fraction: np.ndarray | None = None, *,
+    def rgba(self, layer: Layer, grid: PatchLattice | None = None, tissue_fraction: np.ndarray | None = None, *,
              with_opacity: bool = True) -> np.ndarray:
         """(N, 4) uint8 colours of a scalar layer: hidden (alpha 0) below the threshold, non-finite or
         (``clip_to_tissue``) off tissue; other alphas are the opacity (``with_opacity``) or 255 (the

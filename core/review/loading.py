@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.evidence.evidence_file import read_evidence
 from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
 
 __all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "subset_description", "UNITS"]
@@ -65,8 +66,6 @@ def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray | None) -> 
     EvidentError
         Unreadable file, not an evidence file, or a file of another slide.
     """
-    from core.evidence.evidence_file import read_evidence
-
     ev = read_evidence(path, coords=None if coords is None else np.asarray(coords, dtype=np.int64))
     maps = {k: np.asarray(v, dtype=np.float64) for k, v in ev.scores.items()}
     gates = None if ev.gates is None else np.asarray(ev.gates, dtype=np.float64)
@@ -108,9 +107,9 @@ def subset_description(numbers: dict, size: int) -> str:
 
 def read_annotation_layers(path: str | os.PathLike) -> list[Layer]:
     """Read GeoJSON / ASAP XML annotations as one region layer per class (``None`` class -> "annotations")."""
-    import shapely
+    import shapely  # local: shapely only when used
 
-    from core.data.annotations import read_annotations
+    from core.data.annotations import read_annotations  # local: pulls in shapely
 
     anns = read_annotations(path)
     by_class: dict[str, list] = {}

@@ -28,7 +28,7 @@ def load_checkpoint_cached(path: str | os.PathLike):
     EvidentError
         As :func:`core.models.checkpoint.load_checkpoint` (missing file, unsafe or broken checkpoint).
     """
-    from core.models.checkpoint import load_checkpoint
+    from core.models.checkpoint import load_checkpoint  # local: pulls in torch
 
     p = Path(path)
     try:

@@ -16,18 +16,23 @@ Non-finite scores stay NaN and are drawn transparent.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["NORM_MODES", "COLORMAPS", "DIVERGING", "normalise", "colormap_lut", "colorize", "is_signed",
+from core.choices import check_choice, choices
+
+__all__ = ["NORM_MODES", "NormMode", "COLORMAPS", "DIVERGING", "normalise", "colormap_lut", "colorize", "is_signed",
            "rank_percentile", "describe"]
 
-NORM_MODES = ("percentile", "rank", "minmax", "manual", "centered")
+#: How a layer's scores map to [0, 1] (module docstring).
+NormMode = Literal["percentile", "rank", "minmax", "manual", "centered"]
+NORM_MODES: tuple[NormMode, ...] = choices(NormMode)
 COLORMAPS = ("viridis", "magma", "turbo", "RdBu_r")
 DIVERGING = ("RdBu_r",)
 
 
-def normalise(values: np.ndarray, mode: str = "percentile", *, vmin: float | None = None,
+def normalise(values: np.ndarray, mode: NormMode = "percentile", *, vmin: float | None = None,
               vmax: float | None = None, lo_pct: float = 1.0, hi_pct: float = 99.0) -> np.ndarray:
     """Normalise scores to [0, 1].
 
@@ -47,6 +52,7 @@ def normalise(values: np.ndarray, mode: str = "percentile", *, vmin: float | Non
     np.ndarray
         (N,) float64 in [0, 1], NaN where the input was not finite.
     """
+    check_choice(mode, NormMode, "normalisation")  # before the all-NaN shortcut: a typo is never silent
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     out = np.full(v.shape, np.nan)
     ok = np.isfinite(v)
@@ -70,8 +76,8 @@ def normalise(values: np.ndarray, mode: str = "percentile", *, vmin: float | Non
         m = float(np.abs(x).max())
         out[ok] = 0.5 if m == 0 else 0.5 + x / (2.0 * m)
         return out
-    else:
-        raise ValueError(f"unknown normalisation {mode!r} (known: {', '.join(NORM_MODES)})")
+    else:  # pragma: no cover - check_choice refused it above
+        raise AssertionError(mode)
     out[ok] = 0.5 if hi <= lo else np.clip((x - lo) / (hi - lo), 0.0, 1.0)
     return out
 
@@ -90,7 +96,7 @@ def rank_percentile(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (N,) int64 ranks from 1 (the highest; ties share the lowest rank of their group) and
         (N,) float64 percentile ranks in [0, 100]: ``100 * (mean ascending rank - 1) / (N - 1)``.
     """
-    from scipy.stats import rankdata
+    from scipy.stats import rankdata  # local: scipy only when used
 
     x = np.asarray(values, dtype=np.float64).reshape(-1)
     n = x.size
@@ -117,7 +123,7 @@ def is_signed(values: np.ndarray) -> bool:
 @lru_cache(maxsize=16)
 def colormap_lut(name: str) -> np.ndarray:
     """A 256-entry RGBA lookup table, (256, 4) uint8, of a matplotlib colormap (read-only)."""
-    import matplotlib
+    import matplotlib  # local: matplotlib only when used
 
     if name not in COLORMAPS:
         raise ValueError(f"unknown colormap {name!r} (known: {', '.join(COLORMAPS)})")
@@ -155,7 +161,7 @@ def colorize(norm: np.ndarray, cmap: str, opacity: float = 0.5, threshold: float
     return rgba
 
 
-def describe(mode: str, *, vmin: float | None = None, vmax: float | None = None, lo_pct: float = 1.0,
+def describe(mode: NormMode, *, vmin: float | None = None, vmax: float | None = None, lo_pct: float = 1.0,
              hi_pct: float = 99.0) -> str:
     """The normalisation in words, for the colorbar."""
     if mode == "percentile":

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.demo.opening import demo_view_files, is_demo_workspace
+
 __all__ = ["OpenPlan", "is_audit_folder", "plan_open"]
 
 _AUDIT_CSV = ("per_slide.csv", "slides.csv")
@@ -36,8 +38,6 @@ def is_audit_folder(path: str | os.PathLike) -> bool:
 def plan_open(paths: list[str | os.PathLike]) -> OpenPlan:
     """Split ``paths`` (see the module docstring); paths that do not exist pass through as files
     (the session reports them)."""
-    from core.demo.opening import demo_view_files, is_demo_workspace
-
     files: list[Path] = []
     audits: list[Path] = []
     for raw in paths:

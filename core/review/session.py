@@ -39,7 +39,8 @@ from core.review.layer_roles import default_layers, distinct_subset_colour, map_
 from core.review.layers import Layer, ScalarLayer
 from core.review.matching import MatchResult, SlideFiles, collect, match_files
 from core.review.normalise import rank_percentile
-from core.review.patch_grid import PatchGrid, patch_grid
+from core.review.patch_grid import PatchLattice, patch_lattice
+from core.review.patch_readout import AnchorReading, LayerReading, PatchReadout
 from core.review.signals import Signal
 
 __all__ = ["ReviewSession", "InterventionRecord"]
@@ -95,7 +96,7 @@ class ReviewSession:
         self.files: SlideFiles | None = None
         self.slide: Any = None
         self.bag: Any = None
-        self.grid: PatchGrid | None = None
+        self.grid: PatchLattice | None = None
         self.gates: np.ndarray | None = None
         self.responses: np.ndarray | None = None
         self.prompts: tuple[str, ...] = ()
@@ -139,7 +140,7 @@ class ReviewSession:
         """
         slide = None
         if group.slide is not None:
-            from core.slide.reader import open_slide
+            from core.slide.reader import open_slide  # local: pulls in openslide
 
             try:
                 slide = open_slide(group.slide)
@@ -216,7 +217,7 @@ class ReviewSession:
             return False
 
     def _load_bag(self, path) -> None:
-        from core.data.bags import read_bag
+        from core.data.bags import read_bag  # local: kept out of the viewer's start-up
 
         dims = self.slide.dimensions if self.slide is not None else None
         bag = read_bag(path, slide_dimensions=dims)
@@ -224,16 +225,16 @@ class ReviewSession:
             raise EvidentError(path, f"its {bag.n_patches} patch corners differ from the open evidence file's "
                                      f"{self.n_patches}: not the bag the evidence was computed on")
         ps = bag.patch_size_level0 or _infer_patch_size(bag.coords)
-        self.bag, self.grid = bag, patch_grid(bag.coords, ps)
+        self.bag, self.grid = bag, patch_lattice(bag.coords, ps)
 
     def _load_evidence(self, path) -> None:
         """Evidence layers; without a feature bag the file's own patch corners make the grid (the maps
         show, interventions wait for the features)."""
-        from core.review.loading import read_evidence_layers
+        from core.review.loading import read_evidence_layers  # local: kept out of the viewer's start-up
 
         content = read_evidence_layers(path, None if self.bag is None else self.bag.coords)
         if self.bag is None:
-            self.grid = patch_grid(content.coords, _infer_patch_size(content.coords))
+            self.grid = patch_lattice(content.coords, _infer_patch_size(content.coords))
         self.gates, self.responses, self.prompts = content.gates, content.responses, content.prompts
         self.classes = content.classes
         # one map visible (the primary one), subsets in distinct colours: core.review.layer_roles
@@ -242,14 +243,14 @@ class ReviewSession:
 
     def _check_checkpoint(self, path) -> None:
         """Refuse a file that is not a model checkpoint fitting the open bag (read once, cached)."""
-        from core.models.checkpoint import check_compatible, read_checkpoint_config
+        from core.models.checkpoint import check_compatible, read_checkpoint_config  # local: pulls in torch
 
         config = read_checkpoint_config(path)
         if self.bag is not None:
             check_compatible(config, path, self.bag)
 
     def _load_annotations(self, path) -> None:
-        from core.review.loading import read_annotation_layers
+        from core.review.loading import read_annotation_layers  # local: kept out of the viewer's start-up
 
         for layer in read_annotation_layers(path):
             self.add_layer(layer, emit=False)
@@ -331,7 +332,7 @@ class ReviewSession:
     def set_tissue(self, tissue: Any) -> None:
         """Keep the slide's tissue mask (a :class:`core.extract.tissue.TissueMask`, computed off the
         GUI thread by the caller) and add / replace the ``"tissue"`` region layer."""
-        from core.review.tissue import tissue_layer
+        from core.review.tissue import tissue_layer  # local: pulls in scipy
 
         self.tissue = tissue
         self._tissue_fraction = None
@@ -347,9 +348,9 @@ class ReviewSession:
         if self.tissue is None or self.grid is None:
             return None
         if self._tissue_fraction is None or self._tissue_fraction[0] is not self.grid:
-            from core.extract.tissue import patch_tissue_fraction
+            from core.extract.tissue import patch_tissue_fraction  # local: pulls in scipy
 
-            frac = patch_tissue_fraction(self.tissue, self.grid.coords, self.grid.patch_size)
+            frac = patch_tissue_fraction(self.tissue, self.grid.coords, self.grid.patch_size_level0_px)
             self._tissue_fraction = (self.grid, frac)
         return self._tissue_fraction[1]
 
@@ -363,7 +364,7 @@ class ReviewSession:
         self.selection = idx
         self.selection_changed.emit()
 
-    def describe_patch(self, x: float, y: float) -> dict | None:
+    def describe_patch(self, x: float, y: float) -> PatchReadout | None:
         """Hover readout at level-0 ``(x, y)``: patch index and corner, and per scalar layer its raw
         score, rank (1 = highest) and percentile; the gate and the top anchor when present."""
         if self.grid is None:
@@ -371,21 +372,21 @@ class ReviewSession:
         i = self.grid.patch_at(x, y)
         if i < 0:
             return None
-        out: dict[str, Any] = {"index": i, "coords": tuple(int(v) for v in self.grid.coords[i]), "layers": {}}
+        readings: dict[str, LayerReading] = {}
         for layer in self._layers:
             if not isinstance(layer, ScalarLayer):
                 continue
             if layer.name not in self._ranks:
                 self._ranks[layer.name] = rank_percentile(np.nan_to_num(layer.values, nan=-np.inf))
             rank, pct = self._ranks[layer.name]
-            out["layers"][layer.name] = {"score": float(layer.values[i]), "rank": int(rank[i]),
-                                         "percentile": float(pct[i])}
-        if self.gates is not None:
-            out["gate"] = float(self.gates[i])
+            readings[layer.name] = LayerReading(float(layer.values[i]), int(rank[i]), float(pct[i]))
+        anchor = None
         if self.responses is not None and self.responses.shape[1]:
             j = int(np.argmax(self.responses[i]))
-            out["anchor"] = (self.prompts[j] if j < len(self.prompts) else f"anchor {j}", float(self.responses[i, j]))
-        return out
+            name = self.prompts[j] if j < len(self.prompts) else f"anchor {j}"
+            anchor = AnchorReading(name, float(self.responses[i, j]))
+        x0, y0 = (int(v) for v in self.grid.coords[i])
+        return PatchReadout(i, (x0, y0), readings, None if self.gates is None else float(self.gates[i]), anchor)
 
     def push_intervention(self, record: InterventionRecord, layers: tuple[Layer, ...] = ()) -> None:
         """Record an intervention result and add the maps it produced as layers."""

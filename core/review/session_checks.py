@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any
 
 from core.errors import EvidentError
@@ -83,11 +84,9 @@ def check_session_doc(doc: dict, path: str | os.PathLike) -> None:
 
 
 def _check_geometry(geom: Any, bad, where: str) -> None:
-    import warnings
-
-    import numpy as np
-    import shapely
-    from shapely.geometry import shape
+    import numpy as np  # local: numpy only when used
+    import shapely  # local: shapely only when used
+    from shapely.geometry import shape  # local: shapely only when used
 
     try:
         with warnings.catch_warnings():

@@ -22,6 +22,10 @@ import numpy as np
 from core.atomic import atomic_write_json
 from core.errors import EvidentError
 from core.jsonfile import read_json
+from core.review.layers import LAYER_TYPES, LayerSettings, RegionLayer, ScalarLayer, SubsetLayer
+from core.review.matching import collect, match_files
+from core.review.session import InterventionRecord
+from core.review.session_checks import check_session_doc
 
 __all__ = [
     "FILE_KEYS",
@@ -45,7 +49,6 @@ def _layer_doc(layer, file_sources: dict[str, str]) -> dict:
     doc: dict[str, Any] = {"name": layer.name, "kind": layer.kind, "units": layer.units, "source": layer.source,
                            "settings": settings, "file": file_sources.get(layer.source)}
     if layer.source not in file_sources:  # no file recreates it: keep its data
-        from core.review.layers import RegionLayer, ScalarLayer, SubsetLayer
 
         match layer:
             case ScalarLayer():
@@ -53,7 +56,7 @@ def _layer_doc(layer, file_sources: dict[str, str]) -> dict:
             case SubsetLayer():
                 doc["indices"] = [int(i) for i in layer.indices]
             case RegionLayer():
-                from shapely.geometry import mapping
+                from shapely.geometry import mapping  # local: shapely only when used
 
                 doc["geometry"] = mapping(layer.geometry)
     return doc
@@ -103,7 +106,6 @@ def read_session(path: str | os.PathLike) -> dict:
         raise EvidentError(p, f"session format version {doc.get('version')!r} is newer than this Evident reads ({VERSION})")
     if not isinstance(doc.get("files"), dict) or not isinstance(doc.get("layers", []), list):
         raise EvidentError(p, "malformed session file ('files' or 'layers')")
-    from core.review.session_checks import check_session_doc
 
     check_session_doc(doc, p)  # every entry restore_session reads has the type it needs
     return doc
@@ -148,10 +150,6 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
         (missing files are reported, the rest is restored). When none of the recorded files opens,
         the session is left as it was and ``view`` is ``None``.
     """
-    from core.review.layers import LayerSettings
-    from core.review.session import InterventionRecord
-
-    from core.review.matching import collect, match_files
 
     lost = missing_files(doc)
     problems = [f"{path}: file not found ({key})" for key, path in lost]
@@ -209,8 +207,6 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
 def _rebuild(ld: dict, settings):
     """The layer a session file's entry stores with its data (its ``kind`` word names the type), or
     ``None`` when the entry has no data of its own (a file recreates it) or an unknown kind."""
-    from core.review.layers import LAYER_TYPES, RegionLayer, ScalarLayer, SubsetLayer
-
     cls = LAYER_TYPES.get(ld.get("kind"))
     common = {"name": ld["name"], "units": ld.get("units", "score"), "source": ld.get("source", ""),
               "settings": settings}
@@ -223,7 +219,7 @@ def _rebuild(ld: dict, settings):
         idx.setflags(write=False)
         return SubsetLayer(indices=idx, **common)
     if cls is RegionLayer and "geometry" in ld:
-        from shapely.geometry import shape
+        from shapely.geometry import shape  # local: shapely only when used
 
         return RegionLayer(geometry=shape(ld["geometry"]), **common)
     return None

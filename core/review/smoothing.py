@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.review.patch_grid import PatchGrid
+from core.review.patch_grid import PatchLattice
 
 __all__ = ["smooth_scores"]
 
 
-def smooth_scores(grid: PatchGrid, values: np.ndarray, sigma: float) -> np.ndarray:
+def smooth_scores(grid: PatchLattice, values: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian-smoothed scores.
 
     Parameters
     ----------
     grid
-        The bag's :class:`PatchGrid` (N patches).
+        The bag's :class:`PatchLattice` (N patches).
     values
         (N,) float scores; NaN/inf are missing (they stay NaN and do not contribute).
     sigma
@@ -43,7 +43,7 @@ def smooth_scores(grid: PatchGrid, values: np.ndarray, sigma: float) -> np.ndarr
     ok = np.isfinite(v)
     x = np.where(ok, v, 0.0)
     if grid.is_lattice:
-        from scipy.ndimage import gaussian_filter
+        from scipy.ndimage import gaussian_filter  # local: scipy only when used
 
         rows, cols = np.nonzero(grid.index >= 0)
         idx = grid.index[rows, cols]
@@ -56,9 +56,9 @@ def smooth_scores(grid: PatchGrid, values: np.ndarray, sigma: float) -> np.ndarr
         out = np.empty_like(v)
         out[idx] = num[rows, cols] / np.maximum(den[rows, cols], 1e-300)
     else:
-        from scipy.spatial import cKDTree
+        from scipy.spatial import cKDTree  # local: scipy only when used
 
-        centres = (np.asarray(grid.coords, dtype=np.float64) + grid.patch_size / 2.0) / grid.patch_size
+        centres = (np.asarray(grid.coords, dtype=np.float64) + grid.patch_size_level0_px / 2.0) / grid.patch_size_level0_px
         tree = cKDTree(centres)
         d = tree.sparse_distance_matrix(tree, 4.0 * sigma, output_type="coo_matrix")  # self-pairs included
         w = np.exp(-(d.data**2) / (2.0 * sigma**2))

@@ -26,8 +26,8 @@ def tissue_geometry(tissue: TissueMask):
 
     Each mask pixel ``(r, c)`` covers level-0 ``[c·sx, (c+1)·sx) × [r·sy, (r+1)·sy)``.
     """
-    import contourpy
-    import shapely
+    import contourpy  # local: contourpy only when used
+    import shapely  # local: shapely only when used
 
     m = np.asarray(tissue.mask, dtype=bool)
     if not m.any():

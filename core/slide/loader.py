@@ -14,19 +14,34 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from core.slide.cache import TileCache
 from core.slide.tiling import TileKey, tile_level_size
 
-__all__ = ["TileLoader"]
+__all__ = ["TileLoader", "TileSource"]
 
 _log = logging.getLogger(__name__)
 
 TileCallback = Callable[[TileKey, np.ndarray], Any]
 ErrorCallback = Callable[[TileKey, BaseException], Any]
+
+
+@runtime_checkable
+class TileSource(Protocol):
+    """What :class:`TileLoader` needs from a slide: :class:`core.slide.reader.SlideReader` is one,
+    and a test can pass any object with these three members."""
+
+    #: ``(width, height)`` of each pyramid level, level pixels.
+    level_dimensions: Sequence[tuple[int, int]]
+    #: Downsample of each level relative to level 0 (level 0 is 1.0).
+    level_downsamples: Sequence[float]
+
+    def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+        """``(h, w, 4)`` uint8 RGBA of ``size`` level pixels at level-0 ``location`` (x, y)."""
+        ...
 
 
 class TileLoader:
@@ -35,8 +50,8 @@ class TileLoader:
     Parameters
     ----------
     reader
-        A :class:`core.slide.reader.SlideReader` (or anything with ``read_region``,
-        ``level_dimensions`` and ``level_downsamples``), shared by all workers.
+        A :class:`TileSource` (a :class:`core.slide.reader.SlideReader` or a test's fake), shared by
+        all workers.
     cache
         Where tiles are kept; ``None`` = no caching.
     tile_size
@@ -57,7 +72,7 @@ class TileLoader:
 
     def __init__(
         self,
-        reader: Any,
+        reader: TileSource,
         *,
         cache: TileCache | None = None,
         tile_size: int = 512,
@@ -67,6 +82,9 @@ class TileLoader:
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+        if not isinstance(reader, TileSource):
+            raise TypeError(f"TileLoader needs a TileSource (level_dimensions, level_downsamples, read_region), "
+                            f"got {type(reader).__name__}")
         self.reader = reader
         self.cache = cache
         self.tile_size = int(tile_size)

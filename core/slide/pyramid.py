@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path
+from core.data.realdata import data_dir, fetch
 from core.errors import EvidentError
 
 __all__ = ["build_pyramid_tiff", "large_slide_path", "pyramid_level_sizes", "mirror_index", "level_base"]
@@ -54,7 +55,7 @@ def pyramid_level_sizes(size: tuple[int, int], tile: int) -> list[tuple[int, int
 
 def _box_operator(n_out: int, n_src: int, d: int):
     """Sparse ``(n_out, n_src)`` float32 operator: output ``k`` = mean of mirrored source ``k*d..k*d+d-1``."""
-    from scipy import sparse
+    from scipy import sparse  # local: scipy only when used
 
     rows = np.repeat(np.arange(n_out, dtype=np.int64), d)
     cols = mirror_index(np.arange(n_out * d, dtype=np.int64), n_src)
@@ -98,7 +99,7 @@ def _encoded_tiles(base: np.ndarray, size: tuple[int, int], tile: int, quality: 
     them). Tiles at the same phase of the period are identical, so each is encoded once
     (memo bounded to ``_MEMO`` tiles).
     """
-    import imagecodecs
+    import imagecodecs  # local: imagecodecs only when used
 
     w, h = size
     py, px = base.shape[:2]
@@ -127,7 +128,7 @@ def _read_source(src_slide_path: str | os.PathLike, tile: int) -> tuple[np.ndarr
     The crop is at most 4096 px a side and a multiple of ``tile`` where the source allows (CMU:
     2048 x 2816 of 2220 x 2967), so the mirrored period is a whole number of tiles.
     """
-    from core.slide.reader import open_slide
+    from core.slide.reader import open_slide  # local: pulls in openslide
 
     with open_slide(src_slide_path) as r:
         w, h = r.dimensions
@@ -170,7 +171,7 @@ def build_pyramid_tiff(
     Path
         ``out_path``.
     """
-    import tifffile
+    import tifffile  # local: tifffile only when used
 
     if tile % 16 or tile <= 0:
         raise ValueError(f"tile must be a positive multiple of 16, got {tile}")
@@ -213,8 +214,6 @@ def large_slide_path(size: int = 51200, cache: str | os.PathLike | None = None) 
     EvidentError
         When the CMU region cannot be fetched or the TIFF cannot be written.
     """
-    from core.data.realdata import data_dir, fetch
-
     folder = Path(cache) if cache else data_dir()
     out = folder / f"large_cmu_{int(size)}.tiff"
     if out.exists():

@@ -28,6 +28,7 @@ from PIL import Image
 
 from core.errors import EvidentError
 from core.memory_budget import check_fits
+from core.slide.tiling import level_for_scale
 
 __all__ = ["SlideReader", "open_slide", "IMAGE_SUFFIXES", "STANDARD_OBJECTIVES"]
 
@@ -276,8 +277,6 @@ class SlideReader:
 
     def best_level_for_downsample(self, downsample: float) -> int:
         """The coarsest level whose downsample is ``<= downsample`` (0 when zoomed in)."""
-        from core.slide.tiling import level_for_scale
-
         return level_for_scale(self.level_downsamples, 1.0 / max(float(downsample), 1e-12))
 
     def metadata(self) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.diagnostics.localisation import coverage_precision, dice, relevance_mass
 from core.errors import EvidentError
+from core.train.report import write_results
 
 __all__ = [
     "DICE_THRESHOLD",
@@ -66,7 +68,7 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
     EvidentError
         ``annotations_dir`` is not a folder, a file cannot be read, or no slide has an annotation.
     """
-    from core.data.annotations import patch_labels, read_geojson
+    from core.data.annotations import patch_labels, read_geojson  # local: pulls in shapely
 
     root = Path(annotations_dir)
     if not root.is_dir():
@@ -99,18 +101,19 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
 
 def annotation_scores(model, features, coords) -> np.ndarray:
     """Per-patch evidence scores in [0, 1]: GCE gates, else the host's attention divided by its max. (N,) float64."""
-    import torch
+    import torch  # local: torch only when used
 
-    from core.train.objective import model_output
+    from core.models.gce import GCEOutput  # local: pulls in torch
+    from core.train.objective import model_output  # local: pulls in torch
 
     model.eval()
     with torch.inference_mode():
         out = model(features, coords)
-        s = out.gates if hasattr(out, "gates") else model_output(out).attention
+        s = out.gates if isinstance(out, GCEOutput) else model_output(out).attention
         if s is None:
             raise ValueError("the model gives no attention or gates")
         s = s.cpu().double().numpy()
-    if not hasattr(out, "gates"):
+    if not isinstance(out, GCEOutput):
         s = s / s.max() if s.max() > 0 else s
     return s
 
@@ -132,9 +135,7 @@ def add_annotation_metrics(out: str | os.PathLike, cohort, summary: dict, masks:
     (:mod:`core.diagnostics.localisation`); averaged over the fold's slides, then mean/std over folds.
     ``summary["annotation"] = {"mean": {...}, "std": {...}, "per_fold": [...], "top_fraction", "threshold"}``.
     """
-    from core.diagnostics.localisation import coverage_precision, dice, relevance_mass
-    from core.train.folds import finished_folds
-    from core.train.report import write_results
+    from core.train.folds import finished_folds  # local: pulls in torch
 
     out = Path(out)
     by_id = {b.slide_id: b for b in cohort.bags}

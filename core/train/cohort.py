@@ -10,9 +10,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.choices import check_choice
+from core.data.bags import find_feature_file, read_bag
+from core.data.manifest import read_manifest
 from core.errors import EvidentError
+from core.models.losses import Task
 
-__all__ = ["TrainBag", "Cohort", "load_cohort", "cohort_from_arrays"]
+__all__ = ["TrainBag", "TrainCohort", "load_cohort", "cohort_from_arrays"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,11 +43,11 @@ class TrainBag:
 
 
 @dataclass(frozen=True, eq=False)
-class Cohort:
+class TrainCohort:
     """Bags, task, classes (classification) and the feature width D."""
 
     bags: tuple[TrainBag, ...]
-    task: str
+    task: Task
     classes: tuple[str, ...]
     feature_dim: int
     source: str = ""
@@ -58,7 +62,7 @@ class Cohort:
 
 
 def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLike | None,
-                task: str | None = None) -> Cohort:
+                task: str | None = None) -> TrainCohort:
     """Read a manifest and every slide's feature bag.
 
     Feature files come from the manifest's ``features_path`` column or are searched under
@@ -70,9 +74,6 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
         Bad manifest, one class only, survival without events, slides without a feature file
         (all listed), unreadable/invalid bag (NaN, shapes), feature widths that differ.
     """
-    from core.data.bags import find_feature_file, read_bag
-    from core.data.manifest import read_manifest
-
     m = read_manifest(manifest_path, task)
     m.validate_for_training()
     paths, missing = [], []
@@ -98,12 +99,13 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
             target = torch.tensor([float(row.time), float(row.event)], dtype=torch.float32)
         bags.append(TrainBag(row.slide_id, row.case_id, torch.from_numpy(np.ascontiguousarray(bag.features)),
                              torch.from_numpy(np.ascontiguousarray(bag.coords)), target, row.label or ""))
-    return Cohort(tuple(bags), m.task, m.classes, int(dim), str(m.path))
+    return TrainCohort(tuple(bags), m.task, m.classes, int(dim), str(m.path))
 
 
-def cohort_from_arrays(features: list[np.ndarray], targets: list, task: str, classes: tuple[str, ...] = (),
-                       case_ids: list[str] | None = None, slide_ids: list[str] | None = None) -> Cohort:
+def cohort_from_arrays(features: list[np.ndarray], targets: list, task: Task, classes: tuple[str, ...] = (),
+                       case_ids: list[str] | None = None, slide_ids: list[str] | None = None) -> TrainCohort:
     """A cohort from in-memory bags (tests, benchmarks): features[i] (N_i, D) float; targets per task."""
+    check_choice(task, Task, "task")
     bags = []
     for i, (f, t) in enumerate(zip(features, targets, strict=True)):
         sid = slide_ids[i] if slide_ids else f"bag{i:04d}"
@@ -116,4 +118,4 @@ def cohort_from_arrays(features: list[np.ndarray], targets: list, task: str, cla
         bags.append(TrainBag(sid, case_ids[i] if case_ids else sid, x, coords, target, label))
     if task == "classification" and not classes:
         classes = tuple(str(c) for c in range(int(max(int(b.target) for b in bags)) + 1))
-    return Cohort(tuple(bags), task, tuple(classes), int(bags[0].features.shape[1]))
+    return TrainCohort(tuple(bags), task, tuple(classes), int(bags[0].features.shape[1]))

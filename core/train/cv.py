@@ -27,13 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from core.atomic import atomic_write_json, ensure_writable_dir
 from core.errors import EvidentError
 from core.jsonfile import read_json
 from core.models.base import HostConfig
 from core.models.checkpoint import save_checkpoint
-from core.train.cohort import Cohort
+from core.models.gce import GCEModel
+from core.train.cohort import TrainCohort
 from core.train.metrics import task_metrics
 from core.train.objective import ModelFactory, default_factory
 from core.train.report import summarise, write_curves_png, write_predictions, write_results
@@ -58,7 +60,7 @@ def fold_dir(out: Path, split: Split) -> Path:
     return out / f"fold_{split.repeat}_{split.fold}"
 
 
-def _predictions(cohort: Cohort, idx: np.ndarray, outputs: np.ndarray) -> list[dict]:
+def _predictions(cohort: TrainCohort, idx: np.ndarray, outputs: np.ndarray) -> list[dict]:
     rows = []
     for i, out in zip(idx, outputs, strict=True):
         b = cohort.bags[int(i)]
@@ -76,7 +78,7 @@ def _predictions(cohort: Cohort, idx: np.ndarray, outputs: np.ndarray) -> list[d
     return rows
 
 
-def _run_fold(cohort: Cohort, split: Split, host_name: str, host_config: HostConfig, train_cfg: TrainConfig,
+def _run_fold(cohort: TrainCohort, split: Split, host_name: str, host_config: HostConfig, train_cfg: TrainConfig,
               cv: CVConfig, factory: ModelFactory, device: torch.device, run_config: dict, out: Path,
               progress) -> dict:
     seed = fold_seed(cv.seed, split.repeat, split.fold)
@@ -94,7 +96,7 @@ def _run_fold(cohort: Cohort, split: Split, host_name: str, host_config: HostCon
     metrics = task_metrics(cohort.task, np.stack([b.target.numpy() for b in test]), outputs)
     d = ensure_writable_dir(fold_dir(out, split))
     ckpt_config = {k: run_config[k] for k in ("host", "host_config", "task", "classes")}
-    if hasattr(model, "to_config"):
+    if isinstance(model, GCEModel):  # its GCE settings, read back by load_checkpoint
         ckpt_config.update(model.to_config())
     ckpt_config.update(repeat=split.repeat, fold=split.fold)
     save_checkpoint(d / "model.pt", model.cpu(), ckpt_config)
@@ -112,7 +114,7 @@ def _run_fold(cohort: Cohort, split: Split, host_name: str, host_config: HostCon
     return record
 
 
-def run_cv(cohort: Cohort, host_name: str, host_config: HostConfig, out: str | os.PathLike,
+def run_cv(cohort: TrainCohort, host_name: str, host_config: HostConfig, out: str | os.PathLike,
            train_cfg: TrainConfig | None = None, cv: CVConfig | None = None, *,
            factory: ModelFactory = default_factory, device: torch.device | str = "cpu", resume: bool = False,
            extra_config: dict | None = None, on_fold_done: Callable[[Split], None] | None = None) -> dict:
@@ -140,8 +142,6 @@ def run_cv(cohort: Cohort, host_name: str, host_config: HostConfig, out: str | o
     EvidentError
         ``out`` holds another run (without ``resume``, or with other settings); bad split settings.
     """
-    from tqdm import tqdm
-
     train_cfg = train_cfg or TrainConfig()
     cv = cv or CVConfig()
     out = Path(out)
@@ -192,7 +192,7 @@ def run_cv(cohort: Cohort, host_name: str, host_config: HostConfig, out: str | o
     return summary
 
 
-def with_task(config: HostConfig, cohort: Cohort) -> HostConfig:
+def with_task(config: HostConfig, cohort: TrainCohort) -> HostConfig:
     """``config`` with ``in_dim``, ``n_outputs`` and ``task`` set from the cohort."""
     n = len(cohort.classes) if cohort.task == "classification" else 1
     return replace(config, in_dim=cohort.feature_dim, n_outputs=n, task=cohort.task)

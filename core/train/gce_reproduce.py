@@ -15,7 +15,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from core.train.gce_benchmark import load_dataset, benchmark_folds, summarise
+from core.atomic import atomic_write_json, atomic_write_text
+from core.keyvalue import parse_key_values
+from core.models.gce_config import GCEConfig
+from core.train.gce_benchmark import benchmark_folds, fold_mean_std, load_dataset
 
 __all__ = ["main", "markdown_table", "run"]
 
@@ -45,9 +48,9 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
     variants run first, so that the host alone is also scored at each GCE variant's per-bag k.
     """
     if build_host is None:
-        from core.models.registry import build_host
+        from core.models.registry import build_host  # local: the default when the caller passes none
     if task_loss is None:
-        from core.models.losses import task_loss
+        from core.models.losses import task_loss  # local: the default when the caller passes none
     records = []
     for ds in datasets:
         bags = load_dataset(ds, seed=seed)
@@ -64,7 +67,7 @@ def run(datasets: Sequence[str], hosts: Sequence[str], *, epochs: int, lr: float
                     gce_folds[anchors] = folds
                 rec = {"dataset": ds, "host": host, "gce": gce, "anchors": anchors, "epochs": epochs, "lr": lr,
                        "gce_options": dict(gce_options or {}) if gce else {},
-                       "folds": folds, "summary": summarise(folds), "seconds": round(time.perf_counter() - t0, 1)}
+                       "folds": folds, "summary": fold_mean_std(folds), "seconds": round(time.perf_counter() - t0, 1)}
                 records.append(rec)
                 log(f"{ds} {host} {'GCE ' + anchors if gce else 'host'}: {rec['seconds']} s")
     return records
@@ -101,8 +104,6 @@ def markdown_table(records: list[dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from core.atomic import atomic_write_json, atomic_write_text
-
     p = argparse.ArgumentParser(prog="python -m core.train.gce_reproduce", description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["digits", "musk1", "ucsb"], choices=["digits", "musk1", "ucsb"])
     p.add_argument("--hosts", nargs="+", default=["abmil", "clam_sb", "transmil", "dsmil", "dtfd"])
@@ -115,8 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="a GCEConfig field over the paper's value (JSON value), e.g. coverage_loss=contrastive; repeatable")
     p.add_argument("--no-host", action="store_true", help="skip the host-alone runs")
     args = p.parse_args(argv)
-    from core.keyvalue import parse_key_values
-    from core.models.gce_config import GCEConfig
 
     try:
         options = parse_key_values(args.gce_option)

@@ -21,7 +21,7 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     """Unweighted mean of the per-class F1 over all ``n_classes`` classes (y (n,) int)."""
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import f1_score  # local: sklearn only when used
 
     return float(f1_score(y_true, y_pred, labels=list(range(n_classes)), average="macro", zero_division=0))
 
@@ -42,7 +42,7 @@ def auc(y_true: np.ndarray, probs: np.ndarray) -> float:
         NaN when ``y_true`` holds a single class (AUC undefined), or, for C > 2, when a class is
         missing from ``y_true``.
     """
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # local: sklearn only when used
 
     y_true, probs = np.asarray(y_true), np.asarray(probs, dtype=np.float64)
     c = probs.shape[1]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.atomic import atomic_path, atomic_write_json, atomic_write_text
+from core.train.metrics import task_metrics
 
 __all__ = ["summarise", "write_predictions", "write_curves_png", "write_results"]
 
@@ -33,7 +34,6 @@ def summarise(folds: Sequence[dict], task: str) -> dict:
         ok = vals[~np.isnan(vals)]
         mean[n] = _clean(float(ok.mean())) if ok.size else None
         std[n] = _clean(float(ok.std())) if ok.size else None
-    from core.train.metrics import task_metrics
 
     pooled_runs = []
     for r in sorted({f["repeat"] for f in folds}):
@@ -65,8 +65,8 @@ def write_predictions(path: str | os.PathLike, folds: Sequence[dict], task: str,
 
 def write_curves_png(path: str | os.PathLike, folds: Sequence[dict]) -> None:
     """Training and validation loss per epoch of every fold (matplotlib, Agg canvas, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # local: matplotlib only when used
+    from matplotlib.figure import Figure  # local: matplotlib only when used
 
     fig = Figure(figsize=(9, 3.5), dpi=100)
     FigureCanvasAgg(fig)

@@ -14,12 +14,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from core.atomic import atomic_write_text
+from core.data.manifest_parsing import sort_classes
+from core.data.mil_csv import read_mil_csv
+from core.data.realdata import fetch
 from core.errors import EvidentError
+from core.keyvalue import parse_key_values
 from core.models.base import HostConfig
 from core.models.registry import HOSTS
+from core.train.cohort import cohort_from_arrays
 from core.train.cv import CVConfig, run_cv, with_task
 from core.train.trainer import TrainConfig
 
@@ -58,11 +64,7 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def mil_csv_cohort(path: str | Path):
-    """A :class:`core.train.cohort.Cohort` straight from a MIL CSV (label, bag id, features)."""
-    from core.data.manifest_parsing import sort_classes
-    from core.data.mil_csv import read_mil_csv
-    from core.train.cohort import cohort_from_arrays
-
+    """A :class:`core.train.cohort.TrainCohort` straight from a MIL CSV (label, bag id, features)."""
     bags = read_mil_csv(path)
     classes = sort_classes({b.label for b in bags})
     return cohort_from_arrays([b.features for b in bags], [classes.index(b.label) for b in bags], "classification",
@@ -77,9 +79,6 @@ def reproduce(dataset: str, out: str | Path, hosts: list[str], repeats: int | No
     ``host_extra`` overrides host-specific settings (e.g. ``{"n_groups": 1}`` for DTFD-MIL) for every host
     that has the option (an option no listed host has is an EvidentError).
     """
-    from dataclasses import replace
-
-    from core.data.realdata import fetch
 
     proto = PROTOCOLS[dataset]
     cohort = mil_csv_cohort(csv_path or fetch(dataset))
@@ -116,10 +115,6 @@ def table(dataset: str, rows: list[dict], cv: CVConfig) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line; see the module docstring."""
-    from dataclasses import replace
-
-    from core.atomic import atomic_write_text
-    from core.models.registry import HOSTS
 
     p = argparse.ArgumentParser(prog="python -m core.train.reproduce", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True, choices=sorted(PROTOCOLS))
@@ -130,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host-extra", action="append", default=[], metavar="KEY=VALUE",
                    help="host-specific setting (JSON value), e.g. n_groups=1 for dtfd; repeatable")
     args = p.parse_args(argv)
-    from core.keyvalue import parse_key_values
 
     try:
         extra = parse_key_values(args.host_extra)

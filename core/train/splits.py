@@ -69,7 +69,7 @@ def cv_splits(case_ids: list[str], strata: list[object] | None, folds: int, repe
     EvidentError
         Fewer cases than folds, or a stratum with fewer cases than folds.
     """
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split  # local: sklearn only when used
 
     cases, labels = _case_strata(case_ids, strata)
     if folds < 2 or len(cases) < folds:

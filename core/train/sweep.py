@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 
 from core.atomic import atomic_path, ensure_writable_dir
-from core.train.annotation_masks import TOP_FRACTION
+from core.errors import EvidentError
+from core.train.annotation_masks import TOP_FRACTION, add_annotation_metrics, annotation_masks, infer_patch_size
 
 __all__ = ["main", "noisy_transform", "run_sweep", "write_plot", "write_table"]
 
@@ -33,7 +34,7 @@ COLUMNS = ("annotations", "lambda", "metric", "metric_std", "coverage", "coverag
 
 def noisy_transform(dilate_px: float, shift_px: float):
     """geometry -> geometry dilated by ``dilate_px`` then shifted by ``shift_px`` in x and y (level-0 px)."""
-    from shapely.affinity import translate
+    from shapely.affinity import translate  # local: shapely only when used
 
     def transform(g):
         return translate(g.buffer(dilate_px), shift_px, shift_px)
@@ -43,19 +44,14 @@ def noisy_transform(dilate_px: float, shift_px: float):
 
 def run_sweep(args: argparse.Namespace) -> list[dict]:
     """Run every setting (skipping finished ones) and return the table rows (see :data:`COLUMNS`)."""
-    import torch
+    import torch  # local: torch only when used
 
-    from core.models.base import HostConfig
-    from core.train.annotation_masks import (
-        add_annotation_metrics,
-        annotation_masks,
-        infer_patch_size,
-    )
-    from core.train.cohort import load_cohort
-    from core.train.cv import CVConfig, run_cv, with_task
-    from core.train.explanation_loss import explanation_objective
-    from core.train.objective import default_factory
-    from core.train.trainer import TrainConfig
+    from core.models.base import HostConfig  # local: pulls in torch
+    from core.train.cohort import load_cohort  # local: pulls in torch
+    from core.train.cv import CVConfig, run_cv, with_task  # local: pulls in torch
+    from core.train.explanation_loss import explanation_objective  # local: pulls in torch
+    from core.train.objective import default_factory  # local: pulls in torch
+    from core.train.trainer import TrainConfig  # local: pulls in torch
 
     out = ensure_writable_dir(Path(args.out))
     cohort = load_cohort(args.manifest, args.features)
@@ -129,10 +125,10 @@ def write_table(out: Path, rows: list[dict], args: argparse.Namespace) -> None:
 
 def write_plot(path: Path, rows: list[dict], metric: str) -> None:
     """Task metric vs coverage, precision and relevance mass, one line per annotation kind, points labelled by λ_e."""
-    import matplotlib
+    import matplotlib  # local: matplotlib only when used
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # local: matplotlib only when used
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, key in zip(axes, ("coverage", "precision", "relevance_mass"), strict=True):
@@ -154,8 +150,6 @@ def write_plot(path: Path, rows: list[dict], metric: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.errors import EvidentError
-
     p = argparse.ArgumentParser(prog="python -m core.train.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--manifest", required=True)
     p.add_argument("--features", default=None)

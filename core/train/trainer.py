@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models.input_norm import InputNorm
+from core.models.input_norm import InputNorm, fit_all_input_norms
 from core.models.losses import cox_ph_loss
 from core.train.cohort import TrainBag
 from core.train.metrics import METRIC_DIRECTION, task_metrics
-from core.train.objective import Objective
+from core.train.objective import EpochScheduled, Objective
 
 __all__ = ["TrainConfig", "train_model", "evaluate", "fit_input_norms", "FoldCurves"]
 
@@ -69,11 +69,8 @@ class FoldCurves:
 
 def fit_input_norms(model: nn.Module, bags: Sequence[TrainBag]) -> None:
     """Fit every :class:`InputNorm` of ``model`` on the stacked instances of ``bags``."""
-    norms = [m for m in model.modules() if isinstance(m, InputNorm)]
-    if norms:
-        x = torch.cat([b.features for b in bags])  # (Σ N, D)
-        for m in norms:
-            m.fit(x)
+    if any(isinstance(m, InputNorm) for m in model.modules()):
+        fit_all_input_norms(model, torch.cat([b.features for b in bags]))  # (Σ N, D)
 
 
 def _subsample(n: int, max_bag: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -126,7 +123,7 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
     monitor, curves = _monitor(config), FoldCurves([], [], [])
     best, best_state, stale = math.inf, None, 0
     for epoch in range(config.epochs):
-        if hasattr(model, "set_epoch"):
+        if isinstance(model, EpochScheduled):  # e.g. GCE gate temperature annealing
             model.set_epoch(epoch, config.epochs)
         model.train()
         order = rng.permutation(len(train))

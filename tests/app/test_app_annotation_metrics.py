@@ -23,7 +23,7 @@ def test_selected_map_shows_its_agreement_with_the_annotation(window, demo_proje
     _select(window, "attention ")
     text = window.layers_panel.annotation_metrics.text()
     expected = format_metrics(regions[0].name, map_vs_annotation(s.layer("attention").values, s.bag.coords,
-                                                                  s.grid.patch_size, regions[0].geometry))
+                                                                  s.grid.patch_size_level0_px, regions[0].geometry))
     assert text.splitlines()[0] == expected and "coverage" in text
     _select(window, regions[0].name)  # not a map: nothing to compare
     assert window.layers_panel.annotation_metrics.text() == ""

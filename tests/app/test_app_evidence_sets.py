@@ -51,7 +51,7 @@ def test_evidence_sets_open_as_layers_with_sn_numbers_and_are_drawn(window, demo
     assert panel.current_name() == "subset: evidence_set_1"
     i = int(sets.sets[0].indices[0])
     x, y = (float(v) for v in s.grid.coords[i])
-    ps = s.grid.patch_size
+    ps = s.grid.patch_size_level0_px
     v = window.view
     v.set_scale(64.0 / ps, centre=(x + ps / 2, y + ps / 2))  # the patch is 64 screen px wide
     qtbot.waitUntil(v.is_filled, timeout=10000)

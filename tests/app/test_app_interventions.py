@@ -32,7 +32,7 @@ def opened(window, demo_project):
 
 def test_selection_tools(opened):
     window, s, panel = opened
-    ps, coords = s.grid.patch_size, s.grid.coords
+    ps, coords = s.grid.patch_size_level0_px, s.grid.coords
     # box: a rubber band drawn in the view (the mouse drag itself: tests/app/scenarios/test_scenario_input.py)
     panel.tool.setCurrentText("box")
     window.view.clicked.emit(0.0, 0.0, 0)  # a click alone selects nothing

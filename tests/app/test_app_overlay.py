@@ -25,7 +25,7 @@ def test_scalar_layer_is_one_image_on_the_patch_grid(window, demo_project):
     assert (r.x(), r.y(), r.width(), r.height()) == s.grid.rect
     assert img.image.shape == (*s.grid.shape, 4) and img.image.dtype == np.uint8
     # each image pixel's level-0 rectangle is its patch's rectangle
-    ps = s.grid.patch_size
+    ps = s.grid.patch_size_level0_px
     for i in (0, 7, s.bag.n_patches - 1):
         x, y = s.grid.coords[i]
         row, col = np.argwhere(s.grid.index == i)[0]
@@ -43,7 +43,7 @@ def test_rendered_pixels_match_patch_boundaries(window, demo_project, qtbot):
     att = s.layer("attention").values
     top = int(np.argmax(att))
     x, y = (float(v) for v in s.grid.coords[top])
-    ps = s.grid.patch_size
+    ps = s.grid.patch_size_level0_px
     v = window.view
     v.set_scale(0.25, centre=(x + ps / 2, y + ps / 2))  # a patch is 64 screen px
     qtbot.waitUntil(v.is_filled, timeout=10000)
@@ -111,10 +111,10 @@ def test_subset_and_regions_are_outlines(window, demo_project):
     subset = window.overlays.items["subset: gce"][0]
     path = subset.path()
     g = s.layer("subset: gce")
-    x, y = s.grid.coords[g.indices[0]] + s.grid.patch_size / 2
+    x, y = s.grid.coords[g.indices[0]] + s.grid.patch_size_level0_px / 2
     assert path.contains(QPointF(x, y))
     assert not path.contains(QPointF(-10, -10))
-    assert window.overlays.items["regions: Tumor"][0].path().boundingRect().width() == 3 * s.grid.patch_size
+    assert window.overlays.items["regions: Tumor"][0].path().boundingRect().width() == 3 * s.grid.patch_size_level0_px
 
 
 def test_hover_readout_in_status_bar(window, demo_project):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.device import pick_device
 from core.errors import EvidentError
 from core.extract.encoders.base import PatchEncoder, check_patches
 
@@ -70,9 +71,8 @@ class TorchScriptEncoder(PatchEncoder):
         normalization: str = "imagenet",
         name: str | None = None,
     ) -> None:
-        import torch
+        import torch  # local: torch only when used
 
-        from core.device import pick_device
 
         self.path = Path(path)
         if normalization not in NORMALIZATIONS:
@@ -111,8 +111,8 @@ class TorchScriptEncoder(PatchEncoder):
         return out
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        import torch
-        import torch.nn.functional as F
+        import torch  # local: torch only when used
+        import torch.nn.functional as F  # local: torch only when used
 
         b = x.shape[0]
         with torch.inference_mode():

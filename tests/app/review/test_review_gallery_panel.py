@@ -31,7 +31,7 @@ def test_top_k_thumbnails_and_navigation(gallery, qtbot):
     top = np.argsort(-att, kind="stable")[:5]
     assert [it.index for it in gallery.items] == top.tolist()
     assert gallery.list.item(0).text().startswith("#1 ")
-    ps = s.grid.patch_size
+    ps = s.grid.patch_size_level0_px
     with qtbot.waitSignal(gallery.navigate) as nav:
         gallery.list.itemClicked.emit(gallery.list.item(2))
     assert nav.args == [float(s.grid.coords[top[2], 0] + ps / 2), float(s.grid.coords[top[2], 1] + ps / 2)]

@@ -198,7 +198,7 @@ def test_dragging_opacity_and_threshold_is_throttled_and_reuses_the_normalised_m
     assert item.opacity() == 1.0 and np.array_equal(item.image, image_before)
     # painted: the top patch shows the top colour of the map, fully opaque
     top = int(np.argmax(s.layer("gate").values))
-    ps = s.grid.patch_size
+    ps = s.grid.patch_size_level0_px
     x, y = (float(v) + ps / 2 for v in s.grid.coords[top])
     w.view.set_scale(0.25, centre=(x, y))
     qtbot.waitUntil(w.view.is_filled, timeout=10000)

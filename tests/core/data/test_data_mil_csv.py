@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.data.bags import read_bag, write_bag
-from core.data.mil_csv import grid_coords, read_mil_csv, safe_names, to_feature_bag
+from core.data.mil_csv import synthetic_grid_coords, read_mil_csv, safe_names, to_feature_bag
 from core.errors import EvidentError
 
 
@@ -52,7 +52,7 @@ def test_real_bag_round_trips_through_both_layouts(real_data, tmp_path):
 
 def test_grid_coords_are_distinct_cells_inside_the_grid():
     for n in (1, 2, 7, 40):
-        coords, cols, rows = grid_coords(n, 256)
+        coords, cols, rows = synthetic_grid_coords(n, 256)
         assert coords.shape == (n, 2) and coords.dtype == np.int64
         assert cols * rows >= n and (cols - 1) * rows < n
         assert len({tuple(c) for c in coords}) == n

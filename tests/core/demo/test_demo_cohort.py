@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.demo.cohort import Cohort, CohortConfig, build_cohort, read_truth
+from core.demo.cohort import DemoCohort, CohortConfig, build_cohort, read_truth
 from core.errors import EvidentError
 
 TINY = CohortConfig(n_slides=4, grid=(8, 8), seed=3)
 
 
 @pytest.fixture(scope="module")
-def tiny(cmu_slide, tmp_path_factory) -> Cohort:
+def tiny(cmu_slide, tmp_path_factory) -> DemoCohort:
     return build_cohort(tmp_path_factory.mktemp("cohort"), TINY, source=cmu_slide, progress=False)
 
 

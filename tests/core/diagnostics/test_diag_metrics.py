@@ -14,7 +14,7 @@ from core.diagnostics.curves import (
     perturbation_curve,
     slide_curves,
     step_counts,
-    summarise,
+    summarise_curves,
 )
 from core.diagnostics.failures import (
     FailureThresholds,
@@ -81,7 +81,7 @@ def test_curves_follow_the_protocol():
     res = slide_curves(eng, {"loo": loo, "anti": -loo, "random": s})
     assert res["loo"]["aupc_drop"] < res["anti"]["aupc_drop"]
     assert res["loo"]["gain"] == pytest.approx(res["loo"]["aupc_insert"] - res["loo"]["aupc_drop"])
-    table = summarise([res, slide_curves(eng, {"loo": loo, "random": -s}), slide_curves(eng, {"loo": loo, "random": s[::-1].copy()})])
+    table = summarise_curves([res, slide_curves(eng, {"loo": loo, "random": -s}), slide_curves(eng, {"loo": loo, "random": s[::-1].copy()})])
     assert table["loo"]["n"] == 3 and "p_drop_vs_random" in table["loo"] and "p_drop_vs_random" not in table["random"]
 
 

@@ -47,7 +47,7 @@ def test_grid_coords_cover_whole_patches_row_major():
 )
 def test_patch_size_and_read_level(target, size0, level, read):
     g = build_grid(FakeReader(dims=(20000, 20000)), None, target_mag=target, patch_size=256)
-    assert g.patch_size_level0 == size0
+    assert g.patch_size_level0_px == size0
     assert g.read_level == level and g.read_size == read
     assert g.level0_magnification == 40.0 and g.target_magnification == target
     assert len(g.coords) == g.n_candidates == (20000 // size0) ** 2
@@ -58,9 +58,9 @@ def test_patch_size_and_read_level(target, size0, level, read):
 
 def test_magnification_from_mpp_and_override():
     g = build_grid(FakeReader(objective_power=None, mpp=0.5), None, target_mag=20.0, patch_size=224)
-    assert g.level0_magnification == pytest.approx(20.0) and g.patch_size_level0 == 224
+    assert g.level0_magnification == pytest.approx(20.0) and g.patch_size_level0_px == 224
     g = build_grid(FakeReader(objective_power=None, mpp=None), None, level0_mag=40.0)
-    assert g.patch_size_level0 == 512
+    assert g.patch_size_level0_px == 512
 
 
 def test_target_above_slide_magnification_is_an_error():

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from core.errors import EvidentError
-from core.review.cohort_table import compute_cohort, file_digest, model_mismatch
+from core.hashing import file_sha256
+from core.review.cohort_table import compute_cohort, model_mismatch
 from core.review.intervene import Cancelled
 
 
@@ -42,7 +43,7 @@ def test_compute_cohort_matches_the_audit_layout(cohort_inputs):
     assert 0.5 <= row.numbers["phi"] <= 1.0 and "case_failure" in row.flags
     assert row.flags["case_failure"] == (row.prediction != "tumour")
     assert row.features_path == features / "cmu_small_region.h5" and row.slide_path.exists()
-    assert model_mismatch(c, digest=file_digest(ckpt)) is None
+    assert model_mismatch(c, digest=file_sha256(ckpt)) is None
 
 
 def test_compute_cohort_cancel_and_bad_inputs(cohort_inputs, tmp_path):

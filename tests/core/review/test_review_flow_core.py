@@ -89,7 +89,7 @@ def test_evidence_alone_then_matching_and_foreign_features(project, tmp_path):
     s.open([paths["evidence"]])
     bag = read_bag(paths["features"])
     assert s.bag is None and np.array_equal(s.grid.coords, bag.coords) and s.n_patches == bag.n_patches
-    assert s.grid.patch_size == bag.patch_size_level0
+    assert s.grid.patch_size_level0_px == bag.patch_size_level0
     assert {"attention", "ig", "gate", "subset: gce"} <= {x.name for x in s.layers}
     s.set_selection(np.array([0, bag.n_patches - 1]))
     foreign = tmp_path / "feats" / f"{paths['features'].stem}.h5"

@@ -7,7 +7,7 @@ import numpy as np
 from core.review.layer_render import LayerRenderCache, colorbar_ends
 from core.review.layers import scalar_layer
 from core.review.normalise import colorize, normalise
-from core.review.patch_grid import patch_grid
+from core.review.patch_grid import patch_lattice
 from core.review.smoothing import smooth_scores
 
 
@@ -16,7 +16,7 @@ def _grid_and_layer(signed=False):
     rng = np.random.default_rng(0)
     v = rng.normal(size=coords.shape[0]) if signed else rng.random(coords.shape[0])
     v[5] = np.nan
-    return patch_grid(coords, 256), scalar_layer("m", v)
+    return patch_lattice(coords, 256), scalar_layer("m", v)
 
 
 def _reference(layer, grid):

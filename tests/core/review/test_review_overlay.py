@@ -8,7 +8,7 @@ import shapely
 
 from core.review.layers import LayerSettings, scalar_layer
 from core.review.normalise import colorize, colormap_lut, describe, is_signed, normalise, rank_percentile
-from core.review.patch_grid import geometry_rings, patch_grid, subset_outline
+from core.review.patch_grid import geometry_rings, patch_lattice, subset_outline
 
 
 def test_minmax_maps_extremes_to_0_and_1():
@@ -78,7 +78,7 @@ def test_settings_validate_and_describe():
 def test_patch_grid_places_cells_exactly_on_patch_corners():
     ps = 256
     coords = np.array([[512, 768], [768, 768], [512, 1280]])
-    g = patch_grid(coords, ps)
+    g = patch_lattice(coords, ps)
     assert g.is_lattice and g.shape == (3, 2)
     assert g.rect == (512.0, 768.0, 512.0, 768.0)
     raster = g.rasterise(np.array([[1, 0, 0, 255], [2, 0, 0, 255], [3, 0, 0, 255]], dtype=np.uint8))
@@ -92,7 +92,7 @@ def test_patch_grid_places_cells_exactly_on_patch_corners():
 
 
 def test_overlapping_patches_fall_back_to_rectangles():
-    g = patch_grid(np.array([[0, 0], [128, 0]]), 256)
+    g = patch_lattice(np.array([[0, 0], [128, 0]]), 256)
     assert not g.is_lattice
     assert g.patch_at(200, 10) == 1 and g.patch_at(100, 10) == 0 and g.patch_at(300, 10) == 1
     with pytest.raises(ValueError):
@@ -105,5 +105,5 @@ def test_subset_outline_merges_adjacent_squares():
     parts = list(shapely.get_parts(geom))
     assert len(parts) == 2 and geom.area == pytest.approx(30000)
     assert len(geometry_rings(geom)) == 2
-    g = patch_grid(coords, 100)
+    g = patch_lattice(coords, 100)
     assert g.patches_in(shapely.box(0, 0, 250, 100)).tolist() == [0, 1]

@@ -7,6 +7,7 @@ import pytest
 
 from core.review.demo import write_demo_project
 from core.review.layers import scalar_layer
+from core.review.patch_readout import PatchReadout
 from core.review.session import InterventionRecord, ReviewSession
 from core.review.layers import ScalarLayer
 
@@ -44,9 +45,10 @@ def test_hover_readout_rank_and_gate(project):
     top = int(np.argmax(att))
     x, y = s.grid.coords[top] + 10
     d = s.describe_patch(x, y)
-    assert d["index"] == top and d["layers"]["attention"]["rank"] == 1
-    assert d["layers"]["attention"]["percentile"] == pytest.approx(100.0)
-    assert d["gate"] == pytest.approx(s.gates[top]) and d["anchor"][0] == "dense tumour"
+    assert isinstance(d, PatchReadout) and d.coords == tuple(int(v) for v in s.grid.coords[top])
+    assert d.index == top and d.layers["attention"].rank == 1
+    assert d.layers["attention"].percentile == pytest.approx(100.0)
+    assert d.gate == pytest.approx(s.gates[top]) and d.anchor.name == "dense tumour"
     assert s.describe_patch(-5, -5) is None
     s.close()
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.extract.tissue import TissueMask
 from core.review.layers import LayerSettings
-from core.review.patch_grid import patch_grid
+from core.review.patch_grid import patch_lattice
 from core.review.smoothing import smooth_scores
 from core.review.tissue import clip_alpha, tissue_geometry
 from core.review.layers import RegionLayer
@@ -18,7 +18,7 @@ from core.review.layers import RegionLayer
 def _lattice(rows, cols, ps=100, holes=()):
     rc = [(r, c) for r in range(rows) for c in range(cols) if (r, c) not in holes]
     coords = np.array([(c * ps, r * ps) for r, c in rc], dtype=np.int64)
-    return patch_grid(coords, ps), rc
+    return patch_lattice(coords, ps), rc
 
 
 def test_sigma_zero_is_identity_and_constants_stay_constant_even_at_edges_and_holes():
@@ -112,7 +112,7 @@ def test_session_tissue_layer_and_fraction_on_the_real_slide(polish_project):
     tissue = detect_tissue(s.slide)
     s.set_tissue(tissue)
     frac = s.tissue_fraction
-    np.testing.assert_array_equal(frac, patch_tissue_fraction(tissue, s.grid.coords, s.grid.patch_size))
+    np.testing.assert_array_equal(frac, patch_tissue_fraction(tissue, s.grid.coords, s.grid.patch_size_level0_px))
     assert isinstance(s.layer("tissue"), RegionLayer)
     s.update_layer("tissue", filled=True, opacity=0.3)
     s.set_tissue(tissue)  # replaced in place, settings kept

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import EvidentError
 from core.slide.cache import TileCache
-from core.slide.loader import TileLoader
+from core.slide.loader import TileLoader, TileSource
 from core.slide.reader import open_slide
 from core.slide.tiling import TileKey, tile_grid
 
@@ -209,3 +209,14 @@ def test_read_tile_is_synchronous_through_cache_and_validates_key():
         assert b is a and sum(reader.calls.values()) == 1
         with pytest.raises(ValueError):
             ld.read_tile(TileKey(1, 2, 0))  # level 1 has only 2 columns of 512
+
+
+def test_a_fake_reader_is_a_tile_source_and_anything_else_is_refused():
+    assert isinstance(FakeReader(), TileSource)
+
+    class NoRegions:
+        level_dimensions = ((16, 16),)
+        level_downsamples = (1.0,)
+
+    with pytest.raises(TypeError, match="needs a TileSource.*got NoRegions"):
+        TileLoader(NoRegions(), workers=1)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from core.train.gce_benchmark import Bag, load_dataset, benchmark_folds, summarise
+from core.train.gce_benchmark import Bag, load_dataset, benchmark_folds, fold_mean_std
 from core.train.gce_reproduce import markdown_table
 from core.models.losses import task_loss
 from core.models.registry import build_host
@@ -35,10 +35,10 @@ def test_run_cv_reports_every_rule():
             assert f[f"{rule}/cd_gap"] >= 0
         assert math.isclose(sum(v for k, v in f.items() if k.startswith("gce/stop/")), 1.0)
     assert "gce/cd_gap" not in plain[0] and "attention/precision" in plain[0]
-    s = summarise(gce)
+    s = fold_mean_std(gce)
     assert s["accuracy"][0] == np.mean([f["accuracy"] for f in gce])
     table = markdown_table([
-        {"dataset": "digits", "host": "abmil", "gce": False, "summary": summarise(plain)},
+        {"dataset": "digits", "host": "abmil", "gce": False, "summary": fold_mean_std(plain)},
         {"dataset": "digits", "host": "abmil", "gce": True, "summary": s},
     ])
     lines = table.splitlines()
@@ -69,8 +69,8 @@ def test_host_alone_attention_at_the_gce_k_of_each_bag():
         # same k per bag -> the same evidence fraction as GCE's subsets, from the host's own attention
         assert h["host_k/prototypes/evidence_fraction"] == pytest.approx(g["gce/evidence_fraction"])
         assert h["host_k/prototypes/cd_gap"] >= 0 and "host_k/prototypes/precision" in h
-    s = summarise(plain)
-    assert "gce/k" not in summarise(gce) and "host_k/prototypes/complement_degradation" in s
+    s = fold_mean_std(plain)
+    assert "gce/k" not in fold_mean_std(gce) and "host_k/prototypes/complement_degradation" in s
     table = markdown_table([{"dataset": "digits", "host": "abmil", "gce": False, "summary": s}])
     assert "attention top-k (k of GCE prototypes)" in table and len(table.splitlines()) == 2 + 3
     with pytest.raises(ValueError, match="3 sizes for"):
@@ -78,3 +78,17 @@ def test_host_alone_attention_at_the_gce_k_of_each_bag():
 
         evaluate_fold(build_host("abmil", HostConfig(in_dim=bags[0].features.shape[1], n_outputs=2)).eval(),
                       bags[:4], gce=False, matched_k={"x": [1, 2, 3]})
+
+
+def test_fold_model_fits_every_host_input_norm_transmil_included():
+    """TransMIL keeps its standardisation in ``norm_in``: the fold's model is fitted there too."""
+    from core.train.gce_benchmark import fold_model
+
+    rng = np.random.default_rng(0)
+    train = [Bag(f"s{i}", (rng.normal(3.0, 2.0, (20, 8))).astype(np.float32), np.zeros((20, 2), np.int64), i % 2,
+                 None, 0) for i in range(4)]
+    feats = np.concatenate([b.features for b in train])
+    for host_name, attr in (("abmil", "norm"), ("transmil", "norm_in")):
+        model, _ = fold_model(train, host_name, gce=False, build_host=build_host, task_loss=task_loss,
+                              host_kwargs={"hidden": 16, "attn_hidden": 8})
+        np.testing.assert_allclose(getattr(model, attr).mean.numpy(), feats.mean(axis=0), rtol=1e-5)
