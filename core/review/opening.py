@@ -29,10 +29,19 @@ class OpenPlan:
     audits: tuple[Path, ...]
 
 
+def _is_dir(p: Path) -> bool:
+    """``p.is_dir()``, False where the path cannot even be looked at (a name over the file system's
+    limit raises ENAMETOOLONG): the session then reports the file as it does any other."""
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
+
+
 def is_audit_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folder holding an audit's per-slide CSV."""
     p = Path(path)
-    return p.is_dir() and any((p / name).is_file() for name in _AUDIT_CSV)
+    return _is_dir(p) and any((p / name).is_file() for name in _AUDIT_CSV)
 
 
 def plan_open(paths: list[str | os.PathLike]) -> OpenPlan:
@@ -42,7 +51,7 @@ def plan_open(paths: list[str | os.PathLike]) -> OpenPlan:
     audits: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir() and is_demo_workspace(p):
+        if _is_dir(p) and is_demo_workspace(p):
             for f in demo_view_files(p):
                 (audits if is_audit_folder(f) else files).append(f)
         elif is_audit_folder(p):
