@@ -6,31 +6,14 @@ Errors a user can cause are :class:`core.errors.EvidentError`; they print as one
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
 
-from core import __version__
-from core.commands import discover
+from core.commands import build_parser
 from core.errors import EvidentError, as_evident_error
 
-__all__ = ["main", "build_parser"]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with one sub-parser per discovered command."""
-    parser = argparse.ArgumentParser(
-        prog="evident",
-        description="Evident: review the evidence behind MIL predictions on whole-slide images.",
-    )
-    parser.add_argument("--version", action="version", version=f"evident {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in discover():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
-        mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
-    return parser
+__all__ = ["main", "build_parser"]  # build_parser: core.commands (the demo drives it too)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 NAME = "demo"
 HELP = "build a demo cohort from real skin tissue, train, recover and explain evidence, then open the viewer"
@@ -14,8 +13,7 @@ DESCRIPTION = (
     "encoder; cross-validate gated ABMIL with and without GCE; recover GCE subsets; compute "
     "explanations and the audit; print accuracy, C-D gap and evidence precision against the truth; "
     "then open the viewer on a positive slide (unless --no-gui). Every stage is skipped when its "
-    "outputs exist and its inputs did not change. Exit status 1 when a stage could not run because "
-    "a part it needs does not exist yet."
+    "outputs exist and its inputs did not change."
 )
 
 
@@ -30,18 +28,16 @@ def run(args: argparse.Namespace) -> int:
     from core.demo.pipeline import run_demo  # local: evident --help loads this module; numpy only when run
     from core.demo.summary import format_summary  # local: evident --help loads this module; numpy only when run
 
-    result = run_demo(args.workspace, rebuild=args.rebuild, echo=lambda s: print(s, flush=True))
+    from core.commands import build_parser
+    from core.demo.stages import command_runner  # local: evident --help loads this module
+
+    result = run_demo(command_runner(build_parser), args.workspace, rebuild=args.rebuild,
+                      echo=lambda s: print(s, flush=True))
     print()
     print("\n".join(format_summary(result.summary)))
-    incomplete = bool(result.missing)
-    if incomplete:
-        print(f"error: the demo is incomplete: stage(s) {', '.join(result.missing)} could not run (see above)",
-              file=sys.stderr)
     if args.no_gui:
-        return 1 if incomplete else 0
+        return 0
 
     application = importlib.import_module("app.application")
-    # a complete demo ends the process right after the window closes (as `evident view`); an
-    # incomplete one returns so that its exit status can say so
-    status = int(application.run([str(p) for p in result.view_files], exit_process=not incomplete))
-    return 1 if incomplete else status
+    # the process ends right after the window closes (as `evident view`: no slow interpreter shutdown)
+    return int(application.run([str(p) for p in result.view_files], exit_process=True))

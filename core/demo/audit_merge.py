@@ -18,14 +18,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.atomic import atomic_write_json, atomic_write_text, ensure_writable_dir
+from core.demo.stages import CommandRunner
 from core.data.manifest import read_manifest, write_manifest
-from core.demo.stages import run_command
 
 __all__ = ["audit_by_fold"]
 
 
-def audit_by_fold(ws: Path, cohort, feat_dir: Path, models: dict[str, Path], methods: list[str],
-                  log: Path) -> str:
+def audit_by_fold(run_command: CommandRunner, ws: Path, cohort, feat_dir: Path, models: dict[str, Path],
+                  methods: list[str], log: Path) -> str:
     """Audit every fold and merge; returns a short note. ``models``: slide id -> checkpoint."""
     out = ensure_writable_dir(ws / "audit")
     man = read_manifest(cohort.manifest)

@@ -28,7 +28,7 @@ from core.atomic import ensure_writable_dir
 from core.demo.audit_merge import audit_by_fold
 from core.demo.cohort import CohortConfig, build_cohort
 from core.demo.opening import demo_view_files, oof_models
-from core.demo.stages import StageRunner, run_command
+from core.demo.stages import CommandRunner, StageRunner
 from core.demo.summary import summarise_demo
 
 __all__ = ["DemoConfig", "DemoRun", "default_workspace", "run_demo"]
@@ -61,10 +61,6 @@ class DemoRun:
     summary: dict
     view_files: list[Path]
 
-    @property
-    def missing(self) -> list[str]:
-        return [n for n, r in self.stages.items() if r.status in ("missing", "blocked")]
-
 
 def default_workspace() -> Path:
     """``~/.cache/evident/demo``."""
@@ -89,9 +85,12 @@ def _by_model(slides: dict[str, Path], models: dict[str, Path]) -> dict[Path, li
     return groups
 
 
-def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = DemoConfig(), *,
-             rebuild: bool = False, echo=print) -> DemoRun:
+def run_demo(run_command: CommandRunner, workspace: str | os.PathLike | None = None,
+             config: DemoConfig = DemoConfig(), *, rebuild: bool = False, echo=print) -> DemoRun:
     """Run (or reuse) every stage of the demo in ``workspace`` (default :func:`default_workspace`).
+
+    ``run_command`` runs an ``evident`` sub-command in process (:func:`core.demo.stages.command_runner`
+    over :func:`core.commands.build_parser`; the ``evident demo`` command passes it).
 
     Raises
     ------
@@ -113,7 +112,7 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
                      *[cohort.slide_path(i) for i in ids]], runner.log("extract"))
 
     runner.run("extract", "patch features (built-in stain/texture encoder)", extract, params={}, deps=["cohort"],
-               outputs=lambda: len(_features(ws, ids)) == len(ids), needs=("extract", ("--encoder",)))
+               outputs=lambda: len(_features(ws, ids)) == len(ids))
     feats = _features(ws, ids)
     feat_dir = next(iter(feats.values())).parent if feats else ws / "features"
 
@@ -126,11 +125,11 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
     tparams = {k: v for k, v in asdict(config).items() if k != "cohort"}
     runner.run("train", "gated ABMIL, k-fold cross-validation", lambda: run_command(
         train_args(ws / "models" / "abmil"), runner.log("train")), params=tparams, deps=["extract"],
-        outputs=lambda: (ws / "models" / "abmil" / "results.json").exists(), needs=("train", ()))
+        outputs=lambda: (ws / "models" / "abmil" / "results.json").exists())
     runner.run("train_gce", "gated ABMIL + GCE, k-fold cross-validation", lambda: run_command(
         [*train_args(ws / "models" / "gce"), "--gce", "--anchors", f"prototypes:{config.anchors}"],
         runner.log("train_gce")), params=tparams, deps=["extract"],
-        outputs=lambda: (ws / "models" / "gce" / "results.json").exists(), needs=("train", ("--gce", "--anchors")))
+        outputs=lambda: (ws / "models" / "gce" / "results.json").exists())
 
     ev_dir = ws / "evidence"
 
@@ -143,7 +142,7 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
         return all((ev_dir / f"{i}.evidence.h5").exists() for i in ids)
 
     runner.run("recover", "GCE evidence subsets (threshold + repair)", recover, deps=["train_gce"],
-               outputs=evidence_complete, needs=("recover", ()))
+               outputs=evidence_complete)
     gce_ok = runner.results["recover"].ok
     explain_model = "gce" if gce_ok else "abmil"
 
@@ -156,16 +155,15 @@ def run_demo(workspace: str | os.PathLike | None = None, config: DemoConfig = De
 
     runner.run("explain", "explanations into the evidence files", explain,
                params={"model": explain_model}, deps=["train"] + (["recover"] if gce_ok else []),
-               outputs=evidence_complete, needs=("explain", ("--methods",)))
+               outputs=evidence_complete)
 
     def audit():
-        return audit_by_fold(ws, cohort, feat_dir, _oof_models(ws / "models" / explain_model),
+        return audit_by_fold(run_command, ws, cohort, feat_dir, _oof_models(ws / "models" / explain_model),
                              list(_EXPLAIN_METHODS), runner.log("audit"))
 
     runner.run("audit", "failure audit (per fold, merged for the cohort browser)", audit,
                params={"model": explain_model, "columns": "annotations_path,checkpoint_path"}, deps=["explain"],
-               outputs=lambda: (ws / "audit" / "per_slide.csv").exists(),
-               needs=("audit", ("--manifest", "--features", "--model", "--out", "--methods")))
+               outputs=lambda: (ws / "audit" / "per_slide.csv").exists())
 
     summary = summarise_demo(ws, cohort, runner.results)
     echo("[summary] done")

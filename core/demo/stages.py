@@ -3,9 +3,8 @@
 A stage's fingerprint is the sha256 of its name, its parameters and the fingerprints of the stages
 it depends on; it is stored in ``WS/.stages/<name>.json`` when the stage finishes. A stage is skipped
 when its stored fingerprint matches and its outputs exist. Subcommands are called as Python
-functions (``args._run(args)`` of :func:`core.cli.build_parser`), never as subprocesses; their
-standard output goes to ``WS/logs/<stage>.log``. A stage whose subcommand (or a flag it needs) does
-not exist yet is reported as *missing* with the reason, never faked.
+functions through a :data:`CommandRunner` (``args._run(args)`` of the parser the ``evident demo``
+command hands over), never as subprocesses; their standard output goes to ``WS/logs/<stage>.log``.
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ from pathlib import Path
 
 from core import __version__
 from core.atomic import atomic_write_json, ensure_writable_dir
-from core.cli import build_parser
 
-__all__ = ["StageResult", "StageRunner", "command_available", "run_command"]
+__all__ = ["CommandRunner", "StageResult", "StageRunner", "command_runner"]
 
 
 @dataclass
@@ -36,10 +34,9 @@ class StageResult:
     name
         Stage name.
     status
-        ``"done"`` (ran now), ``"cached"`` (outputs reused), ``"missing"`` (a part it needs does not
-        exist yet), ``"blocked"`` (a stage it depends on did not run) or ``"skipped"`` (not asked for).
+        ``"done"`` (ran now) or ``"cached"`` (outputs reused).
     detail
-        Why (for missing/blocked/skipped), or a short note.
+        A short note.
     fingerprint
         The stage's fingerprint (empty unless done or cached).
     seconds
@@ -52,43 +49,30 @@ class StageResult:
     fingerprint: str = ""
     seconds: float = 0.0
 
-    @property
-    def ok(self) -> bool:
-        return self.status in ("done", "cached")
 
 
-def _subparser(command: str):
-
-    parser = build_parser()
-    for action in parser._actions:  # argparse keeps sub-parsers here; there is no public accessor
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices.get(command)
-    return None
+#: Runs ``evident ARGV`` in this process: ``run_command(argv, log=None) -> exit status``.
+CommandRunner = Callable[[Sequence[object], "Path | None"], int]
 
 
-def command_available(command: str, flags: Sequence[str] = ()) -> str:
-    """``""`` when ``evident COMMAND`` exists with every flag in ``flags``, else why not (one line)."""
-    sub = _subparser(command)
-    if sub is None:
-        return f"there is no `evident {command}` command yet"
-    lacking = [f for f in flags if f not in sub._option_string_actions]
-    if lacking:
-        return f"`evident {command}` has no {', '.join(lacking)} option yet"
-    return ""
+def command_runner(build_parser: Callable[[], argparse.ArgumentParser]) -> CommandRunner:
+    """A :data:`CommandRunner` over the ``evident`` parser ``build_parser`` builds (given by the
+    ``evident demo`` command, :func:`core.commands.build_parser`: the demo sits below the commands).
 
-
-def run_command(argv: Sequence[str], log: Path | None = None) -> int:
-    """Run ``evident ARGV`` in this process; its stdout is appended to ``log`` when given.
-
-    ``EvidentError`` propagates (the demo's CLI prints it as one line). Returns the exit status.
+    The runner parses ``argv`` and calls the sub-command's ``run`` in this process; its stdout is
+    appended to ``log`` when given. ``EvidentError`` propagates (the demo's CLI prints it as one line).
     """
-    args = build_parser().parse_args([str(a) for a in argv])
-    if log is None:
-        return int(args._run(args) or 0)
-    ensure_writable_dir(log.parent)
-    with open(log, "a", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
-        print(f"$ evident {' '.join(str(a) for a in argv)}", flush=True)
-        return int(args._run(args) or 0)
+
+    def run_command(argv: Sequence[object], log: Path | None = None) -> int:
+        args = build_parser().parse_args([str(a) for a in argv])
+        if log is None:
+            return int(args._run(args) or 0)
+        ensure_writable_dir(log.parent)
+        with open(log, "a", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
+            print(f"$ evident {' '.join(str(a) for a in argv)}", flush=True)
+            return int(args._run(args) or 0)
+
+    return run_command
 
 
 @dataclass
@@ -124,33 +108,27 @@ class StageRunner:
         self.echo(f"[{res.name}] {res.status}{extra}{': ' + res.detail if res.detail else ''}")
 
     def run(self, name: str, title: str, fn: Callable[[], object], *, params: dict | None = None,
-            deps: Sequence[str] = (), outputs: Callable[[], bool] = lambda: True,
-            needs: tuple[str, Sequence[str]] | None = None) -> StageResult:
-        """Run stage ``name`` unless cached; ``needs = (command, flags)`` it requires.
+            deps: Sequence[str] = (), outputs: Callable[[], bool] = lambda: True) -> StageResult:
+        """Run stage ``name`` unless cached (``deps``: earlier stages whose fingerprints it includes).
 
-        ``fn`` does the work; it may return a short note shown after the stage line.
+        ``fn`` does the work; it may return a short note shown after the stage line. An exception
+        from ``fn`` propagates and records nothing (the stage runs again next time).
         """
-        blocked = [d for d in deps if not self.results.get(d, StageResult(d, "missing")).ok]
-        if blocked:
-            res = StageResult(name, "blocked", f"needs stage(s) {', '.join(blocked)}")
-        elif needs is not None and (why := command_available(needs[0], needs[1])):
-            res = StageResult(name, "missing", why)
+        fp = self.fingerprint(name, params or {}, deps)
+        rec = self._record(name)
+        try:
+            cached = json.loads(rec.read_text(encoding="utf-8")).get("fingerprint") == fp
+        except (OSError, ValueError, AttributeError):
+            cached = False
+        if cached and not self.rebuild and outputs():
+            res = StageResult(name, "cached", "outputs up to date", fp)
         else:
-            fp = self.fingerprint(name, params or {}, deps)
-            rec = self._record(name)
-            try:
-                cached = json.loads(rec.read_text(encoding="utf-8")).get("fingerprint") == fp
-            except (OSError, ValueError, AttributeError):
-                cached = False
-            if cached and not self.rebuild and outputs():
-                res = StageResult(name, "cached", "outputs up to date", fp)
-            else:
-                rec.unlink(missing_ok=True)
-                self.echo(f"[{name}] {title} ...")
-                t0 = time.perf_counter()
-                note = fn()
-                res = StageResult(name, "done", str(note or ""), fp, time.perf_counter() - t0)
-                atomic_write_json(rec, {"fingerprint": fp, "seconds": round(res.seconds, 2)})
+            rec.unlink(missing_ok=True)
+            self.echo(f"[{name}] {title} ...")
+            t0 = time.perf_counter()
+            note = fn()
+            res = StageResult(name, "done", str(note or ""), fp, time.perf_counter() - t0)
+            atomic_write_json(rec, {"fingerprint": fp, "seconds": round(res.seconds, 2)})
         self.results[name] = res
         self._echo(res)
         return res

@@ -23,7 +23,7 @@ caller or recorded in the cohort JSON under ``manifest`` / ``features`` / ``evid
 The cohort JSON (``cohort.json``, else the first ``*.json``) may record ``model`` (a dict with
 ``digest`` and/or ``version``, or a string); :func:`model_mismatch` compares it with the model the
 user has open and words the difference. Slides whose files do not exist are listed in
-:attr:`Cohort.missing`; the rest loads.
+:attr:`CohortTable.missing`; the rest loads.
 """
 
 from __future__ import annotations
@@ -317,7 +317,7 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
 
     Runs the audit's per-slide diagnostics (:func:`core.diagnostics.audit.audit_slide`: curves of
     ``methods``, S/N/R, failure flags; minimal subsets skipped) slide by slide. Slides whose feature
-    file is missing are listed in :attr:`Cohort.missing`; the rest loads. ``progress(done, total,
+    file is missing are listed in :attr:`CohortTable.missing`; the rest loads. ``progress(done, total,
     slide_id)`` is called after each slide; ``cancel`` (a ``threading.Event``) stops between slides
     with :class:`core.review.intervene.Cancelled`. Classification models only (survival needs the
     cohort's risk scale first: use ``evident audit``).

@@ -6,9 +6,12 @@ model of the fold that held it out, load the audit into the cohort browser, and 
 from __future__ import annotations
 
 import pytest
-from .review_input import click, painted_spread
 
+from core.commands import build_parser
 from core.demo.opening import demo_view_files
+from core.demo.stages import command_runner
+
+from .review_input import click, painted_spread
 
 
 def _problems(session):
@@ -55,7 +58,7 @@ def test_real_demo_opens_without_warnings(review_window, cmu_slide, qtbot, tmp_p
 
     small = DemoConfig(cohort=CohortConfig(n_slides=8, grid=(8, 8), seed=1), folds=2, epochs=10, hidden=32,
                        attn_hidden=16)
-    run = run_demo(tmp_path / "ws", small, echo=lambda _s: None)
+    run = run_demo(command_runner(build_parser), tmp_path / "ws", small, echo=lambda _s: None)
     review_window.open_paths(run.view_files)
     s = review_window.session
     assert _problems(s) == []

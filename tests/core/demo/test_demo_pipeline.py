@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.commands import build_parser
 from core.demo.cohort import CohortConfig
 from core.demo.pipeline import DemoConfig, run_demo
+from core.demo.stages import command_runner
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +17,7 @@ SMALL = DemoConfig(cohort=CohortConfig(n_slides=8, grid=(8, 8), seed=1), folds=2
 
 def test_demo_pipeline_runs_then_is_cached(cmu_slide, tmp_path):
     lines: list[str] = []
-    first = run_demo(tmp_path / "ws", SMALL, echo=lines.append)
+    first = run_demo(command_runner(build_parser), tmp_path / "ws", SMALL, echo=lines.append)
     assert first.stages["cohort"].status == "done"
     for name in ("extract", "train", "train_gce", "recover", "explain", "audit"):
         assert first.stages[name].status == "done", (name, first.stages[name])
@@ -30,7 +32,7 @@ def test_demo_pipeline_runs_then_is_cached(cmu_slide, tmp_path):
     assert ev["r_precision"]["attention"] > 0.5
     assert (tmp_path / "ws" / "summary.json").exists()
     assert first.view_files[0].suffix == ".tiff" and first.view_files[0].exists()
-    again = run_demo(tmp_path / "ws", SMALL, echo=lines.append)
+    again = run_demo(command_runner(build_parser), tmp_path / "ws", SMALL, echo=lines.append)
     for name in ("cohort", "extract", "train", "train_gce", "recover", "explain", "audit"):
         assert again.stages[name].status == "cached", name
     assert again.summary["evidence"] == ev
