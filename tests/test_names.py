@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Shared on purpose: each sub-command and benchmark module defines them (core.commands / core.bench discover).
 PLUGIN_INTERFACE = {"add_arguments", "run", "discover", "main"}
 #: Known duplicates still to remove (issue 16): name -> the modules that define it.
-TO_DO = {"colorbar_ends": {"core/review/layer_render.py", "app/compare/pane.py"}}
+TO_DO: dict[str, set[str]] = {}
 
 
 def top_level_names(root: Path) -> dict[str, set[str]]:

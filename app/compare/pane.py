@@ -15,27 +15,10 @@ from app.compare.swipe import SwipeController
 from app.viewer.overlay_layer import OverlayStack
 from app.viewer.slide_view import SlideView
 
-__all__ = ["ComparePane", "colorbar_ends"]
+__all__ = ["ComparePane"]
 
 
-def colorbar_ends(layer) -> tuple[str, str]:
-    """The colorbar's end labels of a scalar layer under its normalisation."""
-    import numpy as np
-
-    s, v = layer.settings, np.asarray(layer.values, dtype=np.float64)
-    if s.norm == "rank":
-        return "lowest", "highest"
-    if s.norm == "manual":
-        return f"{s.vmin:+.3g}", f"{s.vmax:+.3g}"
-    finite = v[np.isfinite(v)]
-    if finite.size == 0:
-        return "", ""
-    if s.norm == "centered":
-        m = float(np.abs(finite).max())
-        return f"{-m:.3g}", f"{m:.3g}"
-    lo, hi = (s.lo_pct, s.hi_pct) if s.norm == "percentile" else (0.0, 100.0)
-    a, b = np.percentile(finite, [lo, hi])
-    return f"{a:.3g}", f"{b:.3g}"
+from core.review.layer_render import colorbar_ends
 
 
 class ComparePane(QWidget):
@@ -110,7 +93,7 @@ class ComparePane(QWidget):
             from core.review.normalise import colormap_lut
 
             self.view.colorbar.set_layer(colormap_lut(layer.settings.colormap), f"{layer.name} — {layer.units}",
-                                         layer.settings.describe(), colorbar_ends(layer))
+                                         layer.settings.describe(), colorbar_ends(layer.values, layer))
         other = self._layer(self.swipe_layer)
         self.swipe_overlays.sync((other.with_settings(visible=True),) if other is not None and self.swipe else (), grid)
         if self.swipe is not None and other is not None:

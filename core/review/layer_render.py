@@ -47,8 +47,9 @@ def colorbar_ends(values: np.ndarray, layer: Layer) -> tuple[str, str]:
     if s.norm == "centered":
         m = float(np.abs(finite).max()) if finite.size else 0.0
         return f"{-m:.3g}", f"{m:.3g}"
-    if s.norm == "manual":
-        return f"{s.vmin:.3g}", f"{s.vmax:.3g}"
+    if s.norm == "manual":  # a signed range (a difference map) shows its signs: -1 ... +1
+        fmt = "+.3g" if s.vmin < 0 < s.vmax else ".3g"
+        return f"{s.vmin:{fmt}}", f"{s.vmax:{fmt}}"
     if not finite.size:
         return "", ""
     lo, hi = (s.lo_pct, s.hi_pct) if s.norm == "percentile" else (0, 100)
