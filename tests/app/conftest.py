@@ -8,29 +8,38 @@ import pytest
 @pytest.fixture(scope="session")
 def demo_project(cmu_slide, tmp_path_factory):
     """A project folder: slides/<cmu>.svs (link), features/, evidence/, annotations/."""
-    from core.review.demo import write_demo_project
+    from testkit.review import demo_project_on
 
-    root = tmp_path_factory.mktemp("viewer_project")
-    paths = write_demo_project(cmu_slide, root)
-    (root / "slides").mkdir()
-    paths["slide"] = root / "slides" / cmu_slide.name
-    paths["slide"].symlink_to(cmu_slide)
-    paths["root"] = root
-    return paths
+    return demo_project_on(cmu_slide, tmp_path_factory.mktemp("viewer_project"))
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    """A main window with its own settings file (never the user's)."""
+def _window(qtbot, tmp_path, *, review: bool, size: tuple[int, int]):
+    """A main window built as ``evident view`` builds it, with its own settings file (never the user's)."""
     from PySide6.QtCore import QSettings
 
     from app.window_builder import build_main_window
 
     w = build_main_window(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-                          tile_workers=2, review=False)
-    w.resize(1200, 800)
+                          tile_workers=2, review=review)
+    w.resize(*size)
     qtbot.addWidget(w)
     w.show()
+    return w
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """A main window without the Review menu's features (lighter), 1200 x 800."""
+    w = _window(qtbot, tmp_path, review=False, size=(1200, 800))
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def review_window(qtbot, tmp_path):
+    """The main window as ``evident view`` builds it (Review menu, cohort browser), 1366 x 768."""
+    w = _window(qtbot, tmp_path, review=True, size=(1366, 768))
+    qtbot.waitExposed(w)
     yield w
     w.close()
 

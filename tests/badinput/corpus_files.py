@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_base import (  # noqa: F401 - shared builders
+from corpus_base import (
     LONG,
-    CASES,
     Fixtures,
     Run,
     case,
@@ -28,14 +27,8 @@ from corpus_base import (  # noqa: F401 - shared builders
     _hostile_pickle,
     _h5_huge_coords,
     _h5_attrs,
-    _audit,
-    _rows,
-    _csv,
-    _col,
-    _setcell,
     _explain,
     _info,
-    _text,
 )
 
 for _n in (0, 8, 64, 200, 1000, 4096, 16384, 65536, 200_000, 600_000):

@@ -9,31 +9,21 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_base import (  # noqa: F401 - shared builders
+from corpus_base import (
     LONG,
-    CASES,
     Fixtures,
     Run,
     case,
     _copy,
     huge_bag,
-    huge_tiff,
     _h5,
-    _bag_arrays,
-    _set,
     _write,
     _mkdir,
-    _torch_save,
-    _hostile_pickle,
-    _h5_huge_coords,
-    _h5_attrs,
     _audit,
     _rows,
     _csv,
     _col,
     _setcell,
-    _explain,
-    _info,
     _text,
 )
 

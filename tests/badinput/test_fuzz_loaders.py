@@ -109,14 +109,20 @@ def _write_h5(path: Path, spec, root_attrs=None):
                 target.attrs[k] = str(v).replace("\x00", "?")
 
 
+def _h5_outcome(spec, reader):
+    """``reader`` on an HDF5 file written from ``spec``: a valid object, or ``None`` after an
+    EvidentError naming the file."""
+    p = _tmp(".h5")
+    _write_h5(p, spec)
+    return _expect_valid_or_named(reader, p)
+
+
 # ---------------------------------------------------------------- HDF5 feature bags
 @both(h5_datasets(["features", "coords", "extra"]), "hdf5_bags")
 def _bags(spec):
     from core.data.bags import read_bag
 
-    p = _tmp(".h5")
-    _write_h5(p, spec)
-    bag = _expect_valid_or_named(read_bag, p)
+    bag = _h5_outcome(spec, read_bag)
     if bag is not None:
         assert bag.features.ndim == 2 and bag.coords.shape == (bag.features.shape[0], 2)
         assert np.isfinite(bag.features).all() and bag.features.shape[0] > 0
@@ -310,9 +316,7 @@ test_fuzz_checkpoint_configs, test_fuzz_checkpoint_configs_long = _checkpoints
 def _anchors_h5(spec):
     from core.data.anchors import read_anchor_bank
 
-    p = _tmp(".h5")
-    _write_h5(p, spec)
-    bank = _expect_valid_or_named(read_anchor_bank, p)
+    bank = _h5_outcome(spec, read_anchor_bank)
     if bank is not None:
         assert bank.embeddings.ndim == 2 and np.isfinite(bank.embeddings).all()
 

@@ -12,18 +12,8 @@ from core.data.annotations import read_geojson
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    """The window as ``evident view`` builds it (with the review features), own settings file."""
-    from PySide6.QtCore import QSettings
-
-    from app.window_builder import build_main_window
-
-    w = build_main_window(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
-    w.resize(1200, 800)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
+def window(review_window):
+    return review_window
 
 
 @pytest.fixture

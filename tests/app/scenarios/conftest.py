@@ -87,21 +87,6 @@ def demo_workspace(demo_project, demo_checkpoint, tmp_path_factory):
     return ws
 
 
-@pytest.fixture
-def review_window(qtbot, tmp_path):
-    """The main window as ``evident view`` builds it: with the review features (Review menu, cohort browser)."""
-    from PySide6.QtCore import QSettings
-
-    from app.window_builder import build_main_window
-
-    w = build_main_window(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), tile_workers=2)
-    w.resize(1366, 768)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
 @pytest.fixture(scope="session")
 def pyramid_slide(cmu_slide, tmp_path_factory):
     """A 4096 x 4096 JPEG-tiled pyramidal TIFF (5 levels, downsamples 1-16, 0.499 µm/px, 20x) built

@@ -17,12 +17,18 @@ def _intervene(panel, qtbot, button):
         click(button)
 
 
-def test_undo_all_clears_the_result(review_window, gce_project, demo_checkpoint, qtbot):
-    drop(review_window, [gce_project["root"], demo_checkpoint])
-    s, panel = review_window.session, review_window.interventions
+def _keep_then_remove(window, project, checkpoint, qtbot):
+    """Drop the project and its model, select the GCE subset, Keep only, then Remove (real clicks)."""
+    drop(window, [project["root"], checkpoint])
+    s, panel = window.session, window.interventions
     click(panel.gce)
     _intervene(panel, qtbot, panel.keep)
     _intervene(panel, qtbot, panel.remove)
+    return s, panel
+
+
+def test_undo_all_clears_the_result(review_window, gce_project, demo_checkpoint, qtbot):
+    s, panel = _keep_then_remove(review_window, gce_project, demo_checkpoint, qtbot)
     assert "removed" in panel.result_label.text() and _bars(panel) == 2
     click(panel.undo)
     click(panel.undo)
@@ -31,11 +37,7 @@ def test_undo_all_clears_the_result(review_window, gce_project, demo_checkpoint,
 
 
 def test_undo_one_shows_the_remaining_result(review_window, gce_project, demo_checkpoint, qtbot):
-    drop(review_window, [gce_project["root"], demo_checkpoint])
-    s, panel = review_window.session, review_window.interventions
-    click(panel.gce)
-    _intervene(panel, qtbot, panel.keep)
-    _intervene(panel, qtbot, panel.remove)
+    s, panel = _keep_then_remove(review_window, gce_project, demo_checkpoint, qtbot)
     assert panel.result_label.text().startswith("#2 removed")
     click(panel.undo)
     assert len(s.history) == 1 and s.history[0].action == "keep"
@@ -58,11 +60,7 @@ def test_restored_session_shows_its_last_result(review_window, gce_project, demo
                                                 monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    drop(review_window, [gce_project["root"], demo_checkpoint])
-    s, panel = review_window.session, review_window.interventions
-    click(panel.gce)
-    _intervene(panel, qtbot, panel.keep)
-    _intervene(panel, qtbot, panel.remove)
+    s, panel = _keep_then_remove(review_window, gce_project, demo_checkpoint, qtbot)
     saved_text, saved = panel.result_label.text(), [r.summary() for r in s.history]
     path = tmp_path / "review.evident.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))

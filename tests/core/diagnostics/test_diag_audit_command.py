@@ -7,22 +7,15 @@ import json
 
 import pytest
 
-from testkit.explain import abmil, gce
+from testkit.audit import digit_cohort
 
 from core.cli import main
-from core.data.digits import make_digit_bags, write_digit_bags
 from core.diagnostics.report import REPORT_FILES
-from core.models.checkpoint import save_checkpoint
 
 
 @pytest.fixture
 def cohort(tmp_path):
-    bags = make_digit_bags(6, seed=0, min_size=12, max_size=20)
-    manifest = write_digit_bags(tmp_path / "digits", bags)
-    model = gce(abmil(d=64, c=2, hidden=8))
-    ckpt = tmp_path / "m.pt"
-    save_checkpoint(ckpt, model, {**model.to_config(), "task": "classification", "classes": ["0", "1"]})
-    return manifest, ckpt, tmp_path
+    return digit_cohort(tmp_path, ("0", "1"))
 
 
 def _args(manifest, ckpt, out, *extra):

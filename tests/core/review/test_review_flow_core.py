@@ -7,20 +7,16 @@ import shutil
 
 import numpy as np
 import pytest
+from testkit.review import demo_project_on
 
-from core.review.demo import write_demo_project
 from core.review.layers import gce_subset_layer, scalar_layer, subset_layer
 from core.review.session import InterventionRecord, ReviewSession
 
 
 @pytest.fixture(scope="module")
 def project(cmu_slide, tmp_path_factory):
-    root = tmp_path_factory.mktemp("flow_proj")
-    paths = write_demo_project(cmu_slide, root)
-    (root / "slides").mkdir()
-    paths["slide"] = root / "slides" / cmu_slide.name
-    paths["slide"].symlink_to(cmu_slide)
-    return root, paths
+    paths = demo_project_on(cmu_slide, tmp_path_factory.mktemp("flow_proj"))
+    return paths["root"], paths
 
 
 def test_gce_subset_is_chosen_by_name_not_order():
