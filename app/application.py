@@ -14,6 +14,7 @@ the command did not return; the window's ``closeEvent`` had already stopped ever
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -131,8 +132,6 @@ def exit_now(status: int, *settings) -> None:
         s.sync()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(status)

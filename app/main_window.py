@@ -20,8 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
-from app.jobs import BackgroundCall
-from app.jobs import InferenceThread
+from app.jobs import BackgroundCall, InferenceThread
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel
 from app.panels.layers import LayersPanel

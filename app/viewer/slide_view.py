@@ -239,10 +239,10 @@ class SlideView(QWidget):
         self.camera.set(((x0 + x1) / 2.0, (y0 + y1) / 2.0), self.scale(), source=self)
 
     def _range_changed(self, *_args) -> None:
-        if not self.view_box.resizing:  # a user navigation (wheel, drag) or the camera being shown
-            if not self._fitting:
-                self._fitted = False
-                self._write_camera()  # no-op when the range shows the camera already
+        # a user navigation (wheel, drag) or the camera being shown; not a resize, not a fit
+        if not self.view_box.resizing and not self._fitting:
+            self._fitted = False
+            self._write_camera()  # no-op when the range shows the camera already
         self._timer.start()
 
     def _camera_changed(self, source) -> None:

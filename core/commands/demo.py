@@ -25,11 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.demo.pipeline import run_demo  # local: evident --help loads this module; numpy only when run
-    from core.demo.summary import format_summary  # local: evident --help loads this module; numpy only when run
-
     from core.commands import build_parser
+    from core.demo.pipeline import run_demo  # local: evident --help loads this module; numpy only when run
     from core.demo.stages import command_runner  # local: evident --help loads this module
+    from core.demo.summary import format_summary  # local: evident --help loads this module; numpy only when run
 
     result = run_demo(command_runner(build_parser), args.workspace, rebuild=args.rebuild,
                       echo=lambda s: print(s, flush=True))

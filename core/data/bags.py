@@ -136,11 +136,10 @@ def write_bag(path: str | os.PathLike, bag: FeatureBag, layout: str = "trident")
                 attrs.update(patch_size=int(bag.patch_size_level0), patch_level=0, downsample=[1.0, 1.0])
     elif bag.patch_size_level0 is not None:
         attrs["patch_size_level0"] = int(bag.patch_size_level0)
-    with atomic_path(p) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("features", data=np.ascontiguousarray(bag.features, dtype=np.float32))
-            dset = f.create_dataset("coords", data=coords)
-            write_attrs(dset, attrs)
+    with atomic_path(p) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("features", data=np.ascontiguousarray(bag.features, dtype=np.float32))
+        dset = f.create_dataset("coords", data=coords)
+        write_attrs(dset, attrs)
 
 
 def _read_h5(p: Path, coords_path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.atomic import atomic_write_json, atomic_write_text, ensure_writable_dir
-from core.demo.stages import CommandRunner
 from core.data.manifest import read_manifest, write_manifest
+from core.demo.stages import CommandRunner
 
 __all__ = ["audit_by_fold"]
 

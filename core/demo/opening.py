@@ -9,6 +9,7 @@ Workspace layout: :mod:`core.demo.pipeline`; the cohort files: :mod:`core.demo.c
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -64,9 +65,7 @@ def demo_view_files(workspace: str | os.PathLike, slide_id: str | None = None,
     feats = sorted((ws / "features").glob(f"*/{sid}.h5"))
     files: list[Path | None] = [ws / "cohort" / "slides" / f"{sid}.tiff", feats[0] if feats else None,
                                 ws / "evidence" / f"{sid}.evidence.h5", ws / "cohort" / "annotations" / f"{sid}.geojson"]
-    try:
+    with contextlib.suppress(OSError):
         files.append(oof_models(ws / "models" / model_name).get(sid))
-    except OSError:
-        pass
     files.append(ws / "audit")
     return [Path(f) for f in files if f is not None and Path(f).exists()]

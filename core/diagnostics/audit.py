@@ -23,13 +23,13 @@ from core.diagnostics.evidence_search import SearchConfig, search_subset
 from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.failures import FailureThresholds, classify_failures, count_failures
 from core.diagnostics.interventions import InterventionEngine
-from core.diagnostics.search_evaluators import make_evaluator
 from core.diagnostics.localisation_audit import slide_localisation, summarise_localisation
 from core.diagnostics.minimal_subsets import (
     POLICIES,
     minimal_subsets,
     summarise_minimal,
 )
+from core.diagnostics.search_evaluators import make_evaluator
 from core.diagnostics.snr import cohort_table, same_budget
 from core.errors import EvidentError
 from core.explain.registry import build_explainer, canonical_method

@@ -87,7 +87,7 @@ def froc(slides: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]], threshold
         cands.sort(key=lambda r: -r[0])
         hit: set = set()
         fps, sens, out = 0, [], []
-        for score, si, ids in cands:
+        for _score, si, ids in cands:
             if ids:
                 hit |= {(si, i) for i in ids}
             else:

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 
 from core.data.bag import FeatureBag
+from core.diagnostics.cohort_snr import slide_outputs
 from core.evidence.evidence_file import Evidence, Subset
 from core.models.gce import GCEModel
 from core.models.subset_rules import attention_topk, gce_evidence
-from core.diagnostics.cohort_snr import slide_outputs
 
 __all__ = ["slide_evidence"]
 

@@ -76,7 +76,7 @@ class HostConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "HostConfig":
+    def from_dict(cls, d: dict) -> HostConfig:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
         d["extra"] = tuple(sorted(dict(d.get("extra") or {}).items()))

@@ -22,9 +22,8 @@ patch tokens, padded copies folded back onto their originals, renormalised to su
 
 from __future__ import annotations
 
-import typing
-
 import math
+import typing
 
 import torch
 from torch import Tensor, nn

@@ -182,24 +182,23 @@ def build_pyramid_tiff(
     res = 1e4 / mpp  # pixels per centimeter
     sizes = pyramid_level_sizes(size, tile)
     out = Path(out_path)
-    with atomic_path(out) as tmp:
-        with tifffile.TiffWriter(tmp, bigtiff=True) as tw:
-            for lvl, (w, h) in enumerate(sizes):
-                d = 2 ** lvl
-                base = level_base(src, d)
-                tw.write(
-                    _encoded_tiles(base, (w, h), tile, int(quality)),
-                    shape=(h, w, 3),
-                    dtype=np.uint8,
-                    tile=(tile, tile),
-                    photometric="rgb",
-                    compression="jpeg",
-                    subfiletype=1 if lvl else 0,
-                    resolution=(res / d, res / d),
-                    resolutionunit="CENTIMETER",
-                    description=f"Evident synthetic pyramid from {Path(src_slide_path).name}, level {lvl}",
-                    metadata=None,
-                )
+    with atomic_path(out) as tmp, tifffile.TiffWriter(tmp, bigtiff=True) as tw:
+        for lvl, (w, h) in enumerate(sizes):
+            d = 2 ** lvl
+            base = level_base(src, d)
+            tw.write(
+                _encoded_tiles(base, (w, h), tile, int(quality)),
+                shape=(h, w, 3),
+                dtype=np.uint8,
+                tile=(tile, tile),
+                photometric="rgb",
+                compression="jpeg",
+                subfiletype=1 if lvl else 0,
+                resolution=(res / d, res / d),
+                resolutionunit="CENTIMETER",
+                description=f"Evident synthetic pyramid from {Path(src_slide_path).name}, level {lvl}",
+                metadata=None,
+            )
     return out
 
 

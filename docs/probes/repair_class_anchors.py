@@ -9,14 +9,18 @@ host alone at those k, and the host alone's top-5%. One JSON line per fold on st
 
     python docs/probes/repair_class_anchors.py SEED {exemplars|prototypes} [HOST] > probe.jsonl
 """
-import json, sys
-import numpy as np, torch
-from core.train.gce_benchmark import fold_model, load_dataset, train_fixed_epochs
-from core.models.subset_rules import attention_topk, topk_count
-from core.diagnostics.cohort_snr import slide_outputs, cohort_snr, evidence_precision_recall
+import json
+import sys
+
+import numpy as np
+import torch
+
+from core.diagnostics.cohort_snr import cohort_snr, evidence_precision_recall, slide_outputs
 from core.evidence.recovery import recover
-from core.models.registry import build_host
 from core.models.losses import task_loss
+from core.models.registry import build_host
+from core.models.subset_rules import attention_topk, topk_count
+from core.train.gce_benchmark import fold_model, load_dataset, train_fixed_epochs
 
 torch.set_num_threads(1)
 seed = int(sys.argv[1]); anchors = sys.argv[2]; hostname = sys.argv[3] if len(sys.argv) > 3 else "abmil"

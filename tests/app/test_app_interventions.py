@@ -6,12 +6,12 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-import torch
 
-from core.review.layers import ScalarLayer
 from core.review.demo import demo_model
+from core.review.layers import ScalarLayer
 
 
 def _expected_probs(features: np.ndarray) -> np.ndarray:

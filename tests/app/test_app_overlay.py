@@ -6,8 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
-from core.review.normalise import colormap_lut
 from core.review.layers import ScalarLayer
+from core.review.normalise import colormap_lut
 
 
 def _open(window, demo_project):

@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import Qt
+
 from core.review.layers import RegionLayer, ScalarLayer
 
 

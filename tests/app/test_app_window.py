@@ -151,7 +151,7 @@ def test_pyramid_level_follows_zoom_and_far_tiles_are_evicted(window, qtbot):
         assert v.tiles.current_level == 0
     x0, y0, x1, y1 = v.viewport()
     w, h = x1 - x0, y1 - y0
-    for key, item in v.tiles.items.items():  # nothing kept beyond one view from the current one
+    for _key, item in v.tiles.items.items():  # nothing kept beyond one view from the current one
         r = item.mapRectToView(item.boundingRect())
         assert r.right() >= x0 - w and r.left() <= x1 + w and r.bottom() >= y0 - h and r.top() <= y1 + h
     v.set_slide(None)

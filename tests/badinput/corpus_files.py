@@ -9,26 +9,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from corpus_base import (
     LONG,
     Fixtures,
     Run,
-    case,
+    _bag_arrays,
     _copy,
+    _explain,
+    _h5,
+    _h5_attrs,
+    _h5_huge_coords,
+    _hostile_pickle,
+    _info,
+    _mkdir,
+    _set,
+    _torch_save,
+    _write,
+    case,
     huge_bag,
     huge_tiff,
-    _h5,
-    _bag_arrays,
-    _set,
-    _write,
-    _mkdir,
-    _torch_save,
-    _hostile_pickle,
-    _h5_huge_coords,
-    _h5_attrs,
-    _explain,
-    _info,
 )
 
 for _n in (0, 8, 64, 200, 1000, 4096, 16384, 65536, 200_000, 600_000):

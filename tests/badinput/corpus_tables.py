@@ -8,24 +8,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from corpus_base import (
     LONG,
     Fixtures,
     Run,
-    case,
-    _copy,
-    huge_bag,
-    _h5,
-    _write,
-    _mkdir,
     _audit,
-    _rows,
-    _csv,
     _col,
+    _copy,
+    _csv,
+    _h5,
+    _mkdir,
+    _rows,
     _setcell,
     _text,
+    _write,
+    case,
+    huge_bag,
 )
+
 
 def _manifest_case(name: str, edit: Callable[[list[list[str]]], object], suffix: str = ".csv"):
     @case(f"manifest-{name}")

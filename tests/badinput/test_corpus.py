@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from corpus import CASES, Fixtures  # noqa: E402
 
 from core.cli import main  # noqa: E402

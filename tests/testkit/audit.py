@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testkit.explain import abmil, gce
-
 from core.data.digits import make_digit_bags, write_digit_bags
 from core.models.checkpoint import save_checkpoint
+from testkit.explain import abmil, gce
 
 
 def digit_cohort(tmp_path: Path, classes: tuple[str, str]) -> tuple[Path, Path, Path]:

@@ -6,8 +6,6 @@ a real workspace holds), and real-input helpers (clicks, keys, drops)."""
 
 from __future__ import annotations
 
-from .review_input import write_gce_evidence
-
 import csv
 import json
 import shutil
@@ -15,6 +13,8 @@ import shutil
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
+
+from .review_input import write_gce_evidence
 
 
 @pytest.fixture(scope="session")

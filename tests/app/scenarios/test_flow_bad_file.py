@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from .review_input import click, drop, painted_spread
 
 from core.evidence.evidence_file import read_evidence
+
+from .review_input import click, drop, painted_spread
 
 
 def _snapshot(window):

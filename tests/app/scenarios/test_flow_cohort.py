@@ -3,9 +3,10 @@ evidence, its fold's model and its annotations, so Keep only runs at once."""
 
 from __future__ import annotations
 
-from .review_input import click
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+
+from .review_input import click
 
 
 def _load_audit(window, folder, monkeypatch):

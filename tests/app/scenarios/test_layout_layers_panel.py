@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+
 from core.review.layers import ScalarLayer, SubsetLayer
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.data.bags import read_bag, write_bag
-from core.data.mil_csv import synthetic_grid_coords, read_mil_csv, safe_names, to_feature_bag
+from core.data.mil_csv import read_mil_csv, safe_names, synthetic_grid_coords, to_feature_bag
 from core.errors import EvidentError
 
 

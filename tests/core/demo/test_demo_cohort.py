@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.demo.cohort import DemoCohort, CohortConfig, build_cohort, read_truth
+from core.demo.cohort import CohortConfig, DemoCohort, build_cohort, read_truth
 from core.errors import EvidentError
 
 TINY = CohortConfig(n_slides=4, grid=(8, 8), seed=3)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from testkit.audit import digit_cohort
-
 from core.cli import main
+from testkit.audit import digit_cohort
 
 
 @pytest.fixture

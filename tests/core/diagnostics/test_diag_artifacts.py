@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.explain import abmil
-
 from core.cli import main
 from core.data.bag import FeatureBag
 from core.data.bags import write_bag
@@ -20,6 +18,7 @@ from core.extract.grid import grid_coords
 from core.extract.tissue import saturation
 from core.models.checkpoint import save_checkpoint
 from core.slide.reader import open_slide
+from testkit.explain import abmil
 
 PATCH = 128
 D = 8

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from testkit.audit import digit_cohort
-
 from core.cli import main
 from core.diagnostics.report import REPORT_FILES
+from testkit.audit import digit_cohort
 
 
 @pytest.fixture

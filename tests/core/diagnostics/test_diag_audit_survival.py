@@ -9,11 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from testkit.explain import abmil, gce
-
 from core.cli import main
 from core.data.digits import make_digit_bags, write_digit_bags
 from core.models.checkpoint import save_checkpoint
+from testkit.explain import abmil, gce
 
 
 @pytest.fixture(params=["abmil", "gce"])

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-
-from testkit.explain import abmil, bag, gce, mixer
 
 from core.diagnostics.cohort_snr import slide_outputs
 from core.diagnostics.interventions import InterventionEngine
 from core.diagnostics.snr import slide_snr as engine_snr
 from core.models.access import full_bag_gates
+from testkit.explain import abmil, bag, gce, mixer
 
 
 def _subset(coords: np.ndarray) -> np.ndarray:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
-from testkit.explain import abmil, bag, gce, mixer
-from testkit.search import forward_phi, known_bag, known_model
 
 from core.diagnostics.evidence_search import SearchConfig, search_subset
 from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.interventions import InterventionEngine
+from testkit.explain import abmil, bag, gce, mixer
+from testkit.search import forward_phi, known_bag, known_model
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from testkit.search import forward_phi, known_bag, known_model, known_project
-
 from core.cli import main
 from core.evidence.evidence_file import read_evidence
+from testkit.search import forward_phi, known_bag, known_model, known_project
 
 
 def test_explain_writes_evidence_sets_with_sn_numbers_and_settings(tmp_path, capsys):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
 
-from testkit.explain import abmil, bag, gce, mixer
-
 from core.diagnostics.interventions import InterventionEngine
 from core.errors import EvidentError
+from testkit.explain import abmil, bag, gce, mixer
 
 
 def _models():

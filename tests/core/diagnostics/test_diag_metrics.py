@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-
-from testkit.explain import abmil, bag, gce, mixer
 
 from core.diagnostics.cost import cost_modes
 from core.diagnostics.curves import (
@@ -26,6 +23,7 @@ from core.diagnostics.localisation import coverage_precision, dice, froc, releva
 from core.diagnostics.minimal_subsets import minimal_subsets, summarise_minimal
 from core.diagnostics.snr import cohort_table, same_budget, slide_snr
 from core.diagnostics.stability import jaccard, stability
+from testkit.explain import abmil, bag, gce, mixer
 
 
 def test_slide_snr_matches_engine_and_skips_empty_complement():

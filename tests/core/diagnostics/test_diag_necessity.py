@@ -6,12 +6,11 @@ import csv
 
 import pytest
 
-from testkit.explain import abmil
-
 from core.cli import main
 from core.data.digits import make_digit_bags, write_digit_bags
 from core.diagnostics.failures import FailureThresholds, classify_failures, necessity_applies
 from core.models.checkpoint import save_checkpoint
+from testkit.explain import abmil
 
 
 def _low_n(predicted, n_classes, which="default"):

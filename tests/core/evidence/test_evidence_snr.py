@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
 
-from testkit.gce import tiny_host
-
-from core.models.subset_rules import attention_topk, gce_evidence, random_k, select, topk_count
 from core.diagnostics.cohort_snr import (
     cohort_snr,
     concordance_index,
@@ -17,6 +13,8 @@ from core.diagnostics.cohort_snr import (
     slide_outputs,
 )
 from core.models.gce import GCEConfig, build_gce
+from core.models.subset_rules import attention_topk, gce_evidence, random_k, select, topk_count
+from testkit.gce import tiny_host
 
 
 def _bag(n=25, d=16, seed=0):

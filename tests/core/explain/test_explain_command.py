@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-
-from testkit.explain import abmil, bag, gce
 
 from core.cli import main
 from core.data.bag import FeatureBag
@@ -15,6 +12,7 @@ from core.data.bags import write_bag
 from core.evidence.evidence_file import Evidence, read_evidence, write_evidence
 from core.explain.registry import build_explainer
 from core.models.checkpoint import save_checkpoint
+from testkit.explain import abmil, bag, gce
 
 
 @pytest.fixture

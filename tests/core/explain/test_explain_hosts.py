@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-
-from testkit.explain import bag, gce
 
 from core.diagnostics.interventions import InterventionEngine
 from core.explain.lrp import LRPExplainer, lrp_mode
 from core.explain.registry import EXPLAINERS, build_explainer
 from core.models.base import HostConfig
 from core.models.registry import HOSTS, build_host
+from testkit.explain import bag, gce
+
 
 def _host(name: str, seed: int = 0):
     torch.manual_seed(seed)

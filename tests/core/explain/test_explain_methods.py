@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.explain import abmil, bag, gce, mixer
-
 from core.errors import EvidentError
 from core.explain.leave_one_out import LeaveOneOutExplainer
 from core.explain.lrp import LRPExplainer
 from core.explain.registry import EXPLAINERS, build_explainer
 from core.explain.single import SingleExplainer
+from testkit.explain import abmil, bag, gce, mixer
 
 
 @pytest.mark.parametrize("wrap", [False, True])

@@ -3,19 +3,17 @@ equal a port of xMIL's layer-wise LRP (tests/core/explain/xmil_lrp_port.py, from
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-
 import xmil_lrp_port as port
-from testkit.explain import bag, gce
 
 from core.errors import EvidentError
 from core.explain.base import BagContext
 from core.explain.lrp import LRPExplainer, lrp_mode
 from core.models.base import HostConfig
 from core.models.registry import HOSTS, build_host
+from testkit.explain import bag, gce
 
 VARIANTS = [("abmil", ()), ("clam_sb", ()), ("dsmil", ()), ("dsmil", (("average", True),)),
             ("dtfd", ()), ("dtfd", (("distill", "afs"),)),

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from testkit.gce import tiny_host
-
 from core.models.gce import ABLATIONS, GCEConfig, build_gce
 from core.models.gce_loss import budget_loss, grounding_loss
 from core.models.gce_parts import noisy_or_coverage
+from testkit.gce import tiny_host
 
 
 def _bag(n=30, d=16, seed=0):

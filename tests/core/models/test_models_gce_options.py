@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from testkit.gce import abmil_gce, random_bag
-
 from core.evidence.recovery import recover
 from core.models.gce import GCEConfig
 from core.models.gce_loss import grounding_loss
 from core.models.losses import task_loss
+from testkit.gce import abmil_gce, random_bag
 
 
 def _model(**options):

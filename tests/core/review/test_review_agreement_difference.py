@@ -7,8 +7,7 @@ import pytest
 
 from core.review.agreement import agreement, top_k
 from core.review.difference import difference, difference_layer
-from core.review.layers import scalar_layer
-from core.review.layers import ScalarLayer
+from core.review.layers import ScalarLayer, scalar_layer
 
 
 def test_agreement_hand_computed():

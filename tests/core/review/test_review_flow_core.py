@@ -7,10 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
-from testkit.review import demo_project_on
 
 from core.review.layers import gce_subset_layer, scalar_layer, subset_layer
 from core.review.session import InterventionRecord, ReviewSession
+from testkit.review import demo_project_on
 
 
 @pytest.fixture(scope="module")

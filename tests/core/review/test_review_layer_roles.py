@@ -12,8 +12,7 @@ from core.review.layer_roles import (
     map_in_focus,
     primary_map,
 )
-from core.review.layers import regions_layer, scalar_layer, subset_layer
-from core.review.layers import ScalarLayer, SubsetLayer
+from core.review.layers import ScalarLayer, SubsetLayer, regions_layer, scalar_layer, subset_layer
 
 
 def _maps(*names):

@@ -28,7 +28,7 @@ def test_factories_make_the_distinct_types_with_only_their_own_data():
     assert all(isinstance(x, Layer) for x in (s, k, r))
     assert not hasattr(s, "indices") and not hasattr(k, "values") and not hasattr(k, "geometry")
     assert k.indices.tolist() == [0, 2] and not k.indices.flags.writeable and not s.values.flags.writeable
-    assert LAYER_TYPES == {"scalar": ScalarLayer, "subset": SubsetLayer, "regions": RegionLayer}
+    assert {"scalar": ScalarLayer, "subset": SubsetLayer, "regions": RegionLayer} == LAYER_TYPES
 
 
 def test_with_settings_keeps_the_type_and_the_data():

@@ -72,7 +72,7 @@ def test_settings_validate_and_describe():
     with pytest.raises(ValueError):
         LayerSettings(norm="manual")
     assert "percentile rank" in LayerSettings().describe()
-    assert "manual range 0 to 2" == describe("manual", vmin=0, vmax=2)
+    assert describe("manual", vmin=0, vmax=2) == "manual range 0 to 2"
 
 
 def test_patch_grid_places_cells_exactly_on_patch_corners():

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from core.review.demo import write_demo_project
-from core.review.layers import scalar_layer
+from core.review.layers import ScalarLayer, scalar_layer
 from core.review.patch_readout import PatchReadout
 from core.review.session import InterventionRecord, ReviewSession
-from core.review.layers import ScalarLayer
 
 
 @pytest.fixture(scope="module")

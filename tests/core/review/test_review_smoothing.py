@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from core.extract.tissue import TissueMask
-from core.review.layers import LayerSettings
+from core.review.layers import LayerSettings, RegionLayer
 from core.review.patch_grid import patch_lattice
 from core.review.smoothing import smooth_scores
 from core.review.tissue import clip_alpha, tissue_geometry
-from core.review.layers import RegionLayer
 
 
 def _lattice(rows, cols, ps=100, holes=()):

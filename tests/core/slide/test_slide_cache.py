@@ -68,7 +68,7 @@ def test_concurrent_put_get_stays_within_budget():
     def work(tid: int) -> None:
         rng = np.random.default_rng(tid)
         try:
-            for i in range(2000):
+            for _i in range(2000):
                 key = int(rng.integers(0, 200))
                 got = c.get(key)
                 if got is None:

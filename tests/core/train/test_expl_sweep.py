@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 from shapely.geometry import box
-from testkit.train import write_cohort
 
 from core.data.annotations import Annotation, write_geojson
 from core.train.sweep import main, noisy_transform
+from testkit.train import write_cohort
 
 
 def test_noisy_transform_dilates_and_shifts() -> None:

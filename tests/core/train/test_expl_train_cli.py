@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from shapely.geometry import box
-from testkit.train import write_cohort
 
 from core.cli import main
 from core.data.annotations import Annotation, write_geojson
 from core.errors import EvidentError
 from core.train.annotation_masks import annotation_masks, infer_patch_size
 from core.train.cohort import load_cohort
+from testkit.train import write_cohort
 
 
 def _annotate(root: Path, n_bags: int = 20, skip: tuple[int, ...] = ()) -> Path:

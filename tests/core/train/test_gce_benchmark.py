@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from core.train.gce_benchmark import Bag, load_dataset, benchmark_folds, fold_mean_std
-from core.train.gce_reproduce import markdown_table
 from core.models.losses import task_loss
 from core.models.registry import build_host
+from core.train.gce_benchmark import Bag, benchmark_folds, fold_mean_std, load_dataset
+from core.train.gce_reproduce import markdown_table
 
 
 def _small_digits():

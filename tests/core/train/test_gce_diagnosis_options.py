@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.gce import abmil_gce, random_bag
-
 from core.models.gce import GCEConfig
 from core.models.gce_loss import budget_loss
 from core.models.losses import task_loss
+from testkit.gce import abmil_gce, random_bag
 
 
 def _model(**options):

@@ -10,9 +10,9 @@ import pytest
 from core.cli import main
 from core.data.anchors import AnchorBank, write_anchor_bank
 from core.data.digits import make_digit_bags, write_digit_bags
-from core.train.gce_cv import EVIDENCE_KEYS
 from core.models.checkpoint import load_checkpoint
 from core.models.gce import GCEModel
+from core.train.gce_cv import EVIDENCE_KEYS
 
 SMALL = ["--folds", "2", "--epochs", "1", "--hidden", "8", "--attn-hidden", "8", "--val-fraction", "0"]
 
