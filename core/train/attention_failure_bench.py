@@ -32,6 +32,8 @@ skipped when present (the command resumes); ``OUT/report.md`` holds the tables
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -206,6 +208,15 @@ def run_setting(s: Setting, *, n_bags: int = 60, n_folds: int = 5, epochs: int =
     return rec
 
 
+def _claim(lock: Path) -> bool:
+    """Create ``lock`` exclusively: False when another process holds it (several commands may share OUT)."""
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from core.atomic import atomic_write_json, atomic_write_text, ensure_writable_dir
     from core.train.attention_failure_report import load_records, markdown_report
@@ -218,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--bags", type=int, default=60)
+    p.add_argument("--only", nargs="+", default=None, metavar="GLOB",
+                   help="run only the settings whose name matches one of these patterns, in this order "
+                        "(names: <scenario>_<host>_<host|gce-ANCHORS-defaults|options>_s<seed>)")
     p.add_argument("--report-only", action="store_true", help="only rebuild report.md from OUT/records")
     args = p.parse_args(argv)
     out = ensure_writable_dir(args.out)
@@ -227,11 +241,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         kw = {"n_bags": 20, "n_folds": 2, "epochs": 2}
         grid = settings(args.scenarios, ["abmil"], [0])
+    if args.only:
+        grid = [s for pat in args.only for s in grid if fnmatch.fnmatchcase(s.name, pat)]
     torch.set_num_threads(1)
     for s in [] if args.report_only else grid:
         path = Path(rec_dir) / f"{s.name}.json"
-        if not path.exists():
-            atomic_write_json(path, run_setting(s, **kw))
+        if path.exists() or not _claim(path.with_suffix(".lock")):
+            continue  # done, or another process of this command runs it
+        atomic_write_json(path, run_setting(s, **kw))
+        path.with_suffix(".lock").unlink(missing_ok=True)
     text = markdown_report(load_records(rec_dir))
     atomic_write_text(out / "report.md", text + "\n")
     print(text)
