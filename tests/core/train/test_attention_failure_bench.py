@@ -140,3 +140,16 @@ def test_report_table_from_a_tiny_run():
     assert "### shortcut: every rule" in text and "| abmil | + GCE (exemplars, options) | leave_one_out |" in text
     assert "### Shortcut: accuracy and failure flags" in text
     assert "redundant" not in text  # no goal tables without redundant records
+
+
+def test_cd_gap_goal_counts_settings_met_among_those_run():
+    def rec(seed, anchors, options, gap):
+        s = {"scenario": "redundant", "host": "abmil", "gce": True, "anchors": anchors, "options": options, "seed": seed}
+        return {"setting": s, "folds": [{"gce/cd_gap": gap - 0.002}, {"gce/cd_gap": gap + 0.002}], "n_bags": 60,
+                "bag_size": [16, 32], "n_folds": 2, "epochs": 20, "lr": 1e-3, "seconds": 1.0}
+
+    text = markdown_report([rec(0, "exemplars", "options", 0.008), rec(0, "exemplars", "defaults", 0.2),
+                            rec(1, "exemplars", "options", 0.03)])
+    assert "| 0 | abmil | exemplars | 0.200 | **0.008** |" in text
+    assert "| 1 | abmil | exemplars | not run | 0.030 |" in text
+    assert "spec defaults 0 of 1 run, options 1 of 2 run" in text
