@@ -78,7 +78,7 @@ def _rule_rows(scenario: str, groups: dict) -> list[str]:
 
 
 def _overview(groups: dict) -> list[str]:
-    head = ["scenario", "host", "model", "acc", "AUC", "chance prec (|T|/N)", "chance rec (k/N)",
+    head = ["scenario", "host", "model", "acc", "AUC", "chance prec (\\|T\\|/N)", "chance rec (k/N)",
             "S_N found (pos. bags)", "evidence sets / pos. bag"]
     rows = [[sc, host, model] + [_cell(f, k) for k in ("accuracy", "auc", "chance/precision", "chance/recall",
                                                         "sn_found", "n_sets")]
@@ -87,8 +87,8 @@ def _overview(groups: dict) -> list[str]:
 
 
 def _goal_necessity(groups: dict) -> list[str]:
-    head = ["host", "model", "S_N prec", "S_N compl. degr. (acc)", "attention top-|S_N| (acc)", "attention top-5% (acc)",
-            "S_N (Φ)", "top-|S_N| (Φ)", "top-5% (Φ)", "ratio vs same k", "ratio vs 5%", "met (same k)", "met (5%)"]
+    head = ["host", "model", "S_N prec", "S_N compl. degr. (acc)", "attention top-\\|S_N\\| (acc)", "attention top-5% (acc)",
+            "S_N (Φ)", "top-\\|S_N\\| (Φ)", "top-5% (Φ)", "ratio vs same k", "ratio vs 5%", "met (same k)", "met (5%)"]
     rows = []
     for (sc, host, model), f in sorted(groups.items()):
         if sc != "redundant":
