@@ -23,7 +23,9 @@ drop, complement degradation (M and Φ), C-D gap (GCE), evidence fraction; chanc
 ``search_sn`` was found (the paired comparison of the goal). Conjunctive: ``both`` = share of
 positive bags whose subset holds a 3 and a 7. Shortcut: accuracy and failure-taxonomy flags
 (:func:`core.diagnostics.failures.classify_failures`, as ``evident audit`` sets them; artifact score
-= saturated-pixel share) on shortcut vs other test bags, and the pen-mark share of each rule's subset.
+= saturated-pixel share) on shortcut vs other test bags and on bags with vs without pen marks, the
+``artifact_evidence`` rule applied to ``search_sn`` instead (``artifact_evidence_sn``), and the
+pen-mark share of each rule's subset.
 
 Every (scenario, host, model, seed) run is written to ``OUT/records/<name>.json`` as it finishes and
 skipped when present (the command resumes); ``OUT/report.md`` holds the tables
@@ -93,7 +95,7 @@ def evaluate_bag(model, sb: ScenarioBag, explainers: dict, search_config=None) -
     """
     from core.diagnostics.evidence_search import SearchConfig, search_subset
     from core.diagnostics.evidence_sets import evidence_sets
-    from core.diagnostics.failures import classify_failures
+    from core.diagnostics.failures import FailureThresholds, classify_failures
     from core.diagnostics.interventions import InterventionEngine
     from core.diagnostics.snr import slide_snr, topk_indices
     from core.diagnostics.cohort_snr import evidence_precision_recall
@@ -132,10 +134,16 @@ def evaluate_bag(model, sb: ScenarioBag, explainers: dict, search_config=None) -
         with torch.no_grad():
             out = model(eng.x, eng.coords)
         kw = {"responses": out.responses.cpu().double().numpy(), "class_weights": model.predicted_class_weights(out)}
+    res["marked"] = bool((b.instance_labels == ARTEFACT).any())
     res["flags"] = classify_failures(correct=b.label == eng.predicted, keep_only_drop=main.keep_only_drop,
                                      complement_degradation=main.complement_degradation, evidence=main.indices,
                                      artifact_scores=artefact_scores(b.features), predicted=eng.predicted, n_classes=2,
                                      **kw)
+    from core.diagnostics.artifacts import artifact_share
+
+    t = FailureThresholds()  # the taxonomy's artifact rule applied to the S_N subset instead (not part of the audit)
+    res["flags"]["artifact_evidence_sn"] = bool(sn.found and artifact_share(
+        sn.indices, artefact_scores(b.features), t.min_tissue) > t.artifact_share)
     return res
 
 
@@ -173,7 +181,8 @@ def fold_metrics(rows: list[dict]) -> dict:
             if not prefix:
                 out[f"{rule}/both"] = _mean(float(r["both"][rule]) for r in psel)
                 out[f"{rule}/artefact"] = _mean(r["artefact"][rule] for r in sel if rule in r["artefact"])
-    for group, sel in (("shortcut", [r for r in rows if r["shortcut"]]), ("other", [r for r in rows if not r["shortcut"]])):
+    for group, sel in (("shortcut", [r for r in rows if r["shortcut"]]), ("other", [r for r in rows if not r["shortcut"]]),
+                       ("marked", [r for r in rows if r["marked"]]), ("unmarked", [r for r in rows if not r["marked"]])):
         out[f"{group}/n"] = len(sel)
         out[f"{group}/accuracy"] = _mean(float(r["label"] == r["predicted"]) for r in sel)
         for flag in (sel[0]["flags"] if sel else {}):

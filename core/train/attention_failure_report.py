@@ -16,7 +16,8 @@ import numpy as np
 __all__ = ["RULES", "load_records", "markdown_report", "pooled"]
 
 RULES = ("attention", "gce_gate", "gce", "ig", "single", "leave_one_out", "lrp", "search_sn", "random")
-FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe")
+FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe",
+         "artifact_evidence_sn")
 CD_TARGET = 0.01
 
 
@@ -139,7 +140,18 @@ def _shortcut(groups: dict) -> list[str]:
         row = [host, model, f"{n_s} / {n_o}", _cell(f, "shortcut/accuracy", 2), _cell(f, "other/accuracy", 2)]
         row += [f"{pooled(f, f'shortcut/flag/{g}')[0]:.2f} / {pooled(f, f'other/flag/{g}')[0]:.2f}" for g in FLAGS]
         rows.append(row)
-    return _table(head, rows)
+    lines = _table(head, rows)
+    head = ["host", "model", "bags (marked / unmarked)"] + [f"{f} (marked / unmarked)" for f in
+                                                           ("case_failure", "artifact_evidence", "artifact_evidence_sn")]
+    rows = []
+    for (sc, host, model), f in sorted(groups.items()):
+        if sc != "shortcut" or not any("marked/n" in x for x in f):
+            continue
+        row = [host, model, f"{sum(x.get('marked/n', 0) for x in f)} / {sum(x.get('unmarked/n', 0) for x in f)}"]
+        row += [f"{pooled(f, f'marked/flag/{g}')[0]:.2f} / {pooled(f, f'unmarked/flag/{g}')[0]:.2f}"
+                for g in ("case_failure", "artifact_evidence", "artifact_evidence_sn")]
+        rows.append(row)
+    return lines + ["", "Test bags with vs without pen marks (any label):", ""] + _table(head, rows)
 
 
 def markdown_report(records: list[dict]) -> str:

@@ -136,9 +136,10 @@ def test_report_table_from_a_tiny_run():
             assert 0.0 <= f[f"{rule}/precision"] <= 1.0
             assert np.isfinite(f[f"{rule}/keep_only_drop"])
         assert np.isfinite(f["gce/cd_gap"])
+        assert f["marked/n"] + f["unmarked/n"] == 6 and 0.0 <= f["marked/flag/artifact_evidence_sn"] <= 1.0
     text = markdown_report([rec])
     assert "### shortcut: every rule" in text and "| abmil | + GCE (exemplars, options) | leave_one_out |" in text
-    assert "### Shortcut: accuracy and failure flags" in text
+    assert "### Shortcut: accuracy and failure flags" in text and "artifact_evidence_sn (marked / unmarked)" in text
     assert "redundant" not in text  # no goal tables without redundant records
 
 
