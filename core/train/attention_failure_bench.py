@@ -93,12 +93,12 @@ def evaluate_bag(model, sb: ScenarioBag, explainers: dict, search_config=None) -
     recall)}, "both": {rule: bool}, "artefact": {rule: share}, "chance": (|T|/N, k/N) or None,
     "n_sets", "flags": failure flags, "shortcut"}``.
     """
+    from core.diagnostics.cohort_snr import evidence_precision_recall
     from core.diagnostics.evidence_search import SearchConfig, search_subset
     from core.diagnostics.evidence_sets import evidence_sets
     from core.diagnostics.failures import FailureThresholds, classify_failures
     from core.diagnostics.interventions import InterventionEngine
     from core.diagnostics.snr import slide_snr, topk_indices
-    from core.diagnostics.cohort_snr import evidence_precision_recall
     from core.models.subset_rules import random_k, topk_count
 
     cfg = search_config or SearchConfig()

@@ -98,7 +98,7 @@ def _goal_necessity(groups: dict) -> list[str]:
         prec = pooled(f, "found/search_sn/precision")[0]
         ratio = lambda a, b: math.inf if b <= 0 and a > 0 else (a / b if b > 0 else math.nan)
         r_same, r_5 = ratio(sn, at), ratio(sn, a5)
-        met = lambda r: "yes" if r >= 2 and prec >= 0.8 else "no"
+        met = lambda r, prec=prec: "yes" if r >= 2 and prec >= 0.8 else "no"
         rows.append([host, model, f"{prec:.3f}"]
                     + [_cell(f, f"found/{r}/complement_degradation") for r in ("search_sn", "attention_at_sn", "attention")]
                     + [_cell(f, f"found/{r}/complement_degradation_phi") for r in ("search_sn", "attention_at_sn", "attention")]

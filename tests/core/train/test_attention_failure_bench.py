@@ -13,8 +13,14 @@ from core.diagnostics.interventions import InterventionEngine
 from core.models.base import HostConfig
 from core.models.registry import build_host
 from core.train.attention_failure_bench import Setting, evaluate_bag, fold_metrics, run_setting
-from core.train.attention_failure_data import (ARTEFACT, SCENARIOS, ScenarioBag, artefact_scores, bag_label,
-                                               make_scenario)
+from core.train.attention_failure_data import (
+    ARTEFACT,
+    SCENARIOS,
+    ScenarioBag,
+    artefact_scores,
+    bag_label,
+    make_scenario,
+)
 from core.train.attention_failure_report import markdown_report
 from core.train.gce_benchmark import Bag
 
