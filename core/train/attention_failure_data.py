@@ -92,7 +92,7 @@ def make_scenario(scenario: str, n_bags: int = 60, *, min_size: int = 20, max_si
     """``(train_variant, test_variant)`` of ``n_bags`` bags (module docstring); deterministic in ``seed``."""
     from sklearn.datasets import load_digits
 
-    from core.data.mil_csv import grid_coords
+    from core.data.mil_csv import synthetic_grid_coords as grid_coords
 
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r} (use one of {', '.join(SCENARIOS)})")
