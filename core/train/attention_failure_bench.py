@@ -48,7 +48,7 @@ import torch
 from core.train.attention_failure_data import ARTEFACT, SCENARIOS, ScenarioBag, artefact_scores, make_scenario
 from core.train.gce_benchmark import _auc, fold_model, train_fixed_epochs
 
-__all__ = ["OPTIONS", "Setting", "evaluate_bag", "fold_metrics", "main", "run_setting", "settings"]
+__all__ = ["OPTIONS", "Setting", "evaluate_bag", "summarise_held_out_fold", "main", "run_setting", "settings"]
 
 OPTIONS = {"coverage_loss": "contrastive", "recovery_weight": 1}  #: the GCE options of docs/results_gce.md
 MAPS = ("attention", "ig", "single", "leave_one_out", "lrp")
@@ -152,7 +152,7 @@ def _mean(values) -> float:
     return float(np.mean(v)) if v else float("nan")
 
 
-def fold_metrics(rows: list[dict]) -> dict:
+def summarise_held_out_fold(rows: list[dict]) -> dict:
     """Flat ``{key: float}`` of one held-out fold from :func:`evaluate_bag` rows (module docstring)."""
     from core.diagnostics.snr import cohort_table
 
@@ -209,7 +209,7 @@ def run_setting(s: Setting, *, n_bags: int = 60, n_folds: int = 3, epochs: int =
                                       gce_config={"ablation": "full", **(OPTIONS if s["options"] == "options" else {})})
         train_fixed_epochs(model, objective, train, epochs=epochs, lr=lr, seed=s["seed"] + fold)
         ex = _explainers(model, s["gce"])
-        res = fold_metrics([evaluate_bag(model, sb, ex) for sb in test])
+        res = summarise_held_out_fold([evaluate_bag(model, sb, ex) for sb in test])
         res["fold"] = fold
         folds.append(res)
     rec = {"setting": dict(s), "name": s.name, "n_bags": n_bags, "n_folds": n_folds, "epochs": epochs, "lr": lr,

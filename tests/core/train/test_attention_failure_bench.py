@@ -12,7 +12,7 @@ from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.interventions import InterventionEngine
 from core.models.base import HostConfig
 from core.models.registry import build_host
-from core.train.attention_failure_bench import Setting, evaluate_bag, fold_metrics, run_setting
+from core.train.attention_failure_bench import Setting, evaluate_bag, summarise_held_out_fold, run_setting
 from core.train.attention_failure_data import (
     ARTEFACT,
     SCENARIOS,
@@ -121,7 +121,7 @@ def test_hand_built_model_attention_topk_is_poor_evidence_and_search_finds_the_t
             sn = search_subset(eng, guide)
             assert sn.found and np.array_equal(sn.indices, sb.bag.truth)  # every 9 is needed to flip the bag
             assert len(evidence_sets(eng, guide).sets) == sb.bag.truth.size  # one set per 9: each sufficient alone
-    m = fold_metrics(rows)
+    m = summarise_held_out_fold(rows)
     assert m["accuracy"] == 1.0
     assert m["attention/complement_degradation"] == 0.0  # removing top-5% (1–2 of ≥ 3 nines) changes nothing
     assert m["attention/precision"] == 1.0 and m["attention/recall"] < 0.7
