@@ -12,7 +12,7 @@ from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.interventions import InterventionEngine
 from core.models.base import HostConfig
 from core.models.registry import build_host
-from core.train.attention_failure_bench import Setting, evaluate_bag, summarise_held_out_fold, run_setting
+from core.train.attention_failure_bench import Setting, evaluate_bag, run_setting, summarise_held_out_fold
 from core.train.attention_failure_data import (
     ARTEFACT,
     SCENARIOS,
