@@ -19,3 +19,7 @@ def test_overlay_drag_row_on_a_small_map(qtbot, monkeypatch):
     row = bench.overlay_row(steps=6)
     assert row["same_final_map"] and row["ours_ms"] == ours["max_stall_ms"]
     assert row["baseline_ms"] == base["max_stall_ms"] and json.dumps(row)
+    from core.bench import ROW_KEYS
+
+    assert all(k in row for k in ROW_KEYS)  # `evident bench viewer` refuses a row without them
+    assert row["max_abs_diff"] == 0.0
