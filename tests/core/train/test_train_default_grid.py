@@ -27,6 +27,16 @@ def test_choose_minimises_the_worst_shortfall_not_the_mean() -> None:
     assert pick["shortfall"]["slow"]["c"] == 0.0
 
 
+def test_choose_breaks_ties_within_the_resolution_by_the_mean_shortfall() -> None:
+    # worst shortfalls 0.050 and 0.055 are one tie (tie=0.02); "close" is nearer the best on average
+    rows = [_row("a", "edge", 0.95), _row("b", "edge", 0.90), _row("c", "edge", 0.85),
+            _row("a", "close", 1.00), _row("b", "close", 0.845), _row("c", "close", 0.90)]
+    pick = choose(rows)
+    assert pick["worst"]["edge"] == pytest.approx(0.05) and pick["worst"]["close"] == pytest.approx(0.055)
+    assert pick["mean"]["close"] < pick["mean"]["edge"] and pick["chosen"] == "close"
+    assert choose(rows, tie=0.0)["chosen"] == "edge"
+
+
 def test_grid_covers_lr_schedule_and_standardisation() -> None:
     assert {s.lr for s in GRID} == {2e-4, 1e-3} and {s.standardise for s in GRID} == {False, True}
     assert {(s.epochs, s.patience) for s in GRID} == {(15, None), (50, 10)}
