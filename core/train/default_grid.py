@@ -48,11 +48,11 @@ class Setting:
         return f"lr{self.lr:g}_ep{stop}_{'std' if self.standardise else 'raw'}"
 
     def flags(self) -> list[str]:
-        """The ``evident train`` flags of this setting."""
+        """The ``evident train`` flags of this setting (every grid quantity explicit, whatever the defaults)."""
         f = ["--lr", f"{self.lr:g}", "--epochs", str(self.epochs)]
         if self.patience is not None:
             f += ["--patience", str(self.patience)]
-        return f + (["--standardise"] if self.standardise else [])
+        return f + ["--standardise" if self.standardise else "--no-standardise"]
 
 
 GRID: tuple[Setting, ...] = tuple(

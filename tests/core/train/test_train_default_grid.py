@@ -42,6 +42,8 @@ def test_grid_covers_lr_schedule_and_standardisation() -> None:
     assert {(s.epochs, s.patience) for s in GRID} == {(15, None), (50, 10)}
     assert len({s.name for s in GRID}) == len(GRID) == 8
     assert GRID[-1].flags() == ["--lr", "0.001", "--epochs", "50", "--patience", "10", "--standardise"]
+    # "off" is explicit: the default is on, so omitting the flag would standardise
+    assert GRID[0].flags() == ["--lr", "0.0002", "--epochs", "15", "--no-standardise"]
 
 
 def test_quick_grid_runs_evident_train_and_writes_the_table(tmp_path: Path, capsys) -> None:
