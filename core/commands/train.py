@@ -13,6 +13,7 @@ import argparse
 
 from core.commands._argtypes import nonneg_float, positive_int
 from core.errors import EvidentError
+from core.train import defaults as D
 from core.train.gce_cv import add_evidence_metrics, add_gce_arguments, gce_factory  # GCE options (torch-free at import)
 
 NAME = "train"
@@ -76,19 +77,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=positive_int, default=5, help="k of k-fold cross-validation (default 5)")
     p.add_argument("--repeats", type=positive_int, default=1, help="repeats of the k-fold split (default 1)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--val-fraction", type=nonneg_float, default=0.1,
-                   help="fraction of training cases held out to pick the best epoch (default 0.1; 0: last epoch)")
-    p.add_argument("--epochs", type=positive_int, default=15)
-    p.add_argument("--lr", type=nonneg_float, default=2e-4)
-    p.add_argument("--weight-decay", type=nonneg_float, default=1e-5)
-    p.add_argument("--grad-clip", type=nonneg_float, default=5.0)
-    p.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw",
-                   help="adamw (decoupled weight decay, default) or adam (L2 penalty, as Ilse et al. 2018)")
+    # defaults: core.train.defaults, chosen by the grid of docs/results_hosts.md ("Default training settings")
+    p.add_argument("--val-fraction", type=nonneg_float, default=D.VAL_FRACTION,
+                   help=f"fraction of training cases held out to pick the best epoch (default {D.VAL_FRACTION:g}; "
+                        "0: last epoch, no early stopping)")
+    p.add_argument("--epochs", type=positive_int, default=D.EPOCHS,
+                   help=f"maximum epochs; the cosine schedule spans all of them (default {D.EPOCHS})")
+    p.add_argument("--lr", type=nonneg_float, default=D.LR, help=f"peak learning rate (default {D.LR:g})")
+    p.add_argument("--weight-decay", type=nonneg_float, default=D.WEIGHT_DECAY, help=f"default {D.WEIGHT_DECAY:g}")
+    p.add_argument("--grad-clip", type=nonneg_float, default=D.GRAD_CLIP, help=f"default {D.GRAD_CLIP:g}")
+    p.add_argument("--optimizer", choices=("adamw", "adam"), default=D.OPTIMIZER,
+                   help=f"adamw (decoupled weight decay) or adam (L2 penalty, as Ilse et al. 2018); default {D.OPTIMIZER}")
     p.add_argument("--batch-size", type=positive_int, default=None, help="bags per step (default 1; survival 16)")
-    p.add_argument("--max-bag", type=positive_int, default=512, help="training bags are subsampled to this many patches")
-    p.add_argument("--patience", type=positive_int, default=None, help="early stopping after this many epochs without improvement")
+    p.add_argument("--max-bag", type=positive_int, default=D.MAX_BAG,
+                   help=f"training bags are subsampled to this many patches (default {D.MAX_BAG})")
+    p.add_argument("--patience", type=positive_int, default=D.PATIENCE,
+                   help="early stopping after this many epochs without a better validation quantity "
+                        f"(default {D.PATIENCE}; a value >= --epochs never stops early)")
     p.add_argument("--monitor", default="auto", help="validation quantity for the best epoch: loss (default), auc, accuracy, macro_f1, c_index")
-    p.add_argument("--standardise", action="store_true", help="standardise features with the training fold's mean/std (stored in the model)")
+    p.add_argument("--standardise", action=argparse.BooleanOptionalAction, default=D.STANDARDISE,
+                   help="standardise features with the training fold's instance mean/std, stored in the model "
+                        f"(default {'on' if D.STANDARDISE else 'off'})")
     p.add_argument("--hidden", type=positive_int, default=256, help="embedding width H")
     p.add_argument("--attn-hidden", type=positive_int, default=128, help="attention MLP width")
     p.add_argument("--dropout", type=nonneg_float, default=0.25)

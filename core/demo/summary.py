@@ -120,8 +120,5 @@ def format_summary(s: dict) -> list[str]:
             lines.append("  R-precision vs truth: " + ", ".join(f"{m} {_f(v)}" for m, v in ev["r_precision"].items()))
     else:
         lines.append("  evidence numbers: n/a (no evidence files)")
-    bad = {n: d for n, d in s["stages"].items() if d["status"] in ("missing", "blocked")}
-    for n, d in bad.items():
-        lines.append(f"  stage {n}: {d['status']} ({d['detail']})")
     lines.append(f"Workspace: {s['workspace']}")
     return lines

@@ -48,14 +48,14 @@ import torch
 from core.train.attention_failure_data import ARTEFACT, SCENARIOS, ScenarioBag, artefact_scores, make_scenario
 from core.train.gce_benchmark import _auc, fold_model, train_fixed_epochs
 
-__all__ = ["OPTIONS", "Setting", "evaluate_bag", "summarise_held_out_fold", "main", "run_setting", "settings"]
+__all__ = ["OPTIONS", "BenchSetting", "evaluate_bag", "summarise_held_out_fold", "main", "run_setting", "settings"]
 
 OPTIONS = {"coverage_loss": "contrastive", "recovery_weight": 1}  #: the GCE options of docs/results_gce.md
 MAPS = ("attention", "ig", "single", "leave_one_out", "lrp")
 BUDGET = 0.05
 
 
-class Setting(dict):
+class BenchSetting(dict):
     """One run: scenario, host, gce (bool), anchors, options (``"defaults"``/``"options"``), seed."""
 
     @property
@@ -64,18 +64,18 @@ class Setting(dict):
         return f"{self['scenario']}_{self['host']}_{model}_s{self['seed']}"
 
 
-def settings(scenarios: Sequence[str], hosts: Sequence[str], seeds: Sequence[int]) -> list[Setting]:
+def settings(scenarios: Sequence[str], hosts: Sequence[str], seeds: Sequence[int]) -> list[BenchSetting]:
     """The run grid: every host alone; GCE with exemplar anchors and the options everywhere; on
     ``redundant`` also the C-D gap grid (prototypes/exemplars × spec defaults/options)."""
     out = []
     for sc in scenarios:
         for seed in seeds:
             for host in hosts:
-                out.append(Setting(scenario=sc, host=host, gce=False, anchors="", options="", seed=seed))
+                out.append(BenchSetting(scenario=sc, host=host, gce=False, anchors="", options="", seed=seed))
                 grid = [("exemplars", "options")]
                 if sc == "redundant":
                     grid = [(a, o) for a in ("prototypes", "exemplars") for o in ("options", "defaults")]
-                out += [Setting(scenario=sc, host=host, gce=True, anchors=a, options=o, seed=seed) for a, o in grid]
+                out += [BenchSetting(scenario=sc, host=host, gce=True, anchors=a, options=o, seed=seed) for a, o in grid]
     return out
 
 
@@ -190,7 +190,7 @@ def summarise_held_out_fold(rows: list[dict]) -> dict:
     return out
 
 
-def run_setting(s: Setting, *, n_bags: int = 60, n_folds: int = 3, epochs: int = 20, lr: float = 1e-3,
+def run_setting(s: BenchSetting, *, n_bags: int = 60, n_folds: int = 3, epochs: int = 20, lr: float = 1e-3,
                 min_size: int = 16, max_size: int = 32, log=print) -> dict:
     """Train and score every fold of one setting; returns the record (setting, per-fold metrics, seconds)."""
     from core.models.losses import task_loss

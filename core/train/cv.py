@@ -35,6 +35,7 @@ from core.jsonfile import read_json
 from core.models.base import HostConfig
 from core.models.checkpoint import save_checkpoint
 from core.models.gce import GCEModel
+from core.train import defaults
 from core.train.cohort import TrainCohort
 from core.train.metrics import task_metrics
 from core.train.objective import ModelFactory, default_factory
@@ -52,7 +53,7 @@ class CVConfig:
     folds: int = 5
     repeats: int = 1
     seed: int = 0
-    val_fraction: float = 0.1
+    val_fraction: float = defaults.VAL_FRACTION
 
 
 def fold_dir(out: Path, split: Split) -> Path:

@@ -8,8 +8,12 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
   uncentred prototypes of all-positive features respond to every patch;
 * ``--ablation NAME`` one of :data:`core.models.gce_config.ABLATIONS` (default ``full``);
 * ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05);
+* ``--gce-preset NAME`` a named set of :class:`core.models.gce_config.GCEConfig` fields
+  (:data:`GCE_PRESETS`): ``paper`` (default: the values of docs/method.md) or ``recoverable``
+  (``coverage_loss=contrastive``, ``recovery_weight=1``: the options under which the selected evidence
+  can be recovered, docs/results_gce.md);
 * ``--gce-option KEY=VALUE`` (repeatable) a :class:`core.models.gce_config.GCEConfig` field over the
-  paper's value, e.g. ``coverage_loss=contrastive``, ``recovery_weight=1`` (docs/results_gce.md).
+  preset's value, e.g. ``coverage_loss=contrastive``, ``recovery_weight=1`` (docs/results_gce.md).
 
 After cross-validation, :func:`add_evidence_metrics` loads each fold's checkpoint, recovers the
 evidence of its test slides, and adds to ``results.json`` (``mean``/``std`` over folds, and per fold
@@ -29,7 +33,13 @@ import numpy as np
 
 from core.errors import EvidentError
 
-__all__ = ["EVIDENCE_KEYS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
+__all__ = ["EVIDENCE_KEYS", "GCE_PRESETS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
+
+#: ``--gce-preset`` name -> GCEConfig fields over the paper's values (``--gce-option`` overrides them).
+GCE_PRESETS: dict[str, dict[str, object]] = {
+    "paper": {},
+    "recoverable": {"coverage_loss": "contrastive", "recovery_weight": 1.0},
+}
 
 EVIDENCE_KEYS = ("cd_gap", "complement_degradation", "evidence_sufficiency", "keep_only_drop", "evidence_fraction")
 
@@ -46,9 +56,12 @@ def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ablation", default="full", choices=list(ABLATIONS), help="GCE ablation (default full)")
     g.add_argument("--evidence-budget", type=float, default=0.05, metavar="F",
                    help="fraction of each bag for the attention top-k comparison (default 0.05)")
+    g.add_argument("--gce-preset", default="paper", choices=list(GCE_PRESETS),
+                   help="paper (default: docs/method.md's values) or recoverable (coverage_loss=contrastive, "
+                        "recovery_weight=1; docs/results_gce.md)")
     g.add_argument("--gce-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="GCEConfig field over the paper's value, e.g. coverage_loss=contrastive or "
-                        "recovery_weight=1 (repeatable; defaults = docs/method.md)")
+                   help="GCEConfig field over the preset's value, e.g. coverage_loss=contrastive or "
+                        "recovery_weight=1 (repeatable)")
 
 
 def gce_factory(args: argparse.Namespace, cohort):
@@ -76,14 +89,16 @@ def gce_factory(args: argparse.Namespace, cohort):
 
     options = {}
     try:
-        options = parse_key_values(getattr(args, "gce_option", None) or [])
+        preset = getattr(args, "gce_preset", "paper")
+        options = {**GCE_PRESETS[preset], **parse_key_values(getattr(args, "gce_option", None) or [])}
         if "ablation" in options:
             raise ValueError("set the ablation with --ablation")
         GCEConfig(ablation=args.ablation, **options)
     except (TypeError, ValueError) as exc:
         raise EvidentError(None, f"--gce-option: {exc}") from None
     bank = read_anchor_bank(spec.path) if spec.kind == "file" else None
-    extra = {"gce": {"anchors": str(args.anchors), "ablation": args.ablation, **({"options": options} if options else {}),
+    extra = {"gce": {"anchors": str(args.anchors), "ablation": args.ablation,
+                     **({"preset": preset} if preset != "paper" else {}), **({"options": options} if options else {}),
                      "anchor_digest": bank.digest() if bank is not None else "per-fold prototypes"}}
 
     def factory(host_name, host_config, train_bags):

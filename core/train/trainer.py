@@ -22,6 +22,7 @@ from torch import nn
 
 from core.models.input_norm import InputNorm, fit_all_input_norms
 from core.models.losses import cox_ph_loss
+from core.train import defaults
 from core.train.cohort import TrainBag
 from core.train.metrics import METRIC_DIRECTION, task_metrics
 from core.train.objective import EpochScheduled, Objective
@@ -31,7 +32,7 @@ __all__ = ["TrainConfig", "train_model", "evaluate", "fit_input_norms", "FoldCur
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training settings (docs/method.md §3.10 defaults).
+    """Training settings; defaults from :mod:`core.train.defaults` (docs/results_hosts.md, "Default training settings").
 
     ``batch_size`` bags per optimiser step (``None``: 1, survival 16); ``monitor``: validation
     quantity that picks the best epoch (``"loss"`` or a metric name; ``"auto"``: loss);
@@ -41,16 +42,16 @@ class TrainConfig:
     as Ilse et al. 2018 used for the MIL benchmarks).
     """
 
-    epochs: int = 15
-    lr: float = 2e-4
-    weight_decay: float = 1e-5
-    grad_clip: float = 5.0
-    max_bag: int = 512
+    epochs: int = defaults.EPOCHS
+    lr: float = defaults.LR
+    weight_decay: float = defaults.WEIGHT_DECAY
+    grad_clip: float = defaults.GRAD_CLIP
+    max_bag: int = defaults.MAX_BAG
     batch_size: int | None = None
     monitor: str = "auto"
-    patience: int | None = None
-    standardise: bool = False
-    optimizer: str = "adamw"
+    patience: int | None = defaults.PATIENCE
+    standardise: bool = defaults.STANDARDISE
+    optimizer: str = defaults.OPTIMIZER
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict."""

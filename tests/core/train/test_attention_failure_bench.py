@@ -12,7 +12,7 @@ from core.diagnostics.evidence_sets import evidence_sets
 from core.diagnostics.interventions import InterventionEngine
 from core.models.base import HostConfig
 from core.models.registry import build_host
-from core.train.attention_failure_bench import Setting, evaluate_bag, run_setting, summarise_held_out_fold
+from core.train.attention_failure_bench import BenchSetting, evaluate_bag, run_setting, summarise_held_out_fold
 from core.train.attention_failure_data import (
     ARTEFACT,
     SCENARIOS,
@@ -133,7 +133,7 @@ def test_hand_built_model_attention_topk_is_poor_evidence_and_search_finds_the_t
 
 
 def test_report_table_from_a_tiny_run():
-    rec = run_setting(Setting(scenario="shortcut", host="abmil", gce=True, anchors="exemplars", options="options", seed=0),
+    rec = run_setting(BenchSetting(scenario="shortcut", host="abmil", gce=True, anchors="exemplars", options="options", seed=0),
                       n_bags=12, n_folds=2, epochs=1, min_size=10, max_size=14, log=lambda *_: None)
     assert [f["fold"] for f in rec["folds"]] == [0, 1]
     for f in rec["folds"]:

@@ -88,3 +88,27 @@ def test_train_gce_bad_option_is_one_error_and_writes_nothing(digits, tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "--gce-option" in err[0]
     assert not out.exists()
+
+
+def test_train_gce_preset_recoverable_and_an_option_over_it(digits, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
+                 "--gce", "--anchors", "prototypes:3", "--gce-preset", "recoverable",
+                 "--gce-option", "recovery_weight=0.5"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["gce"]["preset"] == "recoverable"
+    assert cfg["gce"]["options"] == {"coverage_loss": "contrastive", "recovery_weight": 0.5}
+    model, _ = load_checkpoint(out / "fold_0_0" / "model.pt")
+    assert model.config.coverage_loss == "contrastive" and model.config.recovery_weight == 0.5
+
+
+def test_train_gce_preset_paper_is_the_spec_config(digits, tmp_path):
+    from core.models.gce_config import GCEConfig
+
+    out = tmp_path / "run"
+    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
+                 "--gce", "--anchors", "prototypes:3", "--gce-preset", "paper"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert "preset" not in cfg["gce"] and "options" not in cfg["gce"]
+    model, _ = load_checkpoint(out / "fold_0_0" / "model.pt")
+    assert model.config.coverage_loss == GCEConfig().coverage_loss and model.config.recovery_weight == GCEConfig().recovery_weight

@@ -1,0 +1,43 @@
+"""``evident train``'s defaults: one place (core.train.defaults), and the setting the grid chose (docs/default_grid.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from core.cli import build_parser
+from core.train.cv import CVConfig
+from core.train.default_grid import GRID
+from core.train.trainer import TrainConfig
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "default_grid.json"
+
+
+def _defaults():
+    return build_parser().parse_args(["train", "--manifest", "m.csv", "--host", "abmil", "--out", "o"])
+
+
+def test_cli_train_config_and_cv_config_share_their_defaults() -> None:
+    args, cfg = _defaults(), TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name not in ("batch_size", "monitor"):
+            assert getattr(args, f.name) == getattr(cfg, f.name), f.name
+    assert args.val_fraction == CVConfig().val_fraction
+
+
+def test_defaults_are_the_setting_the_grid_chose() -> None:
+    grid = json.loads(DOC.read_text())
+    chosen = next(s for s in GRID if s.name == grid["chosen"])
+    cfg = TrainConfig()
+    assert (cfg.lr, cfg.epochs, cfg.patience, cfg.standardise) == (chosen.lr, chosen.epochs, chosen.patience,
+                                                                   chosen.standardise)
+    # the documented grid is the full one: every setting on every data set, GCE on the digits
+    assert {r["setting"] for r in grid["rows"]} == {s.name for s in GRID}
+    assert {"digits/abmil", "digits/abmil+gce", "musk1/abmil", "ucsb_breast/abmil"} <= set(grid["best"])
+
+
+def test_standardisation_can_be_switched_off_and_on() -> None:
+    base = ["train", "--manifest", "m.csv", "--host", "abmil", "--out", "o"]
+    assert build_parser().parse_args([*base, "--no-standardise"]).standardise is False
+    assert build_parser().parse_args([*base, "--standardise"]).standardise is True
