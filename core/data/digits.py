@@ -68,6 +68,25 @@ class DigitBag:
         return FeatureBag(self.features, coords, PATCH_SIZE, self.slide_id, "", attrs)
 
 
+def digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 real 8 x 8 sklearn digits: features (1797, 64) float32 in [0, 1], labels (1797,) int64."""
+    from sklearn.datasets import load_digits  # local: sklearn only when used
+
+    data = load_digits()
+    return (data.data / 16.0).astype(np.float32), data.target.astype(np.int64)
+
+
+def balanced_labels_and_folds(n_bags: int, n_folds: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(n_bags,) labels, half 1 and half 0 in ``rng``'s order, and (n_bags,) int64 folds stratified by label."""
+    labels = np.array([i % 2 for i in range(n_bags)])
+    rng.shuffle(labels)
+    folds = np.zeros(n_bags, dtype=np.int64)
+    for lab in (0, 1):
+        idx = np.flatnonzero(labels == lab)
+        folds[idx] = np.arange(idx.size) % n_folds
+    return labels, folds
+
+
 def make_digit_bags(
     n_bags: int = 100,
     *,
@@ -79,19 +98,10 @@ def make_digit_bags(
     seed: int = 0,
 ) -> list[DigitBag]:
     """Build ``n_bags`` digit bags (see the module docstring)."""
-    from sklearn.datasets import load_digits  # local: sklearn only when used
-
-    data = load_digits()
-    x = (data.data / 16.0).astype(np.float32)  # (1797, 64)
-    y = data.target.astype(np.int64)
+    x, y = digit_images()
     pos_pool, neg_pool = np.flatnonzero(y == target), np.flatnonzero(y != target)
     rng = np.random.default_rng(seed)
-    labels = np.array([i % 2 for i in range(n_bags)])
-    rng.shuffle(labels)
-    folds = np.zeros(n_bags, dtype=np.int64)
-    for lab in (0, 1):
-        idx = np.flatnonzero(labels == lab)
-        folds[idx] = np.arange(idx.size) % n_folds
+    labels, folds = balanced_labels_and_folds(n_bags, n_folds, rng)
     bags = []
     for b in range(n_bags):
         n = int(rng.integers(min_size, max_size + 1))

@@ -90,24 +90,16 @@ def _counts(scenario: str, positive: bool, rng: np.random.Generator) -> dict[int
 def make_scenario(scenario: str, n_bags: int = 60, *, min_size: int = 20, max_size: int = 40, n_folds: int = 5,
                   seed: int = 0) -> tuple[list[ScenarioBag], list[ScenarioBag]]:
     """``(train_variant, test_variant)`` of ``n_bags`` bags (module docstring); deterministic in ``seed``."""
-    from sklearn.datasets import load_digits
-
+    from core.data.digits import balanced_labels_and_folds, digit_images
     from core.data.mil_csv import synthetic_grid_coords as grid_coords
 
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r} (use one of {', '.join(SCENARIOS)})")
-    data = load_digits()
-    x = (data.data / 16.0).astype(np.float32)  # (1797, 64)
-    y = data.target.astype(np.int64)
+    x, y = digit_images()
     special = {"redundant": (9,), "shortcut": (9,), "conjunctive": (3, 7)}[scenario]
     filler = np.flatnonzero(~np.isin(y, special))
     rng = np.random.default_rng(seed)
-    labels = np.array([i % 2 for i in range(n_bags)])
-    rng.shuffle(labels)
-    folds = np.zeros(n_bags, dtype=np.int64)
-    for lab in (0, 1):
-        idx = np.flatnonzero(labels == lab)
-        folds[idx] = np.arange(idx.size) % n_folds
+    labels, folds = balanced_labels_and_folds(n_bags, n_folds, rng)
     train, test = [], []
     for b in range(n_bags):
         n = int(rng.integers(min_size, max_size + 1))
