@@ -45,6 +45,9 @@ class InferenceThread(QThread):
         self._jobs: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._cancel: dict[int, threading.Event] = {}
+        self._running: int | None = None  # the job the thread is inside (between started_job and its end)
+        self._stopping = False
+        self.finished.connect(self._ended)  # QThread.finished: delivered on the GUI thread
 
     def submit(self, fn: Callable[[threading.Event], Any]) -> int:
         """Queue ``fn``; returns its job id (starts the thread on first use)."""
@@ -73,6 +76,7 @@ class InferenceThread(QThread):
                 self.cancelled_job.emit(job_id)
                 continue
             self.started_job.emit(job_id)
+            self._running = job_id
             try:
                 result = fn(ev)
             except Cancelled:
@@ -91,10 +95,25 @@ class InferenceThread(QThread):
                 else:
                     self.finished_job.emit(job_id, result)
             finally:
+                self._running = None
                 self._cancel.pop(job_id, None)
+
+    def _ended(self) -> None:
+        """The thread body ended. Unless :meth:`stop` ended it, it died inside a job (killed, or a
+        fault no ``except`` sees): that job is reported as failed instead of staying pending forever,
+        and the thread starts again for the jobs still queued (a later :meth:`submit` starts it too)."""
+        job, self._running = self._running, None
+        if self._stopping:
+            return
+        if job is not None:
+            self._cancel.pop(job, None)
+            self.failed_job.emit(job, "the inference thread ended during this job; it starts again with the next one")
+        if not self._jobs.empty():
+            self.start()
 
     def stop(self) -> None:
         """Cancel everything and end the thread (waits for the current job's next check)."""
+        self._stopping = True
         self.cancel()
         if self.isRunning():
             self._jobs.put(None)

@@ -99,3 +99,29 @@ def test_a_model_that_fails_during_an_intervention_is_reported(opened, qtbot, fa
         panel.intervene("remove")
     qtbot.waitUntil(lambda: len(s.history) == 1, timeout=5000)
     assert panel.thread.isRunning()
+
+
+
+def test_an_inference_thread_that_dies_inside_a_job_reports_it_and_starts_again(qtbot, monkeypatch):
+    """Fault injection: the thread body ends inside a job (as a killed thread would). The job is
+    reported as failed instead of staying pending forever (the panels then re-enable their buttons and
+    say why, as for any failed job), and the thread starts again for the job still queued."""
+    from app.jobs import InferenceThread
+
+    def dies_in_the_job(self):
+        job_id, _fn = self._jobs.get()
+        self.started_job.emit(job_id)
+        self._running = job_id  # inside the job ...
+        return  # ... and the thread is gone
+
+    monkeypatch.setattr(InferenceThread, "run", dies_in_the_job)
+    thread = InferenceThread()
+    failed = []
+    thread.failed_job.connect(lambda job, why: failed.append((job, why)))
+    first, second = thread.submit(lambda cancel: 1), thread.submit(lambda cancel: 2)
+    qtbot.waitUntil(lambda: len(failed) == 2, timeout=10000)  # the second ran on a restarted thread
+    assert [j for j, _ in failed] == [first, second]
+    assert all("inference thread ended during this job" in why for _, why in failed)
+    qtbot.waitUntil(lambda: not thread.isRunning(), timeout=5000)
+    thread.stop()
+    assert thread._jobs.empty()
