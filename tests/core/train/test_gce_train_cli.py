@@ -23,10 +23,14 @@ def digits(tmp_path_factory):
     return write_digit_bags(root, make_digit_bags(12, max_size=40, n_folds=2))
 
 
+
+def _train(digits, out, *flags: str) -> int:
+    """``evident train`` on the digit bags with gated ABMIL and the small settings, plus ``flags``."""
+    return main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL, *flags])
+
 def test_train_gce_prototypes(digits, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
-                 "--gce", "--anchors", "prototypes:3"]) == 0
+    assert _train(digits, out, "--gce", "--anchors", "prototypes:3") == 0
     res = json.loads((out / "results.json").read_text())
     for k in EVIDENCE_KEYS:
         assert k in res["mean"] and k in res["std"] and f"attention_topk/{k}" in res["mean"]
@@ -55,8 +59,7 @@ def test_train_gce_bank_file_and_ablation(digits, tmp_path):
 @pytest.mark.parametrize("anchors", ["prototypes:0", "missing.h5"])
 def test_train_gce_bad_anchors_write_nothing(digits, tmp_path, capsys, anchors):
     out = tmp_path / "run"
-    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
-                 "--gce", "--anchors", str(tmp_path / anchors) if anchors.endswith(".h5") else anchors]) == 2
+    assert _train(digits, out, "--gce", "--anchors", str(tmp_path / anchors) if anchors.endswith(".h5") else anchors) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     assert not out.exists()
@@ -64,16 +67,15 @@ def test_train_gce_bad_anchors_write_nothing(digits, tmp_path, capsys, anchors):
 
 def test_train_without_gce_has_no_evidence_keys(digits, tmp_path):
     out = tmp_path / "plain"
-    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL]) == 0
+    assert _train(digits, out) == 0
     res = json.loads((out / "results.json").read_text())
     assert "cd_gap" not in res["mean"] and "evidence_folds" not in res
 
 
 def test_train_gce_options_reach_the_checkpoint(digits, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
-                 "--gce", "--anchors", "prototypes:3", "--gce-option", "coverage_loss=contrastive",
-                 "--gce-option", "recovery_weight=1"]) == 0
+    assert _train(digits, out, "--gce", "--anchors", "prototypes:3", "--gce-option", "coverage_loss=contrastive",
+                  "--gce-option", "recovery_weight=1") == 0
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["gce"]["options"] == {"coverage_loss": "contrastive", "recovery_weight": 1}
     model, _ = load_checkpoint(out / "fold_0_0" / "model.pt")
@@ -83,8 +85,7 @@ def test_train_gce_options_reach_the_checkpoint(digits, tmp_path):
 @pytest.mark.parametrize("option", ["coverage_loss=other", "no_such_field=1", "recovery_weight", "ablation=naive"])
 def test_train_gce_bad_option_is_one_error_and_writes_nothing(digits, tmp_path, capsys, option):
     out = tmp_path / "run"
-    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
-                 "--gce", "--gce-option", option]) == 2
+    assert _train(digits, out, "--gce", "--gce-option", option) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "--gce-option" in err[0]
     assert not out.exists()
@@ -92,9 +93,8 @@ def test_train_gce_bad_option_is_one_error_and_writes_nothing(digits, tmp_path, 
 
 def test_train_gce_preset_recoverable_and_an_option_over_it(digits, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
-                 "--gce", "--anchors", "prototypes:3", "--gce-preset", "recoverable",
-                 "--gce-option", "recovery_weight=0.5"]) == 0
+    assert _train(digits, out, "--gce", "--anchors", "prototypes:3", "--gce-preset", "recoverable",
+                  "--gce-option", "recovery_weight=0.5") == 0
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["gce"]["preset"] == "recoverable"
     assert cfg["gce"]["options"] == {"coverage_loss": "contrastive", "recovery_weight": 0.5}
@@ -106,8 +106,7 @@ def test_train_gce_preset_paper_is_the_spec_config(digits, tmp_path):
     from core.models.gce_config import GCEConfig
 
     out = tmp_path / "run"
-    assert main(["train", "--manifest", str(digits), "--host", "abmil", "--out", str(out), *SMALL,
-                 "--gce", "--anchors", "prototypes:3", "--gce-preset", "paper"]) == 0
+    assert _train(digits, out, "--gce", "--anchors", "prototypes:3", "--gce-preset", "paper") == 0
     cfg = json.loads((out / "config.json").read_text())
     assert "preset" not in cfg["gce"] and "options" not in cfg["gce"]
     model, _ = load_checkpoint(out / "fold_0_0" / "model.pt")
