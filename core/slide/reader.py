@@ -69,6 +69,9 @@ class SlideReader:
     objective_power : float | None
     vendor : str | None
         OpenSlide's vendor (``"aperio"``, ``"generic-tiff"``, ...); ``None`` for plain images.
+    icc_profile : bytes | None
+        The slide's embedded ICC colour profile (raw bytes), or ``None`` when it has none
+        (core/slide/colour.py converts tiles to sRGB with it; docs/colour.md).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -96,6 +99,7 @@ class SlideReader:
         self.objective_power = _read_objective(props, self.mpp)
         self.vendor = props.get("openslide.vendor") if not self._is_image else None
         self.format = self._format
+        self.icc_profile = _icc_bytes(self._osr)
 
     # -- opening ---------------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -319,6 +323,15 @@ class SlideReader:
 
     def __repr__(self) -> str:
         return f"SlideReader({str(self.path)!r}, {self.dimensions[0]}x{self.dimensions[1]}, levels={self.level_count})"
+
+
+def _icc_bytes(osr: Any) -> bytes | None:
+    """The raw ICC profile of an OpenSlide/ImageSlide handle (OpenSlide ≥ 4), ``None`` if absent."""
+    try:
+        profile = osr.color_profile
+    except (AttributeError, openslide.OpenSlideError, OSError):
+        return None
+    return None if profile is None else bytes(profile.tobytes())
 
 
 def _float(props: dict[str, str], key: str) -> float | None:
