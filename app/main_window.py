@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
+from app.display_colour import DisplayColour
 from app.jobs import BackgroundCall, InferenceThread
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         mags = v.addMenu("&Magnification")
         for m in MAGNIFICATIONS:
             self._action(mags, f"{m:g}×", lambda _=False, m=m: self.view.set_magnification(m))
+        self.display_colour = DisplayColour(self.view, self.session, self.settings, v, self.show_message, self)
+        self.display_colour.applied.connect(self.show_message)
         h = mb.addMenu("&Help")
         self._action(h, "&About", self._about)
         self._fill_recent()
@@ -241,6 +244,7 @@ class MainWindow(QMainWindow):
         s = self.session
         if self.view.reader is not s.slide:
             self.view.set_slide(s.slide)
+            self.display_colour.refresh()  # the colour choices, fitted to the new slide
             self.cursor_text.setText("")  # the readout described the previous slide's patch
         title = s.files.stem if s.files is not None else ""
         self.setWindowTitle(f"Evident — {title}" if title else "Evident")
@@ -313,5 +317,6 @@ class MainWindow(QMainWindow):
         self.view.shutdown()
         if self.tissue_job is not None:
             self.tissue_job.wait()
+        self.display_colour.shutdown()
         self.session.close()
         super().closeEvent(ev)

@@ -124,6 +124,7 @@ class SlideView(QWidget):
         self.minimap.jump.connect(self.center_on)
         self.tiles: TileLayer | None = None
         self.reader = None
+        self.colour: tuple = ()  # display transforms of the shown slide (core.slide.colour), in order
         self.tile_workers = tile_workers
         self.naive_tiles = naive_tiles  # benchmark baseline only (see TileLayer)
         self._timer = QTimer(self)
@@ -150,14 +151,34 @@ class SlideView(QWidget):
         if reader is None:
             self.minimap.set_slide(None)
             return
-        self.tiles = TileLayer(self.view_box, reader, workers=self.tile_workers, naive=self.naive_tiles, parent=self)
-        self.minimap.set_slide(reader, self.tiles.thumbnail_rgba)
-        self.tiles.message.connect(self.message)
-        for text in self.tiles.errors:
-            self.message.emit(text)
+        self.colour = ()
+        self._make_tiles()
         self.fit()
         self._apply_view()
         self.setFocus(Qt.FocusReason.OtherFocusReason)  # arrows and +/- act on the new slide without a click
+
+    def _make_tiles(self) -> None:
+        from core.slide.colour import ColouredSource
+
+        source = ColouredSource(self.reader, self.colour) if self.colour else self.reader
+        self.tiles = TileLayer(self.view_box, source, workers=self.tile_workers, naive=self.naive_tiles, parent=self)
+        self.minimap.set_slide(self.reader, self.tiles.thumbnail_rgba)
+        self.tiles.message.connect(self.message)
+        for text in self.tiles.errors:
+            self.message.emit(text)
+
+    def set_colour(self, transforms) -> None:
+        """Draw the shown slide through ``transforms`` (core.slide.colour: ICC to sRGB, stain
+        normalisation; applied in the tile workers), keeping the place in the slide; ``()`` = the
+        file's own pixels. Tiles read before are dropped and read again."""
+        transforms = tuple(transforms)
+        if self.reader is None or transforms == self.colour:
+            return
+        self.colour = transforms
+        if self.tiles is not None:
+            self.tiles.shutdown()
+        self._make_tiles()
+        self._apply_view()
 
     def is_filled(self) -> bool:
         """Whether the view is up to date: no view change pending and every visible tile drawn."""

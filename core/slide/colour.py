@@ -22,7 +22,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.errors import EvidentError
-from core.slide.stain import StainMethod, StainNormaliser, fit_stain, stained_pixels, tissue_pixels
+from core.slide.stain import (
+    LabStats,
+    MacenkoStains,
+    StainMethod,
+    StainNormaliser,
+    fit_stain,
+    reference_macenko,
+    stained_pixels,
+    tissue_pixels,
+)
 
 __all__ = ["ColouredSource", "IccToSrgb", "TileTransform", "icc_to_srgb", "slide_stain_normaliser"]
 
@@ -77,20 +86,30 @@ def icc_to_srgb(reader) -> IccToSrgb | None:
         raise EvidentError(reader.path, f"its embedded ICC colour profile cannot be used ({exc})") from None
 
 
-def slide_stain_normaliser(reader, method: StainMethod, target_pixels: np.ndarray, *,
-                           before: TileTransform | None = None) -> StainNormaliser:
-    """Fit ``method`` on the slide's tissue (after ``before``, e.g. its ICC transform) and on the target.
+def slide_stain_normaliser(reader, method: StainMethod, target: np.ndarray | MacenkoStains | LabStats | None = None,
+                           *, before: TileTransform | None = None) -> StainNormaliser:
+    """Fit ``method`` on the slide's tissue (after ``before``, e.g. its ICC transform) and map it to ``target``.
 
-    ``target_pixels``: the reference image, ``(..., 3|4)`` uint8; both are fitted on their stained
-    pixels (:func:`core.slide.stain.stained_pixels`). A slide or target with too little
-    stain to fit raises :class:`EvidentError` naming the slide.
+    ``target``: the reference image, ``(..., 3|4)`` uint8, fitted on its stained pixels
+    (:func:`core.slide.stain.stained_pixels`) like the slide; or a fit already made; or ``None`` for
+    Macenko's standard reference stain (:func:`core.slide.stain.reference_macenko`; Reinhard has no
+    standard target and needs an image). A slide or target with too little stain to fit raises
+    :class:`EvidentError` naming the slide.
     """
     tissue = tissue_pixels(reader)
     if before is not None and len(tissue):
         rgba = np.concatenate([tissue, np.full((len(tissue), 1), 255, np.uint8)], axis=1)[None]
         tissue = before(rgba)[0, :, :3]
     try:
-        return StainNormaliser(method, fit_stain(method, tissue), fit_stain(method, stained_pixels(target_pixels)))
+        if target is None:
+            if method != "macenko":
+                raise EvidentError(reader.path, f"{method} stain normalisation needs a target image")
+            fitted_target = reference_macenko()
+        elif isinstance(target, MacenkoStains | LabStats):
+            fitted_target = target
+        else:
+            fitted_target = fit_stain(method, stained_pixels(target))
+        return StainNormaliser(method, fit_stain(method, tissue), fitted_target)
     except ValueError as exc:
         raise EvidentError(reader.path, f"cannot fit {method} stain normalisation ({exc})") from None
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from core.errors import EvidentError
 
-__all__ = ["LabStats", "MacenkoStains", "StainMethod", "StainNormaliser", "fit_normaliser", "fit_stain",
+__all__ = ["LabStats", "MacenkoStains", "reference_macenko", "StainMethod", "StainNormaliser", "fit_normaliser", "fit_stain",
            "read_target_image", "stained_pixels", "tissue_pixels"]
 
 StainMethod = Literal["macenko", "reinhard"]
@@ -135,6 +135,15 @@ class StainNormaliser:
         scaled = [(x - m) / s * rs + rm for x, m, s, rm, rs in zip(labs, src.mean, src.std, ref.mean, ref.std)]
         back = lab2rgb(lab_merge(*scaled).astype(np.float32))
         return np.clip(np.rint(back * 255), 0, 255).astype(np.uint8)
+
+
+def reference_macenko() -> MacenkoStains:
+    """The standard Macenko reference stain (the stain vectors and maximal concentrations published
+    with the reference implementation, torchstain's defaults): the target when none is given."""
+    from torchstain.numpy.normalizers import NumpyMacenkoNormalizer
+
+    ref = NumpyMacenkoNormalizer()
+    return MacenkoStains(np.asarray(ref.HERef, np.float64), np.asarray(ref.maxCRef, np.float64))
 
 
 def fit_normaliser(method: StainMethod, source_pixels: np.ndarray, target_pixels: np.ndarray) -> StainNormaliser:
