@@ -27,7 +27,7 @@ from core.errors import EvidentError
 from core.jsonfile import read_json
 
 __all__ = ["Annotation", "read_geojson", "write_geojson", "read_asap_xml", "read_annotations",
-           "patch_labels", "polygonal"]
+           "parse_feature", "patch_labels", "polygonal"]
 
 _AREAL = ("Polygon", "MultiPolygon", "GeometryCollection")
 _PALETTE = [(200, 0, 0), (0, 150, 0), (0, 0, 200), (200, 120, 0), (150, 0, 150), (0, 150, 150), (120, 120, 0)]
@@ -60,7 +60,7 @@ def read_geojson(path: str | os.PathLike) -> list[Annotation]:
         raise EvidentError(p, "'features' is not a list")
     out = []
     for i, feat in enumerate(features):
-        ann = _feature(p, i, feat)
+        ann = parse_feature(p, i, feat)
         if ann is not None:
             out.append(ann)
     return out
@@ -96,7 +96,10 @@ def read_annotations(path: str | os.PathLike) -> list[Annotation]:
     return read_asap_xml(p) if p.suffix.lower() == ".xml" else read_geojson(p)
 
 
-def _feature(p: Path, i: int, feat: Any) -> Annotation | None:
+def parse_feature(p: Path, i: int, feat: Any) -> Annotation | None:
+    """Feature ``i`` of file ``p`` as an :class:`Annotation` (its valid polygonal part); ``None`` for
+    a feature with no geometry, a non-areal one or one that repairs to nothing. Raises
+    :class:`EvidentError` naming the file and the feature."""
     if not isinstance(feat, dict):
         raise EvidentError(p, f"feature {i} is not a JSON object")
     if "geometry" not in feat:
