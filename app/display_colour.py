@@ -85,19 +85,24 @@ class DisplayColour(QObject):
     def set_target(self, path: str | Path | None) -> bool:
         """Use the image at ``path`` as the stain target (``None``: Macenko's reference stain); a file
         that cannot be read leaves the target as it was and says why. True when it was taken."""
-        if path is None:
-            self.target_path, self._target_pixels = None, None
-        else:
-            from core.slide.stain import read_target_image
-
-            try:
-                pixels = read_target_image(path)
-            except EvidentError as exc:
-                self._message(str(exc))
-                return False
-            self.target_path, self._target_pixels = Path(path), pixels
+        if not self._load_target(path):
+            return False
         self.settings.setValue("colour/stain_target", str(self.target_path or ""))
         self.refresh()
+        return True
+
+    def _load_target(self, path: str | Path | None) -> bool:
+        if path is None:
+            self.target_path, self._target_pixels = None, None
+            return True
+        from core.slide.stain import read_target_image
+
+        try:
+            pixels = read_target_image(path)
+        except EvidentError as exc:
+            self._message(str(exc))
+            return False
+        self.target_path, self._target_pixels = Path(path), pixels
         return True
 
     def _choose_target(self) -> None:
@@ -123,9 +128,8 @@ class DisplayColour(QObject):
         if self.stain is None:
             self._apply(reader, self._generation, (icc,) if icc is not None else ())
             return
-        if self.target_path is not None and self._target_pixels is None:
-            if not self.set_target(self.target_path):  # a remembered target that is gone
-                self.target_path = None
+        if self.target_path is not None and self._target_pixels is None and not self._load_target(self.target_path):
+            self.target_path = None  # a remembered target that is gone: the reference stain
         method, target, generation = self.stain, self._target_pixels, self._generation
 
         def fit():

@@ -19,8 +19,8 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
-from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
 from app.display_colour import DisplayColour
+from app.dock_layout import clamp_to_screen, restore_geometry, restore_layout, save_layout, scrollable
 from app.jobs import BackgroundCall, InferenceThread
 from app.panels.info import InfoPanel
 from app.panels.interventions import InterventionsPanel

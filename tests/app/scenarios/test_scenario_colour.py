@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from testkit.colour import SRGB_D50, matrix_trc_profile, write_tiff_with_profile
 
 from core.slide.colour import ColouredSource, icc_to_srgb, slide_stain_normaliser
 from core.slide.reader import open_slide
+from testkit.colour import SRGB_D50, matrix_trc_profile, write_tiff_with_profile
 
 from .driver import compare_to_truth, settle
 
