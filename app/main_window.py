@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # tabs above docks
         self.resizeDocks([left, right], [210, 380], Qt.Orientation.Horizontal)
         self.tissue_job: BackgroundCall | None = None
+        self.annotator = None  # app.annotate.controller.Annotator, set by the window builder
         self.layers_panel.tissue_requested.connect(self.detect_tissue)
         self.status_text = QLabel("")
         self.cursor_text = QLabel("")
@@ -147,8 +148,18 @@ class MainWindow(QMainWindow):
         self.display_colour = DisplayColour(self.view, self.session, self.settings, v, self.show_message, self)
         self.display_colour.applied.connect(self.show_message)
         h = mb.addMenu("&Help")
+        self._action(h, "&Keyboard and Mouse…", self.show_shortcuts, "F1")
         self._action(h, "&About", self._about)
         self._fill_recent()
+
+    def show_shortcuts(self):
+        """Help › Keyboard and Mouse: every shortcut of this window (app/shortcuts_sheet.py)."""
+        from app.shortcuts_sheet import ShortcutsSheet
+
+        sheet = ShortcutsSheet(self)
+        sheet.show()
+        self.shortcuts_sheet = sheet
+        return sheet
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Evident", "Evident: review the evidence behind multiple-instance-learning "
@@ -318,5 +329,7 @@ class MainWindow(QMainWindow):
         if self.tissue_job is not None:
             self.tissue_job.wait()
         self.display_colour.shutdown()
+        if self.annotator is not None:
+            self.annotator.shutdown()
         self.session.close()
         super().closeEvent(ev)

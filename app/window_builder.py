@@ -18,10 +18,12 @@ Who builds what, and where the inference thread and the camera live: docs/archit
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QWidget
 
+from app.annotate.controller import Annotator
 from app.jobs import InferenceThread
 from app.main_window import MainPanels, MainWindow
 from app.panels.info import InfoPanel
@@ -53,6 +55,7 @@ def build_main_window(session: ReviewSession | None = None, settings: QSettings 
     panels = MainPanels(layers=LayersPanel(session), interventions=InterventionsPanel(session, view, thread),
                         info=InfoPanel(session))
     window = MainWindow(session, settings, view=view, panels=panels, thread=thread, parent=parent)
+    window.annotator = Annotator(window, autosave_dir=Path(settings.fileName()).parent / "annotations")
     if review:
         from app.panels.cohort_browser import CohortBrowser
         from app.panels.exemplars import ExemplarsPanel

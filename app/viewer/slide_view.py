@@ -21,6 +21,8 @@ clicked(x: float, y: float, modifiers: int)
 box_drawn(x0: float, y0: float, x1: float, y1: float)
     In box mode (:meth:`SlideView.set_box_mode`): a left press-drag-release drew this rectangle
     (level-0 px, ``x0 <= x1``, ``y0 <= y1``); the drag does not pan.
+context_requested(x: float, y: float, global_pos: QPoint)
+    A right click at level-0 ``(x, y)``: the window shows the view's context menu there.
 message(text: str)
     Status-bar text.
 """
@@ -49,15 +51,33 @@ class _ViewBox(pg.ViewBox):
     clicked = Signal(float, float, int)
     resized = Signal()
     box_drawn = Signal(float, float, float, float)
+    context_requested = Signal(float, float, object)  # level-0 x, y and the global QPoint of a right click
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.resizing = False  # True while pyqtgraph adapts the range to a new size (not a navigation)
         self.box_mode = False
         self.rubber_band: QGraphicsRectItem | None = None
+        self.tool = None  # an annotation tool (app/annotate/tools.py) taking left clicks and drags, or None
+        self.space_pan = False  # space held: left drags pan whatever the tool
+        self._tool_drag = False  # the drag in progress belongs to the tool
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph naming
-        if not (self.box_mode and ev.button() == Qt.MouseButton.LeftButton):
+        left = ev.button() == Qt.MouseButton.LeftButton
+        if left and ev.isStart():
+            a = self.mapToView(ev.buttonDownPos())
+            self._tool_drag = (self.tool is not None and not self.space_pan
+                               and self.tool.drag_start(a.x(), a.y(), int(ev.modifiers().value)))
+        if left and self._tool_drag:
+            ev.accept()
+            p = self.mapToView(ev.pos())
+            if ev.isFinish():
+                self._tool_drag = False
+                self.tool.drag_end(p.x(), p.y())
+            else:
+                self.tool.drag_move(p.x(), p.y())
+            return
+        if not (self.box_mode and left and not self.space_pan):
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()
@@ -86,10 +106,15 @@ class _ViewBox(pg.ViewBox):
         self.resized.emit()
 
     def mouseClickEvent(self, ev):  # noqa: N802 - Qt naming
+        p = self.mapSceneToView(ev.scenePos())
         if ev.button() == Qt.MouseButton.LeftButton:
-            p = self.mapSceneToView(ev.scenePos())
-            self.clicked.emit(p.x(), p.y(), int(ev.modifiers().value))
             ev.accept()
+            if self.tool is not None and self.tool.click(p.x(), p.y(), int(ev.modifiers().value), ev.double()):
+                return
+            self.clicked.emit(p.x(), p.y(), int(ev.modifiers().value))
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.context_requested.emit(p.x(), p.y(), ev.screenPos().toPoint())
         else:
             super().mouseClickEvent(ev)
 
@@ -101,6 +126,7 @@ class SlideView(QWidget):
     cursor_moved = Signal(float, float)
     clicked = Signal(float, float, int)
     box_drawn = Signal(float, float, float, float)
+    context_requested = Signal(float, float, object)
     message = Signal(str)
 
     BOX_HINT = ("Box selection: press, drag and release in the slide to select the patches inside "
@@ -137,6 +163,7 @@ class SlideView(QWidget):
         self._fitting = False
         self.view_box.clicked.connect(self.clicked)
         self.view_box.box_drawn.connect(self.box_drawn)
+        self.view_box.context_requested.connect(self.context_requested)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -336,7 +363,10 @@ class SlideView(QWidget):
         k = ev.key()
         moves = {Qt.Key.Key_Left: (-0.2, 0), Qt.Key.Key_Right: (0.2, 0),
                  Qt.Key.Key_Up: (0, -0.2), Qt.Key.Key_Down: (0, 0.2)}
-        if k in moves:
+        if k == Qt.Key.Key_Space:
+            if not ev.isAutoRepeat():
+                self.view_box.space_pan = True  # QuPath's habit: hold space to pan with any tool
+        elif k in moves:
             self.pan(*moves[k])
         elif k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.zoom(1.5)
@@ -344,6 +374,11 @@ class SlideView(QWidget):
             self.zoom(1 / 1.5)
         else:
             super().keyPressEvent(ev)
+
+    def keyReleaseEvent(self, ev):  # noqa: N802 - Qt naming
+        if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():
+            self.view_box.space_pan = False
+        super().keyReleaseEvent(ev)
 
     # ---- updates -------------------------------------------------------------------------
     def _apply_view(self) -> None:

@@ -187,6 +187,13 @@ class AnnotationDocument:
         pts = [*(p.coords[0] for p in a.geometry.geoms), (x, y)]
         return self._replace(uid, geometry=MultiPoint(pts))
 
+    def extend(self, items: Iterable[DrawnAnnotation]) -> None:
+        """Add annotations read from a file (one undoable edit); ids already present get new ones."""
+        have = {a.uid for a in self.items}
+        new = [a if a.uid not in have else replace(a, uid=str(uuid.uuid4())) for a in items]
+        if new:
+            self._commit((*self.items, *new))
+
     def remove(self, uids: Iterable[str]) -> None:
         drop = set(uids)
         self._commit(a for a in self.items if a.uid not in drop)
@@ -196,6 +203,10 @@ class AnnotationDocument:
         moving = set(uids)
         self._commit(replace(a, geometry=affinity.translate(a.geometry, dx, dy)) if a.uid in moving else a
                      for a in self.items)
+
+    def set_geometry(self, uid: str, geometry: Any) -> None:
+        """Replace the shape of ``uid`` (repaired like :meth:`add`; ``ValueError`` when it has no area)."""
+        self._replace(uid, geometry=_clean(geometry))
 
     def set_class(self, uids: Iterable[str], classification: str | None) -> None:
         changing = set(uids)
