@@ -26,7 +26,9 @@ across, jump via the minimap. Measured on the GUI thread:
   shut down normally.
 
 A second row (:mod:`app.bench_overlay`): the longest GUI stall while an overlay slider is dragged on
-a 100,000-patch map, cached and throttled vs the pre-cache path. ``--only tiles|overlay`` runs one.
+a 100,000-patch map, cached and throttled vs the pre-cache path. A third (:mod:`app.bench_annotations`):
+the pan frame time over 10,000 annotation polygons, one path item per class vs one item per polygon.
+``--only tiles|overlay|annotations`` runs one.
 Each row is one JSON line with ``--json``.
 
 Run through ``evident bench viewer`` (core/bench/viewer.py starts this in a subprocess because core
@@ -222,19 +224,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
     p.add_argument("--slide", default=None, help="slide to use (default: the 51200 x 51200 pyramid TIFF)")
-    p.add_argument("--only", choices=("tiles", "overlay"), default=None, help="run one of the two rows")
+    p.add_argument("--only", choices=("tiles", "overlay", "annotations"), default=None, help="run one of the rows")
     p.add_argument("--quit-child", default=None, metavar="SLIDE", help=argparse.SUPPRESS)
     p.add_argument("--hard", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quit_child:
         _quit_child(args.quit_child, args.hard)
     rows = []
-    if args.only != "overlay":
+    if args.only in (None, "tiles"):
         rows.append(_tiles_row(args))
-    if args.only != "tiles":
+    if args.only in (None, "overlay"):
         from app.bench_overlay import overlay_row
 
         rows.append(overlay_row(steps=50 if args.quick else 100))
+    if args.only in (None, "annotations"):
+        from app.bench_annotations import annotation_pan_row
+
+        rows.append(annotation_pan_row(steps=30 if args.quick else 60))
     for row in rows:
         if args.json:
             print(json.dumps(row))

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QToolBar
 
+from app.annotate.icons import tool_icon
 from app.annotate.overlay import AnnotationOverlay
 from app.annotate.panel import AnnotationsPanel, format_area
 from app.annotate.tools import TOOLS, AnnotationTools
@@ -65,10 +66,16 @@ class Annotator(QObject):
         menu = self.window.menuBar().addMenu("&Annotate")
         self.toolbar = QToolBar("Annotate", self.window)
         self.toolbar.setObjectName("annotate-toolbar")
-        self.window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.toolbar.setIconSize(QSize(16, 16))
+        # in the menu bar's free right-hand corner: the tools cost neither the height the docks need
+        # nor the width the slide needs (1280 x 720 and 900 x 620 layouts, test_layout_window.py)
+        self.window.menuBar().setCornerWidget(self.toolbar, Qt.Corner.TopRightCorner)
         group = QActionGroup(self)
         for tool, (text, key) in TOOLS.items():
             act = self._act(menu, f"tool_{tool}", text, lambda t=tool: self.set_tool(t), key, checkable=True)
+            act.setIcon(tool_icon(tool))
+            act.setToolTip(f"{text.replace('&', '')} ({key})")
             group.addAction(act)
             self.toolbar.addAction(act)
         self._actions["tool_move"].setChecked(True)

@@ -1,9 +1,9 @@
 """Draw an :class:`core.review.annotation_doc.AnnotationDocument` in the slide view (docs/annotate.md).
 
-Regions are outlines (2 screen px, cosmetic pen, the class colour), ONE ``QGraphicsPathItem`` per
-class built with pyqtgraph's vectorised ``arrayToQPath`` — so 10,000 polygons are a handful of
-items, and a pan repaints a few paths instead of 10,000 items (``evident bench viewer``:
-``annotation_pan``). Point sets are one ``ScatterPlotItem`` per class (fixed screen size). The
+Regions are outlines (2 screen px, cosmetic pen, the class colour) drawn by ONE
+:class:`app.annotate.regions_item.RegionsItem`, which strokes only the spatial chunks in view at a
+level of detail suited to the zoom — so a pan over 10,000 polygons repaints a few cached paths
+instead of 10,000 items or every vertex (``evident bench viewer``: ``annotation_pan``). Point sets are one ``ScatterPlotItem`` per class (fixed screen size). The
 selection is drawn on top with a light fill and, for one selected annotation, its vertices as
 handles; the shape being drawn and the ruler are previews above everything.
 
@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
+from app.annotate.regions_item import RegionsItem
 from core.review.annotation_doc import AnnotationDocument
 
 __all__ = ["AnnotationOverlay", "geometry_path"]
@@ -107,13 +108,15 @@ class AnnotationOverlay:
                     item.setPath(geometry_path([a.geometry]))
                     self.items.append(item)
         else:
+            groups = [(doc.color(cls), [a.geometry for a in members if a.kind == "region"])
+                      for cls, members in doc.by_class().items()]
+            regions = RegionsItem()
+            regions.setZValue(_Z)
+            regions.set_regions(groups)
+            self.view_box.addItem(regions, ignoreBounds=True)
+            self.items.append(regions)
             for cls, members in doc.by_class().items():
                 color = doc.color(cls)
-                regions = [a.geometry for a in members if a.kind == "region"]
-                if regions:
-                    item = self._path_item(_pen(color), None, _Z)
-                    item.setPath(geometry_path(regions))
-                    self.items.append(item)
                 points = [a.geometry for a in members if a.kind == "points"]
                 if points:
                     xy = np.concatenate([shapely.get_coordinates(g) for g in points])
