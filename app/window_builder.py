@@ -66,6 +66,10 @@ def build_main_window(session: ReviewSession | None = None, settings: QSettings 
         docks = ReviewPanels(gallery=GalleryPanel(session), cohort=CohortBrowser(session, thread=thread),
                              plots=PlotsPanel(session, thread=thread), exemplars=ExemplarsPanel(session, thread=thread))
         window.review = ReviewFeatures(window, docks)
+    bar = window.menuBar()  # Help stays the last menu, after those added above
+    help_menu = next(a for a in bar.actions() if a.text() == "&Help")
+    bar.removeAction(help_menu)
+    bar.addAction(help_menu)
     window.restore_layout()  # the saved layout names the review docks too
     if window.review is not None:
         window.review.layout_restored()
