@@ -44,6 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="magnification of level 0 for slides that record neither objective power nor mpp")
     p.add_argument("--preview", action="store_true",
                    help="also write OUT/previews/<stem>.png: thumbnail, tissue mask and kept patches")
+    p.add_argument("--stain-norm", default="none", choices=("none", "macenko", "reinhard"),
+                   help="stain-normalise patches before encoding, one transform fitted per slide (default none; "
+                        "docs/colour.md)")
+    p.add_argument("--stain-target", default=None, metavar="IMAGE",
+                   help="reference image of the stain normalisation (default for macenko: the standard "
+                        "reference stain; reinhard needs one)")
     p.add_argument("--skip-existing", action="store_true", help="skip slides whose feature file exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -58,6 +64,9 @@ def _check_options(args: argparse.Namespace) -> None:
         (args.encoder_size >= 0, "--encoder-size must be 0 or positive"),
         (args.level0_magnification is None or args.level0_magnification > 0,
          "--level0-magnification must be positive"),
+        (args.stain_norm != "reinhard" or args.stain_target is not None,
+         "--stain-norm reinhard needs --stain-target IMAGE"),
+        (args.stain_target is None or args.stain_norm != "none", "--stain-target needs --stain-norm"),
     ]
     for ok, message in checks:
         if not ok:
@@ -80,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
     from core.extract.pipeline import extract_slide, feature_path
 
     _check_options(args)
+    stain = None if args.stain_norm == "none" else args.stain_norm
+    stain_pixels = None
+    if args.stain_target is not None:
+        from core.slide.stain import read_target_image  # local: PIL only when asked
+
+        stain_pixels = read_target_image(args.stain_target)
     check_writable_dir(args.out)  # created by the first file written: a run that writes nothing leaves nothing
     encoder = build_encoder(args.encoder, device=args.device, size=args.encoder_size or None,
                             normalization=args.encoder_norm)
@@ -95,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                                 patch_size=args.patch_size, tissue_threshold=args.tissue_threshold,
                                 batch_size=args.batch_size, workers=args.workers,
                                 progress=not args.no_progress, level0_mag=args.level0_magnification,
-                                preview=args.preview)
+                                preview=args.preview, stain=stain, stain_target=stain_pixels)
         except EvidentError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1

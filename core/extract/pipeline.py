@@ -18,6 +18,7 @@ request a quality-control picture goes to ``OUT/previews/<stem>.png`` (:mod:`cor
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from core.extract.encoders.base import PatchEncoder
 from core.extract.grid import PatchGrid, build_grid, level0_magnification
 from core.extract.preview import write_preview
 from core.extract.tissue import detect_tissue
+from core.slide.stain import StainMethod
 
 __all__ = ["extract_slide", "feature_path", "preview_path", "read_patch", "iter_patch_batches"]
 
@@ -112,6 +114,8 @@ def extract_slide(
     progress: bool = True,
     level0_mag: float | None = None,
     preview: bool = False,
+    stain: StainMethod | None = None,
+    stain_target: np.ndarray | None = None,
 ) -> Path:
     """Extract the features of one slide (see the module docstring for the output).
 
@@ -133,6 +137,11 @@ def extract_slide(
         Show a tqdm progress bar on stderr.
     preview
         Also write ``OUT/previews/<stem>.png`` (:mod:`core.extract.preview`) after the features.
+    stain, stain_target
+        Stain-normalise the patches before encoding (``"macenko"`` or ``"reinhard"``), with one
+        transform fitted to this slide's tissue and ``stain_target`` ((h, w, 3) uint8; ``None``:
+        Macenko's reference stain), as the viewer's View › Stain Normalisation does
+        (core/slide/colour.py, docs/colour.md); the file's attributes record it.
 
     Returns
     -------
@@ -166,13 +175,20 @@ def extract_slide(
             what = ("the slide is smaller than one patch" if grid.n_candidates == 0 else
                     f"none of {grid.n_candidates} patches has tissue fraction >= {tissue_threshold:g}")
             raise EvidentError(slide_path, f"no tissue patches to extract ({what})")
+        source, stain_attrs = reader, {}
+        if stain is not None:
+            from core.slide.colour import ColouredSource, slide_stain_normaliser  # local: torchstain when asked
+
+            source = ColouredSource(reader, [slide_stain_normaliser(reader, stain, stain_target)])
+            stain_attrs = {"stain_norm": stain, "stain_target": "reference" if stain_target is None else
+                           hashlib.sha256(np.ascontiguousarray(stain_target).tobytes()).hexdigest()}
         feats = np.empty((len(grid.coords), encoder.dim), dtype=np.float32)  # (N, D)
         done = 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evident-extract") as pool, \
                 tqdm(total=len(grid.coords), desc=slide_path.stem, unit="patch", file=sys.stderr,
                      disable=not progress, leave=False) as bar:
             try:
-                for batch in iter_patch_batches(reader, grid, batch_size, pool):
+                for batch in iter_patch_batches(source, grid, batch_size, pool):
                     feats[done:done + len(batch)] = encoder.encode(batch)
                     done += len(batch)
                     bar.update(len(batch))
@@ -181,7 +197,7 @@ def extract_slide(
         if not np.isfinite(feats).all():
             raise EvidentError(slide_path, f"encoder {encoder.name!r} produced NaN or Inf features")
         attrs = {**grid.attrs(), "encoder": encoder.name, "encoder_dim": int(encoder.dim),
-                 "tissue_threshold": float(tissue_threshold)}
+                 "tissue_threshold": float(tissue_threshold), **stain_attrs}
         bag = FeatureBag(features=feats, coords=grid.coords, patch_size_level0=grid.patch_size_level0_px,
                          slide_id=slide_path.stem, source=str(out), attrs=attrs)
         write_bag(out, bag, layout="trident")
