@@ -13,6 +13,10 @@ Rows (standard format, see :mod:`core.bench`):
 * ``cache: hit vs miss`` -- latency of ``TileLoader.read_tile`` when the tile is in the
   :class:`~core.slide.cache.TileCache` (ours) vs when it is read and decoded (baseline); medians.
   ``max_abs_diff``: the hit's pixels against the miss's.
+* ``stain normalisation: <method> vs plain reads`` -- per-tile time of reading level-0 tiles through
+  :class:`core.slide.colour.ColouredSource` with the slide's Macenko / Reinhard transform (ours) vs
+  plain ``read_region`` (baseline), one thread; ``tiles_per_s`` for both. The fit itself (once per
+  slide) is ``fit_ms``. ``max_abs_diff``: normalised vs plain pixels (how much the stain changed).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from core.slide.loader import TileLoader
 from core.slide.pyramid import large_slide_path
 from core.slide.tiling import TileKey, tile_grid, tile_level_size
 
-__all__ = ["GROUP", "run", "bench_slide"]
+__all__ = ["GROUP", "run", "bench_slide", "bench_stain"]
 
 GROUP = "slide"
 
@@ -138,6 +142,40 @@ def bench_slide(path: str | os.PathLike, *, n_tiles: int = 128, workers: int = 4
     return rows
 
 
+def bench_stain(path: str | os.PathLike, *, n_tiles: int = 32, tile: int = 512, seed: int = 1) -> list[dict[str, Any]]:
+    """Tiles/s with and without stain normalisation (Macenko, Reinhard) on level-0 tiles of ``path``."""
+    from core.slide.colour import ColouredSource, slide_stain_normaliser  # local: torchstain
+    from core.slide.reader import open_slide  # local: pulls in openslide
+    from core.slide.stain import reference_macenko, tissue_pixels
+
+    path = Path(path)
+    rows = []
+    with open_slide(path) as r:
+        keys = _random_tiles(r, n_tiles, tile, np.random.default_rng(seed))
+        reinhard_target = tissue_pixels(r)[::-1].copy()  # the slide's own tissue: a valid LAB target
+        for method, target in (("macenko", reference_macenko()), ("reinhard", reinhard_target)):
+            t0 = time.perf_counter()
+            norm = slide_stain_normaliser(r, method, target)
+            fit_ms = 1e3 * (time.perf_counter() - t0)
+            shown = ColouredSource(r, [norm])
+            plain_ms, ours_ms, diff = [], [], 0
+            for key in keys:
+                region = _region(key, r, tile)
+                t0 = time.perf_counter()
+                a = r.read_region(*region)
+                plain_ms.append(1e3 * (time.perf_counter() - t0))
+                t0 = time.perf_counter()
+                b = shown.read_region(*region)
+                ours_ms.append(1e3 * (time.perf_counter() - t0))
+                diff = max(diff, int(np.abs(a.astype(np.int16) - b).max()))
+            mo, mb = statistics.median(ours_ms), statistics.median(plain_ms)
+            rows.append({"case": f"stain normalisation: {method} vs plain reads ({n_tiles} level-0 tiles of {tile} px)",
+                         "ours_ms": mo, "baseline_ms": mb, "speedup": mb / mo, "max_abs_diff": float(diff),
+                         "tiles_per_s": 1e3 / mo, "baseline_tiles_per_s": 1e3 / mb, "fit_ms": fit_ms,
+                         "load_avg_1min": _load_avg()})
+    return rows
+
+
 def _load_avg() -> float | None:
     """The 1-minute load average (``None`` where the OS has none, e.g. Windows)."""
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
@@ -160,5 +198,7 @@ def _region(key: Any, reader: Any, tile: int) -> tuple[tuple[int, int], int, tup
 def run(quick: bool) -> list[dict[str, Any]]:
     """The slide group: on the 51200 x 51200 pyramid (8192 x 8192 and fewer tiles when ``quick``)."""
     if quick:
-        return bench_slide(large_slide_path(8192), n_tiles=48, n_cache=16, repeats=1)
-    return bench_slide(large_slide_path(51200), n_tiles=128, n_cache=64, repeats=3)
+        path = large_slide_path(8192)
+        return bench_slide(path, n_tiles=48, n_cache=16, repeats=1) + bench_stain(path, n_tiles=12)
+    path = large_slide_path(51200)
+    return bench_slide(path, n_tiles=128, n_cache=64, repeats=3) + bench_stain(path, n_tiles=32)

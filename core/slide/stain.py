@@ -106,35 +106,61 @@ class StainNormaliser:
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         a = np.asarray(pixels)
-        rgb = _rgb3(a).astype(np.float64)
+        if a.dtype != np.uint8 or a.ndim < 1 or a.shape[-1] not in (3, 4):
+            raise ValueError(f"expected (..., 3|4) uint8 pixels, got {a.dtype} {a.shape}")
+        rgb = a[..., :3]
         out = self._macenko(rgb) if self.method == "macenko" else self._reinhard(rgb)
         result = a.copy()
-        flat = result.reshape(-1, a.shape[-1])
         if a.shape[-1] == 4:
-            inside = flat[:, 3] > 0
-            flat[inside, :3] = out[inside]
+            np.copyto(result[..., :3], out, where=a[..., 3:4] > 0)  # outside the slide: left alone
         else:
-            flat[:, :3] = out
+            result[...] = out
         return result
 
     def _macenko(self, rgb: np.ndarray) -> np.ndarray:
+        """``I' = Io·exp(−OD·A)`` with ``A = pinv(HE_src)ᵀ·diag(maxC_ref / maxC_src)·HE_refᵀ`` (3 × 3):
+        the three steps of the module docstring in one matrix, on a per-channel OD lookup table."""
         src, ref = self.source, self.target
-        od = -np.log((rgb + 1) / IO)                                   # (n, 3)
-        conc = od @ np.linalg.pinv(src.he).T                           # (n, 2)
-        conc *= (ref.max_c / src.max_c)[None, :]
-        out = IO * np.exp(-conc @ ref.he.T)
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        a = ((np.linalg.pinv(src.he).T * (ref.max_c / src.max_c)[None, :]) @ ref.he.T).astype(np.float32)
+        od = _OD_LUT[rgb]                                               # (..., 3) float32
+        out = np.exp(-(od @ a))
+        out *= IO
+        np.clip(out, 0, 255, out=out)
+        out += 0.5
+        return out.astype(np.uint8)
 
     def _reinhard(self, rgb: np.ndarray) -> np.ndarray:
-        from torchstain.numpy.utils.lab2rgb import lab2rgb
-        from torchstain.numpy.utils.rgb2lab import rgb2lab
-        from torchstain.numpy.utils.split import lab_merge, lab_split
-
+        """torchstain's sRGB ↔ LAB (same constants) in float32, with lookup tables for the sRGB curves."""
         src, ref = self.source, self.target
-        labs = lab_split(rgb2lab((rgb / 255).astype(np.float32)))
-        scaled = [(x - m) / s * rs + rm for x, m, s, rm, rs in zip(labs, src.mean, src.std, ref.mean, ref.std)]
-        back = lab2rgb(lab_merge(*scaled).astype(np.float32))
-        return np.clip(np.rint(back * 255), 0, 255).astype(np.uint8)
+        xyz = _SRGB_TO_LINEAR[rgb] @ (_RGB2XYZ.T / _WHITE[None, :])   # (..., 3), white-normalised
+        f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0).astype(np.float32)
+        lab = np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]),
+                        200.0 * (f[..., 1] - f[..., 2])], axis=-1)   # L 0-100, a, b
+        gain = (ref.std / src.std).astype(np.float32)
+        lab = (lab - src.mean.astype(np.float32)) * gain + ref.mean.astype(np.float32)
+        y = (lab[..., 0] + 16.0) / 116.0
+        g = np.stack([lab[..., 1] / 500.0 + y, y, y - lab[..., 2] / 200.0], axis=-1)
+        xyz = np.where(g > 0.2068966, g ** 3, (g - 16.0 / 116.0) / 7.787) * _WHITE
+        lin = xyz.astype(np.float32) @ _XYZ2RGB.T
+        np.clip(lin, 0.0, 1.0, out=lin)
+        return _LINEAR_TO_SRGB8[(lin * (_LIN_STEPS - 1) + 0.5).astype(np.int32)]
+
+
+def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    return np.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+
+
+_OD_LUT = (-np.log((np.arange(256, dtype=np.float64) + 1) / IO)).astype(np.float32)
+_SRGB_TO_LINEAR = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255).astype(np.float32)
+_RGB2XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
+                     [0.019334, 0.119193, 0.950227]], dtype=np.float32)  # torchstain's (and OpenCV's) matrix
+_XYZ2RGB = np.linalg.inv(_RGB2XYZ.astype(np.float64)).astype(np.float32)
+_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+_LIN_STEPS = 1 << 16
+_lin = np.linspace(0.0, 1.0, _LIN_STEPS)
+_LINEAR_TO_SRGB8 = np.clip(np.rint(255 * np.where(_lin > 0.0031308, 1.055 * _lin ** (1 / 2.4) - 0.055, 12.92 * _lin)),
+                           0, 255).astype(np.uint8)
+del _lin
 
 
 def reference_macenko() -> MacenkoStains:
