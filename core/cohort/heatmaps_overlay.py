@@ -61,14 +61,16 @@ def overlay_raster(coords: np.ndarray, patch_size: int, colours: np.ndarray, sli
     idx = np.arange(c.shape[0]) if order is None else np.argsort(np.nan_to_num(order, nan=-np.inf), kind="stable")
     x0 = np.floor(c[idx, 0] / q + 0.5).astype(np.int64)
     y0 = np.floor(c[idx, 1] / q + 0.5).astype(np.int64)
-    for dy in range(s):
-        for dx in range(s):
-            xs, ys = x0 + dx, y0 + dy
-            ok = np.flatnonzero((xs >= 0) & (xs < ow) & (ys >= 0) & (ys < oh))
-            lin = ys[ok] * ow + xs[ok]
-            _, last = np.unique(lin[::-1], return_index=True)  # the last painted of each pixel wins
-            keep = ok[len(ok) - 1 - last]
-            out[ys[keep], xs[keep]] = rgba[idx[keep]]
+    # every (pixel, patch) pair of every offset in painting order; the last pair of each pixel wins
+    dy, dx = (a.reshape(-1) for a in np.mgrid[0:s, 0:s])
+    xs = (x0[:, None] + dx[None, :]).reshape(-1)
+    ys = (y0[:, None] + dy[None, :]).reshape(-1)
+    who = np.repeat(idx, s * s)
+    ok = np.flatnonzero((xs >= 0) & (xs < ow) & (ys >= 0) & (ys < oh))
+    lin = ys[ok] * ow + xs[ok]
+    _, last = np.unique(lin[::-1], return_index=True)
+    keep = ok[len(ok) - 1 - last]
+    out[ys[keep], xs[keep]] = rgba[who[keep]]
     return out, q
 
 
