@@ -112,21 +112,22 @@ class HeatmapJob:
         annotations = self._annotations(inp)
         outputs: list[str] = []
         record_maps = {}
+        from core.review.export import patch_regions, write_patch_geojson  # local: pulls in shapely
+
+        regions = {k: patch_regions(coords, patch, idx) for k, idx in subsets.items()}
         with open_slide(inp.slide) as reader:
             _check_inside(inp, coords, reader.dimensions)
-            outlines = self._outlines(coords, patch, subsets, annotations)
+            outlines = self._outlines(subsets, regions, annotations)
             w, h = reader.dimensions
             img_px = self.width_px - min(160, self.width_px // 4)  # render_figure's image part
             thumb = reader.get_thumbnail((img_px, max(int(round(img_px * h / max(w, 1))), 64)))
             for n in names:
                 record_maps[n] = self._draw_map(reader, thumb, inp, ev, coords, patch, n, values[n], outlines,
                                                 folder, outputs)
-        from core.review.export import write_patch_geojson  # local: pulls in shapely
-
         for k, idx in subsets.items():
             name = f"{slide_id}.subset.{k}.geojson"
             write_patch_geojson(folder / name, coords, patch, idx, classification=k, name=f"{slide_id} {k}",
-                                scores=values[names[0]])
+                                scores=values[names[0]], regions=regions[k])
             outputs.append(name)
         from core.atomic import atomic_write_json  # local: keeps this module light
 
@@ -202,17 +203,15 @@ class HeatmapJob:
 
         return read_annotations(inp.annotations)
 
-    def _outlines(self, coords: np.ndarray, patch: int, subsets: dict, annotations: list) -> list:
+    def _outlines(self, subsets: dict, regions: dict, annotations: list) -> list:
         """``(geometry, colour, label)`` for each subset's merged squares and the annotations."""
         import shapely  # local: shapely only when used
 
-        from core.review.export import patch_regions  # local: pulls in shapely
-
         out = []
         for i, (k, idx) in enumerate(subsets.items()):
-            polys = [poly for poly, _ in patch_regions(coords, patch, idx)]
+            polys = [poly for poly, _ in regions[k]]  # disjoint parts of one union: no second union needed
             if polys:
-                out.append((shapely.union_all(polys), _SUBSET_COLOURS[i % len(_SUBSET_COLOURS)],
+                out.append((shapely.MultiPolygon(polys), _SUBSET_COLOURS[i % len(_SUBSET_COLOURS)],
                             f"subset {k} ({len(idx)})"))
         if annotations:
             out.append((shapely.union_all([a.geometry for a in annotations]), _ANNOTATION_COLOUR,
@@ -223,7 +222,8 @@ class HeatmapJob:
                   outlines: list, folder: Path, outputs: list[str]) -> dict:
         """Write one map's overview PNG, overlay TIFF and tile sheet; returns its record."""
         from core.cohort.heatmaps_overlay import blend_on, overlay_raster, write_overlay_tiff
-        from core.cohort.heatmaps_tiles import top_k, write_tile_sheet
+        from core.cohort.heatmaps_tiles import write_tile_sheet
+        from core.review.agreement import top_k
         from core.review.export import render_figure  # local: pulls in matplotlib
         from core.review.normalise import colorize, colormap_lut
 
@@ -246,7 +246,8 @@ class HeatmapJob:
         outputs += [png, tiff]
         if self.top_k > 0:
             sheet = f"{sid}.{name}.top{self.top_k}.png"
-            write_tile_sheet(folder / sheet, reader, coords, patch, top_k(values, self.top_k), values,
+            best = top_k(values, self.top_k)
+            write_tile_sheet(folder / sheet, reader, coords, patch, best[np.isfinite(values[best])], values,
                              tile_px=self.tile_px, title=f"{sid}: top {self.top_k} patches by {name}")
             outputs.append(sheet)
         return {"vmin": scale.vmin, "vmax": scale.vmax, "cmap": scale.cmap, "colorbar_label": label,

@@ -15,18 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["top_k", "write_tile_sheet"]
+__all__ = ["write_tile_sheet"]
 
 _GUTTER = 4
 _CAPTION = 16
-
-
-def top_k(values: np.ndarray, k: int) -> np.ndarray:
-    """(min(k, #finite),) int64 indices of the highest finite scores, highest first (ties: lower index)."""
-    v = np.asarray(values, dtype=np.float64)
-    ok = np.flatnonzero(np.isfinite(v))
-    order = ok[np.argsort(-v[ok], kind="stable")]
-    return order[: max(int(k), 0)].astype(np.int64)
 
 
 def write_tile_sheet(path: str | os.PathLike, reader, coords: np.ndarray, patch_size: int, indices: np.ndarray,

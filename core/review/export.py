@@ -77,17 +77,18 @@ def _guard(path: Path, what: str):
 
 def write_patch_geojson(path: str | os.PathLike, coords: np.ndarray, patch_size: int, indices: np.ndarray, *,
                         classification: str = "Evidence", name: str | None = None,
-                        scores: np.ndarray | None = None) -> int:
+                        scores: np.ndarray | None = None, regions: list | None = None) -> int:
     """Write the merged regions of ``indices`` as a QuPath GeoJSON FeatureCollection.
 
-    ``scores`` ((N,) float, optional) adds ``score_mean`` / ``score_max`` per region. Returns the
-    number of regions written.
+    ``scores`` ((N,) float, optional) adds ``score_mean`` / ``score_max`` per region; ``regions``
+    is what :func:`patch_regions` returned for these patches, when the caller has it already.
+    Returns the number of regions written.
     """
     from core.data.annotations import Annotation, write_geojson  # local: pulls in shapely
 
     p = Path(path)
     anns = []
-    for poly, members in patch_regions(coords, patch_size, indices):
+    for poly, members in patch_regions(coords, patch_size, indices) if regions is None else regions:
         props: dict = {"n_patches": int(members.size)}
         if scores is not None and members.size:
             s = np.asarray(scores, dtype=np.float64)[members]
