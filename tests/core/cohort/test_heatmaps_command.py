@@ -149,3 +149,46 @@ def test_evidence_file_list_with_slides_folder(demo_cohort, tmp_path):
     assert main(["heatmaps", "--evidence", *files, "--slides", str(cohort.root / "slides"), "--out", str(out),
                  "--maps", "gate", "--width", str(WIDTH), "--top-k", "0"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(list(evidence)[:2])
+
+
+def test_inputs_that_do_not_belong_together_are_refused_with_one_message(demo_cohort, tmp_path, capsys):
+    from core.data.bag import FeatureBag
+    from core.data.bags import write_bag
+
+    cohort, evidence = demo_cohort
+    ev_dir = next(iter(evidence.values())).parent
+    # a manifest row whose evidence file is missing: named with where it was looked for
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _run(cohort, empty, tmp_path / "o1") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no evidence file for slide '{cohort.slide_ids[0]}'" in err[0]
+    assert not (tmp_path / "o1").exists()
+    # a feature file of another patching: the evidence file is named, the slide is not drawn
+    feats = tmp_path / "feats"
+    feats.mkdir()
+    for sid in cohort.slide_ids:
+        coords = np.array([[0, 0], [P, 0]], np.int64)
+        write_bag(feats / f"{sid}.h5", FeatureBag(np.zeros((2, 3), np.float32), coords, P, sid))
+    assert _run(cohort, ev_dir, tmp_path / "o2", "--features", str(feats)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "patch coordinates differ from the feature file" in err[0] and ".evidence.h5" in err[0]
+
+
+def test_a_slide_without_mpp_gets_an_overlay_without_resolution_tags(tmp_path):
+    import openslide
+
+    from core.evidence.evidence_file import Evidence, write_evidence
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "slides").mkdir()
+    Image.fromarray(rng.integers(0, 255, (300, 520, 3), dtype=np.uint8)).save(tmp_path / "slides" / "plain.png")
+    coords = np.array([[x, y] for y in (0, 100, 200) for x in range(0, 500, 100)], np.int64)
+    write_evidence(tmp_path / "plain.evidence.h5", Evidence(slide_id="plain", coords=coords,
+                                                             scores={"attention": rng.random(len(coords))}))
+    out = tmp_path / "out"
+    assert main(["heatmaps", "--evidence", str(tmp_path / "plain.evidence.h5"), "--slides", str(tmp_path / "slides"),
+                 "--out", str(out), "--width", "300", "--top-k", "3"]) == 0
+    with openslide.OpenSlide(str(out / "plain" / "plain.attention.overlay.tiff")) as o:
+        assert o.dimensions == (6, 3) and "openslide.mpp-x" not in o.properties
+        assert "1 px = 100 slide level-0 px" in o.properties["tiff.ImageDescription"]
