@@ -12,7 +12,8 @@ For slide ``S`` the job writes, under ``OUT/S/`` (docs/heatmaps.md):
   (:func:`core.review.export.write_patch_geojson`);
 * ``heatmaps.json``, written last: the outputs, the scales, and the digest of the inputs and
   settings. A slide whose ``heatmaps.json`` has the same digest and whose outputs all exist is done
-  and is skipped (resuming). Every file is written atomically (:mod:`core.atomic`).
+  and is skipped (resuming). A slide's files are drawn in a staging folder and moved into place
+  when all are complete, the record last (:mod:`core.atomic`): a slide that fails leaves nothing.
 
 The job is frozen and picklable; ``setup()`` returns the per-worker state (nothing: a slide opens
 its own reader) and ``run(state, slide_id, out_dir)`` draws one slide, raising
@@ -22,6 +23,7 @@ its own reader) and ``run(state, slide_id, out_dir)`` draws one slide, raising
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,27 +112,31 @@ class HeatmapJob:
         values = {n: map_values(ev, n, inp.evidence) for n in names}
         subsets = {k: s.indices for k, s in ev.subsets.items() if self.subsets is None or k in self.subsets}
         annotations = self._annotations(inp)
-        outputs: list[str] = []
-        record_maps = {}
+        from core.atomic import atomic_write_json, staging_dir  # local: keeps this module light
         from core.review.export import patch_regions, write_patch_geojson  # local: pulls in shapely
 
         regions = {k: patch_regions(coords, patch, idx) for k, idx in subsets.items()}
+        outputs: list[str] = []
+        record_maps = {}
         with open_slide(inp.slide) as reader:
             _check_inside(inp, coords, reader.dimensions)
             outlines = self._outlines(subsets, regions, annotations)
-            w, h = reader.dimensions
-            img_px = self.width_px - min(160, self.width_px // 4)  # render_figure's image part
-            thumb = reader.get_thumbnail((img_px, max(int(round(img_px * h / max(w, 1))), 64)))
-            for n in names:
-                record_maps[n] = self._draw_map(reader, thumb, inp, ev, coords, patch, n, values[n], outlines,
-                                                folder, outputs)
-        for k, idx in subsets.items():
-            name = f"{slide_id}.subset.{k}.geojson"
-            write_patch_geojson(folder / name, coords, patch, idx, classification=k, name=f"{slide_id} {k}",
-                                scores=values[names[0]], regions=regions[k])
-            outputs.append(name)
-        from core.atomic import atomic_write_json  # local: keeps this module light
-
+            # drawn in a staging folder, moved into place when complete: a slide that fails leaves nothing
+            with staging_dir(out_dir, f"heatmaps-{slide_id}") as stage:
+                w, h = reader.dimensions
+                img_px = self.width_px - min(160, self.width_px // 4)  # render_figure's image part
+                thumb = reader.get_thumbnail((img_px, max(int(round(img_px * h / max(w, 1))), 64)))
+                for n in names:
+                    record_maps[n] = self._draw_map(reader, thumb, inp, ev, coords, patch, n, values[n], outlines,
+                                                    stage, outputs)
+                for k, idx in subsets.items():
+                    name = f"{slide_id}.subset.{k}.geojson"
+                    write_patch_geojson(stage / name, coords, patch, idx, classification=k, name=f"{slide_id} {k}",
+                                        scores=values[names[0]], regions=regions[k])
+                    outputs.append(name)
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in outputs:
+                    os.replace(stage / name, folder / name)
         atomic_write_json(folder / RECORD, {
             "format": "evident-heatmaps", "version": 1, "slide_id": slide_id, "digest": digest,
             "inputs": {k: None if v is None else str(v) for k, v in vars(inp).items() if k != "slide_id"},

@@ -84,9 +84,9 @@ def run_serial(job: HeatmapJob, out_dir: str | Path, *, skip_errors: bool = Fals
     EvidentError
         The first failing slide's error, without ``skip_errors``.
     """
-    from core.atomic import atomic_write_json, ensure_writable_dir  # local: keeps this module light
+    from core.atomic import atomic_write_json  # local: keeps this module light
 
-    out = ensure_writable_dir(out_dir)
+    out = Path(out_dir)  # created by the first slide's outputs (a run that fails first leaves no folder)
     summary = RunSummary(failed=dict(failed or {}))
     state = job.setup()
     n = len(job.inputs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.commands._argtypes import positive_int
 from core.errors import EvidentError
@@ -68,10 +69,17 @@ def run(args: argparse.Namespace) -> int:
         subsets = () if args.subsets.strip().lower() == "none" else tuple(
             s.strip() for s in args.subsets.split(",") if s.strip())
     echo = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    job, failed = prepare_job(inputs, args.out, scale=args.scale, maps=maps, skip_errors=args.skip_errors, echo=echo,
-                              subsets=subsets, width_px=args.width, top_k=args.top_k, px_per_patch=args.px_per_patch,
-                              opacity=args.opacity)
-    summary = run_serial(job, args.out, skip_errors=args.skip_errors, echo=echo, failed=failed)
+    out = Path(args.out)
+    existed = out.exists()
+    try:
+        job, failed = prepare_job(inputs, out, scale=args.scale, maps=maps, skip_errors=args.skip_errors, echo=echo,
+                                  subsets=subsets, width_px=args.width, top_k=args.top_k,
+                                  px_per_patch=args.px_per_patch, opacity=args.opacity)
+        summary = run_serial(job, out, skip_errors=args.skip_errors, echo=echo, failed=failed)
+    except EvidentError:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run that failed before drawing anything leaves no empty folder
+        raise
     line = f"{len(summary.done)} slide(s) drawn, {len(summary.skipped)} already done"
     if summary.failed:
         line += f", {len(summary.failed)} failed (see {args.out}/{FAILURES_FILE})"
