@@ -225,13 +225,15 @@ def _save_over(fig, path: Path, background: np.ndarray, img_px: int, compress_le
     canvas.draw()
     top = np.asarray(canvas.buffer_rgba())  # (H, W, 4) uint8, straight alpha
     h = top.shape[0]
-    base = np.full((h, top.shape[1], 3), 255, dtype=np.uint16)
+    out = np.full((h, top.shape[1], 3), 255, dtype=np.uint8)
     img = np.ascontiguousarray(background[..., :3])
     if img.shape[:2] != (h, img_px):
         img = np.asarray(Image.fromarray(img).resize((img_px, h), Image.Resampling.BILINEAR))
-    base[:, :img_px] = img
-    a = top[..., 3:4].astype(np.uint16)
-    out = ((top[..., :3] * a + base * (255 - a) + 127) // 255).astype(np.uint8)
+    out[:, :img_px] = img
+    drawn = top[..., 3] > 0  # text, outlines, the colour bar: blend only there
+    t = top[drawn].astype(np.uint16)  # (K, 4)
+    a = t[:, 3:4]
+    out[drawn] = ((t[:, :3] * a + out[drawn].astype(np.uint16) * (255 - a) + 127) // 255).astype(np.uint8)
     Image.fromarray(out, "RGB").save(path, format="PNG", compress_level=int(compress_level))
 
 
