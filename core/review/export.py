@@ -7,9 +7,9 @@
 * Thresholded map: patches whose normalised score (the layer's own normalisation) is at least the
   threshold.
 * CSV: one header row and one row per record, written atomically.
-* Figure: :func:`render_figure` draws a region of the slide with overlay colours, a colorbar and a
-  scale bar with matplotlib (Qt-free); the PNG is exactly the requested width in pixels (colorbar
-  included), and parts of the region outside the slide are white (the slide's transparent pixels
+* Figure: :func:`render_figure` draws a region of the slide with overlay colours, a colorbar, a
+  scale bar and optional outlines (subsets, annotations) with matplotlib (Qt-free); the PNG is
+  exactly the requested width in pixels (colorbar included), and parts of the region outside the slide are white (the slide's transparent pixels
   composited on white: a figure goes on a white page, and an alpha channel shows as black in
   viewers that ignore it).
 
@@ -77,17 +77,18 @@ def _guard(path: Path, what: str):
 
 def write_patch_geojson(path: str | os.PathLike, coords: np.ndarray, patch_size: int, indices: np.ndarray, *,
                         classification: str = "Evidence", name: str | None = None,
-                        scores: np.ndarray | None = None) -> int:
+                        scores: np.ndarray | None = None, regions: list | None = None) -> int:
     """Write the merged regions of ``indices`` as a QuPath GeoJSON FeatureCollection.
 
-    ``scores`` ((N,) float, optional) adds ``score_mean`` / ``score_max`` per region. Returns the
-    number of regions written.
+    ``scores`` ((N,) float, optional) adds ``score_mean`` / ``score_max`` per region; ``regions``
+    is what :func:`patch_regions` returned for these patches, when the caller has it already.
+    Returns the number of regions written.
     """
     from core.data.annotations import Annotation, write_geojson  # local: pulls in shapely
 
     p = Path(path)
     anns = []
-    for poly, members in patch_regions(coords, patch_size, indices):
+    for poly, members in patch_regions(coords, patch_size, indices) if regions is None else regions:
         props: dict = {"n_patches": int(members.size)}
         if scores is not None and members.size:
             s = np.asarray(scores, dtype=np.float64)[members]
@@ -126,7 +127,8 @@ def write_csv(path: str | os.PathLike, records: list[dict]) -> Path:
 def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, float, float], *,
                   overlay: np.ndarray | None = None, overlay_rect: tuple[float, float, float, float] | None = None,
                   lut: np.ndarray | None = None, colorbar_label: str = "", colorbar_ends: tuple[str, str] = ("", ""),
-                  width_px: int = 1600, title: str = "") -> Path:
+                  width_px: int = 1600, title: str = "", outlines: tuple | list = (),
+                  background: np.ndarray | None = None, compress_level: int = 6) -> Path:
     """Write a PNG of a slide region with an overlay, its colorbar and a scale bar.
 
     Parameters
@@ -143,6 +145,14 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
     width_px
         Width of the PNG in pixels, colorbar included (exact; at least 64). The height follows the
         region's aspect ratio; the slide is read at the level that gives the image part's width.
+    outlines
+        ``(geometry, colour, label)`` triples: shapely (Multi)Polygons in level-0 px drawn as
+        outlines (exteriors and holes) of a matplotlib colour, listed in a legend under ``label``.
+    background
+        (h, w, 3) uint8 RGB image of the whole region, drawn instead of reading the slide (e.g. its
+        thumbnail with a map already blended in, as docs/heatmaps.md draws it).
+    compress_level
+        PNG deflate level (0-9; lower is faster and larger).
     """
     import matplotlib  # local: matplotlib only when used
 
@@ -157,19 +167,27 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
     bar_px = min(160, width_px // 4) if lut is not None else 0  # colorbar strip, inside width_px
     img_px = width_px - bar_px
     height_px = max(int(round(img_px * (y1 - y0) / max(x1 - x0, 1.0))), 64)
-    ds = max((x1 - x0) / img_px, 1.0)
-    level = reader.best_level_for_downsample(ds)
-    lds = reader.level_downsamples[level]
-    size = (max(int((x1 - x0) / lds), 1), max(int((y1 - y0) / lds), 1))
-    rgba = reader.read_region((int(x0), int(y0)), level, size)
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    rgb = (rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
-    fig = Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100, facecolor="white")
-    ax = fig.add_axes((0.0, 0.0, img_px / width_px, 1.0), facecolor="white")
-    ax.imshow(rgb, extent=(x0, x0 + size[0] * lds, y0 + size[1] * lds, y0), interpolation="bilinear")
+    if background is not None:
+        rgb = background
+    else:
+        ds = max((x1 - x0) / img_px, 1.0)
+        level = reader.best_level_for_downsample(ds)
+        lds = reader.level_downsamples[level]
+        size = (max(int((x1 - x0) / lds), 1), max(int((y1 - y0) / lds), 1))
+        rgba = reader.read_region((int(x0), int(y0)), level, size)
+        alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+        rgb = (rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+        extent = (x0, x0 + size[0] * lds, y0 + size[1] * lds, y0)
+    fig = Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100,
+                 facecolor="white" if background is None else "none")
+    ax = fig.add_axes((0.0, 0.0, img_px / width_px, 1.0), facecolor="white" if background is None else "none")
+    if background is None:
+        ax.imshow(rgb, extent=extent, interpolation="bilinear")
     if overlay is not None and overlay_rect is not None:
         ox, oy, ow, oh = overlay_rect
         ax.imshow(overlay, extent=(ox, ox + ow, oy + oh, oy), interpolation="nearest")
+    if outlines:
+        _outlines(ax, outlines)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y1, y0)
     ax.set_axis_off()
@@ -187,8 +205,56 @@ def render_figure(path: str | os.PathLike, reader, region: tuple[float, float, f
         cb.set_ticks([0, 1], labels=list(colorbar_ends))
         cb.set_label(colorbar_label, fontsize=9)
     with _guard(p, "figure"), atomic_path(p) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+        if background is None:
+            fig.savefig(tmp, format="png", dpi=100, pil_kwargs={"compress_level": int(compress_level)})
+        else:
+            _save_over(fig, tmp, background, img_px, compress_level)
     return p
+
+
+def _save_over(fig, path: Path, background: np.ndarray, img_px: int, compress_level: int) -> None:
+    """Save ``fig`` (transparent) composited over ``background`` pasted pixel for pixel in its image part.
+
+    Faster than ``imshow`` of a large image: matplotlib draws only the vector parts, the image is
+    never resampled by it (only resized with Pillow when its size is off by rounding).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # local: matplotlib only when used
+    from PIL import Image  # local: Pillow only when used
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    top = np.asarray(canvas.buffer_rgba())  # (H, W, 4) uint8, straight alpha
+    h = top.shape[0]
+    out = np.full((h, top.shape[1], 3), 255, dtype=np.uint8)
+    img = np.ascontiguousarray(background[..., :3])
+    if img.shape[:2] != (h, img_px):
+        img = np.asarray(Image.fromarray(img).resize((img_px, h), Image.Resampling.BILINEAR))
+    out[:, :img_px] = img
+    drawn = top[..., 3] > 0  # text, outlines, the colour bar: blend only there
+    t = top[drawn].astype(np.uint16)  # (K, 4)
+    a = t[:, 3:4]
+    out[drawn] = ((t[:, :3] * a + out[drawn].astype(np.uint16) * (255 - a) + 127) // 255).astype(np.uint8)
+    Image.fromarray(out, "RGB").save(path, format="PNG", compress_level=int(compress_level))
+
+
+def _outlines(ax, outlines) -> None:
+    """Draw ``(geometry, colour, label)`` outlines (every ring of every polygon) and their legend."""
+    import shapely  # local: shapely only when used
+    from matplotlib.collections import LineCollection  # local: matplotlib only when used
+    from matplotlib.lines import Line2D  # local: matplotlib only when used
+
+    handles = []
+    for geometry, colour, label in outlines:
+        rings = []
+        for poly in shapely.get_parts(geometry):
+            if poly.is_empty or poly.geom_type != "Polygon":
+                continue
+            rings.append(np.asarray(poly.exterior.coords))
+            rings.extend(np.asarray(r.coords) for r in poly.interiors)
+        ax.add_collection(LineCollection(rings, colors=colour, linewidths=1.2))
+        handles.append(Line2D([], [], color=colour, linewidth=1.5, label=label))
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.8)
 
 
 def nice_length_um(max_um: float) -> float:

@@ -385,6 +385,41 @@ for _cmd in ("explain", "recover"):
     _evidence_case("plain-h5", lambda t, fx: _h5(t, x=np.zeros(3)) and None, _cmd)
 
 
+def _heatmaps_case(name: str, build: Callable[[Path, Fixtures], bytes | None], *extra: str):
+    """``evident heatmaps`` on the CMU slide with a damaged evidence file: named, and no output folder left."""
+    @case(f"evidence-{name}-heatmaps")
+    def _(d, fx):
+        (d / "slides").mkdir()
+        (d / "slides" / fx.slide.name).symlink_to(fx.slide)
+        (d / "ev").mkdir()
+        target = d / "ev" / f"{fx.slide.stem}.evidence.h5"
+        data = build(target, fx)
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        return Run(["heatmaps", "--evidence", str(target), "--slides", str(d / "slides"), "--out", str(d / "out"),
+                    *extra], target)
+
+
+def _cmu_evidence(target: Path, corner: tuple[int, int] = (0, 0)) -> None:
+    from core.evidence.evidence_file import Evidence, write_evidence
+
+    coords = np.array([[0, 0], [256, 0], list(corner)], np.int64)
+    write_evidence(target, Evidence(slide_id=target.name.split(".")[0], coords=coords,
+                                    scores={"attention": np.array([0.1, 0.5, 0.9])}))
+
+
+def _truncated_cmu_evidence(target: Path, fx: Fixtures) -> bytes:
+    _cmu_evidence(target, (512, 0))
+    return target.read_bytes()[:400]
+
+
+_heatmaps_case("truncated", _truncated_cmu_evidence)
+_heatmaps_case("not-hdf5", lambda t, fx: b"hello")
+_heatmaps_case("outside-the-slide", lambda t, fx: _cmu_evidence(t, (99_999, 0)))
+_heatmaps_case("without-the-map", lambda t, fx: _cmu_evidence(t, (512, 0)), "--maps", "lrp")
+_heatmaps_case("cohort-scale-truncated", _truncated_cmu_evidence, "--scale", "cohort")
+
+
 def _out_case(name: str, command: str, make_out: Callable[[Path], Path]):
     @case(f"out-{name}-{command}")
     def _(d, fx):

@@ -1,0 +1,1 @@
+"""Cohort-scale outputs made from per-slide evidence: heatmaps (``evident heatmaps``, docs/heatmaps.md)."""
