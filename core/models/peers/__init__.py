@@ -35,6 +35,19 @@ def _norm_buffers(model: nn.Module) -> set[str]:
     return {f"{n}.{b}" for n in names for b in ("mean", "std")}
 
 
+def _matching_peer(state, path, exclude: str) -> str | None:
+    """The first other peer whose format ``state`` fits exactly (a hint for a wrong ``--from``)."""
+    for name, fmt in PEERS.items():
+        if name == exclude:
+            continue
+        try:
+            check_state(state, fmt.expected(fmt.infer(state, path, {})), path, name)
+        except EvidentError:
+            continue
+        return name
+    return None
+
+
 def import_peer(peer: str, path: str | os.PathLike, options: Mapping[str, str] | None = None,
                 classes: tuple[str, ...] | None = None) -> tuple[nn.Module, dict]:
     """Import the ``peer`` checkpoint at ``path``.
@@ -69,8 +82,14 @@ def import_peer(peer: str, path: str | os.PathLike, options: Mapping[str, str] |
         have = ", ".join(sorted(allowed)) or "none"
         raise EvidentError(None, f"--peer-option {unknown[0]} is not an option of {peer} (its options: {have})")
     state = read_state_dict(p)
-    dims = fmt.infer(state, p, options)
-    left_out = check_state(state, fmt.expected(dims), p, peer)
+    try:
+        dims = fmt.infer(state, p, options)
+        left_out = check_state(state, fmt.expected(dims), p, peer)
+    except EvidentError as exc:
+        other = _matching_peer(state, p, exclude=peer)
+        if other is None or exc.path is None:
+            raise
+        raise EvidentError(p, f"{exc.message} (the keys match --from {other})") from None
     imp = fmt.convert(state, dims)
     model = build_host(imp.host, imp.host_config)
     own = model.state_dict()
