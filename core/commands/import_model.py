@@ -15,12 +15,12 @@ from pathlib import Path
 from core.errors import EvidentError
 
 NAME = "import-model"
-HELP = "import a model trained in CLAM, TransMIL, DSMIL, ABMIL or xMIL (its checkpoint) as an Evident checkpoint"
-PEER_NAMES = ("clam_sb", "clam_mb", "transmil", "dsmil", "abmil", "xmil")
+HELP = "import a model trained in CLAM, TransMIL, DSMIL, DTFD-MIL, ABMIL or xMIL (its checkpoint) as an Evident checkpoint"
+PEER_NAMES = ("clam_sb", "clam_mb", "transmil", "dsmil", "dtfd", "abmil", "xmil")
 DESCRIPTION = (
     "Map a checkpoint trained elsewhere onto Evident's host for that model and write an Evident checkpoint "
     "(usable by explain, audit, review and the viewer). Peers: clam_sb, clam_mb (mahmoodlab/CLAM), transmil "
-    "(szc19990412/TransMIL), dsmil (binli123/dsmil-wsi), abmil (AMLab-Amsterdam/AttentionDeepMIL, gated), "
+    "(szc19990412/TransMIL), dsmil (binli123/dsmil-wsi), dtfd (hrzhang1123/DTFD-MIL), abmil (AMLab-Amsterdam/AttentionDeepMIL, gated), "
     "xmil (bifold-pathomics/xMIL attention MIL or TransMIL). The checkpoint is read with weights_only "
     "(it never runs code); a missing, unexpected or mis-shaped key is an error naming it, and nothing is written."
 )
@@ -39,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="MODEL.pt", help="the Evident checkpoint to write")
     p.add_argument("--classes", metavar="A,B,...", help="names of the outputs in order (default: 0, 1, ...)")
     p.add_argument("--peer-option", action="append", default=[], type=_option, metavar="KEY=VALUE",
-                   help="a choice the weights cannot show (xmil: attention=nystrom|dot_prod)")
+                   help="a choice the weights cannot show (xmil: attention=nystrom|dot_prod; dtfd: distill=AFS|MaxMinS|MaxS, "
+                        "n_groups=4, total_instance=4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
 

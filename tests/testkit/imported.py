@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from core.cli import main
-from testkit.peers import abmil, clam, dsmil, transmil, xmil
+from testkit.peers import abmil, clam, dsmil, dtfd, transmil, xmil
 
 #: ``--from`` name (plus a label for the xMIL TransMIL variant) -> random peer state dict for D
 #: features and 2 classes (ABMIL: its one sigmoid output becomes 2 logits)
@@ -18,6 +18,7 @@ STATES = {
     "clam_mb": lambda d: clam.random_state(d=d, h=16, a=8, c=2, multi=True),
     "transmil": lambda d: transmil.random_state(d=d, h=16, c=2),
     "dsmil": lambda d: dsmil.random_state(d=d, c=2, q=8),
+    "dtfd": lambda d: dtfd.random_state(d=d, h=16, a=8, c=2),
     "xmil": lambda d: xmil.random_state(d=d, h=16, a=8, c=2),
     "xmil_transmil": lambda d: transmil.random_state(d=d, h=16, c=2, layers=("translayers.0.", "translayers.1.")),
 }

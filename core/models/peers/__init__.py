@@ -19,7 +19,7 @@ from torch import nn
 from core.errors import EvidentError
 from core.hashing import file_sha256
 from core.models.input_norm import InputNorm
-from core.models.peers import abmil, clam, dsmil, transmil, xmil
+from core.models.peers import abmil, clam, dsmil, dtfd, transmil, xmil
 from core.models.peers.format import PeerFormat, check_state, read_state_dict
 from core.models.registry import build_host
 
@@ -27,7 +27,7 @@ __all__ = ["PEERS", "import_peer"]
 
 #: ``--from`` name -> format, in the order the CLI lists them
 PEERS: dict[str, PeerFormat] = {f.name: f for f in (clam.FORMAT_SB, clam.FORMAT_MB, transmil.FORMAT, dsmil.FORMAT,
-                                                    abmil.FORMAT, xmil.FORMAT)}
+                                                    dtfd.FORMAT, abmil.FORMAT, xmil.FORMAT)}
 
 
 def _norm_buffers(model: nn.Module) -> set[str]:
@@ -55,7 +55,8 @@ def import_peer(peer: str, path: str | os.PathLike, options: Mapping[str, str] |
     Parameters
     ----------
     options
-        Peer-specific choices the keys cannot show (xmil: ``attention``); others are refused.
+        Peer-specific choices the keys cannot show (``PeerFormat.options``: xmil ``attention``; dtfd
+        ``distill``, ``n_groups``, ``total_instance``); others are refused.
     classes
         Names of the C outputs (output c is ``classes[c]``); ``None`` leaves them as indices.
 
@@ -76,7 +77,7 @@ def import_peer(peer: str, path: str | os.PathLike, options: Mapping[str, str] |
         raise EvidentError(None, f"unknown peer {peer!r} (use one of: {', '.join(PEERS)})")
     fmt = PEERS[peer]
     options = dict(options or {})
-    allowed = {"xmil": {"attention"}}.get(peer, set())
+    allowed = set(fmt.options)
     unknown = sorted(set(options) - allowed)
     if unknown:
         have = ", ".join(sorted(allowed)) or "none"

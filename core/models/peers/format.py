@@ -63,7 +63,8 @@ class PeerFormat:
     mapping_version
         Bumped whenever the mapping changes what an import produces.
     infer
-        state dict -> widths ``{name: int}`` from anchor keys' shapes (:func:`anchor_dims`).
+        (state dict, path, options) -> widths ``{name: int}`` from anchor keys' shapes
+        (:func:`anchor_dims`) and choices from ``options`` (the ``--peer-option`` values).
     expected
         widths -> ``{peer key: shape}`` for every key the peer's model holds; keys whose name ends in
         ``"*"`` are optional prefixes (e.g. an image encoder Evident does not use).
@@ -74,10 +75,12 @@ class PeerFormat:
     name: str
     code: PeerCode
     mapping_version: int
-    infer: Callable[[Mapping[str, Tensor]], dict[str, int]]
+    infer: Callable[[Mapping[str, Tensor], Path, Mapping[str, str]], dict[str, int]]
     expected: Callable[[dict[str, int]], dict[str, tuple[int, ...]]]
     convert: Callable[[Mapping[str, Tensor], dict[str, int]], Imported]
     description: str = ""
+    #: the ``--peer-option`` keys this peer accepts (choices its weights cannot show)
+    options: tuple[str, ...] = ()
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict[str, object]:

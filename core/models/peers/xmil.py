@@ -60,4 +60,4 @@ def _convert(state, d):
 
 
 FORMAT = PeerFormat("xmil", CODE, 1, _infer, _expected, _convert,
-                    "xMIL attention MIL (host attention_mil) or TransMIL (host transmil_peer)")
+                    "xMIL attention MIL (host attention_mil) or TransMIL (host transmil_peer)", options=("attention",))

@@ -10,6 +10,7 @@ from core.models.peers import import_peer
 from testkit.peers import abmil as ref_abmil
 from testkit.peers import clam as ref_clam
 from testkit.peers import dsmil as ref_dsmil
+from testkit.peers import dtfd as ref_dtfd
 from testkit.peers import transmil as ref_transmil
 from testkit.peers import xmil as ref_xmil
 
@@ -110,3 +111,18 @@ def test_xmil_attention_mil_matches_xmil(tmp_path):
             out = model(x)
             torch.testing.assert_close(out.output, logits[0], **TOL)
             torch.testing.assert_close(out.attention, att[:, 0], **TOL)
+
+
+@pytest.mark.parametrize("distill", ["AFS", "MaxMinS", "MaxS"])
+def test_dtfd_matches_dtfd_mil_for_the_same_split(tmp_path, distill):
+    s = ref_dtfd.random_state(d=40, h=32, a=16, c=3)
+    options = {"distill": distill, "n_groups": "3", "total_instance": "6"}
+    model, config = _imported(tmp_path, "dtfd", s, options=options)
+    assert config["host"] == "dtfd_peer" and config["host_config"]["extra"]["instances_per_group"] == 2
+    with torch.no_grad():
+        for x in _bags(40)[1:]:  # at least 2 patches: DTFD's MaxMinS needs one per side
+            chunks = [g.tolist() for g in model._groups(x)]  # the port's deterministic split
+            logits, attention = ref_dtfd.forward(s, x, chunks, distill, instance_per_group=2)
+            out = model(x)
+            torch.testing.assert_close(out.output, logits[0], **TOL)
+            torch.testing.assert_close(out.attention, attention, **TOL)
