@@ -96,3 +96,10 @@ def test_unsafe_pickle_and_bad_input_refused(tmp_path, clam_file, capsys):
                  "--peer-option", "heads=4"]) == 2
     assert "--peer-option heads is not an option of xmil (its options: attention)" in capsys.readouterr().err
     assert not (tmp_path / "n.pt").exists()
+
+
+def test_cli_lists_every_peer_format():
+    from core.commands.import_model import PEER_NAMES
+    from core.models.peers import PEERS
+
+    assert sorted(PEER_NAMES) == sorted(PEERS)
