@@ -13,7 +13,8 @@ from __future__ import annotations
 from core.models.base import HostConfig
 from core.models.peers.format import Imported, PeerCode, PeerFormat, anchor_dims
 
-CODE = PeerCode("mahmoodlab/CLAM", "models/model_clam.py", "0266041353ff716beea80d2ee8a4676adaf7ffb2")
+#: last commit changing the file (the model is as at 0266041; verified against the repository at 53e2409)
+CODE = PeerCode("mahmoodlab/CLAM", "models/model_clam.py", "08bc92977e7aefcae169854e0f46aeac2b81ce53")
 _A = "attention_net.3."
 
 

@@ -2,8 +2,9 @@
 
 Which of the two a checkpoint holds is read from its keys:
 
-* ``AttentionMILModel`` (``linear_layers.0.0``, ``attention.0``/``attention.2``, ``linear_head``;
-  one linear layer, no output layers, as xMIL's defaults) -> :class:`core.models.attention_mil.AttentionMIL`;
+* ``AttentionMILModel`` (``linear_layers.0.0``, ``attention.0``/``attention.2``, and ``classifier``
+  (main branch) or ``linear_head`` (``xmil-journal`` branch); one linear layer, no output layers,
+  as xMIL's defaults) -> :class:`core.models.attention_mil.AttentionMIL`;
 * ``TransMIL`` (``translayers.0``/``translayers.1``, ``_fc1``, ``pos_layer``, ``_fc2``; two layers,
   class-token pooling, PPEG, biases) -> :class:`core.models.transmil_peer.TransMILPeer`. xMIL's
   attention (``models/attention.py``) is lucidrains' Nyström attention with a ``"dot_prod"``
@@ -19,8 +20,9 @@ from core.models.base import HostConfig
 from core.models.peers.format import Imported, PeerCode, PeerFormat, anchor_dims
 from core.models.peers.transmil import transmil_convert, transmil_dims, transmil_keys
 
+#: main branch (b6d216b last changed these files); the xmil-journal branch (a24d159) names the head ``linear_head``
 CODE = PeerCode("bifold-pathomics/xMIL", "models/attention_mil.py, models/transmil.py, models/attention.py",
-                "2a5192a23d3d041aee93af47b1547160a86a4614")
+                "b6d216be4a7e76e46bb8fee0b89f24d36f0a4d24")
 _LAYERS = ("translayers.0.", "translayers.1.")
 _ATTENTION = ("nystrom", "dot_prod")
 
@@ -33,19 +35,26 @@ def _infer(state, path, options):
         d = transmil_dims(state, path, "xmil (TransMIL)", _LAYERS[0])
         d["transmil"], d["dot_prod"] = 1, int(attention == "dot_prod")
         return d
+    head = _head(state)
     d = anchor_dims(state, {"D": ("linear_layers.0.0.weight", 1), "H": ("linear_layers.0.0.weight", 0),
-                            "A": ("attention.0.weight", 0), "C": ("linear_head.weight", 0)}, path, "xmil (attention MIL)")
-    d["transmil"] = 0
+                            "A": ("attention.0.weight", 0), "C": (f"{head}.weight", 0)}, path, "xmil (attention MIL)")
+    d["transmil"], d["linear_head"] = 0, int(head == "linear_head")
     return d
+
+
+def _head(state) -> str:
+    """The classifier's name: ``classifier`` on xMIL's main branch, ``linear_head`` on its journal branch."""
+    return "linear_head" if "linear_head.weight" in state else "classifier"
 
 
 def _expected(d):
     if d["transmil"]:
         return transmil_keys(d, _LAYERS, (1, 1, d["H"]))
     h, a = d["H"], d["A"]
+    head = "linear_head" if d["linear_head"] else "classifier"
     return {"linear_layers.0.0.weight": (h, d["D"]), "linear_layers.0.0.bias": (h,), "attention.0.weight": (a, h),
             "attention.0.bias": (a,), "attention.2.weight": (1, a), "attention.2.bias": (1,),
-            "linear_head.weight": (d["C"], h), "linear_head.bias": (d["C"],)}
+            f"{head}.weight": (d["C"], h), f"{head}.bias": (d["C"],)}
 
 
 def _convert(state, d):
@@ -54,7 +63,7 @@ def _convert(state, d):
     sd = {"fc.0.weight": state["linear_layers.0.0.weight"], "fc.0.bias": state["linear_layers.0.0.bias"],
           "attention.v.0.weight": state["attention.0.weight"], "attention.v.0.bias": state["attention.0.bias"],
           "attention.w.weight": state["attention.2.weight"], "attention.w.bias": state["attention.2.bias"],
-          "classifier.weight": state["linear_head.weight"], "classifier.bias": state["linear_head.bias"]}
+          "classifier.weight": state[f"{_head(state)}.weight"], "classifier.bias": state[f"{_head(state)}.bias"]}
     config = HostConfig(in_dim=d["D"], n_outputs=d["C"], hidden=d["H"], attn_hidden=d["A"], dropout=0.0)
     return Imported("attention_mil", config, sd)
 

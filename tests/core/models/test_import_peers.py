@@ -101,8 +101,9 @@ def test_dsmil_matches_dsmil_wsi(tmp_path, c):
             torch.testing.assert_close(out.attention, a[:, int(bag[0].argmax())], **TOL)
 
 
-def test_xmil_attention_mil_matches_xmil(tmp_path):
-    s = ref_xmil.random_state(d=40, h=32, a=16, c=3)
+@pytest.mark.parametrize("head", ["classifier", "linear_head"])
+def test_xmil_attention_mil_matches_xmil(tmp_path, head):
+    s = ref_xmil.random_state(d=40, h=32, a=16, c=3, head=head)
     model, config = _imported(tmp_path, "xmil", s)
     assert config["host"] == "attention_mil"
     with torch.no_grad():

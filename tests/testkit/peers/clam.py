@@ -1,5 +1,5 @@
 """CLAM_SB / CLAM_MB (gated) as mahmoodlab/CLAM ``models/model_clam.py`` computes them in eval
-mode (commit 0266041353ff716beea80d2ee8a4676adaf7ffb2): ``attention_net`` = Linear + ReLU + Dropout
+mode (commit 0266041353ff716beea80d2ee8a4676adaf7ffb2; the model is unchanged at 08bc92977e7aefcae169854e0f46aeac2b81ce53): ``attention_net`` = Linear + ReLU + Dropout
 + ``Attn_Net_Gated``; ``A_raw`` (K, N) transposed logits, ``softmax`` over N, ``M = A h``."""
 
 from __future__ import annotations

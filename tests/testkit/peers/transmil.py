@@ -2,7 +2,7 @@
 computes it with lucidrains/nystrom-attention ``nystrom_attention/nystrom_attention.py`` (commit
 08a7754a76fd74fde6545b7ebfd6fb4658dd55cb; 8 heads of dim/8, dim/2 landmarks, 6 pinv iterations,
 residual value conv 33), and xMIL's TransMIL (bifold-pathomics/xMIL ``models/transmil.py`` and
-``models/attention.py``, commit 2a5192a23d3d041aee93af47b1547160a86a4614: the same computation with
+``models/attention.py``, main branch commit b6d216be4a7e76e46bb8fee0b89f24d36f0a4d24: the same computation with
 layers under ``translayers.i`` and a ``"dot_prod"`` attention option). Batched ``[1, n, D]``
 tensors as in the peers' code.
 
