@@ -22,6 +22,16 @@ from testkit.imported import STATES, import_random
 KINDS = tuple(STATES)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one torch thread. On a loaded 2-core machine two threads made one TransMIL forward
+    of 16 patches take 1.46 s instead of 8.6 ms (spinning threads), and the audit hit the timeout."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_explain_every_default_method(tmp_path, kind):
     ckpt = import_random(kind, 10, tmp_path)
