@@ -26,7 +26,7 @@ import torch
 
 from core.device import pick_device
 from core.models.base import HostConfig
-from core.models.registry import HOSTS, build_host
+from core.models.registry import OWN_HOSTS, build_host
 
 __all__ = ["GROUP", "run"]
 
@@ -82,7 +82,7 @@ def _bench_size(x: torch.Tensor, abmil: torch.nn.Module, device: torch.device, r
     n = x.shape[0]
     rows = []
     ref_ms, ref_out = _time(lambda: abmil(x).output, device, repeats)
-    for name in HOSTS:
+    for name in OWN_HOSTS:
         if name == "abmil":
             ms = ref_ms
         else:

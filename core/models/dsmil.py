@@ -35,7 +35,7 @@ __all__ = ["DSMIL"]
 
 
 class DSMIL(MILHost):
-    """Dual-stream MIL host. ``extra``: ``average`` (False), ``q_dim`` (attn_hidden)."""
+    """Dual-stream MIL host. ``extra``: ``average`` (False), ``q_dim`` (attn_hidden), ``embed`` (True)."""
 
     name = "dsmil"
     Options = DSMILOptions
@@ -50,7 +50,12 @@ class DSMIL(MILHost):
         self.q_dim = config.attn_hidden if o.q_dim is None else o.q_dim
         self.average = o.average
         self.norm = InputNorm(config.in_dim)
-        self.fc = nn.Sequential(nn.Linear(config.in_dim, h), nn.ReLU(), nn.Dropout(config.dropout))
+        if o.embed:
+            self.fc = nn.Sequential(nn.Linear(config.in_dim, h), nn.ReLU(), nn.Dropout(config.dropout))
+        elif h != config.in_dim:
+            raise ValueError(f"dsmil: without an embedding (embed=False) hidden must equal in_dim, got {h} and {config.in_dim}")
+        else:
+            self.fc = nn.Identity()
         self.instance_classifier = nn.Linear(h, c)
         self.q = nn.Sequential(nn.Linear(h, self.q_dim), nn.ReLU(), nn.Linear(self.q_dim, self.q_dim), nn.Tanh())
         self.bag_classifier = nn.Conv1d(c, c, kernel_size=h)

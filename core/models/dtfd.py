@@ -50,6 +50,10 @@ class DTFDMIL(MILHost):
     gate_mode = "feature_reweight"
     pools_by_attention = False
     lrp_attention = ("attention1", "attention2")  # both tiers' attention are constants for LRP
+    #: distil the attention-weighted features ``a_i e_i`` (False: the embeddings ``e_i``, as DTFD's code)
+    distill_weighted = True
+    #: include the tier-1 classifier's bias in the per-instance CAM logits (False: weights only, as DTFD's code)
+    cam_bias = True
 
     def __init__(self, config: HostConfig) -> None:
         super().__init__(config)
@@ -92,12 +96,12 @@ class DTFDMIL(MILHost):
                 distilled.append(bag_g[None])  # (1, H)
                 continue
             weighted = eg * a_g[:, None]  # (n_g, H)
-            cam = self.classifier1(weighted)  # (n_g, C)  Grad-CAM of a linear head: per-instance logits
+            cam = self.classifier1(weighted) if self.cam_bias else weighted @ self.classifier1.weight.T  # (n_g, C)
             p_last = torch.softmax(cam, dim=1)[:, -1]  # (n_g,)
             k = min(self.k, eg.shape[0])
             top = torch.topk(p_last, k).indices  # (k,)
             pick = top if self.distill == "maxs" else torch.cat([top, torch.topk(-p_last, k).indices])  # (k,) | (2k,)
-            distilled.append(weighted[pick])
+            distilled.append((weighted if self.distill_weighted else eg)[pick])
         d = torch.cat(distilled)  # (G', H)
         bag, _ = attention_pool(d, self.attention2(d))  # (H,)
         output = self.classifier2(bag)  # (C,)

@@ -18,11 +18,12 @@ from typing import Literal, TypeVar, Union
 
 from core.errors import EvidentError
 
-__all__ = ["NoOptions", "CLAMOptions", "DSMILOptions", "DTFDOptions", "TransMILOptions", "parse_host_options",
-           "DistillRule", "TransMILAttention"]
+__all__ = ["NoOptions", "CLAMOptions", "DSMILOptions", "DTFDOptions", "TransMILOptions", "TransMILPeerOptions",
+           "parse_host_options", "DistillRule", "TransMILAttention", "PeerAttention"]
 
 DistillRule = Literal["maxmins", "maxs", "afs"]
 TransMILAttention = Literal["auto", "full", "nystrom"]
+PeerAttention = Literal["nystrom", "dot_prod"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,13 @@ class CLAMOptions:
 
 @dataclass(frozen=True)
 class DSMILOptions:
-    """DSMIL: query width ``q_dim`` (None: the attention width), ``average`` bag and max-instance scores."""
+    """DSMIL: query width ``q_dim`` (None: the attention width), ``average`` bag and max-instance scores,
+    ``embed``: a learnt embedding layer before both streams (False: the streams see the features, as
+    DSMIL's published code, whose instance classifier is a single linear layer; then hidden = in_dim)."""
 
     q_dim: int | None = None
     average: bool = False
+    embed: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,23 @@ class TransMILOptions:
     full_max_tokens: int = 4096
     heads: int = 8
     landmarks: int | None = None
+
+
+@dataclass(frozen=True)
+class TransMILPeerOptions:
+    """TransMIL as its published code runs it (:mod:`core.models.transmil_peer`): ``attention``
+    ("nystrom" padded Nyström, or xMIL's "dot_prod"), ``heads``, ``landmarks`` (None: hidden / 2),
+    ``residual_kernel`` of the value convolution (odd; 0: none)."""
+
+    attention: PeerAttention = "nystrom"
+    heads: int = 8
+    landmarks: int | None = None
+    residual_kernel: int = 33
+
+    def __post_init__(self) -> None:
+        if self.heads < 1 or (self.landmarks is not None and self.landmarks < 1) or self.residual_kernel < 0 \
+                or (self.residual_kernel and self.residual_kernel % 2 == 0):
+            raise ValueError(f"transmil_peer: heads and landmarks must be ≥ 1 and residual_kernel odd or 0, got {self}")
 
 
 T = TypeVar("T")

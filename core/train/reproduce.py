@@ -24,7 +24,7 @@ from core.data.realdata import fetch
 from core.errors import EvidentError
 from core.keyvalue import parse_key_values
 from core.models.base import HostConfig
-from core.models.registry import HOSTS
+from core.models.registry import HOSTS, OWN_HOSTS
 from core.train.cohort import cohort_from_arrays
 from core.train.cv import CVConfig, run_cv, with_task
 from core.train.trainer import TrainConfig
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.train.reproduce", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True, choices=sorted(PROTOCOLS))
     p.add_argument("--out", required=True)
-    p.add_argument("--hosts", default=",".join(HOSTS))
+    p.add_argument("--hosts", default=",".join(OWN_HOSTS))
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--host-extra", action="append", default=[], metavar="KEY=VALUE",

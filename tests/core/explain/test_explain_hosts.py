@@ -28,7 +28,7 @@ def test_real_host_interventions_and_methods(name, wrap):
     x, c = bag(17)
     xt, ct = torch.from_numpy(x), torch.from_numpy(c).float()
     eng = InterventionEngine(model, x, c)
-    assert eng.fast == (name in ("abmil", "clam_sb"))
+    assert eng.fast == (name in ("abmil", "clam_sb", "attention_mil"))
     idx = np.array([0, 4, 9])
     with torch.no_grad():
         g = model(xt, ct).gates if wrap else None

@@ -7,9 +7,10 @@ import torch
 
 from core.errors import EvidentError
 from core.models.base import HostConfig, gate_log_bias
-from core.models.registry import HOSTS, build_host
+from core.models.registry import HOSTS, OWN_HOSTS, build_host
 
 ALL = ["abmil", "clam_sb", "transmil", "dsmil", "dtfd"]
+PORTS = ["clam_mb", "attention_mil", "transmil_peer", "dtfd_peer"]  # peers' heads, for imported checkpoints
 ATTENTION = ["abmil", "clam_sb"]
 
 
@@ -26,7 +27,7 @@ def bag() -> torch.Tensor:
 
 
 def test_registry_lists_every_host_and_refuses_unknown() -> None:
-    assert sorted(HOSTS) == sorted(ALL)
+    assert sorted(HOSTS) == sorted(ALL + PORTS) and list(OWN_HOSTS) == ALL
     with pytest.raises(EvidentError, match="unknown host 'nope'"):
         build_host("nope", HostConfig(in_dim=4, n_outputs=2))
     with pytest.raises(EvidentError, match="dtfd"):
