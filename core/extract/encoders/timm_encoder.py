@@ -93,6 +93,8 @@ class ModelEncoder(PatchEncoder):
     def _run(self, x: np.ndarray) -> np.ndarray:
         import torch  # local: torch only when used
 
+        if not x.flags.writeable:  # torch.from_numpy warns on read-only arrays (e.g. memory-mapped)
+            x = x.copy()
         with torch.inference_mode():
             t = self.preprocess(torch.from_numpy(x).to(self.device))  # (B, 3, S, S) float32
             if self.channels_last:
@@ -125,6 +127,18 @@ def _resolve_layers(kwargs: dict[str, Any]) -> dict[str, Any]:
             for k, v in kwargs.items()}
 
 
+def _timm_module(arch: str):
+    """The ``timm`` module, after checking that it is installed and knows ``arch``."""
+    try:
+        prepare_torchvision()
+        import timm  # local: timm only when used
+    except ImportError:
+        raise EvidentError(None, "timm encoders need the 'foundation' extra: pip install 'evident[foundation]'") from None
+    if not timm.is_model(arch.split(".")[0]):
+        raise EvidentError(None, f"timm has no architecture {arch!r} (see timm.list_models())")
+    return timm
+
+
 def timm_model(arch: str, **kwargs):
     """``timm.create_model(arch, pretrained=False, **kwargs)`` with random weights.
 
@@ -133,17 +147,32 @@ def timm_model(arch: str, **kwargs):
     EvidentError
         timm is not installed, the architecture is unknown or the keyword arguments do not fit it.
     """
-    try:
-        prepare_torchvision()
-        import timm  # local: timm only when used
-    except ImportError:
-        raise EvidentError(None, "timm encoders need the 'foundation' extra: pip install 'evident[foundation]'") from None
-    if not timm.is_model(arch.split(".")[0]):
-        raise EvidentError(None, f"timm has no architecture {arch!r} (see timm.list_models())")
+    timm = _timm_module(arch)
     try:
         return timm.create_model(arch, pretrained=False, **_resolve_layers(kwargs))
     except (TypeError, ValueError, AssertionError, RuntimeError) as exc:
         raise EvidentError(None, f"timm:{arch} cannot be built with {kwargs} ({exc})") from None
+
+
+def _load_model(factory, state_dict, path: Path, what: str, ignore: tuple[str, ...] = ()):
+    """``factory()`` with the weights of ``state_dict`` (checked against the model's keys and shapes).
+
+    The model is first built on the meta device and the file's tensors are assigned to it, which
+    skips the random initialisation (a minute for a billion-parameter ViT on a CPU); when some
+    tensor is left on the meta device (one the file does not hold, e.g. a non-persistent buffer), it
+    is built normally and the weights are copied in.
+    """
+    import itertools
+
+    import torch  # local: torch only when used
+
+    with torch.device("meta"):
+        model = factory()
+    load_checked(model, state_dict, path, what, ignore, assign=True)
+    if any(t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
+        model = factory()
+        load_checked(model, state_dict, path, what, ignore)
+    return model
 
 
 def _weights_file(weights: str | os.PathLike | None, repo: str, files: tuple[str, ...], what: str,
@@ -169,10 +198,11 @@ def build_timm_encoder(arch: str, *, weights: str | os.PathLike | None = None, d
     (``timm.data.resolve_model_data_config``: input size, interpolation, crop fraction, mean/std);
     ``size`` and ``mean_std`` override the input size and the normalisation.
     """
-    model = timm_model(arch, **{"num_classes": 0, **(options or {})})
+    kwargs = {"num_classes": 0, **(options or {})}
+    _timm_module(arch)  # an unknown architecture is reported before missing weights
     path = _weights_file(weights, f"timm/{arch}", ("model.safetensors", "pytorch_model.bin"),
                          f"timm:{arch}", allow_download)
-    load_checked(model, read_state_dict(path), path, f"timm:{arch}")
+    model = _load_model(lambda: timm_model(arch, **kwargs), read_state_dict(path), path, f"timm:{arch}")
     import timm.data  # local: timm only when used
 
     cfg = timm.data.resolve_model_data_config(model)
@@ -212,13 +242,10 @@ def build_foundation_encoder(name: str, *, weights: str | os.PathLike | None = N
     if name not in FOUNDATION_ENCODERS:
         raise EvidentError(None, f"unknown encoder {name!r} (named encoders: {', '.join(FOUNDATION_ENCODERS)})")
     spec = FOUNDATION_ENCODERS[name]
-    model = foundation_model(spec, options)
     path = _weights_file(weights, spec.hub_repo, spec.hub_files, name, allow_download)
-    if spec.arch == "conch":
-        sd = read_state_dict(path, prefix=CONCH_PREFIX)
-        load_checked(model, sd, path, name, ignore=CONCH_IGNORED)
-    else:
-        load_checked(model, read_state_dict(path), path, name)
+    conch = spec.arch == "conch"
+    sd = read_state_dict(path, prefix=CONCH_PREFIX if conch else "")
+    model = _load_model(lambda: foundation_model(spec, options), sd, path, name, CONCH_IGNORED if conch else ())
     enc = ModelEncoder(model, foundation_preprocess(spec), spec.name, device=device, precision=precision,
                        default_precision=spec.precision, pooling=spec.pooling, prefix_tokens=spec.prefix_tokens,
                        patch_size=spec.patch_size, magnification=spec.magnification)

@@ -83,7 +83,7 @@ def _names(keys: Sequence[str]) -> str:
 
 
 def load_checked(model, state_dict: Mapping, path: str | os.PathLike, what: str,
-                 ignore: Sequence[str] = ()) -> None:
+                 ignore: Sequence[str] = (), assign: bool = False) -> None:
     """Load ``state_dict`` into ``model`` strictly.
 
     Parameters
@@ -98,6 +98,9 @@ def load_checked(model, state_dict: Mapping, path: str | os.PathLike, what: str,
         What the model is, for the message (``"timm:vit_small_patch16_224"``).
     ignore
         Key prefixes of the file that are expected to be unused (e.g. a CLIP's text tower).
+    assign
+        Make the file's tensors (cast to the model's dtypes) the model's parameters instead of
+        copying into them: for a model built on the meta device, no random initialisation is needed.
 
     Raises
     ------
@@ -119,7 +122,9 @@ def load_checked(model, state_dict: Mapping, path: str | os.PathLike, what: str,
         problems.append(f"shape mismatch: {_names(shapes)}")
     if problems:
         raise EvidentError(path, f"weights do not fit {what}; " + "; ".join(problems))
-    model.load_state_dict(dict(given), strict=True)
+    if assign:
+        given = {k: v.to(own[k].dtype) for k, v in given.items()}
+    model.load_state_dict(dict(given), strict=True, assign=assign)
 
 
 def hub_cache_dir() -> Path:

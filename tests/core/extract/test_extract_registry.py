@@ -12,7 +12,7 @@ from core.extract.encoders.registry import ENCODERS
 def test_specs_list_every_registered_kind():
     named = ("uni_v1", "uni_v2", "conch_v1", "virchow2", "hoptimus0", "gigapath")
     assert set(ENCODERS) == {"builtin", "torchscript", "timm", *named}
-    assert ENCODER_SPECS == ("builtin", "torchscript:PATH", "timm:ARCH", *named)
+    assert ("builtin", "torchscript:PATH", "timm:ARCH", *named) == ENCODER_SPECS
     assert build_encoder("builtin").name == build_encoder(" builtin ").name
 
 

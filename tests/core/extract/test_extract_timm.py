@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from testkit.encoders import TINY_RESNET, TINY_VIT, save_state_dict, save_tiny_foundation, save_tiny_resnet
 
 from core.errors import EvidentError
 from core.extract.encoders import build_encoder
 from core.extract.encoders.foundation import FOUNDATION_ENCODERS, IMAGENET
 from core.extract.encoders.timm_encoder import ModelEncoder, foundation_model, foundation_preprocess
+from testkit.encoders import TINY_RESNET, TINY_VIT, save_state_dict, save_tiny_foundation, save_tiny_resnet
 
 RNG = np.random.default_rng(0)
 PATCHES = RNG.integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
