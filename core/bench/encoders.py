@@ -44,8 +44,8 @@ def bench_encoder(arch: str, *, n: int = 32, batch: int = 16, repeats: int = 2, 
     """One row: ``arch`` (random weights, ``options`` to ``timm.create_model``) batched vs per patch."""
     import torch  # local: torch only when used
 
-    from core.extract.encoders.timm_encoder import ModelEncoder, timm_model
     from core.extract.encoders.preprocess import Preprocess
+    from core.extract.encoders.timm_encoder import ModelEncoder, timm_model
 
     dev = pick_device(device)
     torch.manual_seed(seed)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.extract.encoders.torchvision_compat import prepare_torchvision
+from core.torchvision_compat import prepare_torchvision
 
 __all__ = ["build_conch_tower", "IGNORED", "PREFIX"]
 

@@ -3,7 +3,7 @@ foundation models of :mod:`core.extract.encoders.foundation` (``uni_v1``, ``conc
 
 The model is built with random weights (``pretrained=False``: timm never downloads), then the
 weights are loaded from ``--weights FILE`` or from the local Hugging Face cache and checked key by
-key (:mod:`core.extract.encoders.weights`). Patches go through the model's eval transform
+key (:mod:`core.weights`). Patches go through the model's eval transform
 (:class:`core.extract.encoders.preprocess.Preprocess`) on the inference device, in batches, under
 ``torch.inference_mode()``; on CUDA under ``torch.autocast`` with the model's precision (fp16/bf16,
 as TRIDENT runs it) and, for convolutional networks, in channels-last memory format. On CPU the
@@ -27,8 +27,8 @@ from core.extract.encoders.conch import PREFIX as CONCH_PREFIX
 from core.extract.encoders.conch import build_conch_tower
 from core.extract.encoders.foundation import FOUNDATION_ENCODERS, FoundationSpec
 from core.extract.encoders.preprocess import Preprocess
-from core.extract.encoders.torchvision_compat import prepare_torchvision
-from core.extract.encoders.weights import cached_hub_file, load_checked, read_state_dict
+from core.torchvision_compat import prepare_torchvision
+from core.weights import cached_hub_file, load_checked, read_state_dict
 
 __all__ = ["ModelEncoder", "PRECISIONS", "build_timm_encoder", "build_foundation_encoder", "timm_model"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from testkit.encoders import TINY_RESNET
 
 from core.bench import ROW_KEYS, discover
 from core.bench.encoders import MODELS, bench_encoder
+from testkit.encoders import TINY_RESNET
 
 
 def test_group_is_discovered_with_vit_and_resnet():

@@ -19,7 +19,7 @@ def _run(code: str) -> str:
 
 def test_extension_that_cannot_load_gets_the_two_schemas_and_timm_imports():
     out = _run("""
-        from core.extract.encoders.torchvision_compat import prepare_torchvision, _has_schema
+        from core.torchvision_compat import prepare_torchvision, _has_schema
         status = prepare_torchvision(load_extension=lambda folder: False)
         import torchvision, timm
         m = timm.create_model("resnet18", pretrained=False, num_classes=0, layers=[1, 1, 1, 1])
@@ -31,7 +31,7 @@ def test_extension_that_cannot_load_gets_the_two_schemas_and_timm_imports():
 def test_working_extension_is_left_alone():
     """When the extension loads, nothing is declared (here the loader is faked, so no schema exists)."""
     out = _run("""
-        from core.extract.encoders.torchvision_compat import prepare_torchvision, _has_schema
+        from core.torchvision_compat import prepare_torchvision, _has_schema
         seen = []
         status = prepare_torchvision(load_extension=lambda folder: seen.append(folder.name) or True)
         print(status, _has_schema("nms"), seen)
@@ -43,7 +43,7 @@ def test_default_loader_makes_torchvision_importable():
     """Whatever torchvision this machine has (working or a mismatched build), timm imports after it."""
     out = _run("""
         import importlib.util
-        from core.extract.encoders.torchvision_compat import prepare_torchvision
+        from core.torchvision_compat import prepare_torchvision
         status = prepare_torchvision()
         import torchvision.transforms, timm
         print(status)
