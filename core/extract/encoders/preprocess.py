@@ -3,8 +3,11 @@
 ``Resize(resize)`` of the shorter side (bilinear or bicubic, antialiased), ``CenterCrop(crop)``,
 scaling to [0, 1] and ``Normalize(mean, std)``: torchvision's eval pipeline as TRIDENT and timm
 compose it, applied to a whole batch on the inference device instead of one PIL image at a time.
-Values are clamped to [0, 1] after resizing, as PIL's uint8 images are (bicubic overshoots); the
-remaining difference from PIL's resampling is below one grey level.
+Values are clamped to [0, 1] after resizing, as PIL's uint8 images are (bicubic overshoots).
+Against PIL's resampling (what TRIDENT's transforms run on), measured on a real 256-px H&E patch
+of the CMU slide resized to 224 px: mean absolute difference 0.21 grey levels (of 255) for both
+modes, at most 1.0 (bilinear) and 6.6 (bicubic, at sharp edges) grey levels; so features of the
+same weights differ slightly from TRIDENT's (docs/bring_your_own.md).
 """
 
 from __future__ import annotations
