@@ -12,8 +12,8 @@ and ResNet-50 (``resnet50``), both with random weights (timm builds them without
   how far the batched features are from the loop's.
 
 Extra keys: ``device``, ``threads`` (torch intra-op threads), ``load_avg_1min`` (the machine may be
-shared). ``--quick``: 8 patches, 1 repeat; else 16 patches, 2 repeats (about 4 and 8 minutes on a
-busy 2-core machine: the models are large for a CPU).
+shared). ``--quick``: 8 patches, 1 repeat; else 16 patches, 2 repeats (4.5 and 10.7 minutes of wall
+time measured on a 2-core machine at load average 18-22: the models are large for a CPU).
 """
 
 from __future__ import annotations
