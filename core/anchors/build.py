@@ -1,10 +1,12 @@
-"""Three anchor sources (docs/method.md §3.1 [decision]) and the ``--anchors`` spec string.
+"""Anchor sources (docs/method.md §3.1 [decision]) and the ``--anchors`` spec string.
 
 * ``FILE`` — an anchor-bank file (``.h5``/``.hdf5``/``.npz``) of prompt embeddings computed elsewhere
   with a pathology text encoder (TITAN, CONCH); d_a may differ from the feature width d.
 * ``prototypes:M`` — k-means (k = M) centroids of training patch features (d_a = d), scikit-learn
   ``KMeans`` with a fixed seed on at most ``max_samples`` patches drawn uniformly with that seed.
 * exemplars — the mean feature of patches a user picked and named (:func:`exemplar_anchor`).
+* ``text:PROMPTS`` — a prompt set embedded with an open_clip text tower (:mod:`core.anchors.text`,
+  ``--text-encoder``); d_a must equal d (docs/bring_your_own.md).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ _PROTO = re.compile(r"^prototypes?:(\d+)$")
 
 @dataclass(frozen=True)
 class AnchorSpec:
-    """A parsed ``--anchors`` value: ``kind`` is ``"file"`` (``path`` set) or ``"prototypes"`` (``m`` set)."""
+    """A parsed ``--anchors`` value: ``kind`` is ``"file"`` (``path`` set), ``"prototypes"`` (``m`` set)
+    or ``"text"`` (``path``: the prompt-set file)."""
 
     kind: str
     path: Path | None = None
@@ -34,14 +37,18 @@ class AnchorSpec:
 
 
 def parse_anchor_spec(spec: str) -> AnchorSpec:
-    """Parse ``FILE`` or ``prototypes:M`` (M ≥ 1).
+    """Parse ``FILE``, ``prototypes:M`` (M ≥ 1) or ``text:PROMPTS`` (a prompt-set file or family name).
 
     Raises
     ------
     EvidentError
-        ``prototypes:`` with a missing or non-positive M, or a file that does not exist.
+        ``prototypes:`` with a missing or non-positive M, or a file / prompt set that does not exist.
     """
     s = str(spec).strip()
+    if s.startswith("text:"):
+        from core.anchors.prompts import resolve_prompt_file  # local: keeps the import graph flat
+
+        return AnchorSpec("text", path=resolve_prompt_file(s[len("text:"):].strip()))
     if s.lower().startswith("prototype"):
         m = _PROTO.match(s.lower())
         if not m or int(m.group(1)) < 1:
@@ -49,7 +56,7 @@ def parse_anchor_spec(spec: str) -> AnchorSpec:
         return AnchorSpec("prototypes", m=int(m.group(1)))
     p = Path(s)
     if not p.is_file():
-        raise EvidentError(p, "anchor bank not found (give a .h5/.npz bank file or prototypes:M)")
+        raise EvidentError(p, "anchor bank not found (give a .h5/.npz bank file, prototypes:M or text:PROMPTS)")
     return AnchorSpec("file", path=p)
 
 
@@ -149,19 +156,28 @@ def exemplar_anchor(
     return bank.add(name, mean)
 
 
-def load_anchors(spec: str | AnchorSpec, training_features=None, *, seed: int = 0) -> AnchorBank:
+def load_anchors(spec: str | AnchorSpec, training_features=None, *, seed: int = 0,
+                 text_encoder: str | None = None) -> AnchorBank:
     """Resolve an ``--anchors`` spec into a bank.
 
     Parameters
     ----------
     spec
-        ``FILE`` or ``prototypes:M`` (or a parsed :class:`AnchorSpec`).
+        ``FILE``, ``prototypes:M`` or ``text:PROMPTS`` (or a parsed :class:`AnchorSpec`).
     training_features
         For prototypes: (N, d) array or an iterable of per-bag (N_b, d) arrays.
+    text_encoder
+        For text anchors: the open_clip model (:func:`core.anchors.text.resolve_text_encoder`).
     """
     s = spec if isinstance(spec, AnchorSpec) else parse_anchor_spec(spec)
     if s.kind == "file":
         return read_anchor_bank(s.path)
+    if s.kind == "text":
+        if not text_encoder:
+            raise EvidentError(None, "text anchors need a text encoder (--text-encoder NAME|PATH)")
+        from core.anchors.text import text_anchor_bank  # local: open_clip only when used
+
+        return text_anchor_bank(s.path, text_encoder)[0]
     if training_features is None:
         raise EvidentError(None, "prototype anchors need the training patch features")
     return prototype_anchors(training_features, s.m, seed=seed)

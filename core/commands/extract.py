@@ -14,11 +14,15 @@ HELP = "extract patch features of slides into TRIDENT-style HDF5 feature files"
 DESCRIPTION = (
     "For each SLIDE: detect tissue on a thumbnail, lay a non-overlapping grid of PATCH-SIZE px "
     "patches at MAGNIFICATION, keep the patches with tissue fraction >= TISSUE-THRESHOLD, encode them "
-    "and write OUT/features_<encoder>/<slide stem>.h5 (features (N, D) float32, coords (N, 2) int64 "
-    "level-0 top-left, TRIDENT attributes). Each file is written atomically. A slide that fails "
-    "prints one 'error:' line and the others are still processed; the exit status is 2 when any "
-    "slide failed. Encoders: 'builtin' (hand-made stain and texture features, no weights) or "
-    "'torchscript:PATH' (a TorchScript model you trust: loading it runs its code)."
+    "and write OUT/<mag>x_<px>px_0px_overlap/features_<encoder>/<slide stem>.h5, TRIDENT's layout "
+    "(features (N, D) float32, coords (N, 2) int64 level-0 top-left, TRIDENT attributes). Each file is "
+    "written atomically. A slide that fails prints one 'error:' line and the others are still processed; "
+    "the exit status is 2 when any slide failed. Encoders: 'builtin' (hand-made stain and texture "
+    "features, no weights), 'torchscript:PATH' (a TorchScript model you trust: loading it runs its code), "
+    "'timm:ARCH --weights FILE' (any timm model) or a named foundation model (uni_v1, uni_v2, conch_v1, "
+    "virchow2, hoptimus0, gigapath) with --weights FILE or its Hugging Face repo in the local cache; "
+    "named models bring their own input size, normalisation, patch size and magnification "
+    "(docs/bring_your_own.md)."
 )
 
 
@@ -26,20 +30,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("slides", nargs="+", metavar="SLIDE", help="slide files (any format OpenSlide reads, PNG/JPEG)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--encoder", default="builtin", metavar="SPEC",
-                   help="builtin (default) or torchscript:PATH")
-    p.add_argument("--magnification", type=float, default=20.0, metavar="X",
-                   help="target magnification of the patches (default 20)")
-    p.add_argument("--patch-size", type=int, default=256, metavar="PX",
-                   help="patch side in pixels at the target magnification (default 256)")
+                   help="builtin (default), torchscript:PATH, timm:ARCH, uni_v1, uni_v2, conch_v1, virchow2, "
+                        "hoptimus0 or gigapath")
+    p.add_argument("--weights", default=None, metavar="FILE",
+                   help="timm:ARCH and named encoders: weights file (.pth/.bin/.safetensors); default: the "
+                        "model's Hugging Face repo in the local cache (HF_HOME)")
+    p.add_argument("--allow-download", action="store_true",
+                   help="fetch weights missing from the local Hugging Face cache (never done otherwise)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="model encoders on CUDA: auto (the model's own, as TRIDENT runs it) or a dtype; "
+                        "CPU always runs float32")
+    p.add_argument("--encoder-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra timm.create_model argument, e.g. img_size=448 (repeatable)")
+    p.add_argument("--magnification", type=float, default=None, metavar="X",
+                   help="target magnification of the patches (default: the encoder's, else 20)")
+    p.add_argument("--patch-size", type=int, default=None, metavar="PX",
+                   help="patch side in pixels at the target magnification (default: the encoder's, else 256)")
     p.add_argument("--tissue-threshold", type=float, default=0.5, metavar="F",
                    help="minimum tissue fraction of a kept patch, 0..1 (default 0.5)")
     p.add_argument("--batch-size", type=int, default=64, metavar="B", help="patches per encoder batch (default 64)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="patch-reading threads (default 2)")
     p.add_argument("--device", default="auto", help="torch device for model encoders: auto, cpu, cuda, cuda:N, mps")
-    p.add_argument("--encoder-size", type=int, default=224, metavar="PX",
-                   help="model encoders: resize patches to PX x PX (0 = keep the patch size; default 224)")
-    p.add_argument("--encoder-norm", default="imagenet", choices=("imagenet", "clip", "none"),
-                   help="model encoders: input normalisation (default imagenet)")
+    p.add_argument("--encoder-size", type=int, default=None, metavar="PX",
+                   help="torchscript/timm encoders: resize patches to PX x PX (0 = keep the patch size; "
+                        "default: 224 for torchscript, the model's own for timm)")
+    p.add_argument("--encoder-norm", default=None, choices=("imagenet", "clip", "none"),
+                   help="torchscript/timm encoders: input normalisation (default: imagenet for "
+                        "torchscript, the model's own for timm)")
     p.add_argument("--level0-magnification", type=float, default=None, metavar="X",
                    help="magnification of level 0 for slides that record neither objective power nor mpp")
     p.add_argument("--preview", action="store_true",
@@ -56,12 +73,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _check_options(args: argparse.Namespace) -> None:
     checks = [
-        (args.magnification > 0, "--magnification must be positive"),
-        (args.patch_size >= 8, "--patch-size must be at least 8"),
+        (args.magnification is None or args.magnification > 0, "--magnification must be positive"),
+        (args.patch_size is None or args.patch_size >= 8, "--patch-size must be at least 8"),
         (0.0 <= args.tissue_threshold <= 1.0, "--tissue-threshold must be between 0 and 1"),
         (args.batch_size >= 1, "--batch-size must be at least 1"),
         (args.workers >= 1, "--workers must be at least 1"),
-        (args.encoder_size >= 0, "--encoder-size must be 0 or positive"),
+        (args.encoder_size is None or args.encoder_size >= 0, "--encoder-size must be 0 or positive"),
         (args.level0_magnification is None or args.level0_magnification > 0,
          "--level0-magnification must be positive"),
         (args.stain_norm != "reinhard" or args.stain_target is not None,
@@ -96,18 +113,27 @@ def run(args: argparse.Namespace) -> int:
 
         stain_pixels = read_target_image(args.stain_target)
     check_writable_dir(args.out)  # created by the first file written: a run that writes nothing leaves nothing
-    encoder = build_encoder(args.encoder, device=args.device, size=args.encoder_size or None,
-                            normalization=args.encoder_norm)
+    from core.keyvalue import parse_key_values  # local: evident --help loads this module
+
+    try:
+        model_options = parse_key_values(args.encoder_option)
+    except ValueError as exc:
+        raise EvidentError(None, f"--encoder-option: {exc}") from None
+    encoder = build_encoder(args.encoder, device=args.device, size=args.encoder_size,
+                            normalization=args.encoder_norm, weights=args.weights, precision=args.precision,
+                            allow_download=args.allow_download, model_options=model_options)
+    mag = args.magnification or encoder.magnification or 20.0
+    patch_size = args.patch_size or encoder.patch_size or 256
     failed = 0
     for slide in args.slides:
-        target = feature_path(args.out, slide, encoder.name)
+        target = feature_path(args.out, slide, encoder.name, mag, patch_size)
         if args.skip_existing and target.is_file():
             print(f"{target}\texists, skipped")
             continue
         t0 = time.perf_counter()
         try:
-            out = extract_slide(slide, args.out, encoder=encoder, target_mag=args.magnification,
-                                patch_size=args.patch_size, tissue_threshold=args.tissue_threshold,
+            out = extract_slide(slide, args.out, encoder=encoder, target_mag=mag,
+                                patch_size=patch_size, tissue_threshold=args.tissue_threshold,
                                 batch_size=args.batch_size, workers=args.workers,
                                 progress=not args.no_progress, level0_mag=args.level0_magnification,
                                 preview=args.preview, stain=stain, stain_target=stain_pixels)

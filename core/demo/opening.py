@@ -62,7 +62,7 @@ def demo_view_files(workspace: str | os.PathLike, slide_id: str | None = None,
     sid = slide_id or next((i for i in ids if labels[i] == "positive"), ids[0])
     if model_name is None:
         model_name = "gce" if (ws / "models" / "gce" / "predictions.csv").is_file() else "abmil"
-    feats = sorted((ws / "features").glob(f"*/{sid}.h5"))
+    feats = sorted((ws / "features").rglob(f"{sid}.h5"))
     files: list[Path | None] = [ws / "cohort" / "slides" / f"{sid}.tiff", feats[0] if feats else None,
                                 ws / "evidence" / f"{sid}.evidence.h5", ws / "cohort" / "annotations" / f"{sid}.geojson"]
     with contextlib.suppress(OSError):

@@ -68,7 +68,7 @@ def default_workspace() -> Path:
 
 
 def _features(ws: Path, ids) -> dict[str, Path]:
-    found = {p.stem: p for p in sorted((ws / "features").glob("*/*.h5"))}
+    found = {p.stem: p for p in sorted((ws / "features").rglob("*.h5"))}
     return {i: found[i] for i in ids if i in found}
 
 

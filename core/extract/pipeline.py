@@ -6,10 +6,10 @@ small thread pool sharing the one reader (the next batch is read while the curre
 encode them in batches and write the bag with :func:`core.data.bags.write_bag` (atomic: an error or
 Ctrl-C leaves no file behind).
 
-Output layout: ``OUT/features_<encoder name>/<slide stem>.h5`` (TRIDENT writes
-``JOB/<mag>x_<ps>px_0px_overlap/features_<encoder>/<stem>.h5``; Evident drops the magnification
-folder, so use one ``OUT`` per magnification and patch size). :func:`core.data.bags.find_feature_file`
-finds these files from ``OUT``. The file holds ``features`` (N, D) float32 and ``coords`` (N, 2)
+Output layout: TRIDENT's, ``OUT/<mag>x_<ps>px_0px_overlap/features_<encoder name>/<slide stem>.h5``
+(:func:`feature_path`; ``<mag>`` as TRIDENT formats it: ``20``, ``2.5``), so a TRIDENT job folder and
+an Evident output folder can be used in place of each other. :func:`core.data.feature_search.find_feature_file`
+finds these files from ``OUT`` (or from the magnification folder). The file holds ``features`` (N, D) float32 and ``coords`` (N, 2)
 int64 level-0 top-left corners, with the attributes ``patch_size``, ``patch_size_level0``,
 ``level0_magnification``, ``target_magnification``, ``overlap`` (0), ``level0_width``,
 ``level0_height``, ``encoder``, ``encoder_dim`` and ``tissue_threshold`` on ``coords``. On
@@ -36,12 +36,26 @@ from core.extract.preview import write_preview
 from core.extract.tissue import detect_tissue
 from core.slide.stain import StainMethod
 
-__all__ = ["extract_slide", "feature_path", "preview_path", "read_patch", "iter_patch_batches"]
+__all__ = ["extract_slide", "feature_path", "magnification_folder", "preview_path", "read_patch", "iter_patch_batches"]
 
 
-def feature_path(out_dir: str | os.PathLike, slide_path: str | os.PathLike, encoder_name: str) -> Path:
-    """Where :func:`extract_slide` writes a slide's features: ``OUT/features_<encoder>/<stem>.h5``."""
-    return Path(out_dir) / f"features_{encoder_name}" / f"{Path(slide_path).stem}.h5"
+def magnification_folder(target_mag: float, patch_size: int) -> str:
+    """TRIDENT's folder name for a patching setting: ``20x_256px_0px_overlap``, ``2.5x_512px_0px_overlap``.
+
+    As ``Processor.run_patching_job`` (trident/Processor.py, github.com/mahmoodlab/TRIDENT at
+    a91fa8490e0210ebbbe58452c3babe009e0ab7ca) formats it; Evident's grids have no overlap.
+    """
+    m = float(target_mag)
+    mag = str(int(round(m))) if abs(m - round(m)) < 1e-9 else f"{m:g}"
+    return f"{mag}x_{int(patch_size)}px_0px_overlap"
+
+
+def feature_path(out_dir: str | os.PathLike, slide_path: str | os.PathLike, encoder_name: str,
+                 target_mag: float = 20.0, patch_size: int = 256) -> Path:
+    """Where :func:`extract_slide` writes a slide's features:
+    ``OUT/<mag>x_<ps>px_0px_overlap/features_<encoder>/<stem>.h5`` (TRIDENT's layout)."""
+    return (Path(out_dir) / magnification_folder(target_mag, patch_size) / f"features_{encoder_name}"
+            / f"{Path(slide_path).stem}.h5")
 
 
 def preview_path(out_dir: str | os.PathLike, slide_path: str | os.PathLike) -> Path:
@@ -163,7 +177,7 @@ def extract_slide(
     if not target_mag > 0 or (level0_mag is not None and not level0_mag > 0):
         raise ValueError(f"magnifications must be positive, got {target_mag}, {level0_mag}")
     slide_path = Path(slide_path)
-    out = feature_path(out_dir, slide_path, encoder.name)
+    out = feature_path(out_dir, slide_path, encoder.name, target_mag, patch_size)
     with open_slide(slide_path) as reader:
         mag0 = level0_mag if level0_mag is not None else level0_magnification(
             reader.objective_power, reader.mpp, slide_path)

@@ -5,7 +5,9 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
 * ``--gce`` wrap the host with GCE (:func:`core.models.gce.build_gce`);
 * ``--anchors SPEC`` ``FILE`` (anchor bank) or ``prototypes:M`` (default ``prototypes:8``): k-means
   over the training fold's patches, **[decision]** centred (the bridge's bias starts at ``−μ``), since
-  uncentred prototypes of all-positive features respond to every patch;
+  uncentred prototypes of all-positive features respond to every patch; or ``text:PROMPTS`` with
+  ``--text-encoder NAME|PATH``: the prompt set embedded by an open_clip text tower, cached, refused
+  when its width differs from the features' (:mod:`core.anchors.text`, docs/bring_your_own.md);
 * ``--ablation NAME`` one of :data:`core.models.gce_config.ABLATIONS` (default ``full``);
 * ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05);
 * ``--gce-preset NAME`` a named set of :class:`core.models.gce_config.GCEConfig` fields
@@ -52,7 +54,11 @@ def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("GCE (grounded coverage-driven evidence)")
     g.add_argument("--gce", action="store_true", help="wrap the host with GCE-MIL")
     g.add_argument("--anchors", default="prototypes:8", metavar="SPEC",
-                   help="anchor bank file (.h5/.npz) or prototypes:M (default prototypes:8)")
+                   help="anchor bank file (.h5/.npz), prototypes:M (default prototypes:8) or text:PROMPTS "
+                        "(a prompt-set JSON or a family of resources/prompts/, embedded with --text-encoder)")
+    g.add_argument("--text-encoder", default=None, metavar="NAME|PATH",
+                   help="for --anchors text:...: an open_clip CLIP/CoCa model folder (open_clip_config.json + "
+                        "weights) or hf-hub:ORG/REPO from the local Hugging Face cache (docs/bring_your_own.md)")
     g.add_argument("--ablation", default="full", choices=list(ABLATIONS), help="GCE ablation (default full)")
     g.add_argument("--evidence-budget", type=float, default=0.05, metavar="F",
                    help="fraction of each bag for the attention top-k comparison (default 0.05)")
@@ -96,8 +102,20 @@ def gce_factory(args: argparse.Namespace, cohort):
         GCEConfig(ablation=args.ablation, **options)
     except (TypeError, ValueError) as exc:
         raise EvidentError(None, f"--gce-option: {exc}") from None
-    bank = read_anchor_bank(spec.path) if spec.kind == "file" else None
+    text_encoder = getattr(args, "text_encoder", None)
+    if spec.kind == "text":
+        if not text_encoder:
+            raise EvidentError(None, "--anchors text:... needs --text-encoder NAME|PATH")
+        from core.anchors.text import check_anchor_width, text_anchor_bank  # local: open_clip only when run
+
+        bank, bank_file = text_anchor_bank(spec.path, text_encoder)
+        check_anchor_width(bank, bank_file, cohort.feature_dim)
+    elif text_encoder:
+        raise EvidentError(None, "--text-encoder applies to --anchors text:PROMPTS only")
+    else:
+        bank = read_anchor_bank(spec.path) if spec.kind == "file" else None
     extra = {"gce": {"anchors": str(args.anchors), "ablation": args.ablation,
+                     **({"text_encoder": bank.encoder, "anchor_bank": str(bank_file)} if spec.kind == "text" else {}),
                      **({"preset": preset} if preset != "paper" else {}), **({"options": options} if options else {}),
                      "anchor_digest": bank.digest() if bank is not None else "per-fold prototypes"}}
 

@@ -22,10 +22,15 @@ class PatchEncoder(abc.ABC):
         folder name ``features_<name>``; letters, digits, ``_``, ``-`` and ``.`` only.
     dim : int
         Feature width D.
+    patch_size, magnification : int or None, float or None
+        The patch side (px) and magnification the encoder was trained for, when it has them (the
+        named foundation models); ``evident extract`` uses them unless told otherwise.
     """
 
     name: str
     dim: int
+    patch_size: int | None = None
+    magnification: float | None = None
 
     @abc.abstractmethod
     def encode(self, patches: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ def test_extract_real_slide(cmu_slide, tmp_path, capsys):
     rc = main(["extract", str(cmu_slide), "--out", str(tmp_path), "--no-progress"])
     out, err = capsys.readouterr()
     assert rc == 0 and err == ""
-    target = tmp_path / "features_stain_texture_v1" / "cmu_small_region.h5"
+    target = tmp_path / "20x_256px_0px_overlap" / "features_stain_texture_v1" / "cmu_small_region.h5"
     assert out.startswith(f"{target}\t") and "patches x 89 features" in out
     with h5py.File(target, "r") as f:
         assert f["features"].dtype == np.float32 and f["coords"].dtype == np.int64
@@ -149,7 +149,7 @@ def test_torchscript_encoder_end_to_end(cmu_slide, tmp_path, capsys):
     rc = main(["extract", str(cmu_slide), "--out", str(tmp_path / "out"), "--encoder", f"torchscript:{model}",
                "--encoder-size", "64", "--device", "cpu", "--no-progress"])
     assert rc == 0
-    target = tmp_path / "out" / "features_tiny_encoder" / "cmu_small_region.h5"
+    target = tmp_path / "out" / "20x_256px_0px_overlap" / "features_tiny_encoder" / "cmu_small_region.h5"
     assert str(target) in capsys.readouterr().out
     with h5py.File(target, "r") as f:
         feats = f["features"][()]
@@ -177,5 +177,5 @@ def test_preview_shows_mask_and_patches(cmu_slide, tmp_path, capsys):
     green = (img[..., 1] == 170) & (img[..., 0] == 0) & (img[..., 2] == 0)
     assert green.sum() > 100  # patch outlines
     assert img[:20, :20].mean() < 0.6 * 255  # glass corner dimmed (white * 0.55)
-    with h5py.File(tmp_path / "features_stain_texture_v1" / "cmu_small_region.h5", "r") as f:
+    with h5py.File(tmp_path / "10x_256px_0px_overlap" / "features_stain_texture_v1" / "cmu_small_region.h5", "r") as f:
         assert f["coords"].attrs["patch_size_level0"] == 512

@@ -48,8 +48,9 @@ def _pyramid(path: Path, rgb: np.ndarray, mpp: float = 0.5) -> Path:
 
 
 def test_trident_file(extracted, cmu_slide):
-    assert extracted == feature_path(extracted.parents[1], cmu_slide, "stain_texture_v1")
+    assert extracted == feature_path(extracted.parents[2], cmu_slide, "stain_texture_v1", 20.0, 256)
     assert extracted.parent.name == "features_stain_texture_v1" and extracted.name == "cmu_small_region.h5"
+    assert extracted.parents[1].name == "20x_256px_0px_overlap"  # TRIDENT's folder for 20x, 256 px
     with h5py.File(extracted, "r") as f:
         feats, coords = f["features"][()], f["coords"][()]
         attrs = dict(f["coords"].attrs)
