@@ -20,7 +20,7 @@ from core.errors import EvidentError
 from core.hashing import file_sha256
 from core.models.input_norm import InputNorm
 from core.models.peers import abmil, clam, dsmil, dtfd, transmil, xmil
-from core.models.peers.format import PeerFormat, check_state, read_state_dict
+from core.models.peers.format import PeerFormat, check_state, read_peer_checkpoint
 from core.models.registry import build_host
 
 __all__ = ["PEERS", "import_peer"]
@@ -82,7 +82,7 @@ def import_peer(peer: str, path: str | os.PathLike, options: Mapping[str, str] |
     if unknown:
         have = ", ".join(sorted(allowed)) or "none"
         raise EvidentError(None, f"--peer-option {unknown[0]} is not an option of {peer} (its options: {have})")
-    state = read_state_dict(p)
+    state = read_peer_checkpoint(p)
     try:
         dims = fmt.infer(state, p, options)
         left_out = check_state(state, fmt.expected(dims), p, peer)

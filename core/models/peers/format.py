@@ -23,7 +23,7 @@ from torch import Tensor
 from core.errors import EvidentError
 from core.models.base import HostConfig
 
-__all__ = ["PeerCode", "PeerFormat", "Imported", "read_state_dict", "check_state", "anchor_dims", "MAX_LISTED"]
+__all__ = ["PeerCode", "PeerFormat", "Imported", "read_peer_checkpoint", "check_state", "anchor_dims", "MAX_LISTED"]
 
 #: how many names of each kind an error message lists before "… and n more"
 MAX_LISTED = 8
@@ -93,7 +93,7 @@ def _flatten(d: Mapping, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
+def read_peer_checkpoint(path: str | os.PathLike) -> dict[str, Tensor]:
     """The peer checkpoint at ``path`` as ``{key: tensor}``, read with ``torch.load(weights_only=True)``.
 
     Accepted containers: a state dict; a dict holding one under ``"state_dict"``,
