@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -173,7 +172,7 @@ def _flags(ev: Evidence, truth: str | None, predicted: str | None, artifacts: np
 
 def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, slide_path: str | os.PathLike | None = None,
                  annotations: str | os.PathLike | None = None, top_k: int = 8, maps: tuple[str, ...] | None = None,
-                 thresholds: FailureThresholds = FailureThresholds(), max_side: int = 360) -> SlideReport:
+                 thresholds: FailureThresholds | None = None, max_side: int = 360) -> SlideReport:
     """Gather one slide's report.
 
     Parameters
@@ -187,6 +186,8 @@ def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, 
         A GeoJSON (or ASAP XML) of region annotations in level-0 px: outlines and localisation.
     maps
         The maps to show (``None``: every ``/scores`` entry and the gates).
+    thresholds
+        Failure-flag thresholds (``None``: the defaults of :class:`FailureThresholds`).
 
     Raises
     ------
@@ -194,6 +195,7 @@ def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, 
         Unreadable evidence, slide or annotation file; a requested map the file does not hold.
     """
     ev = read_evidence(evidence_path)
+    thresholds = thresholds or FailureThresholds()
     notes: list[str] = []
     size = infer_patch_size(ev.coords)
     if size is None:
