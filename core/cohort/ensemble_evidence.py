@@ -29,7 +29,8 @@ ATTRS = {
     "ensemble_statistic": "mean, std or rank_spread",
     "members": "JSON list of the member names (<run>/fold_<r>_<k>) whose maps were used",
     "n_members": "how many",
-    "out_of_fold": "1: only members whose test set held the slide; 0: no member held it out, all were used",
+    "out_of_fold": "1: only members whose test set held the slide; 0: fewer than min_members held it out, all were used",
+    "n_out_of_fold": "how many members held the slide out (whether or not they were enough)",
     "target": "the explained output (the same for every member)",
     "rank_agreement": "mean pairwise Spearman rho of the member maps (NaN: fewer than 2 members)",
     "ensemble_prediction": "JSON list: the members' mean class probabilities (or mean risk)",
@@ -39,7 +40,8 @@ ATTRS = {
 def ensemble_evidence(slide_id: str, features: np.ndarray, coords: np.ndarray, members: list[EnsembleMember],
                       models: Mapping[str, torch.nn.Module], methods: list[str], *, task: str,
                       classes: tuple[str, ...] = (), target: int | None = None, device="cpu",
-                      options: Mapping[str, dict] | None = None, with_prediction: bool = False) -> Evidence:
+                      options: Mapping[str, dict] | None = None, with_prediction: bool = False,
+                      min_members: int = 2) -> Evidence:
     """The ensemble maps of one slide.
 
     Parameters
@@ -53,6 +55,9 @@ def ensemble_evidence(slide_id: str, features: np.ndarray, coords: np.ndarray, m
         (survival/regression: output 0).
     options
         Explainer keyword arguments by method.
+    min_members
+        Out-of-fold members are used only when at least this many held the slide out
+        (:func:`core.cohort.ensemble_runs.select_members`).
     with_prediction
         Also set the prediction (the members' mean probabilities / risk): for a new evidence file.
 
@@ -64,7 +69,8 @@ def ensemble_evidence(slide_id: str, features: np.ndarray, coords: np.ndarray, m
         ``with_prediction``, no prediction (the members' mean prediction is in the attribute
         ``ensemble_prediction``).
     """
-    chosen, oof = select_members(members, slide_id)
+    chosen, oof = select_members(members, slide_id, min_members)
+    n_oof = sum(slide_id in m.test_slides for m in members)
     nets = [models[m.name] for m in chosen]
     x, c = as_tensor_bag(features, coords, device)
     with torch.no_grad():
@@ -81,7 +87,8 @@ def ensemble_evidence(slide_id: str, features: np.ndarray, coords: np.ndarray, m
         stats = ensemble_stats(member_maps(nets, features, coords, method, explained, device=device,
                                            options=(options or {}).get(method)))
         common = {"ensemble_method": method, "members": json.dumps([m.name for m in chosen]),
-                  "n_members": len(chosen), "out_of_fold": int(oof), "target": explained,
+                  "n_members": len(chosen), "out_of_fold": int(oof), "n_out_of_fold": n_oof,
+                  "target": explained,
                   "rank_agreement": stats.rank_agreement, "ensemble_prediction": json.dumps(pred.tolist())}
         for suffix, values, stat in zip(SUFFIXES, (stats.mean, stats.std, stats.rank_spread),
                                         ("mean", "std", "rank_spread"), strict=True):

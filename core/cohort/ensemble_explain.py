@@ -50,6 +50,8 @@ def run_ensemble(args: argparse.Namespace, methods: list[str], options: dict) ->
     if args.evidence_sets or "evidence_sets" in methods:
         raise EvidentError(None, "--ensemble computes maps only: run the evidence search with --model")
     methods = [canonical_method(m) for m in methods]
+    if args.min_members < 1:
+        raise EvidentError(None, f"--min-members must be at least 1, got {args.min_members}")
     device = pick_device(args.device)
     members = read_members(args.ensemble)
     models, task, classes, dim, hidden = _load_members(members, device)
@@ -77,10 +79,12 @@ def run_ensemble(args: argparse.Namespace, methods: list[str], options: dict) ->
         t0 = time.perf_counter()
         ev = ensemble_evidence(bag.slide_id, bag.features, bag.coords, members, models, methods, task=task,
                                classes=classes, target=args.target, device=device, options=options,
-                               with_prediction=not ev_path.exists())
+                               with_prediction=not ev_path.exists(), min_members=args.min_members)
         merge_into_file(ev_path, ev)
-        chosen, oof = select_members(members, bag.slide_id)
-        print(f"[{i}/{len(jobs)}] {bag.slide_id}: {len(methods)} method(s) x {len(chosen)} "
-              f"{'out-of-fold' if oof else 'in-fold (no member held this slide out)'} member(s), "
+        chosen, oof = select_members(members, bag.slide_id, args.min_members)
+        n_oof = sum(bag.slide_id in m.test_slides for m in members)
+        which = ("out-of-fold member(s)" if oof else
+                 f"member(s) (all: only {n_oof} held this slide out, in-fold ones included; out_of_fold=0)")
+        print(f"[{i}/{len(jobs)}] {bag.slide_id}: {len(methods)} method(s) x {len(chosen)} {which}, "
               f"{time.perf_counter() - t0:.1f} s -> {ev_path}", file=sys.stderr)
     return 0

@@ -3,7 +3,9 @@
 A run folder (layout: :mod:`core.train.cv`) holds ``fold_<r>_<k>/model.pt`` and ``fold_<r>_<k>/fold.json``
 whose ``predictions`` list the slides of that fold's *test* set. Several runs (other ``--seed``\\ s)
 give more members. :func:`select_members` picks, for one slide, the members that never saw it in
-training (out-of-fold); when none did (a slide outside the training cohort), all members, flagged.
+training (out-of-fold) when at least ``min_members`` (default 2: one map has no spread) did; otherwise
+(a slide outside the training cohort, or one k-fold run without repeats, where exactly one fold held
+each slide out) every member, flagged.
 """
 
 from __future__ import annotations
@@ -69,8 +71,9 @@ def read_members(runs: list[str | os.PathLike]) -> list[EnsembleMember]:
     return members
 
 
-def select_members(members: list[EnsembleMember], slide_id: str) -> tuple[list[EnsembleMember], bool]:
-    """The members whose test set holds ``slide_id`` and ``True`` (out-of-fold); when there are none,
-    every member and ``False``."""
+def select_members(members: list[EnsembleMember], slide_id: str,
+                   min_members: int = 2) -> tuple[list[EnsembleMember], bool]:
+    """The members whose test set holds ``slide_id`` and ``True`` (out-of-fold) when there are at
+    least ``min_members`` of them; otherwise every member and ``False``."""
     held_out = [m for m in members if slide_id in m.test_slides]
-    return (held_out, True) if held_out else (list(members), False)
+    return (held_out, True) if len(held_out) >= max(1, min_members) else (list(members), False)

@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="instead of --model: every fold model of these `evident train` run folders; writes per "
                         "method <m>_ensemble_mean, <m>_ensemble_std (spread) and <m>_ensemble_rank_spread over the "
                         "folds that held the slide out (else all, flagged) (docs/ensemble_maps.md)")
+    p.add_argument("--min-members", type=int, default=2, metavar="N",
+                   help="--ensemble: use the out-of-fold members only when at least N held the slide out (default 2: "
+                        "one k-fold run without repeats holds each slide out once, so all members are used, flagged)")
     p.add_argument("--features", required=True, nargs="+", metavar="H5", help="feature bags (.h5 or .pt)")
     p.add_argument("--methods", default=DEFAULT_METHODS,
                    help=f"comma-separated methods (default: {DEFAULT_METHODS}; also gce_gate, gce_subset)")

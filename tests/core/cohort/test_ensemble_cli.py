@@ -56,6 +56,7 @@ def test_ensemble_maps_use_the_out_of_fold_members(run, tmp_path: Path, capsys) 
             for suffix in ("_ensemble_mean", "_ensemble_std", "_ensemble_rank_spread"):
                 a = ev.score_attrs[m + suffix]
                 assert json.loads(a["members"]) == expected and a["out_of_fold"] == 1 and a["n_members"] == 2
+                assert a["n_out_of_fold"] == 2
                 assert a["ensemble_method"] == m
             assert ev.scores[m + "_ensemble_std"].min() >= 0
         # the mean map is the mean of the two out-of-fold models' maps
@@ -69,6 +70,12 @@ def test_ensemble_maps_use_the_out_of_fold_members(run, tmp_path: Path, capsys) 
         np.testing.assert_allclose(ev.scores["attention_ensemble_mean"], np.mean(maps, 0), atol=1e-6)
         np.testing.assert_allclose(ev.scores["attention_ensemble_std"], np.std(maps, 0), atol=1e-6)
     assert "2 out-of-fold member(s)" in capsys.readouterr().err
+    # with --min-members 3 the two held-out folds are not enough: all four members, flagged
+    assert main(["explain", "--ensemble", str(root / "run"), "--features", str(bags[0]), "--methods", "attention",
+                 "--out", str(out), "--device", "cpu", "--min-members", "3"]) == 0
+    a = read_evidence(out / "s00.evidence.h5").score_attrs["attention_ensemble_std"]
+    assert a["out_of_fold"] == 0 and a["n_members"] == 4 and a["n_out_of_fold"] == 2
+    assert "only 2 held this slide out" in capsys.readouterr().err
 
 
 def test_a_slide_no_fold_held_out_uses_every_member_flagged(run, tmp_path: Path) -> None:
@@ -81,7 +88,7 @@ def test_a_slide_no_fold_held_out_uses_every_member_flagged(run, tmp_path: Path)
                  "--out", str(out), "--device", "cpu"]) == 0
     ev = read_evidence(out / "external.evidence.h5")
     a = ev.score_attrs["attention_ensemble_mean"]
-    assert a["out_of_fold"] == 0 and a["n_members"] == 4
+    assert a["out_of_fold"] == 0 and a["n_members"] == 4 and a["n_out_of_fold"] == 0
     assert ev.probs is not None and ev.model == ""  # a new file: the members' mean prediction
     assert ev.predicted_class == int(np.argmax(json.loads(a["ensemble_prediction"])))
     with h5py.File(out / "external.evidence.h5") as f:  # plain HDF5 attributes on the score

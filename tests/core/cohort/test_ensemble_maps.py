@@ -51,6 +51,10 @@ def test_out_of_fold_selection_uses_only_folds_whose_test_set_holds_the_slide() 
     assert oof and [m.name for m in chosen] == ["run/fold_0_1", "run/fold_1_0"]
     chosen, oof = select_members(members, "external")
     assert not oof and chosen == members
+    chosen, oof = select_members(members, "c", min_members=3)  # two held it out: not enough for 3
+    assert not oof and chosen == members
+    chosen, oof = select_members(members, "d", min_members=1)
+    assert oof and [m.name for m in chosen] == ["run/fold_0_2", "run/fold_1_0"]
 
 
 def test_read_members_refuses_an_unfinished_fold(tmp_path: Path) -> None:
