@@ -38,9 +38,24 @@ class SlideInputs:
     truth: str | None = None
 
 
-def summary_of(r: SlideReport) -> dict:
-    """The index row of a report (JSON-ready): ids, prediction, truth, verdict, raised flags, a thumbnail."""
+def _small(png: bytes, side: int) -> bytes:
+    """``png`` shrunk so its longer side is at most ``side`` px (PNG bytes)."""
+    import io
+
+    from PIL import Image  # local: PIL only when used
+
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def summary_of(r: SlideReport, thumb_side: int = 120) -> dict:
+    """The index row of a report (JSON-ready): ids, prediction, truth, verdict, raised flags, and a
+    ``thumb_side``-px thumbnail of the primary map (small: an index of thousands of slides stays light)."""
     thumb = next((m.png for m in r.maps if m.name == r.top_map), r.maps[0].png if r.maps else None)
+    thumb = _small(thumb, thumb_side) if thumb else None
     return {"slide_id": r.slide_id, "prediction": r.prediction, "truth": r.truth, "correct": r.correct,
             "flags_raised": [f for f, v, _ in r.flags if v], "top_map": r.top_map,
             "thumbnail": base64.b64encode(thumb).decode("ascii") if thumb else None}

@@ -82,6 +82,10 @@ def test_report_end_to_end(report_project, tmp_path: Path, capsys) -> None:
     index = _parse(out / "index.html")
     _check_self_contained(index, (out / "index.html").read_text())
     assert index.hrefs == [f"{sid}.html"] and all((out / h).is_file() for h in index.hrefs)
+    from PIL import Image
+
+    thumb = Image.open(io.BytesIO(base64.b64decode(index.imgs[0]["src"].split(",", 1)[1])))
+    assert max(thumb.size) <= 120 and (out / "index.html").stat().st_size < 60_000  # light per slide
     assert "case failure" in " ".join(index.text) and "severe" in " ".join(index.text)
 
 
