@@ -8,7 +8,7 @@ given, the slide file, the truth label and the region annotations, and returns a
 failure flags of :func:`core.diagnostics.failures.classify_failures` each with the reason (or why it
 was not judged); the top-k patches of the primary map; and localisation against the annotations
 (:mod:`core.diagnostics.localisation`: top-5 % coverage and precision, relevance mass, each with
-its chance level).
+its chance level; not for the ensembles' spread maps, which say where models disagree).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from core.diagnostics.failures import FLAGS, FailureThresholds, classify_failure
 from core.diagnostics.localisation import coverage_precision, relevance_mass
 from core.errors import EvidentError
 from core.evidence.evidence_file import Evidence, read_evidence
-from core.review.layer_roles import primary_map
+from core.review.layer_roles import ENSEMBLE_SUFFIXES, SPREAD_SUFFIXES, primary_map
 from core.review.layers import scalar_layer
-from core.review.loading import UNITS
+from core.review.loading import map_units
 from core.train.annotation_masks import infer_patch_size
 
 __all__ = ["EVIDENCE_SUBSETS", "MapPicture", "SlideReport", "TopTile", "slide_report"]
@@ -103,10 +103,18 @@ def _prediction(ev: Evidence) -> tuple[str, str | None]:
     return "no prediction stored", None
 
 
-def _units(name: str) -> str:
-    from core.review.layer_roles import ensemble_units  # the viewer's wording for ensemble maps
+def _f3(v: float) -> str:
+    """Three decimals, without a "-0.000" for a tiny negative."""
+    text = f"{v:.3f}"
+    return "0.000" if text == "-0.000" else text
 
-    return ensemble_units(name, lambda m: UNITS.get(m, "score")) or UNITS.get(name, "score")
+
+def _map_order(name: str) -> tuple[int, str, int]:
+    """Sort key: the single-model maps first (by name), then each ensemble's mean, std, rank spread."""
+    for i, suffix in enumerate(ENSEMBLE_SUFFIXES):
+        if name.endswith(suffix):
+            return 1, name[: -len(suffix)], i
+    return 0, name, 0
 
 
 def _evidence_subset(ev: Evidence) -> str | None:
@@ -152,7 +160,7 @@ def _flags(ev: Evidence, truth: str | None, predicted: str | None, artifacts: np
         out.append(("low_sufficiency", None, "not judged: no keep-only drop stored (/snr) for an evidence subset"))
     else:
         out.append(("low_sufficiency", raised["low_sufficiency"],
-                    f"keep-only drop {kod:.3f}{on} ({'>' if kod > t.keep_only_drop else '≤'} {t.keep_only_drop:g})"))
+                    f"keep-only drop {_f3(kod)}{on} ({'>' if kod > t.keep_only_drop else '≤'} {t.keep_only_drop:g})"))
     cd = nums.get("complement_degradation")
     if cd is None or not np.isfinite(cd):
         out.append(("low_necessity", None, "not judged: no complement degradation stored (/snr) for an evidence subset"))
@@ -161,7 +169,7 @@ def _flags(ev: Evidence, truth: str | None, predicted: str | None, artifacts: np
                                            "(no evidence to remove)"))
     else:
         out.append(("low_necessity", raised["low_necessity"],
-                    f"complement degradation {cd:.3f}{on} ({'<' if cd < t.complement_degradation else '≥'} "
+                    f"complement degradation {_f3(cd)}{on} ({'<' if cd < t.complement_degradation else '≥'} "
                     f"{t.complement_degradation:g})"))
     out.append(("semantic_mismatch", None, "not judged here: needs the model's anchor weights (evident audit)"))
     judged = [r for _, r, _ in out if r]
@@ -208,6 +216,7 @@ def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, 
         if missing:
             raise EvidentError(evidence_path, f"holds no map {', '.join(missing)} (it holds: {', '.join(values) or 'none'})")
         values = {m: values[m] for m in maps}
+    values = dict(sorted(values.items(), key=lambda kv: _map_order(kv[0])))
     geoms = []
     if annotations is not None:
         from core.data.annotations import read_annotations  # local: shapely only when used
@@ -226,7 +235,7 @@ def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, 
         for name, v in values.items():
             rgb, cmap, how = map_overview(base, ev.coords, size, name, v, annotations=geoms)
             ok = v[np.isfinite(v)]
-            pictures.append(MapPicture(name, _units(name), png_bytes(rgb), colorbar_png(cmap), cmap, how,
+            pictures.append(MapPicture(name, map_units(name), png_bytes(rgb), colorbar_png(cmap), cmap, how,
                                        float(ok.min()) if ok.size else float("nan"),
                                        float(ok.max()) if ok.size else float("nan"), dict(ev.score_attrs.get(name, {}))))
         top_map = primary_map([scalar_layer(n, v) for n, v in values.items()], ev.gates is not None)
@@ -250,6 +259,8 @@ def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, 
         frac = float(mask.mean())
         if mask.any():
             for name, v in values.items():
+                if name.endswith(SPREAD_SUFFIXES):  # a spread says where models disagree, not where the evidence is
+                    continue
                 loc.append({"map": name, **coverage_precision(v, mask, TOP_FRACTION), **relevance_mass(v, mask)})
         else:
             notes.append("the annotations cover none of the patches: no localisation numbers")

@@ -45,7 +45,10 @@ def _img(png: bytes, alt: str, cls: str = "", width: int | None = None) -> str:
 def _num(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    return f"{v:.3f}" if isinstance(v, float) else escape(str(v))
+    if isinstance(v, float):
+        text = f"{v:.3f}"
+        return "0.000" if text == "-0.000" else text
+    return escape(str(v))
 
 
 def _page(title: str, body: str) -> str:
