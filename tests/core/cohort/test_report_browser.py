@@ -41,3 +41,15 @@ def test_report_renders_with_its_pictures_in_chromium(report_project, tmp_path: 
     # the map overviews sit side by side in the upper part of the page
     top = diff[: 1000]
     assert top.any(axis=0).sum() > 3 * 300
+
+
+def test_a_missing_chromium_fails_naming_the_package(monkeypatch) -> None:
+    import shutil
+
+    import pytest
+
+    from testkit import browser
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match=r"apt-get install -y chromium"):
+        browser.chromium()
