@@ -85,3 +85,37 @@ def test_score_attributes_round_trip_and_go_with_a_replaced_map(tmp_path: Path) 
     assert read_evidence(p).score_attrs == {}
     with pytest.raises(EvidentError, match="attributes for scores the file does not hold"):
         write_evidence(p, Evidence("s", coords, score_attrs={"zz": {"n": 1}}))
+
+
+def test_three_fold_models_one_planted_to_differ_on_marked_patches() -> None:
+    """Three ABMIL 'fold models', the third differing only in how it embeds a marker feature that
+    20 patches carry: the attention spread is highest exactly on those patches."""
+    import copy
+
+    import torch
+
+    from core.cohort.ensemble_evidence import ensemble_evidence
+    from testkit.explain import abmil
+
+    rng = np.random.default_rng(4)
+    n, marked = 300, np.sort(rng.choice(300, 20, replace=False))
+    x = rng.normal(size=(n, 6)).astype(np.float32)
+    x[:, 5] = 0.0
+    x[marked, 5] = 1.0  # the marker feature
+    coords = np.stack([np.arange(n) % 20, np.arange(n) // 20], 1).astype(np.int64) * 256
+    base = abmil(d=6, c=2, seed=0)
+    with torch.no_grad():
+        base.fc[0].weight[:, 5] = 0.0  # the marker means nothing to folds 1 and 2
+    planted = copy.deepcopy(base)
+    with torch.no_grad():
+        planted.fc[0].weight[:, 5] = torch.linspace(-3.0, 3.0, planted.fc[0].weight.shape[0])
+    models = {"run/fold_0_0": base, "run/fold_0_1": copy.deepcopy(base), "run/fold_0_2": planted}
+    members = [EnsembleMember(k, Path(f"{k}.pt"), frozenset({"s"})) for k in models]
+    ev = ensemble_evidence("s", x, coords, members, models, ["attention"], task="classification", target=1)
+    std = ev.scores["attention_ensemble_std"]
+    assert np.array_equal(np.sort(np.argsort(-std)[: marked.size]), marked)
+    same = ensemble_evidence("s", x, coords, members[:2], {k: models[k] for k in list(models)[:2]}, ["attention"],
+                             task="classification", target=1)
+    np.testing.assert_allclose(same.scores["attention_ensemble_mean"],
+                               base.forward(torch.as_tensor(x), None).attention.detach().numpy(), atol=1e-6)
+    assert np.abs(same.scores["attention_ensemble_std"]).max() < 1e-7
