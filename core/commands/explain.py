@@ -30,7 +30,14 @@ DEFAULT_METHODS = "attention,gradient,grad_input,ig,single,leave_one_out,lrp,ran
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, metavar="CKPT", help="model checkpoint (evident train)")
+    p.add_argument("--model", default=None, metavar="CKPT", help="model checkpoint (evident train); or --ensemble")
+    p.add_argument("--ensemble", nargs="+", default=None, metavar="RUN_DIR",
+                   help="instead of --model: every fold model of these `evident train` run folders; writes per "
+                        "method <m>_ensemble_mean, <m>_ensemble_std (spread) and <m>_ensemble_rank_spread over the "
+                        "folds that held the slide out (else all, flagged) (docs/ensemble_maps.md)")
+    p.add_argument("--min-members", type=int, default=2, metavar="N",
+                   help="--ensemble: use the out-of-fold members only when at least N held the slide out (default 2: "
+                        "one k-fold run without repeats holds each slide out once, so all members are used, flagged)")
     p.add_argument("--features", required=True, nargs="+", metavar="H5", help="feature bags (.h5 or .pt)")
     p.add_argument("--methods", default=DEFAULT_METHODS,
                    help=f"comma-separated methods (default: {DEFAULT_METHODS}; also gce_gate, gce_subset)")
@@ -75,6 +82,17 @@ def run(args: argparse.Namespace) -> int:
     from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if (args.model is None) == (args.ensemble is None):
+        raise EvidentError(None, "give either --model CKPT or --ensemble RUN_DIR ... (exactly one of them)")
+    options = {"ig": {"method": args.ig_method, "n_steps": args.ig_steps}, "lrp": {"variant": args.lrp_variant}}
+    if args.ensemble is not None:
+        if args.ig_steps < 1:
+            raise EvidentError(None, f"--ig-steps must be at least 1, got {args.ig_steps}")
+        from core.cohort.ensemble_explain import (
+            run_ensemble,  # local: evident --help loads this module; torch only when run
+        )
+
+        return run_ensemble(args, names, options)
     search = bool(args.evidence_sets) or "evidence_sets" in names
     methods = [canonical_method(m) for m in names if m != "evidence_sets"]
     search_cfg = _search_config(args) if search else None
@@ -93,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
         raise EvidentError(ckpt, f"target {args.target} out of range: the model has {n_out} output(s) (0..{n_out - 1})")
     if args.ig_steps < 1:
         raise EvidentError(None, f"--ig-steps must be at least 1, got {args.ig_steps}")
-    options = {"ig": {"method": args.ig_method, "n_steps": args.ig_steps}, "lrp": {"variant": args.lrp_variant}}
     explainers = {m: build_explainer(m, model, device=device, **options.get(m, {}))
                   for m in methods}  # unsupported methods fail here
     guide_ex = (explainers.get(guide) or build_explainer(guide, model, device=device,

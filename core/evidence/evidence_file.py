@@ -12,6 +12,9 @@ Layout (every array optional unless marked *required*; N patches, M anchors, C o
     /prediction/probs      (C,) float32   class probabilities (classification)
     /prediction/risk       (1,) float32   risk (survival)
     /scores/<method>       (N,) float32   one per explanation method ("attention", "gate", "ig", ...)
+                           attrs (optional): scalar str/int/float attributes a writer adds
+                                  (:attr:`Evidence.score_attrs`; e.g. the folds behind an ensemble
+                                  map ``<method>_ensemble_mean``, docs/ensemble_maps.md)
     /gates                 (N,) float32   GCE gates π
     /responses             (N, M) float32 anchor responses r
     /coverage              (M,) float32   soft noisy-OR coverage v(π)
@@ -97,6 +100,8 @@ class Evidence:
     snr: dict[str, dict[str, float]] = field(default_factory=dict)
     model: str = ""
     anchor_digest: str = ""
+    #: ``{score name: {attribute: str | int | float}}`` stored on ``/scores/<name>`` (may be empty).
+    score_attrs: dict[str, dict[str, str | int | float]] = field(default_factory=dict)
 
     @property
     def n_patches(self) -> int:
@@ -108,6 +113,8 @@ def _check(ev: Evidence, path: Path) -> None:
     n = ev.n_patches
     if ev.coords.ndim != 2 or ev.coords.shape[1] != 2:
         raise EvidentError(path, f"coords must be (N, 2), got {ev.coords.shape}")
+    if set(ev.score_attrs) - set(ev.scores):
+        raise EvidentError(path, f"attributes for scores the file does not hold: {sorted(set(ev.score_attrs) - set(ev.scores))}")
     for name, arr in [("gates", ev.gates), *((f"scores/{k}", v) for k, v in ev.scores.items())]:
         if arr is not None and np.asarray(arr).shape != (n,):
             raise EvidentError(path, f"{name} must have shape ({n},), got {np.asarray(arr).shape}")
@@ -140,7 +147,9 @@ def write_evidence(path: str | os.PathLike, ev: Evidence) -> None:
             pred.create_dataset("risk", data=np.asarray(ev.risk, dtype=np.float32).reshape(-1))
         sc = f.create_group("scores")
         for k, v in ev.scores.items():
-            sc.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+            d = sc.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+            for a, av in ev.score_attrs.get(k, {}).items():
+                d.attrs[a] = av
         for k in ("gates", "responses", "coverage"):
             v = getattr(ev, k)
             if v is not None:
@@ -206,6 +215,8 @@ def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) 
                 },
                 snr={k: {m: float(v) for m, v in g.attrs.items()} for k, g in group("snr").items()},
                 model=str(a.get("model", "")), anchor_digest=str(a.get("anchor_digest", "")),
+                score_attrs={k: {n: _scalar(x) for n, x in v.attrs.items()} for k, v in group("scores").items()
+                             if len(v.attrs)},
             )
         except (TypeError, ValueError, json.JSONDecodeError) as exc:
             raise EvidentError(p, f"damaged evidence file ({exc})") from None
@@ -230,7 +241,8 @@ def add_scores(path: str | os.PathLike, method: str, scores: np.ndarray) -> None
     s = np.asarray(scores, dtype=np.float32).reshape(-1)
     if s.shape[0] != ev.n_patches:
         raise EvidentError(path, f"scores for {method!r} have {s.shape[0]} values, the slide has {ev.n_patches} patches")
-    write_evidence(path, replace(ev, scores={**ev.scores, method: s}))
+    attrs = {k: v for k, v in ev.score_attrs.items() if k != method}  # a replaced map's attributes go with it
+    write_evidence(path, replace(ev, scores={**ev.scores, method: s}, score_attrs=attrs))
 
 
 def _same_model(a: str, b: str) -> bool:
@@ -265,7 +277,8 @@ def check_mergeable(path: str | os.PathLike, ev: Evidence) -> Evidence | None:
 def merge_into_file(path: str | os.PathLike, ev: Evidence, replace_prefixes: tuple[str, ...] = ()) -> Evidence:
     """Write ``ev`` to ``path``, keeping what the file already holds and ``ev`` does not replace.
 
-    Scores, subsets and S/N/R entries are merged by name (``ev``'s win), except that the file's
+    Scores, subsets and S/N/R entries are merged by name (``ev``'s win; a score ``ev`` replaces takes
+    ``ev``'s attributes, none when ``ev`` has none for it), except that the file's
     subsets and S/N/R entries whose names start with one of ``replace_prefixes`` are dropped (a family
     such as ``evidence_set_1..k`` is replaced whole, never mixed with an earlier run's); ``ev``'s gates,
     responses, coverage, prompts, anchors and prediction replace the file's when ``ev`` has them.
@@ -282,6 +295,7 @@ def merge_into_file(path: str | os.PathLike, ev: Evidence, replace_prefixes: tup
         stale = lambda name: name.startswith(replace_prefixes) if replace_prefixes else False  # noqa: E731
         ev = replace(
             ev, scores={**old.scores, **ev.scores},
+            score_attrs={**{k: v for k, v in old.score_attrs.items() if k not in ev.scores}, **ev.score_attrs},
             subsets={**{k: v for k, v in old.subsets.items() if not stale(k)}, **ev.subsets},
             snr={**{k: v for k, v in old.snr.items() if not stale(k)}, **ev.snr},
             gates=keep("gates"), responses=keep("responses"), coverage=keep("coverage"),

@@ -5,7 +5,10 @@ Defaults for a freshly opened evidence file (:func:`default_layers`):
 * one map visible, the model's primary map (:func:`primary_map`): the GCE gates (``"gate"``) when
   the file holds gates, else ``"attention"``, else its first map, at opacity 0.5; every other map
   is hidden (stacked half-opaque maps hide the tissue);
-* subsets drawn as outlines, each in its own colour from :data:`SUBSET_COLOURS`.
+* subsets drawn as outlines, each in its own colour from :data:`SUBSET_COLOURS`;
+* ensemble spread maps (``<method>_ensemble_std``, ``<method>_ensemble_rank_spread``,
+  docs/ensemble_maps.md) drawn with the sequential :data:`SPREAD_COLORMAP` over min–max, their
+  units starting with "spread" so the colorbar says what they are (:func:`spread_role`).
 
 :func:`map_in_focus` names the scalar layer the colorbar and the thresholded-map export follow:
 the layer selected in the Layers panel when it is a visible map, else the top visible map. See
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from core.review.layers import Layer, ScalarLayer, SubsetLayer
 
 __all__ = ["SUBSET_COLOURS", "PRIMARY_OPACITY", "primary_map", "default_layers", "distinct_subset_colour",
-           "map_in_focus"]
+           "map_in_focus", "SPREAD_SUFFIXES", "SPREAD_COLORMAP", "ENSEMBLE_SUFFIXES", "ensemble_units", "spread_role"]
 
 # Outline colours for subsets, distinct from each other, from the region palette (orange, cyan,
 # green, pink, grey: core.review.loading) and from the cyan dashed selection outline.
@@ -32,6 +35,31 @@ SUBSET_COLOURS: tuple[tuple[int, int, int], ...] = (
     (0, 0, 0),  # black
 )
 PRIMARY_OPACITY = 0.5
+#: Ensemble maps (``evident explain --ensemble``) by suffix, with how their units read.
+ENSEMBLE_SUFFIXES = {"_ensemble_mean": "mean over models of {units}",
+                     "_ensemble_std": "spread: std over models of {units}",
+                     "_ensemble_rank_spread": "spread: std over models of the percentile rank (0-100)"}
+#: The ensemble maps that measure disagreement between models.
+SPREAD_SUFFIXES = ("_ensemble_std", "_ensemble_rank_spread")
+SPREAD_COLORMAP = "magma"  # sequential, and distinct from the maps' default viridis
+
+
+def ensemble_units(name: str, units_of) -> str | None:
+    """The units of ensemble map ``name`` (``units_of(method)`` gives the member maps' units), or
+    ``None`` when ``name`` is not an ensemble map."""
+    for suffix, text in ENSEMBLE_SUFFIXES.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return text.format(units=units_of(name[: -len(suffix)]))
+    return None
+
+
+def spread_role(layer: Layer) -> Layer:
+    """``layer`` drawn as a spread map (:data:`SPREAD_COLORMAP`, min–max) when its name ends with
+    one of :data:`SPREAD_SUFFIXES`; any other layer unchanged. The spread is >= 0: a sequential
+    colormap reads low → high, a diverging one would invent a centre."""
+    if isinstance(layer, ScalarLayer) and layer.name.endswith(SPREAD_SUFFIXES):
+        return layer.with_settings(colormap=SPREAD_COLORMAP, norm="minmax")
+    return layer
 
 
 def primary_map(layers: Sequence[Layer], has_gates: bool) -> str | None:

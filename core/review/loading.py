@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.evidence.evidence_file import read_evidence
+from core.review.layer_roles import ensemble_units, spread_role
 from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
 
-__all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "subset_description", "UNITS"]
+__all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "subset_description", "UNITS",
+           "map_units"]
 
 UNITS = {
     "attention": "attention weight", "gate": "gate π", "gradient": "gradient", "grad_x_input": "gradient × input",
@@ -57,6 +59,11 @@ class EvidenceContent:
     coords: np.ndarray | None = None
 
 
+def map_units(name: str) -> str:
+    """What map ``name`` measures (ensemble maps: :func:`core.review.layer_roles.ensemble_units`)."""
+    return ensemble_units(name, lambda m: UNITS.get(m, "score")) or UNITS.get(name, "score")
+
+
 def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray | None) -> EvidenceContent:
     """Read an evidence file made for the bag with (N, 2) ``coords`` as layers (``None``: the file is
     opened alone and its own coordinates are used).
@@ -71,7 +78,7 @@ def read_evidence_layers(path: str | os.PathLike, coords: np.ndarray | None) -> 
     gates = None if ev.gates is None else np.asarray(ev.gates, dtype=np.float64)
     if gates is not None and "gate" not in maps:
         maps["gate"] = gates
-    layers = [scalar_layer(name, v, units=UNITS.get(name, "score"), source=str(path)) for name, v in maps.items()]
+    layers = [spread_role(scalar_layer(name, v, units=map_units(name), source=str(path))) for name, v in maps.items()]
     layers += [subset_layer(f"subset: {name}", s.indices, source=str(path), color=_subset_colour(name),
                             description=subset_description(ev.snr.get(name, {}), s.indices.size))
                for name, s in ev.subsets.items()]

@@ -418,6 +418,19 @@ _heatmaps_case("not-hdf5", lambda t, fx: b"hello")
 _heatmaps_case("outside-the-slide", lambda t, fx: _cmu_evidence(t, (99_999, 0)))
 _heatmaps_case("without-the-map", lambda t, fx: _cmu_evidence(t, (512, 0)), "--maps", "lrp")
 _heatmaps_case("cohort-scale-truncated", _truncated_cmu_evidence, "--scale", "cohort")
+def _report_evidence_case(name: str, build: Callable[[Path, Fixtures], bytes | None]):
+    @case(f"evidence-{name}-report")
+    def _(d, fx):
+        target = d / "s.evidence.h5"
+        data = build(target, fx)
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        return Run(["report", "--evidence", str(target), "--out", str(d / "report")], target)
+
+
+_report_evidence_case("garbage", lambda t, fx: b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)
+_report_evidence_case("not-hdf5", lambda t, fx: b"hello")
+_report_evidence_case("plain-h5", lambda t, fx: _h5(t, x=np.zeros(3)) and None)
 
 
 def _out_case(name: str, command: str, make_out: Callable[[Path], Path]):
@@ -437,12 +450,17 @@ def _out_case(name: str, command: str, make_out: Callable[[Path], Path]):
             argv[argv.index("--out") + 1] = str(out)
         elif command == "extract":
             argv = ["extract", str(fx.slide), "--out", str(out), "--no-progress"]
+        elif command == "report":
+            from core.review.demo import write_demo_project
+
+            ev = write_demo_project(fx.slide, d / "project")["evidence"]
+            argv = ["report", "--evidence", str(ev), "--out", str(out)]
         else:  # train
             argv = ["train", "--manifest", str(fx.manifest), "--host", "abmil", "--out", str(out), "--epochs", "1"]
         return Run(argv, out)
 
 
-for _cmd in ("explain", "recover", "import-bags", "audit", "extract", "train"):
+for _cmd in ("explain", "recover", "import-bags", "audit", "extract", "train", "report"):
     _out_case("is-a-file", _cmd, lambda d: _write(d / "outfile", b"x"))
     _out_case("under-a-file", _cmd, lambda d: _write(d / "outfile", b"x") / "sub")
     _out_case("name-too-long", _cmd, lambda d: d / LONG)
