@@ -12,8 +12,9 @@ Semantics (as OpenSlide's):
   image at smaller sizes), largest first; ``level_downsamples[i]`` is the mean of the width and
   height ratios to level 0.
 * ``read_region((x, y), level, (w, h))``: ``(x, y)`` in level-0 pixels, ``(w, h)`` in level pixels;
-  the level pixel origin is ``floor(x / downsample)``, ``floor(y / downsample)`` (OpenSlide
-  interpolates a fractional origin; here it is rounded down). Pixels outside the level are
+  the level pixel origin is ``x / downsample``, ``y / downsample`` rounded to the nearest pixel
+  (OpenSlide interpolates a fractional origin, e.g. on a level of downsample 2.0003; rounding is
+  exact for a location made as ``round(level_x · downsample)``, and at level 0). Pixels outside the level are
   transparent ``(0, 0, 0, 0)``; inside, alpha is 255. Returns a ``PIL.Image`` in mode RGBA.
 * µm per pixel: ``openslide.mpp-x/y`` from the OME ``PhysicalSizeX/Y`` (with their units), else
   from the TIFF resolution tags (centimetre or inch).
@@ -195,7 +196,7 @@ class TiffSlide(openslide.AbstractSlide):
         if w <= 0 or h <= 0:
             raise ValueError(f"region size must be positive, got {size}")
         lv, d = self._levels[level], self._downsamples[level]
-        x0, y0 = math.floor(location[0] / d), math.floor(location[1] / d)
+        x0, y0 = math.floor(location[0] / d + 0.5), math.floor(location[1] / d + 0.5)
         out = np.zeros((h, w, 4), dtype=np.uint8)
         ax0, ay0 = max(x0, 0), max(y0, 0)
         ax1, ay1 = min(x0 + w, lv.width), min(y0 + h, lv.height)
