@@ -64,9 +64,8 @@ def test_thumbnail_is_openslides(ome_pyramid) -> None:
 def test_neither_reader_is_one_clear_error(ome_pyramid, tmp_path) -> None:
     cut = tmp_path / "cut.ome.tif"
     cut.write_bytes(ome_pyramid["ome"].read_bytes()[:4096])  # the first IFD survives, its tiles are gone
-    with pytest.raises(EvidentError, match=r"cannot decode tile 0 of level 0 \(Jpeg2kError") as e:
-        with open_slide(cut) as r:
-            r.read_region((0, 0), 0, (512, 512))
+    with open_slide(cut) as r, pytest.raises(EvidentError, match=r"cannot decode tile 0 of level 0 \(Jpeg2kError") as e:
+        r.read_region((0, 0), 0, (512, 512))
     assert str(e.value).startswith(f"{cut}: ")
     junk = tmp_path / "junk.tif"
     junk.write_bytes(b"II*\x00" + bytes(64))
