@@ -83,3 +83,17 @@ def test_evident_extract_reads_it_like_the_openslide_copy(ome_pyramid, tmp_path,
         assert fa["features"].shape[0] > 20
         np.testing.assert_array_equal(fa["coords"][:], fb["coords"][:])
         np.testing.assert_allclose(fa["features"][:], fb["features"][:], rtol=1e-5, atol=1e-5)
+
+
+def test_concurrent_reads_give_the_serial_pixels(ome_pyramid) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    jobs = [((int(rng.integers(-100, 2200)), int(rng.integers(-100, 2900))), int(rng.integers(0, 3))) for _ in range(48)]
+    with open_slide(ome_pyramid["ome"]) as r, ThreadPoolExecutor(8) as pool:  # tile workers share one reader
+        got = list(pool.map(lambda j: r.read_region(j[0], j[1], (200, 150)), jobs))
+        downsamples = r.level_downsamples
+    for (loc, level), g in zip(jobs, got, strict=True):
+        d = downsamples[level]
+        x, y = int(np.floor(loc[0] / d + 0.5)), int(np.floor(loc[1] / d + 0.5))
+        np.testing.assert_array_equal(g, padded(ome_pyramid["levels"][level], x, y, 200, 150))
