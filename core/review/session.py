@@ -86,7 +86,10 @@ class InterventionRecord:
                     f"{self.phi_delta:+.3f} target SD).")
         else:
             text = f"{verb} {self.indices.size} patches: Φ {before:.3f} → {after:.3f} (Δ {self.phi_delta:+.3f})."
-        if snr.get("S") is not None and snr.get("N") is not None:
+        if snr.get("S") is not None and snr.get("N") is not None and self.values is not None:
+            text += f"  S (keep-only change) {snr['S']:.3f} SD, N (complement change) {snr['N']:.3f} SD"
+            text += (f", R (C-D gap of the gates) {snr['R']:.3f}" if snr.get("R") is not None else "") + "."
+        elif snr.get("S") is not None and snr.get("N") is not None:
             text += f"  S (keep-only drop) {snr['S']:+.3f}, N (complement drop) {snr['N']:+.3f}"
             text += (f", R (C-D gap of the gates) {snr['R']:.3f}" if snr.get("R") is not None else "") + "."
         return text + "  Grey: before, blue: after" + (f" (re-predicted on {self.device})." if self.device else ".")

@@ -47,6 +47,7 @@ def test_keep_only_shows_the_predicted_value(review_window, gce_project, regress
     assert r.values == pytest.approx((v0, v1), rel=1e-6)
     text = panel.result_label.text()
     assert f"predicted value {v0:.4g} → {v1:.4g}" in text and "target SD" in text and "Φ" not in text, text
+    assert f"S (keep-only change) {abs(z1 - z0):.3f} SD" in text, text  # |Δ| in the target's SD units
     assert s.history[-1].values == pytest.approx((v0, v1), rel=1e-6)
     qtbot.waitUntil(lambda: panel.chart.isVisible())
     img = panel.chart.grab().toImage()
