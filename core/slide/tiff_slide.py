@@ -26,6 +26,8 @@ Reads are thread-safe: file access is serialised by a lock, decoding runs in the
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import threading
@@ -82,15 +84,16 @@ class TiffSlide(openslide.AbstractSlide):
         import tifffile  # local: tifffile only when a slide needs it
 
         self._path = Path(path)
-        try:
-            self._tf = tifffile.TiffFile(self._path)
-            self._levels = self._find_levels(self._tf)
-        except EvidentError:
-            self.close()
-            raise
-        except Exception as exc:  # tifffile raises TiffFileError, ValueError, struct errors... on bad files
-            self.close()
-            raise EvidentError(self._path, f"cannot read it ({type(exc).__name__}: {exc})") from None
+        with _tifffile_log() as logged:  # tifffile logs what it skips; it goes into our one error, not stderr
+            try:
+                self._tf = tifffile.TiffFile(self._path)
+                self._levels = self._find_levels(self._tf)
+            except EvidentError as exc:
+                self.close()
+                raise EvidentError(self._path, exc.message + _first(logged)) from None
+            except Exception as exc:  # tifffile raises TiffFileError, ValueError, struct errors... on bad files
+                self.close()
+                raise EvidentError(self._path, f"cannot read it ({type(exc).__name__}: {exc})" + _first(logged)) from None
         self._lock = threading.Lock()  # file reads
         self._cache: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -270,6 +273,31 @@ class TiffSlide(openslide.AbstractSlide):
             while len(self._cache) > _TILE_CACHE:
                 self._cache.popitem(last=False)
         return seg
+
+
+@contextlib.contextmanager
+def _tifffile_log():
+    """Collect the messages tifffile logs meanwhile (instead of printing them to stderr): yields a list of str."""
+    logged: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage())
+
+    logger, handler = logging.getLogger("tifffile"), _Collect()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield logged
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _first(logged: list[str]) -> str:
+    """`` (first message tifffile logged)`` or ``""``."""
+    return f" ({logged[0].split('> ', 1)[-1][:200]})" if logged else ""
 
 
 def _ome_pixels(xml: str | None):
