@@ -28,6 +28,18 @@ def cmu_slide(real_data) -> Path:
     return real_data["cmu_slide"]
 
 
+@pytest.fixture(scope="session")
+def ome_pyramid(cmu_slide, tmp_path_factory) -> dict:
+    """The real CMU region as a 3-level JPEG 2000 OME-TIFF with SubIFDs (OpenSlide refuses it) and the
+    same levels as a deflate pyramid OpenSlide opens: ``{"ome", "plain", "levels", "mpp"}`` (tests/testkit/ome_tiff.py)."""
+    from testkit.ome_tiff import cmu_levels, write_ome_pyramid, write_plain_pyramid
+
+    root = tmp_path_factory.mktemp("ome_pyramid")
+    levels, mpp = cmu_levels(cmu_slide)
+    return {"ome": write_ome_pyramid(root / "cmu.ome.tif", levels, mpp),
+            "plain": write_plain_pyramid(root / "cmu_plain.tif", levels, mpp), "levels": levels, "mpp": mpp}
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

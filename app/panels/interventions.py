@@ -245,7 +245,8 @@ class InterventionsPanel(QWidget):
         record = InterventionRecord(result.action, result.indices, result.probs_before, result.probs_after,
                                     result.classes, result.phi_delta, tuple(x.name for x in layers),
                                     {"S": result.sufficiency_drop, "N": result.necessity_drop,
-                                     "R": result.recoverability_gap}, result.phi_before, result.device)
+                                     "R": result.recoverability_gap}, result.phi_before, result.device,
+                                    result.values)
         self.session.push_intervention(record, layers)
         self.show_result(record, result)
 
@@ -258,9 +259,14 @@ class InterventionsPanel(QWidget):
             return
         c = record.probs_before.size
         x = np.arange(c, dtype=float)
-        self.chart.addItem(pg.BarGraphItem(x=x - 0.2, height=record.probs_before, width=0.4, brush=(150, 150, 150)))
-        self.chart.addItem(pg.BarGraphItem(x=x + 0.2, height=record.probs_after, width=0.4, brush=(40, 110, 200)))
-        self.chart.setYRange(0, 1)
+        before, after = ((record.probs_before, record.probs_after) if record.values is None
+                         else (np.array(record.values[:1]), np.array(record.values[1:])))  # regression: values
+        self.chart.addItem(pg.BarGraphItem(x=x - 0.2, height=before, width=0.4, brush=(150, 150, 150)))
+        self.chart.addItem(pg.BarGraphItem(x=x + 0.2, height=after, width=0.4, brush=(40, 110, 200)))
+        if record.values is None:
+            self.chart.setYRange(0, 1)
+        else:
+            self.chart.enableAutoRange(axis="y")
         self.chart.getAxis("bottom").setTicks([[(i, record.classes[i]) for i in range(c)]])
         n = next((i for i, r in enumerate(self.session.history, 1) if r is record), None)
         self.result_label.setText((f"#{n} " if n else "") + record.summary())

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     # local: evident --help loads this module; torch only when run
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
+    from core.models.target_scale import target_scale_of  # local: evident --help loads this module
 
     check_writable_dir(args.out)  # an unusable --out is reported before the work, not after it
     methods = tuple(canonical_method(m) for m in args.methods.split(",") if m.strip())
@@ -107,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
     task = str(config.get("task", host.config.task))
     model_classes = checkpoint_classes(config)  # output c is model_classes[c]; labels match by name
     necessity = _necessity_classes(args.necessity_classes, model_classes or ())
-    # a survival model needs time + event per slide (the columns `evident train --task survival` reads)
-    manifest = read_manifest(args.manifest, task="survival" if task == "survival" else None)
+    # a survival model needs time + event per slide (the columns `evident train --task survival` reads);
+    # a regression model a numeric label per slide (`evident train --task regression`)
+    manifest = read_manifest(args.manifest, task=task if task in ("survival", "regression") else None)
     rows = list(manifest.rows)[: args.max_slides] if args.max_slides else list(manifest.rows)
     if not rows:
         raise EvidentError(args.manifest, "the manifest lists no slides")
@@ -118,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         bag = read_bag(path, feature_dim=dim)
         check_bag_fits(path, bag.features.shape[0], dim, int(host.config.hidden))
         label = (manifest.label_index(row, model_classes) if manifest.task == "classification" and row.label is not None
-                 else None)  # matched by name to the model's classes
+                 else manifest.value(row) if manifest.task == "regression" else None)  # classes matched by name
         slide = manifest.resolve(row.slide_path) if row.slide_path else None
         if slide is not None and not Path(slide).is_file():
             raise EvidentError(args.manifest, f"slide file of {row.slide_id!r} not found: {slide}")
@@ -154,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                       search_guide=guide, search=search)
     explainers = build_explainers(model, methods)
     risk_scale = (0.0, 1.0)
-    if task != "classification":  # Φ = sigmoid of the risk standardised over the cohort's full-bag risks
+    if task == "survival":  # Φ = sigmoid of the risk standardised over the cohort's full-bag risks
         import numpy as np  # local: evident --help loads this module; numpy only when run
         import torch  # local: evident --help loads this module; torch only when run
 
@@ -171,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         bag = read_bag(path, feature_dim=dim)
         slides.append(audit_slide(model, explainers, sid, bag.features, bag.coords, label, cfg, risk_scale,
                                   truth=masks.get(sid), patch_size=sizes.get(sid), time=t_surv, event=e_surv,
-                                  artifact_scores=artifacts.get(sid)))
+                                  artifact_scores=artifacts.get(sid), target_scale=target_scale_of(config)))
         print(f"[{i}/{len(jobs)}] {sid} ({bag.features.shape[0]} patches, {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     summary = summarise_audit(slides, task)
     summary["settings"] = {"task": task, "fraction": args.fraction, "min_tissue": args.min_tissue,

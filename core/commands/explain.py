@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     # local: evident --help loads this module; torch only when run
     from core.models.access import check_bag_fits, host_of
     from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
+    from core.models.target_scale import TargetScale, target_scale_of  # local: evident --help loads this module
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     if (args.model is None) == (args.ensemble is None):
@@ -140,8 +141,10 @@ def run(args: argparse.Namespace) -> int:
         raw = ctx.output.cpu().double().numpy()
         if task == "classification":
             pred = {"probs": torch.softmax(ctx.output, 0).cpu().numpy(), "predicted_class": int(np.argmax(raw))}
-        else:
+        else:  # survival: the risk; regression: the output in target-SD units and the value in target units
             pred = {"risk": raw.astype(np.float32), "predicted_class": -1}
+            if task == "regression":
+                pred["value"] = (target_scale_of(config) or TargetScale()).to_value(raw[:1])
         ev = Evidence(slide_id=bag.slide_id, coords=bag.coords, task=task, classes=classes, scores=scores,
                       model=str(ckpt), **pred)
         note = ""

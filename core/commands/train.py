@@ -17,6 +17,7 @@ from core.train import defaults as D
 from core.train.gce_cv import add_evidence_metrics, add_gce_arguments, gce_factory  # GCE options (torch-free at import)
 
 NAME = "train"
+TRAIN_TASKS = ("classification", "survival", "regression")  # core.models.losses.Task (torch-free here)
 HELP = "cross-validate a MIL host (abmil, clam_sb, transmil, dsmil, dtfd) on a cohort manifest + feature bags"
 DESCRIPTION = (
     "Train and evaluate a MIL host by repeated k-fold cross-validation split by case (stratified by "
@@ -68,11 +69,14 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, metavar="CSV", help="cohort manifest (slide_id, case_id, label | time, event)")
+    p.add_argument("--manifest", required=True, metavar="CSV",
+                   help="cohort manifest (slide_id, case_id, label | time, event); --task regression reads a numeric label")
     p.add_argument("--features", metavar="DIR", default=None,
                    help="folder of feature bags (CLAM/TRIDENT .h5 or .pt); not needed when the manifest has features_path")
     p.add_argument("--host", required=True, help="abmil, clam_sb, transmil, dsmil or dtfd")
-    p.add_argument("--task", default=None, choices=("classification", "survival"), help="default: from the manifest's columns")
+    p.add_argument("--task", default=None, choices=TRAIN_TASKS,
+                   help="default: from the manifest's columns (label: classification; time+event: survival); "
+                        "regression: the label column as a number, standardised on each training fold (docs/regression.md)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--folds", type=positive_int, default=5, help="k of k-fold cross-validation (default 5)")
     p.add_argument("--repeats", type=positive_int, default=1, help="repeats of the k-fold split (default 1)")
@@ -94,7 +98,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=positive_int, default=D.PATIENCE,
                    help="early stopping after this many epochs without a better validation quantity "
                         f"(default {D.PATIENCE}; a value >= --epochs never stops early)")
-    p.add_argument("--monitor", default="auto", help="validation quantity for the best epoch: loss (default), auc, accuracy, macro_f1, c_index")
+    p.add_argument("--monitor", default="auto", help="validation quantity for the best epoch: loss (default), auc, "
+                                                      "accuracy, macro_f1, c_index; regression: mse, mae, r2, pearson, spearman")
     p.add_argument("--standardise", action=argparse.BooleanOptionalAction, default=D.STANDARDISE,
                    help="standardise features with the training fold's instance mean/std, stored in the model "
                         f"(default {'on' if D.STANDARDISE else 'off'})")
@@ -137,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         raise EvidentError(None, f"--dropout must be below 1, got {args.dropout}")
     if args.val_fraction >= 1:
         raise EvidentError(None, f"--val-fraction must be below 1, got {args.val_fraction}")
-    monitors = ("auto", "loss", "accuracy", "macro_f1", "auc", "c_index")
+    monitors = ("auto", "loss", "accuracy", "macro_f1", "auc", "c_index", "mse", "rmse", "mae", "r2", "pearson", "spearman")
     if args.monitor not in monitors:
         raise EvidentError(None, f"unknown --monitor {args.monitor!r} (use one of: {', '.join(monitors)})")
     check_writable_dir(args.out)  # an unusable --out is reported before the cohort is read

@@ -2,7 +2,8 @@
 
 Columns (header names are matched case-insensitively; unknown columns are ignored):
 
-``slide_id`` (required), ``label`` (classification) or ``time`` + ``event`` (survival),
+``slide_id`` (required), ``label`` (classification; a number per slide for regression, which is
+only chosen by name: ``task="regression"``) or ``time`` + ``event`` (survival),
 ``case_id`` (default: the slide id; splits are made per case), ``split``, ``fold``,
 ``slide_path``, ``features_path`` (relative paths are relative to the manifest's folder, see
 :meth:`Manifest.resolve`).
@@ -28,7 +29,7 @@ from core.errors import EvidentError
 __all__ = ["ManifestRow", "Manifest", "read_manifest", "write_manifest", "TASKS"]
 
 #: Tasks a manifest can describe; ``"none"`` is a manifest without labels (review only).
-TASKS = ("classification", "survival", "none")
+TASKS = ("classification", "survival", "regression", "none")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Manifest:
     rows
         One row per slide, in file order; slide ids are unique.
     task
-        ``"classification"``, ``"survival"`` or ``"none"``.
+        ``"classification"``, ``"survival"``, ``"regression"`` or ``"none"``.
     classes
         Sorted distinct labels (numerically when every label is a number), ``()`` unless
         classification.
@@ -138,7 +139,8 @@ class Manifest:
         Raises
         ------
         EvidentError
-            No labels (task ``"none"``), a single class, or survival data without any event.
+            No labels (task ``"none"``), a single class, survival data without any event, or a
+            regression target with a single value.
         """
         if self.task == "none":
             raise EvidentError(self.path, "no 'label' or 'time'/'event' columns: nothing to train on")
@@ -147,6 +149,13 @@ class Manifest:
             raise EvidentError(self.path, f"column 'label' has one class only ({only!r}); training needs two or more")
         if self.task == "survival" and not any(r.event == 1 for r in self.rows):
             raise EvidentError(self.path, "column 'event' has no events (all 0); survival training needs at least one")
+        if self.task == "regression" and len({self.value(r) for r in self.rows}) < 2:
+            raise EvidentError(self.path, "column 'label' holds one value only; regression training needs two or more")
+
+    def value(self, row: ManifestRow) -> float:
+        """The regression target of ``row``: its ``label`` as a float (checked finite when the
+        manifest was read with ``task="regression"``)."""
+        return float(row.label)
 
 
 def read_manifest(path: str | os.PathLike, task: str | None = None) -> Manifest:
@@ -157,8 +166,9 @@ def read_manifest(path: str | os.PathLike, task: str | None = None) -> Manifest:
     path
         The CSV file (UTF-8, optionally with a byte-order mark).
     task
-        ``"classification"`` (needs ``label``), ``"survival"`` (needs ``time`` and ``event``) or
-        ``"none"``; ``None`` infers it from the columns (``label`` -> classification, ``time`` +
+        ``"classification"`` (needs ``label``), ``"survival"`` (needs ``time`` and ``event``),
+        ``"regression"`` (needs a numeric ``label``: every value a finite number) or ``"none"``;
+        ``None`` infers it from the columns (``label`` -> classification, ``time`` +
         ``event`` -> survival, neither -> none; both -> error, name the task).
 
     Raises
@@ -166,7 +176,7 @@ def read_manifest(path: str | os.PathLike, task: str | None = None) -> Manifest:
     EvidentError
         Naming the file and, for a bad value, the line: unreadable file, no rows, missing column,
         empty or duplicate slide id, empty label, unparseable time/event/fold, negative or NaN time,
-        event not 0/1.
+        event not 0/1, a regression label that is not a finite number (the first such row).
     """
     p = Path(path)
     if task is not None and task not in TASKS:
@@ -189,8 +199,8 @@ def read_manifest(path: str | os.PathLike, task: str | None = None) -> Manifest:
             raise EvidentError(p, "has both 'label' and 'time'/'event' columns; "
                                   "name the task (classification or survival)")
         task = "classification" if has_label else "survival" if has_surv else "none"
-    if task == "classification" and not has_label:
-        raise EvidentError(p, "missing column 'label' (needed for classification)")
+    if task in ("classification", "regression") and not has_label:
+        raise EvidentError(p, f"missing column 'label' (needed for {task})")
     if task == "survival" and not has_surv:
         missing = [c for c in ("time", "event") if c not in header]
         raise EvidentError(p, f"missing column(s) {', '.join(repr(c) for c in missing)} (needed for survival)")

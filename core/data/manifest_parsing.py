@@ -25,7 +25,8 @@ def parse_rows(path: Path, reader: csv.DictReader, task: str) -> Iterator[dict[s
     reader
         A ``csv.DictReader`` positioned after the header.
     task
-        ``"classification"``, ``"survival"`` or ``"none"``; only that task's columns are required.
+        ``"classification"``, ``"survival"``, ``"regression"`` or ``"none"``; only that task's
+        columns are required (regression: ``label`` must be a finite number in every row).
 
     Raises
     ------
@@ -55,8 +56,10 @@ def parse_rows(path: Path, reader: csv.DictReader, task: str) -> Iterator[dict[s
         first_line[sid] = line
         values: dict[str, Any] = {"slide_id": sid, "case_id": cell.get("case_id") or sid, "line": line}
         label = cell.get("label") or None
-        if task == "classification" and label is None:
+        if task in ("classification", "regression") and label is None:
             raise fail(f"empty label for slide {sid!r}")
+        if task == "regression":
+            _target(label, sid, fail)
         values["label"] = label
         if task == "survival":
             values["time"] = _time(cell["time"], fail)
@@ -84,6 +87,17 @@ def _number(text: str, column: str, fail) -> float:
         return float(text)
     except ValueError:
         raise fail(f"{column} {text!r} is not a number") from None
+
+
+def _target(text: str, sid: str, fail) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        raise fail(f"column 'label' of slide {sid!r} is {text!r}, not a number "
+                   "(--task regression needs a numeric label in every row)")
+    return v
 
 
 def _time(text: str, fail) -> float:

@@ -35,6 +35,7 @@ from core.errors import EvidentError
 from core.explain.registry import build_explainer, canonical_method
 from core.models.access import MILModel, is_gce_model
 from core.models.gce import GCEModel
+from core.models.target_scale import TargetScale
 
 __all__ = ["AuditConfig", "SlideAudit", "audit_slide", "build_explainers", "search_summary", "summarise_audit",
            "summarise_evidence_sets"]
@@ -59,7 +60,7 @@ class SlideAudit:
     """Everything measured on one slide."""
 
     slide_id: str
-    label: int | None
+    label: int | float | None  # class index; regression: the target value (target units)
     predicted: int
     phi: float
     included: bool
@@ -74,12 +75,15 @@ class SlideAudit:
     localisation: dict = field(default_factory=dict)  # method -> metrics, when the slide has annotations
     froc_inputs: dict = field(default_factory=dict)  # method -> (scores, truth, coords, patch_size), for FROC
     evidence_sets: dict = field(default_factory=dict)  # n_sets, sizes, stop_reason, sn_size (evidence search)
+    value: float | None = None  # regression: the full bag's predicted value in target units
 
     def csv_row(self) -> dict:
         """Flat per-slide row for the CSV."""
         row = {"slide_id": self.slide_id, "label": "" if self.label is None else self.label, "predicted": self.predicted,
                "phi": round(self.phi, 6), "correct": "" if self.label is None else int(self.label == self.predicted),
                "included": int(self.included)}
+        if self.value is not None:  # regression: predicted value (target units); no class to be correct
+            row.update({"predicted": round(self.value, 6), "correct": ""})
         if self.time is not None:
             row.update({"time": self.time, "event": self.event})
         row["artifact_share"] = "" if self.artifact_share is None else round(self.artifact_share, 6)
@@ -117,13 +121,15 @@ def build_explainers(model: MILModel, methods) -> dict:
 def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coords, label: int | None,
                 config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0), truth: np.ndarray | None = None,
                 patch_size: int | None = None, time: float | None = None, event: int | None = None,
-                artifact_scores: np.ndarray | None = None) -> SlideAudit:
+                artifact_scores: np.ndarray | None = None, target_scale: TargetScale | None = None) -> SlideAudit:
     """All diagnostics of one bag (features (N, D), coords (N, 2)).
 
     The failure flags judge the main evidence subset: the GCE subset, else attention top-k, else
     the first other method's top-k, else random-k. ``artifact_scores`` ((N,) float ``1 − tissue fraction``, :mod:`core.diagnostics.artifacts`)
     feeds the ``artifact_evidence`` flag.
     ``time``/``event`` (survival cohorts) are kept on the result for the cohort C-index.
+    Regression: ``label`` is the target value, ``target_scale`` (the checkpoint's, default (0, 1))
+    turns the output into ``value`` (target units); Φ and every drop stay in target-SD units.
     ``truth`` ((N,) bool, patches inside the slide's annotation) adds localisation per method
     (:mod:`core.diagnostics.localisation_audit`); ``patch_size`` (level-0 px) is then needed for FROC.
     """
@@ -132,6 +138,8 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
     curve_scores = {m: s for m, s in scores.items() if m != "gce_subset"}
     res = SlideAudit(slide_id, label, eng.predicted, eng.phi_before, keep_slide(eng, label), output=eng.output_before,
                      time=None if time is None else float(time), event=None if event is None else int(event))
+    if eng.task == "regression":
+        res.value = float((target_scale or TargetScale()).to_value(eng.output_before[0]))
     curves = slide_curves(eng, curve_scores)
     res.curves = {m: {k: v for k, v in c.items() if k not in ("drop", "insert")} for m, c in curves.items()}
     rules = ["random"] + [m for m in ("attention", "gradient", "ig", "single", "lrp") if m in scores]
@@ -191,13 +199,19 @@ def summarise_evidence_sets(per_slide: list[dict]) -> dict:
 def summarise_audit(slides: list[SlideAudit], task: str) -> dict:
     """Cohort JSON: ``aupc`` (included slides only), ``snr``, ``minimal``, ``failures``, counts.
 
-    The cohort S/N/R table uses M = accuracy for classification and M = Harrell's C-index for
-    survival (every slide's ``time`` and ``event`` must then be set, else :class:`EvidentError`).
+    The cohort S/N/R table uses M = accuracy for classification, M = Harrell's C-index for
+    survival (every slide's ``time`` and ``event`` must then be set, else :class:`EvidentError`) and
+    M = Spearman's ρ for regression (every slide's ``label`` must then be its target value).
     """
     inc = [s for s in slides if s.included]
     if task == "classification":
         labels = [s.label if s.label is not None else s.predicted for s in slides]
         snr = cohort_table([s.snr for s in slides], task, labels=labels)
+    elif task == "regression":  # M = Spearman ρ of predicted values and the manifest's targets
+        missing = [s.slide_id for s in slides if s.label is None]
+        if missing:
+            raise EvidentError(None, f"regression audit needs a numeric label for every slide; missing for {missing[:3]}")
+        snr = cohort_table([s.snr for s in slides], task, labels=[float(s.label) for s in slides])
     elif task == "survival":
         missing = [s.slide_id for s in slides if s.time is None or s.event is None]
         if missing:

@@ -13,7 +13,10 @@ C-index for survival): ``keep_only_drop = M(X) − M(X_S)``, ``evidence_sufficie
 ``complement_degradation = M(X) − M(X_¬S)`` (over slides with a non-empty complement),
 ``cd_gap`` = mean per-slide gap, ``evidence_fraction`` = mean |S|/N, plus the per-slide Φ means
 (``*_phi``). Survival Φ is the risk mapped to [0, 1] by a sigmoid of the risk standardised over
-the cohort's full-bag risks **[decision]**.
+the cohort's full-bag risks **[decision]**. Regression: M = Spearman's ρ between the predicted
+values and the targets (rank-based like the C-index, so the target's scale does not matter), Φ =
+the output in target-SD units and the per-slide Φ numbers are absolute changes ``|Φ(X) − Φ(X')|``
+**[decision]** (docs/regression.md).
 """
 
 from __future__ import annotations
@@ -78,8 +81,8 @@ def cohort_snr(slides: list[dict], task: str, labels=None, time=None, event=None
     slides
         One :func:`slide_outputs` dict per slide.
     task
-        ``"classification"`` (needs ``labels``: (S,) int class indices) or ``"survival"`` (needs
-        ``time`` and ``event``: (S,) each).
+        ``"classification"`` (needs ``labels``: (S,) int class indices), ``"survival"`` (needs
+        ``time`` and ``event``: (S,) each) or ``"regression"`` (needs ``labels``: (S,) float targets).
 
     Returns
     -------
@@ -88,6 +91,7 @@ def cohort_snr(slides: list[dict], task: str, labels=None, time=None, event=None
         ``cd_gap``, ``evidence_fraction``, ``keep_only_drop_phi``, ``complement_degradation_phi``.
     """
     n = len(slides)
+    change = (lambda d: abs(d)) if task == "regression" else (lambda d: d)
     if task == "classification":
         y = np.asarray(labels, dtype=np.int64)
         k = np.array([int(np.argmax(s["full"])) for s in slides])
@@ -97,6 +101,17 @@ def cohort_snr(slides: list[dict], task: str, labels=None, time=None, event=None
 
         def metric(key: str, sel: list[int]) -> float:
             return float(np.mean([int(np.argmax(slides[i][key])) == y[i] for i in sel]))
+    elif task == "regression":
+        y = np.asarray(labels, dtype=np.float64)
+
+        def phi(key: str, i: int) -> float:
+            return float(slides[i][key][0])
+
+        def metric(key: str, sel: list[int]) -> float:
+            from scipy.stats import spearmanr  # local: scipy only when used
+
+            pred = np.array([float(slides[i][key][0]) for i in sel])
+            return float(spearmanr(pred, y[sel]).statistic) if len(sel) > 1 and np.ptp(pred) > 0 else float("nan")
     else:
         r_full = np.array([float(s["full"][0]) for s in slides])
         mu, sd = r_full.mean(), (r_full.std() or 1.0)
@@ -118,13 +133,13 @@ def cohort_snr(slides: list[dict], task: str, labels=None, time=None, event=None
         "keep_only_drop": m_full - m_keep,
         "cd_gap": float(np.mean([abs(phi("full", i) - phi("keep", i)) for i in every])),
         "evidence_fraction": float(np.mean([s["fraction"] for s in slides])),
-        "keep_only_drop_phi": float(np.mean([phi("full", i) - phi("keep", i) for i in every])),
+        "keep_only_drop_phi": float(np.mean([change(phi("full", i) - phi("keep", i)) for i in every])),
         "complement_degradation": float("nan"),
         "complement_degradation_phi": float("nan"),
     }
     if with_comp:
         out["complement_degradation"] = metric("full", with_comp) - metric("comp", with_comp)
-        out["complement_degradation_phi"] = float(np.mean([phi("full", i) - phi("comp", i) for i in with_comp]))
+        out["complement_degradation_phi"] = float(np.mean([change(phi("full", i) - phi("comp", i)) for i in with_comp]))
     return out
 
 

@@ -3,9 +3,11 @@
 Definitions (method.md §2; Φ, gates and the empty bag as in :class:`InterventionEngine`)::
 
     Φ(X)         probability of the full bag's predicted class c (softmax of the host's logits);
-                 survival/regression: sigmoid((risk − μ) / σ) with the engine's risk_scale (μ, σ)
+                 survival: sigmoid((risk − μ) / σ) with the engine's risk_scale (μ, σ);
+                 regression: the predicted value in target-SD units
     sufficient   keep-only X_S predicts c  and  Φ(X_S) ≥ Φ(X) − δs          (survival: Φ only)
     necessary    removal X_¬S predicts a class ≠ c  or  Φ(X) − Φ(X_¬S) ≥ δn (survival: Φ only)
+    regression   sufficient: |Φ(X_S) − Φ(X)| ≤ δs;  necessary: |Φ(X_¬S) − Φ(X)| ≥ δn (δ in target SDs)
 
 A GCE model's gates stay at their full-bag values in both interventions; X_¬S = ∅ is the engine's
 empty bag (one all-zero patch).
@@ -134,18 +136,12 @@ class SearchResult(NamedTuple):
 
 def is_sufficient(engine: InterventionEngine, keep: np.ndarray, config: SearchConfig) -> np.ndarray:
     """(B, C) keep-only outputs -> (B,) bool: predicts the full bag's class and Φ(X_S) ≥ Φ(X) − δs."""
-    ok = engine._phi(keep) >= engine.phi_before - config.delta_s
-    if engine.task == "classification":
-        ok &= keep.argmax(axis=1) == engine.predicted
-    return ok
+    return (engine.phi_drop(keep) <= config.delta_s) & engine.preserves_prediction(keep)
 
 
 def is_necessary(engine: InterventionEngine, remove: np.ndarray, config: SearchConfig) -> np.ndarray:
     """(B, C) removal outputs -> (B,) bool: another class, or Φ(X) − Φ(X_¬S) ≥ δn."""
-    ok = engine.phi_before - engine._phi(remove) >= config.delta_n
-    if engine.task == "classification":
-        ok |= remove.argmax(axis=1) != engine.predicted
-    return ok
+    return (engine.phi_drop(remove) >= config.delta_n) | ~engine.preserves_prediction(remove)
 
 
 def _ok(engine, keep, rm, config, criterion) -> np.ndarray:
@@ -208,7 +204,8 @@ def _beam(engine, ev, order, k_max, config, criterion) -> np.ndarray | None:
             return None
         keep, rm, children = ev.grow(pairs, removal=need_rm)
         ok = _ok(engine, keep, rm, config, criterion)
-        score = engine._phi(keep) - (engine._phi(rm) if need_rm else 0.0)
+        # higher is better: Φ(X_S) − Φ(X_¬S) (regression: −|ΔΦ keep| + |ΔΦ removal|)
+        score = -engine.phi_drop(keep) + (engine.phi_drop(rm) if need_rm else 0.0)
         if ok.any():
             best = max(np.flatnonzero(ok), key=lambda i: (score[i], -i))
             return np.sort(ev.members(children[best]))

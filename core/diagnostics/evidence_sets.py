@@ -87,10 +87,11 @@ def evidence_sets(engine: InterventionEngine, guide, config: SearchConfig = Sear
         _, alone = ev.sets([r.indices for r in found])
         _, union = ev.sets(unions)
         nec = is_necessary(engine, alone, config)
-        phi0 = engine.phi_before
         for j, r in enumerate(found):
             pa, pu = float(engine._phi(alone[j:j + 1])[0]), float(engine._phi(union[j:j + 1])[0])
-            sets.append(EvidenceSet(r.indices, r.phi_keep, pa, pu, phi0 - r.phi_keep, phi0 - pa, phi0 - pu, bool(nec[j])))
+            d_keep, d_alone, d_union = engine.drop_of_phi([r.phi_keep, pa, pu])  # Φ(X) − Φ (regression: |…|)
+            sets.append(EvidenceSet(r.indices, r.phi_keep, pa, pu, float(d_keep), float(d_alone), float(d_union),
+                                    bool(nec[j])))
     return EvidenceSets(tuple(sets), reason, engine.phi_before, ev.n_evaluations - start, ev.kind)
 
 

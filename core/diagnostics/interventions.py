@@ -2,7 +2,15 @@
 
 Built once around a model and a bag; every intervention then re-predicts the bag. Removal drops
 patches from the bag (never zero-filling). Φ is the probability of the full bag's predicted class
-(survival/regression: ``sigmoid((risk − μ) / σ)`` with the cohort's ``risk_scale = (μ, σ)``).
+(survival: ``sigmoid((risk − μ) / σ)`` with the cohort's ``risk_scale = (μ, σ)``; regression: the
+output itself, in the target's training-fold SD units, :mod:`core.models.target_scale`).
+
+How far an intervention moves the prediction is :meth:`InterventionEngine.phi_drop`: ``Φ(X) − Φ(X')``
+(classification, survival: a fall of Φ), and for regression ``|Φ(X) − Φ(X')|`` -- a change of
+the predicted value either way, in target-SD units. "The prediction is preserved"
+(:meth:`InterventionEngine.preserves_prediction`) is "the same class" for classification and always
+true for survival/regression, whose preservation is only the tolerance on ``phi_drop``
+(docs/regression.md, docs/explanations.md).
 
 Attention-pooling hosts (``pools_by_attention``) are evaluated from a cache: per-patch embeddings
 ``e`` (N, H) and attention logits ``z`` (N,) (plus the GCE gates' log-bias) are computed once; an
@@ -39,7 +47,8 @@ class InterventionResult:
     Attributes
     ----------
     probs_before, probs_after
-        (C,) float64 class probabilities (survival/regression: (1,) raw output, the risk).
+        (C,) float64 class probabilities (survival: (1,) raw risk; regression: (1,) raw output in
+        target-SD units).
     phi_before, phi_after, phi_delta
         Φ before, after, and ``phi_after − phi_before``.
     attention_after
@@ -127,6 +136,8 @@ class InterventionEngine:
         """(B, C) raw -> (B,) Φ."""
         if self.task == "classification":
             return self._probs(out)[:, self.predicted]
+        if self.task == "regression":  # the output, already in target-SD units
+            return out[:, 0].astype(np.float64, copy=True)
         mu, sd = self.risk_scale
         return 1.0 / (1.0 + np.exp(-(out[:, 0] - mu) / sd))
 
@@ -280,6 +291,24 @@ class InterventionEngine:
         for i, idx in enumerate(index_sets):
             masks[i, self._index(idx)] = False
         return self._many(masks)
+
+    def phi_drop(self, out: np.ndarray) -> np.ndarray:
+        """(B, C) raw outputs -> (B,) how far each moved the prediction away from the full bag's:
+        ``Φ(X) − Φ`` (classification, survival), ``|Φ(X) − Φ|`` (regression, target-SD units)."""
+        return self.drop_of_phi(self._phi(np.asarray(out, dtype=np.float64).reshape(-1, self.output_before.shape[0])))
+
+    def drop_of_phi(self, phi) -> np.ndarray:
+        """(B,) Φ values -> (B,) :meth:`phi_drop` (``Φ(X) − Φ``; regression ``|Φ(X) − Φ|``)."""
+        d = self.phi_before - np.asarray(phi, dtype=np.float64)
+        return np.abs(d) if self.task == "regression" else d
+
+    def preserves_prediction(self, out: np.ndarray) -> np.ndarray:
+        """(B, C) raw outputs -> (B,) bool: the full bag's class is still predicted (always true for
+        survival and regression, whose preservation is the tolerance on :meth:`phi_drop`)."""
+        out = np.asarray(out, dtype=np.float64).reshape(-1, self.output_before.shape[0])
+        if self.task == "classification":
+            return out.argmax(axis=1) == self.predicted
+        return np.ones(out.shape[0], dtype=bool)
 
     def phi_of_output(self, out: np.ndarray) -> float:
         """Φ of one raw output (C,)."""

@@ -25,11 +25,7 @@ TOLERANCE = 0.05
 
 def _sufficient(engine: InterventionEngine, outputs: np.ndarray) -> np.ndarray:
     """(B, C) raw outputs -> (B,) bool sufficiency."""
-    phi = engine._phi(outputs)
-    ok = engine.phi_before - phi <= TOLERANCE
-    if engine.task == "classification":
-        ok &= outputs.argmax(axis=1) == engine.predicted
-    return ok
+    return (engine.phi_drop(outputs) <= TOLERANCE) & engine.preserves_prediction(outputs)
 
 
 def minimal_subsets(engine: InterventionEngine, k: int, policy: str = "prefix", max_subsets: int = 64, seed: int = 42) -> dict:
@@ -65,13 +61,13 @@ def minimal_subsets(engine: InterventionEngine, k: int, policy: str = "prefix", 
             break
         chosen = np.sort(cands[ok[0]])
         if not found:
-            first_drop = float(engine.phi_before - res.phi[ok[0]])
+            first_drop = float(engine.phi_drop(res.outputs[ok[0]:ok[0] + 1])[0])
         found.append(chosen.astype(np.int64))
         pool = np.setdiff1d(pool, chosen)
     unions = [np.concatenate(found[: j + 1]) for j in range(len(found))]
-    rm = engine.remove_many(unions).phi if unions else np.zeros(0)
+    rm = engine.phi_drop(engine.remove_many(unions).outputs) if unions else np.zeros(0)
     return {"subsets": found, "n_subsets": len(found), "first_drop": first_drop,
-            "remove_union": [float(engine.phi_before - p) for p in rm]}
+            "remove_union": [float(p) for p in rm]}
 
 
 def summarise_minimal(per_slide: list[dict], max_j: int = 3) -> dict:

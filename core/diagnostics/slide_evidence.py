@@ -16,18 +16,20 @@ __all__ = ["slide_evidence"]
 
 def _phi_numbers(row: dict, task: str) -> dict[str, float]:
     """Per-slide keep-only drop, complement degradation and C-D gap (classification: Φ = probability
-    of the full bag's class; survival: raw risk differences)."""
+    of the full bag's class; survival: raw risk differences; regression: absolute changes of the
+    output in target-SD units)."""
     if task == "classification":
         k = int(np.argmax(row["full"]))
         phi = lambda v: float(np.exp(v[k] - v.max()) / np.exp(v - v.max()).sum())
     else:
         phi = lambda v: float(v[0])
+    change = abs if task == "regression" else (lambda d: d)
     full, keep = phi(row["full"]), phi(row["keep"])
-    out = {"phi_full": full, "phi_keep": keep, "keep_only_drop": full - keep, "cd_gap": abs(full - keep),
+    out = {"phi_full": full, "phi_keep": keep, "keep_only_drop": change(full - keep), "cd_gap": abs(full - keep),
            "evidence_fraction": float(row["fraction"])}
     if row["comp"] is not None:
         out["phi_complement"] = phi(row["comp"])
-        out["complement_degradation"] = full - out["phi_complement"]
+        out["complement_degradation"] = change(full - out["phi_complement"])
     return out
 
 

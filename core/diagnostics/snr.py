@@ -5,6 +5,7 @@ class; predictions from :class:`core.diagnostics.interventions.InterventionEngin
 
     keep_only_drop          Φ(X) − Φ(X_S)            lower is better (sufficiency)
     complement_degradation  Φ(X) − Φ(X_¬S)           higher is better (necessity); NaN if X_¬S = ∅
+    (regression: |Φ(X) − Φ(X_S)| and |Φ(X) − Φ(X_¬S)|, Φ the prediction in target-SD units)
     cd_gap                  |Φ(X_π) − Φ(X_S(π))|     GCE only: X_S(π) kept with every gate 1
 
 The cohort numbers (task metric M over the replaced bags) come from
@@ -66,8 +67,8 @@ def slide_snr(engine: InterventionEngine, indices, *, hard: bool | None = None) 
     if gce:
         cd = abs(engine.phi_before - float(many_keep.phi[0]))
     return SlideSNR(
-        keep_only_drop=engine.phi_before - float(many_keep.phi[0]),
-        complement_degradation=float("nan") if rm is None else engine.phi_before - float(rm.phi[0]),
+        keep_only_drop=float(engine.phi_drop(many_keep.outputs)[0]),
+        complement_degradation=float("nan") if rm is None else float(engine.phi_drop(rm.outputs)[0]),
         cd_gap=cd, fraction=idx.size / engine.n, full=engine.output_before.copy(), keep=many_keep.outputs[0],
         comp=None if rm is None else rm.outputs[0], indices=idx,
     )

@@ -10,7 +10,9 @@ Layout (every array optional unless marked *required*; N patches, M anchors, C o
     /coords                (N, 2) int64   level-0 patch corners (*required*); a copy so a file can be
                                           checked against the slide's bag (coords_sha256 likewise)
     /prediction/probs      (C,) float32   class probabilities (classification)
-    /prediction/risk       (1,) float32   risk (survival)
+    /prediction/risk       (1,) float32   risk (survival); regression: the raw output, in the
+                                          target's training-fold SD units (core.models.target_scale)
+    /prediction/value      (1,) float64   regression: the predicted value in target units
     /scores/<method>       (N,) float32   one per explanation method ("attention", "gate", "ig", ...)
                            attrs (optional): scalar str/int/float attributes a writer adds
                                   (:attr:`Evidence.score_attrs`; e.g. the folds behind an ensemble
@@ -91,6 +93,7 @@ class Evidence:
     predicted_class: int = -1
     probs: np.ndarray | None = None
     risk: np.ndarray | None = None
+    value: np.ndarray | None = None
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     gates: np.ndarray | None = None
     responses: np.ndarray | None = None
@@ -145,6 +148,8 @@ def write_evidence(path: str | os.PathLike, ev: Evidence) -> None:
             pred.create_dataset("probs", data=np.asarray(ev.probs, dtype=np.float32))
         if ev.risk is not None:
             pred.create_dataset("risk", data=np.asarray(ev.risk, dtype=np.float32).reshape(-1))
+        if ev.value is not None:
+            pred.create_dataset("value", data=np.asarray(ev.value, dtype=np.float64).reshape(-1))
         sc = f.create_group("scores")
         for k, v in ev.scores.items():
             d = sc.create_dataset(k, data=np.asarray(v, dtype=np.float32))
@@ -201,7 +206,7 @@ def read_evidence(path: str | os.PathLike, *, coords: np.ndarray | None = None) 
                 slide_id=str(a.get("slide_id", "")), coords=np.asarray(read_dataset(f["coords"], p, "coords"), dtype=np.int64),
                 task=str(a.get("task", "")), classes=tuple(str(c) for c in _json_list(a.get("classes", "[]"))),
                 predicted_class=int(a.get("predicted_class", -1)), probs=get("prediction/probs"),
-                risk=get("prediction/risk"),
+                risk=get("prediction/risk"), value=get("prediction/value"),
                 scores={k: np.asarray(read_dataset(v, p, f"scores/{k}")) for k, v in group("scores").items()},
                 gates=get("gates"), responses=get("responses"), coverage=get("coverage"),
                 prompts=tuple(str(c) for c in _json_list(a.get("prompts", "[]"))),
@@ -301,7 +306,7 @@ def merge_into_file(path: str | os.PathLike, ev: Evidence, replace_prefixes: tup
             gates=keep("gates"), responses=keep("responses"), coverage=keep("coverage"),
             prompts=ev.prompts or old.prompts, anchor_digest=ev.anchor_digest or old.anchor_digest,
             classes=ev.classes or old.classes, model=ev.model or old.model,
-            probs=keep("probs"), risk=keep("risk"),
+            probs=keep("probs"), risk=keep("risk"), value=keep("value"),
             predicted_class=ev.predicted_class if ev.probs is not None or ev.risk is not None else old.predicted_class,
         )
     write_evidence(path, ev)

@@ -331,8 +331,10 @@ def compute_cohort(manifest: str | os.PathLike, features_dir: str | os.PathLike,
     model, config = load_checkpoint(checkpoint)
     model = model.eval()
     model_classes = checkpoint_classes(config)  # output c is model_classes[c]; labels match by name
-    if str(config.get("task", "classification")) != "classification":
-        raise EvidentError(checkpoint, "computing a survival cohort here is not supported; run `evident audit`")
+    task = str(config.get("task", "classification"))
+    if task != "classification":  # survival needs the cohort's risk scale, regression the manifest's values
+        raise EvidentError(checkpoint, f"computing a {task} cohort here is not supported (classification models "
+                                       "only); run `evident audit`")
     explainers = build_explainers(model, methods)
     cfg = AuditConfig(methods=methods, minimal_k=())
     records, missing = [], []

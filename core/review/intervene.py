@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import EvidentError
+from core.models.target_scale import TargetScale, target_scale_of
 
 if TYPE_CHECKING:  # the review layer imports without torch; a Predictor is built only with a model
     from core.models.access import MILModel
@@ -62,7 +63,10 @@ class InterventionReport:
     attention_after, gates_after
         (N,) float64 attention / gates over the remaining patches (NaN for dropped ones), or ``None``.
     sufficiency_drop, necessity_drop
-        ``Φ(X) − Φ(X_S)`` and ``Φ(X) − Φ(X_¬S)`` for the selected subset S.
+        ``Φ(X) − Φ(X_S)`` and ``Φ(X) − Φ(X_¬S)`` for the selected subset S (regression: absolute
+        changes, in target-SD units).
+    values
+        Regression only: the predicted value ``(before, after)`` in target units.
     recoverability_gap
         GCE models only: ``|Φ(X_π) − Φ(X_S(π))|`` with ``S(π) = {i : π_i ≥ 0.5}`` kept with gates 1
         (a property of the model's gates on this bag, not of the selection); ``None`` otherwise.
@@ -83,6 +87,7 @@ class InterventionReport:
     classes: tuple[str, ...] = ()
     recoverability_gap: float | None = None
     device: str = "cpu"
+    values: tuple[float, float] | None = None
 
     @property
     def phi_delta(self) -> float:
@@ -102,6 +107,9 @@ class Predictor:
         (N, 2) int64 level-0 coordinates.
     classes
         Class names, e.g. from the checkpoint config.
+    target_scale
+        Regression: the checkpoint's :class:`core.models.target_scale.TargetScale` (default (0, 1)),
+        which turns outputs into values in target units.
     device
         ``None``: ``$EVIDENT_DEVICE`` if set, else CUDA when present, else the CPU (not MPS: the
         engine accumulates in float64); or a torch device string. Off the CPU the engine works on a
@@ -109,7 +117,7 @@ class Predictor:
     """
 
     def __init__(self, model: MILModel, features: np.ndarray, coords: np.ndarray, classes: tuple[str, ...] = (),
-                 device: str | None = None) -> None:
+                 device: str | None = None, target_scale: TargetScale | None = None) -> None:
 
         from core.device import pick_device  # local: kept out of the viewer's start-up
         from core.diagnostics.interventions import InterventionEngine  # local: pulls in torch
@@ -129,6 +137,9 @@ class Predictor:
             s_pi = np.flatnonzero(self.engine.gates_np >= 0.5)
             self.recoverability_gap = abs(self.engine.keep_only(s_pi, hard=True).phi_delta)
         self.classes = tuple(classes) if len(classes) == c else tuple(f"class {i}" for i in range(c))
+        self.target_scale = (target_scale or TargetScale()) if self.engine.task == "regression" else None
+        if self.target_scale is not None:
+            self.classes = ("value",)
 
     def run(self, request: InterventionRequest, cancel: threading.Event | None = None) -> InterventionReport:
         """Apply ``request`` and measure S and N for its subset; raises :class:`Cancelled`."""
@@ -143,10 +154,13 @@ class Predictor:
         if cancel.is_set():
             raise Cancelled()
         r = kept if request.action == "keep" else removed
+        s_drop, n_drop = self.engine.drop_of_phi([kept.phi_after, removed.phi_after])  # Φ(X) − Φ (regression: |…|)
+        values = None
+        if self.target_scale is not None:
+            values = tuple(float(v) for v in self.target_scale.to_value([r.probs_before[0], r.probs_after[0]]))
         return InterventionReport(request.action, idx, r.probs_before, r.probs_after, r.phi_before, r.phi_after,
-                                  r.attention_after, r.gates_after, kept.phi_before - kept.phi_after,
-                                  removed.phi_before - removed.phi_after, self.classes, self.recoverability_gap,
-                                  self.device)
+                                  r.attention_after, r.gates_after, float(s_drop), float(n_drop), self.classes,
+                                  self.recoverability_gap, self.device, values)
 
 
 def load_predictor(checkpoint, bag, device: str | None = None) -> Predictor:
@@ -154,7 +168,8 @@ def load_predictor(checkpoint, bag, device: str | None = None) -> Predictor:
     from core.review.model_cache import load_checkpoint_cached  # local: kept out of the viewer's start-up
 
     model, config = load_checkpoint_cached(checkpoint)
-    return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()), device)
+    return Predictor(model, bag.features, bag.coords, tuple(config.get("classes") or ()), device,
+                     target_scale_of(config))
 
 
 class PredictorCache:

@@ -51,7 +51,9 @@ class InterventionRecord:
     """One live intervention (plain data from the inference thread).
 
     ``probs_before``/``probs_after`` are (C,) float64; ``indices`` (K,) int64 the selected patches;
-    ``action`` ``"keep"`` or ``"remove"``; ``layers`` the names of layers it added.
+    ``action`` ``"keep"`` or ``"remove"``; ``layers`` the names of layers it added. ``values``:
+    regression models only, the predicted value ``(before, after)`` in target units (Φ is then the
+    output in the target's training-fold SD units, docs/regression.md).
     """
 
     action: str
@@ -64,6 +66,7 @@ class InterventionRecord:
     snr: dict | None = None
     phi_before: float | None = None
     device: str = ""
+    values: tuple[float, float] | None = None
 
     @property
     def phi(self) -> tuple[float, float]:
@@ -77,8 +80,16 @@ class InterventionRecord:
         verb = "kept only" if self.action == "keep" else "removed"
         before, after = self.phi
         snr = self.snr or {}
-        text = f"{verb} {self.indices.size} patches: Φ {before:.3f} → {after:.3f} (Δ {self.phi_delta:+.3f})."
-        if snr.get("S") is not None and snr.get("N") is not None:
+        if self.values is not None:  # regression: the value, not a class
+            v0, v1 = self.values
+            text = (f"{verb} {self.indices.size} patches: predicted value {v0:.4g} → {v1:.4g} (Δ {v1 - v0:+.4g}; "
+                    f"{self.phi_delta:+.3f} target SD).")
+        else:
+            text = f"{verb} {self.indices.size} patches: Φ {before:.3f} → {after:.3f} (Δ {self.phi_delta:+.3f})."
+        if snr.get("S") is not None and snr.get("N") is not None and self.values is not None:
+            text += f"  S (keep-only change) {snr['S']:.3f} SD, N (complement change) {snr['N']:.3f} SD"
+            text += (f", R (C-D gap of the gates) {snr['R']:.3f}" if snr.get("R") is not None else "") + "."
+        elif snr.get("S") is not None and snr.get("N") is not None:
             text += f"  S (keep-only drop) {snr['S']:+.3f}, N (complement drop) {snr['N']:+.3f}"
             text += (f", R (C-D gap of the gates) {snr['R']:.3f}" if snr.get("R") is not None else "") + "."
         return text + "  Grey: before, blue: after" + (f" (re-predicted on {self.device})." if self.device else ".")

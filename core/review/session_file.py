@@ -72,7 +72,8 @@ def capture(session, view: tuple[float, float, float, float] | None = None, extr
     history = [{"action": r.action, "indices": [int(i) for i in r.indices],
                 "probs_before": [float(x) for x in r.probs_before], "probs_after": [float(x) for x in r.probs_after],
                 "classes": list(r.classes), "phi_delta": float(r.phi_delta), "layers": list(r.layers),
-                "snr": r.snr, "phi_before": r.phi_before, "device": r.device} for r in session.history]
+                "snr": r.snr, "phi_before": r.phi_before, "device": r.device,
+                **({} if r.values is None else {"values": [float(v) for v in r.values]})} for r in session.history]
     return {"format": FORMAT, "version": VERSION, "files": files,
             "layers": [_layer_doc(x, sources) for x in session.layers],
             "selection": [int(i) for i in session.selection], "history": history,
@@ -197,7 +198,8 @@ def restore_session(session, doc: dict) -> tuple[tuple[float, float, float, floa
         session.history.append(InterventionRecord(
             h["action"], np.asarray(h["indices"], np.int64), np.asarray(h["probs_before"], float),
             np.asarray(h["probs_after"], float), tuple(h["classes"]), float(h["phi_delta"]), tuple(h["layers"]), h.get("snr"),
-            None if h.get("phi_before") is None else float(h["phi_before"]), str(h.get("device") or "")))
+            None if h.get("phi_before") is None else float(h["phi_before"]), str(h.get("device") or ""),
+            None if h.get("values") is None else (float(h["values"][0]), float(h["values"][1]))))
     session.layers_changed.emit()
     session.history_changed.emit()
     view = doc.get("view")

@@ -1,7 +1,10 @@
 """Open a whole-slide image (everything OpenSlide reads, plus PNG/JPEG) behind one small interface.
 
 OpenSlide 4.0 has no image fallback for PNG/JPEG, so those open as :class:`openslide.ImageSlide`
-(decoded once into memory). One handle is shared by all threads: OpenSlide reads are thread-safe,
+(decoded once into memory). A TIFF that OpenSlide refuses (an OME-TIFF in JPEG 2000 / JPEG XL /
+WebP / LZMA tiles, a stripped pyramid, ...) opens with :class:`core.slide.tiff_slide.TiffSlide`
+(tifffile), and only then: whatever OpenSlide opens stays OpenSlide's (docs/data.md, "Slides
+OpenSlide cannot open"). One handle is shared by all threads: OpenSlide reads are thread-safe,
 and plain-image reads are serialised by a lock.
 
 Microns per pixel come from ``openslide.mpp-x/y``; when absent (generic TIFF) from the TIFF
@@ -114,12 +117,25 @@ class SlideReader:
                 image_format = openslide.ImageSlide.detect_format(self.path)
             if image_format in _IMAGE_FORMATS:  # PNG/JPEG, odd suffix
                 return self._open_image()
-            raise EvidentError(self.path, "not a slide format OpenSlide can read "
-                                          "(unsupported or corrupt file)") from None
+            return self._open_tiff("not a slide format OpenSlide can read (unsupported or corrupt file)")
         except openslide.OpenSlideError as exc:
-            raise EvidentError(self.path, f"cannot open slide ({exc})") from None
+            return self._open_tiff(f"cannot open slide ({exc})")
         self._format = fmt
         return osr
+
+    def _open_tiff(self, openslide_problem: str) -> Any:
+        """The tifffile handle of a TIFF OpenSlide refused; else one error saying what each reader said."""
+        from core.slide.tiff_slide import TiffSlide, is_tiff_file  # local: tifffile only when OpenSlide refuses
+
+        if not is_tiff_file(self.path):
+            raise EvidentError(self.path, openslide_problem)
+        try:
+            handle = TiffSlide(self.path)
+        except EvidentError as exc:
+            raise EvidentError(self.path, f"neither reader can open it: OpenSlide: {openslide_problem}; "
+                                          f"tifffile: {exc.message}") from None
+        self._format = handle.format
+        return handle
 
     def _open_image(self) -> Any:
         try:

@@ -29,7 +29,8 @@ class TrainBag:
         (N, D) float32 tensor (CPU). coords: (N, 2) int64 tensor.
     target
         classification: () int64 class index; survival: (2,) float32 ``[time, event]``;
-        regression: (1,) float32.
+        regression: (1,) float32 in target units (:mod:`core.train.cv` trains on it standardised
+        with the training fold's mean and SD, :mod:`core.models.target_scale`).
     label
         The manifest label (classification) or ``""``.
     """
@@ -71,7 +72,8 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
     Raises
     ------
     EvidentError
-        Bad manifest, one class only, survival without events, slides without a feature file
+        Bad manifest, one class only, survival without events, a regression label column with
+        a non-numeric value or a single value, slides without a feature file
         (all listed), unreadable/invalid bag (NaN, shapes), feature widths that differ.
     """
     m = read_manifest(manifest_path, task)
@@ -95,6 +97,8 @@ def load_cohort(manifest_path: str | os.PathLike, features_dir: str | os.PathLik
         dim = bag.feature_dim if dim is None else dim
         if m.task == "classification":
             target = torch.tensor(m.label_index(row), dtype=torch.long)
+        elif m.task == "regression":  # in target units; core.train.cv standardises it per training fold
+            target = torch.tensor([m.value(row)], dtype=torch.float32)
         else:
             target = torch.tensor([float(row.time), float(row.event)], dtype=torch.float32)
         bags.append(TrainBag(row.slide_id, row.case_id, torch.from_numpy(np.ascontiguousarray(bag.features)),

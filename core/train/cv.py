@@ -35,8 +35,9 @@ from core.jsonfile import read_json
 from core.models.base import HostConfig
 from core.models.checkpoint import save_checkpoint
 from core.models.gce import GCEModel
+from core.models.target_scale import TargetScale, fit_target_scale
 from core.train import defaults
-from core.train.cohort import TrainCohort
+from core.train.cohort import TrainBag, TrainCohort
 from core.train.metrics import task_metrics
 from core.train.objective import ModelFactory, default_factory
 from core.train.report import summarise, write_curves_png, write_predictions, write_results
@@ -79,6 +80,11 @@ def _predictions(cohort: TrainCohort, idx: np.ndarray, outputs: np.ndarray) -> l
     return rows
 
 
+def _standardised(bags: list[TrainBag], scale: TargetScale) -> list[TrainBag]:
+    """Regression bags with their (1,) target in training-fold SD units (core.models.target_scale)."""
+    return [replace(b, target=torch.tensor(scale.to_z(b.target.numpy()), dtype=torch.float32)) for b in bags]
+
+
 def _run_fold(cohort: TrainCohort, split: Split, host_name: str, host_config: HostConfig, train_cfg: TrainConfig,
               cv: CVConfig, factory: ModelFactory, device: torch.device, run_config: dict, out: Path,
               progress) -> dict:
@@ -86,6 +92,10 @@ def _run_fold(cohort: TrainCohort, split: Split, host_name: str, host_config: Ho
     train = [cohort.bags[i] for i in split.train]
     val = [cohort.bags[i] for i in split.val]
     test = [cohort.bags[i] for i in split.test]
+    scale = None
+    if cohort.task == "regression":  # MSE on the target standardised with the training part's mean/SD
+        scale = fit_target_scale([float(b.target.reshape(-1)[0]) for b in train])
+        train, val = _standardised(train, scale), _standardised(val, scale)
     torch.manual_seed(seed)
     model, objective = factory(host_name, host_config, train)
     if train_cfg.standardise:
@@ -93,18 +103,24 @@ def _run_fold(cohort: TrainCohort, split: Split, host_name: str, host_config: Ho
     model = model.to(device)
     curves = train_model(model, objective, train, val, cohort.task, train_cfg, seed, device,
                          on_epoch=lambda e: progress.set_postfix(fold=f"{split.repeat}/{split.fold}", epoch=e + 1))
-    outputs, test_loss = evaluate(model, objective, test, cohort.task, device)
+    outputs, test_loss = evaluate(model, objective, test if scale is None else _standardised(test, scale),
+                                  cohort.task, device)
+    if scale is not None:  # back to target units: predictions and metrics are in the label's units
+        outputs = scale.to_value(outputs)
     metrics = task_metrics(cohort.task, np.stack([b.target.numpy() for b in test]), outputs)
     d = ensure_writable_dir(fold_dir(out, split))
     ckpt_config = {k: run_config[k] for k in ("host", "host_config", "task", "classes")}
     if isinstance(model, GCEModel):  # its GCE settings, read back by load_checkpoint
         ckpt_config.update(model.to_config())
     ckpt_config.update(repeat=split.repeat, fold=split.fold)
+    if scale is not None:
+        ckpt_config["target_scale"] = scale.to_config()
     save_checkpoint(d / "model.pt", model.cpu(), ckpt_config)
     record = {
         "repeat": split.repeat, "fold": split.fold, "seed": seed,
         "n_train": len(train), "n_val": len(val), "n_test": len(test),
         "best_epoch": curves.best_epoch, "test_loss": test_loss,
+        **({} if scale is None else {"target_scale": scale.to_config()}),
         "metrics": {k: (None if math.isnan(v) else v) for k, v in metrics.items()},
         "curves": {"train_loss": curves.train_loss,
                    "val_loss": [None if math.isnan(v) else v for v in curves.val_loss],

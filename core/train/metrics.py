@@ -1,4 +1,5 @@
-"""Cohort metrics: accuracy, macro-F1, one-vs-rest AUC (scikit-learn) and Harrell's C-index."""
+"""Cohort metrics: accuracy, macro-F1, one-vs-rest AUC (scikit-learn), Harrell's C-index, and the
+regression metrics MSE, RMSE, MAE, R², Pearson's r and Spearman's ρ (docs/regression.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ __all__ = ["accuracy", "macro_f1", "auc", "c_index", "classification_metrics", "
            "regression_metrics", "task_metrics", "METRIC_DIRECTION"]
 
 #: +1: higher is better; −1: lower is better.
-METRIC_DIRECTION = {"accuracy": 1, "macro_f1": 1, "auc": 1, "c_index": 1, "mse": -1, "loss": -1}
+METRIC_DIRECTION = {"accuracy": 1, "macro_f1": 1, "auc": 1, "c_index": 1, "mse": -1, "rmse": -1, "mae": -1,
+                    "r2": 1, "pearson": 1, "spearman": 1, "loss": -1}
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -99,9 +101,30 @@ def survival_metrics(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> d
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """``mse``."""
-    d = np.asarray(y_pred, np.float64).reshape(-1) - np.asarray(y_true, np.float64).reshape(-1)
-    return {"mse": float(np.mean(d * d)) if d.size else math.nan}
+    """``mse``, ``rmse``, ``mae`` (target units), ``r2``, ``pearson``, ``spearman`` of (n,) targets and predictions.
+
+    ``r2 = 1 − Σ(y − ŷ)² / Σ(y − ȳ)²`` with ȳ the mean of ``y_true`` itself: > 0 means better than
+    predicting the evaluated slides' own mean. R², Pearson and Spearman are NaN when fewer than two
+    slides or a constant ``y_true`` (or constant ``y_pred`` for the correlations).
+    """
+    y = np.asarray(y_true, np.float64).reshape(-1)
+    p = np.asarray(y_pred, np.float64).reshape(-1)
+    d = p - y
+    nan = math.nan
+    if not d.size:
+        return {"mse": nan, "rmse": nan, "mae": nan, "r2": nan, "pearson": nan, "spearman": nan}
+    mse = float(np.mean(d * d))
+    out = {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(d))), "r2": nan, "pearson": nan,
+           "spearman": nan}
+    ss = float(np.sum((y - y.mean()) ** 2))
+    if y.size >= 2 and ss > 0:
+        out["r2"] = 1.0 - float(np.sum(d * d)) / ss
+        if np.ptp(p) > 0:
+            from scipy.stats import pearsonr, spearmanr  # local: scipy only when used
+
+            out["pearson"] = float(pearsonr(y, p).statistic)
+            out["spearman"] = float(spearmanr(y, p).statistic)
+    return out
 
 
 def task_metrics(task: str, targets: np.ndarray, outputs: np.ndarray) -> dict[str, float]:

@@ -62,8 +62,18 @@ def test_task_inference_and_explicit_task(tmp_path):
         read_manifest(ids, task="classification")
     with pytest.raises(EvidentError, match=r"missing column\(s\) 'time', 'event'"):
         read_manifest(ids, task="survival")
-    with pytest.raises(EvidentError, match="unknown task 'regression'"):
+    with pytest.raises(EvidentError, match="missing column 'label' \\(needed for regression\\)"):
         read_manifest(ids, task="regression")
+    with pytest.raises(EvidentError, match="unknown task 'survial'"):
+        read_manifest(ids, task="survial")
+    numeric = read_manifest(_csv(tmp_path, "slide_id,label\na,1.5\nb,-2e3\n", "num.csv"), task="regression")
+    assert numeric.classes == () and [numeric.value(r) for r in numeric.rows] == [1.5, -2000.0]
+    one = read_manifest(_csv(tmp_path, "slide_id,label\na,3\nb,3.0\n", "one.csv"), task="regression")
+    with pytest.raises(EvidentError, match="one value only"):
+        one.validate_for_training()
+    for bad in ("nan", "inf", "x1"):
+        with pytest.raises(EvidentError, match=f"line 3: column 'label' of slide 'b' is '{bad}', not a number"):
+            read_manifest(_csv(tmp_path, f"slide_id,label\na,1\nb,{bad}\nc,zz\n", "bad.csv"), task="regression")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -54,3 +54,18 @@ def test_compute_cohort_cancel_and_bad_inputs(cohort_inputs, tmp_path):
         compute_cohort(manifest, features, ckpt, cancel=stop)
     with pytest.raises(EvidentError, match="manifest not found"):
         compute_cohort(tmp_path / "none.csv", features, ckpt)
+
+
+@pytest.mark.parametrize("task", ["survival", "regression"])
+def test_compute_cohort_names_the_task_it_does_not_support(cohort_inputs, tmp_path, task):
+    from core.models.base import HostConfig
+    from core.models.checkpoint import save_checkpoint
+    from core.models.registry import build_host
+
+    manifest, features, _ = cohort_inputs
+    cfg = HostConfig(in_dim=8, n_outputs=1, hidden=16, attn_hidden=8, task=task)
+    ckpt = tmp_path / f"{task}.pt"
+    save_checkpoint(ckpt, build_host("abmil", cfg), {"host": "abmil", "host_config": cfg.to_dict(), "task": task,
+                                                     "classes": []})
+    with pytest.raises(EvidentError, match=f"computing a {task} cohort here is not supported"):
+        compute_cohort(manifest, features, ckpt)

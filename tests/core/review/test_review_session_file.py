@@ -48,6 +48,17 @@ def test_round_trip(opened, tmp_path):
     t.close()
 
 
+def test_a_regression_record_keeps_its_values(opened, tmp_path):
+    s = opened
+    s.push_intervention(InterventionRecord("remove", np.array([1, 2]), np.array([0.3]), np.array([-0.5]), ("value",),
+                                           -0.8, (), {"S": 0.1, "N": 0.8}, 0.3, "cpu", (53.0, 45.0)))
+    t = ReviewSession()
+    _, problems = restore_session(t, read_session(save_session(tmp_path / "r.json", s)))
+    assert problems == [] and t.history[-1].values == (53.0, 45.0)
+    assert t.history[-1].summary().startswith("removed 2 patches: predicted value 53 → 45 (Δ -8; -0.800 target SD).")
+    t.close()
+
+
 def test_moved_files_are_listed_and_remapped(opened, review_project, tmp_path):
     moved = tmp_path / "moved"
     for key in ("features", "evidence"):
