@@ -8,9 +8,10 @@ encoded with the demo's encoder (``stain_texture_v1``, 89 features,
 
 * :data:`DERMIS` (1): dermis/stroma windows (the filler of every bag);
 * :data:`EPIDERMIS` (2): epidermis windows (the demo's evidence);
-* :data:`SPARSE` (4): *loose tissue*: windows of the demo's "unused" class with 50–85 % tissue and
-  little haematoxylin (``h ≤ 0.25``, ``h_max ≤ 0.35``): keratin flakes and torn stroma at the
-  tissue's edge, with glass between them (the second tissue type of *conjunctive*);
+* :data:`SPARSE` (4): *loose tissue*: windows of the demo's "unused" class with 50–75 % tissue
+  (dermis needs ≥ 75 %) and little haematoxylin (``h ≤ 0.30``; no cell of epidermal density:
+  ``h_max ≤ 0.40``): keratin flakes and torn stroma at the tissue's edge, with glass between them
+  (the second tissue type of *conjunctive*);
 * :data:`ARTEFACT` (10): an artefact made from a real dermis window (:func:`make_artefact`): a
   **pen** stroke (teal, blue or green ink multiplied over a 25–50 %-wide band), a **fold** (a band
   where the tissue lies over a mirrored copy of itself: transmittances multiply) or **blur**
@@ -28,7 +29,8 @@ apart from each other:
 
 ``redundant``
     positive iff epidermis is present; a positive bag holds 3–5 separate epidermis regions of 1–2
-    cells, each sufficient alone under the label rule. Truth: every epidermis cell.
+    cells, each sufficient alone under the label rule (fewer when a small bag has no room for
+    another region at least one cell away from the others). Truth: every epidermis cell.
 ``conjunctive``
     positive iff epidermis **and** loose tissue are present (one region of 1–3 cells each);
     negative bags hold only an epidermis region, only a loose-tissue region, or neither (a third
@@ -66,7 +68,7 @@ __all__ = ["ARTEFACT_KINDS", "DERMIS", "EPIDERMIS", "SPARSE", "TYPE_NAMES", "Tis
 DERMIS, EPIDERMIS, SPARSE = 1, 2, 4
 TYPE_NAMES = {DERMIS: "dermis", EPIDERMIS: "epidermis", SPARSE: "loose tissue", ARTEFACT: "artefact"}
 ARTEFACT_KINDS = ("pen", "fold", "blur")
-BANK_VERSION = 1
+BANK_VERSION = 2
 _INKS = np.array([[40, 125, 110], [45, 75, 165], [50, 135, 60]], dtype=np.float64)  # teal, blue, green (RGB)
 _THUMB = 16  # level-0 px per tissue-mask pixel (what detect_tissue uses for 256-px patches)
 
@@ -105,7 +107,7 @@ def sparse_windows(catalog) -> np.ndarray:
     from core.demo.patch_classes import UNUSED
 
     c = catalog
-    sel = (c.classes == UNUSED) & (c.tissue >= 0.5) & (c.tissue < 0.85) & (c.h <= 0.25) & (c.h_max <= 0.35)
+    sel = (c.classes == UNUSED) & (c.tissue >= 0.5) & (c.tissue < 0.75) & (c.h <= 0.30) & (c.h_max <= 0.40)
     return np.flatnonzero(sel).astype(np.int64)
 
 
@@ -240,7 +242,9 @@ def _regions(scenario: str, positive: bool, rng: np.random.Generator) -> list[tu
 
 
 def _place(n: int, cols: int, regions: list[tuple[int, int]], rng: np.random.Generator) -> np.ndarray:
-    """(n,) int64 region id per tissue cell (−1 = filler): regions grown apart from each other."""
+    """(n,) int64 region id per tissue cell (−1 = filler): regions grown apart from each other (no
+    two cells of different regions touch, not even at a corner); a region with no room left is
+    dropped (its id then holds no cell)."""
     from core.demo.layout import grow_cluster
 
     rows = math.ceil(n / cols)
@@ -254,9 +258,8 @@ def _place(n: int, cols: int, regions: list[tuple[int, int]], rng: np.random.Gen
         near[:, 1:] |= near[:, :-1].copy()
         near[:, :-1] |= near[:, 1:].copy()
         allowed = tissue & ~near
-        if not allowed.any():
-            allowed = tissue & ~taken
-        rid[grow_cluster(allowed, size, rng) & allowed] = j
+        if allowed.any():
+            rid[grow_cluster(allowed, size, rng) & allowed] = j
     return rid.reshape(-1)[:n]
 
 
