@@ -30,8 +30,10 @@ positive bags whose subset holds a 3 and a 7. ``<rule>/regions``: share of a pos
 evidence regions the subset touches (tissue bags). Shortcut: accuracy and failure-taxonomy flags
 (:func:`core.diagnostics.failures.classify_failures`, as ``evident audit`` sets them; artifact score
 = saturated-pixel share for digits, the audit's ``1 − tissue fraction`` for tissue) on shortcut vs other test bags and on bags with vs without pen marks, the
-``artifact_evidence`` rule applied to ``search_sn`` instead (``artifact_evidence_sn``), and the
-pen-mark share of each rule's subset.
+``artifact_evidence`` rule applied to ``search_sn`` instead (``artifact_evidence_sn``), both rules with
+an *oracle* artifact score that is 1 exactly on the artefact instances (``artifact_evidence_oracle``,
+``artifact_evidence_sn_oracle``: what the rule would flag if the score saw pen, folds and blur), and
+the pen-mark share of each rule's subset.
 
 Every (scenario, host, model, seed) run is written to ``OUT/records/<name>.json`` as it finishes and
 skipped when present (the command resumes); ``OUT/report.md`` holds the tables
@@ -156,6 +158,10 @@ def evaluate_bag(model, sb: ScenarioBag, explainers: dict, search_config=None) -
 
     t = FailureThresholds()  # the taxonomy's artifact rule applied to the S_N subset (as `evident audit` now does)
     res["flags"]["artifact_evidence_sn"] = bool(sn.found and artifact_share(sn.indices, art, t.min_tissue) > t.artifact_share)
+    oracle = (b.instance_labels == ARTEFACT).astype(np.float64)  # an artifact score that sees every artefact
+    res["flags"]["artifact_evidence_oracle"] = bool(artifact_share(main.indices, oracle, t.min_tissue) > t.artifact_share)
+    res["flags"]["artifact_evidence_sn_oracle"] = bool(sn.found and artifact_share(sn.indices, oracle, t.min_tissue)
+                                                       > t.artifact_share)
     return res
 
 

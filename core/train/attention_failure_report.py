@@ -18,6 +18,7 @@ __all__ = ["RULES", "load_records", "markdown_report", "pooled"]
 RULES = ("attention", "gce_gate", "gce", "ig", "single", "leave_one_out", "lrp", "search_sn", "random")
 FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe",
          "artifact_evidence_sn")
+ORACLE_FLAGS = ("artifact_evidence_oracle", "artifact_evidence_sn_oracle")  #: records written after the tissue runs
 CD_TARGET = 0.01
 
 
@@ -162,15 +163,16 @@ def _shortcut(groups: dict) -> list[str]:
         row += [f"{pooled(f, f'shortcut/flag/{g}')[0]:.2f} / {pooled(f, f'other/flag/{g}')[0]:.2f}" for g in FLAGS]
         rows.append(row)
     lines = _table(head, rows)
-    head = ["host", "model", "bags (marked / unmarked)"] + [f"{f} (marked / unmarked)" for f in
-                                                           ("case_failure", "artifact_evidence", "artifact_evidence_sn")]
+    marked = ("case_failure", "artifact_evidence", "artifact_evidence_sn") + tuple(
+        g for g in ORACLE_FLAGS if any(f"marked/flag/{g}" in x for fs in groups.values() for x in fs))
+    head = ["host", "model", "bags (marked / unmarked)"] + [f"{f} (marked / unmarked)" for f in marked]
     rows = []
     for (sc, host, model), f in sorted(groups.items()):
         if sc != "shortcut" or not any("marked/n" in x for x in f):
             continue
         row = [host, model, f"{sum(x.get('marked/n', 0) for x in f)} / {sum(x.get('unmarked/n', 0) for x in f)}"]
         row += [f"{pooled(f, f'marked/flag/{g}')[0]:.2f} / {pooled(f, f'unmarked/flag/{g}')[0]:.2f}"
-                for g in ("case_failure", "artifact_evidence", "artifact_evidence_sn")]
+                for g in marked]
         rows.append(row)
     return lines + ["", "Test bags with vs without pen marks (any label):", ""] + _table(head, rows)
 
