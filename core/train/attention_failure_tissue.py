@@ -6,8 +6,8 @@ that :mod:`core.demo.patch_classes` sorts into epidermis and dermis, plus one mo
 encoded with the demo's encoder (``stain_texture_v1``, 89 features,
 :class:`core.extract.encoders.builtin.StainTextureEncoder`). Instance types:
 
-* :data:`DERMIS` (1): dermis/stroma windows (the filler of every bag);
-* :data:`EPIDERMIS` (2): epidermis windows (the demo's evidence);
+* ``DERMIS`` (1, :data:`core.demo.patch_classes.DERMIS`): dermis/stroma windows (the filler of every bag);
+* ``EPIDERMIS`` (2, :data:`core.demo.patch_classes.EPIDERMIS`): epidermis windows (the demo's evidence);
 * :data:`SPARSE` (4): *loose tissue*: windows of the demo's "unused" class with 50–75 % tissue
   (dermis needs ≥ 75 %) and little haematoxylin (``h ≤ 0.30``; no cell of epidermal density:
   ``h_max ≤ 0.40``): keratin flakes and torn stroma at the tissue's edge, with glass between them
@@ -60,12 +60,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.demo.patch_classes import DERMIS, EPIDERMIS  # the demo's class codes (1, 2) are the instance types
 from core.train.attention_failure_data import ARTEFACT, SCENARIOS, ScenarioBag
 
 __all__ = ["ARTEFACT_KINDS", "DERMIS", "EPIDERMIS", "SPARSE", "TYPE_NAMES", "TissueBank", "build_bank",
            "make_artefact", "make_tissue_scenario", "sparse_windows", "tissue_bag_label", "tissue_bank"]
 
-DERMIS, EPIDERMIS, SPARSE = 1, 2, 4
+SPARSE = 4  #: loose tissue (after the demo's codes: background 0, dermis 1, epidermis 2, unused 3)
 TYPE_NAMES = {DERMIS: "dermis", EPIDERMIS: "epidermis", SPARSE: "loose tissue", ARTEFACT: "artefact"}
 ARTEFACT_KINDS = ("pen", "fold", "blur")
 BANK_VERSION = 2
@@ -160,13 +161,11 @@ def build_bank(source: str | os.PathLike | None = None, *, symmetries: int = 8, 
     from core.data.realdata import fetch
     from core.demo.layout import apply_symmetry
     from core.demo.patch_classes import BACKGROUND, catalog_from_slide
-    from core.demo.patch_classes import DERMIS as C_DERMIS
-    from core.demo.patch_classes import EPIDERMIS as C_EPIDERMIS
     from core.extract.encoders.builtin import StainTextureEncoder
 
     rng = np.random.default_rng(seed)
     cat = catalog_from_slide(source if source is not None else fetch("cmu_slide"))
-    pools = {DERMIS: cat.indices(C_DERMIS), EPIDERMIS: cat.indices(C_EPIDERMIS), SPARSE: sparse_windows(cat)}
+    pools = {DERMIS: cat.indices(DERMIS), EPIDERMIS: cat.indices(EPIDERMIS), SPARSE: sparse_windows(cat)}
     if max_windows is not None:
         pools = {t: w[np.linspace(0, w.size - 1, min(max_windows, w.size)).round().astype(int)] for t, w in pools.items()}
     patches, types, windows, kinds = [], [], [], []
