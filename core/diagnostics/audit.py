@@ -72,6 +72,7 @@ class SlideAudit:
     time: float | None = None  # survival follow-up time (survival cohorts only)
     event: int | None = None  # survival event indicator 0/1 (survival cohorts only)
     artifact_share: float | None = None  # share of the main evidence subset that is artifact (slide known)
+    artifact_share_search: float | None = None  # the same for the search's S_N subset (searched, found, slide known)
     localisation: dict = field(default_factory=dict)  # method -> metrics, when the slide has annotations
     froc_inputs: dict = field(default_factory=dict)  # method -> (scores, truth, coords, patch_size), for FROC
     evidence_sets: dict = field(default_factory=dict)  # n_sets, sizes, stop_reason, sn_size (evidence search)
@@ -87,6 +88,8 @@ class SlideAudit:
         if self.time is not None:
             row.update({"time": self.time, "event": self.event})
         row["artifact_share"] = "" if self.artifact_share is None else round(self.artifact_share, 6)
+        if self.evidence_sets:
+            row["artifact_share_search"] = "" if self.artifact_share_search is None else round(self.artifact_share_search, 6)
         for m, c in self.curves.items():
             row.update({f"aupc_drop_{m}": c["aupc_drop"], f"aupc_insert_{m}": c["aupc_insert"], f"gain_{m}": c["gain"]})
         for r, s in self.snr.items():
@@ -126,7 +129,9 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
 
     The failure flags judge the main evidence subset: the GCE subset, else attention top-k, else
     the first other method's top-k, else random-k. ``artifact_scores`` ((N,) float ``1 − tissue fraction``, :mod:`core.diagnostics.artifacts`)
-    feeds the ``artifact_evidence`` flag.
+    feeds the ``artifact_evidence`` flag and, when the evidence search runs (``config.search_guide``),
+    the same rule on its sufficient-and-necessary subset (``artifact_evidence_search``,
+    :data:`core.diagnostics.failures.SEARCH_FLAG`).
     ``time``/``event`` (survival cohorts) are kept on the result for the cohort C-index.
     Regression: ``label`` is the target value, ``target_scale`` (the checkpoint's, default (0, 1))
     turns the output into ``value`` (target units); Φ and every drop stay in target-SD units.
@@ -159,6 +164,11 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
     classes = {"predicted": eng.predicted, "n_classes": int(eng.output_before.shape[0])} if eng.task == "classification" else {}
     if artifact_scores is not None:
         res.artifact_share = artifact_share(main.indices, artifact_scores, config.thresholds.min_tissue)
+    if res.evidence_sets:
+        sn = res.evidence_sets["sn_indices"] if res.evidence_sets["sn_found"] else np.zeros(0, dtype=np.int64)
+        kw["search_evidence"] = sn
+        if artifact_scores is not None and sn.size:
+            res.artifact_share_search = artifact_share(sn, artifact_scores, config.thresholds.min_tissue)
     if "gce_subset" in scores:
         with torch.no_grad():
             out = model(eng.x, eng.coords)
@@ -174,12 +184,14 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
 
 
 def search_summary(engine: InterventionEngine, guide: np.ndarray, config: SearchConfig) -> dict:
-    """One slide's evidence sets and sufficient-and-necessary subset, as plain numbers."""
+    """One slide's evidence sets and sufficient-and-necessary subset, as plain numbers (and
+    ``sn_indices``, (K,) int64 the subset, for the artifact rule)."""
     ev = make_evaluator(engine, config.path)
     sets = evidence_sets(engine, guide, config, evaluator=ev)
     sn = search_subset(engine, guide, config, evaluator=ev)
     return {"n_sets": len(sets.sets), "sizes": sets.sizes, "stop_reason": sets.stop_reason,
-            "sn_found": sn.found, "sn_size": int(sn.indices.size), "sn_stop_reason": sn.stop_reason}
+            "sn_found": sn.found, "sn_size": int(sn.indices.size), "sn_stop_reason": sn.stop_reason,
+            "sn_indices": np.asarray(sn.indices, dtype=np.int64)}
 
 
 def summarise_evidence_sets(per_slide: list[dict]) -> dict:

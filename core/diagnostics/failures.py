@@ -8,6 +8,12 @@ degradation below a threshold), ``semantic_mismatch`` (the selected patches' mos
 anchor is not among the predicted class's top-weighted anchors); ``severe`` = two or more flags.
 Missing inputs leave their flag False.
 
+``artifact_evidence_search`` (:data:`SEARCH_FLAG`; only when the caller ran the intervention
+search and passes its sufficient-and-necessary subset as ``search_evidence``): the same artifact
+rule on that subset. It is reported beside the others but not counted in ``severe`` (it judges the
+same artifact question on another subset). On the attention-failure benchmark's shortcut bags the
+main subset's rule missed pen marks that the search's subset holds (docs/results_explain.md §9).
+
 **[decision]** Low necessity is judged only where evidence is expected (``necessity_classes``).
 Default ``"default"``: a slide predicted as the negative class 0 of a *binary* classifier is never
 flagged "low N" -- a negative slide has no evidence to remove, so a small complement degradation is
@@ -23,9 +29,10 @@ import numpy as np
 
 from core.diagnostics.artifacts import artifact_share
 
-__all__ = ["FLAGS", "FailureThresholds", "classify_failures", "count_failures", "necessity_applies"]
+__all__ = ["FLAGS", "SEARCH_FLAG", "FailureThresholds", "classify_failures", "count_failures", "necessity_applies"]
 
 FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe")
+SEARCH_FLAG = "artifact_evidence_search"
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def necessity_applies(predicted: int | None, n_classes: int | None, necessity_cl
 def classify_failures(*, correct: bool | None, keep_only_drop: float | None = None,
                       complement_degradation: float | None = None, evidence=None, artifact_scores=None,
                       responses=None, class_weights=None, predicted: int | None = None, n_classes: int | None = None,
-                      thresholds: FailureThresholds = FailureThresholds()) -> dict[str, bool]:
+                      thresholds: FailureThresholds = FailureThresholds(), search_evidence=None) -> dict[str, bool]:
     """Flags of one slide.
 
     Parameters
@@ -72,6 +79,9 @@ def classify_failures(*, correct: bool | None, keep_only_drop: float | None = No
         (K,) int selected patches. artifact_scores: (N,) float in [0, 1] per patch, ``1 − tissue fraction``.
     responses
         (N, M) anchor responses; class_weights: (M,) the predicted class's anchor weights α.
+    search_evidence
+        (K,) int the intervention search's sufficient-and-necessary subset (empty when none was
+        found); given, the result also holds :data:`SEARCH_FLAG`.
     """
     t = thresholds
     idx = None if evidence is None else np.asarray(evidence, dtype=np.int64)
@@ -90,9 +100,14 @@ def classify_failures(*, correct: bool | None, keep_only_drop: float | None = No
         top = np.argsort(-np.asarray(class_weights), kind="stable")[: t.top_anchors]
         flags["semantic_mismatch"] = dominant not in set(top.tolist())
     flags["severe"] = sum(flags[f] for f in FLAGS[:-1]) >= 2
+    if search_evidence is not None:
+        sidx = np.asarray(search_evidence, dtype=np.int64).reshape(-1)
+        flags[SEARCH_FLAG] = bool(sidx.size and artifact_scores is not None
+                                  and artifact_share(sidx, artifact_scores, t.min_tissue) > t.artifact_share)
     return flags
 
 
 def count_failures(per_slide: list[dict[str, bool]]) -> dict[str, int]:
-    """Number of slides with each flag."""
-    return {f: int(sum(bool(s.get(f)) for s in per_slide)) for f in FLAGS}
+    """Number of slides with each flag (:data:`SEARCH_FLAG` too when any slide has it)."""
+    names = FLAGS + ((SEARCH_FLAG,) if any(SEARCH_FLAG in s for s in per_slide) else ())
+    return {f: int(sum(bool(s.get(f)) for s in per_slide)) for f in names}

@@ -1,8 +1,11 @@
-"""Benchmark where attention is poor evidence, with the truth known: ``python -m core.train.attention_failure_bench --out OUT [--quick]``.
+"""Benchmark where attention is poor evidence, with the truth known: ``python -m core.train.attention_failure_bench --out OUT [--quick] [--source digits|tissue]``.
 
-Scenarios (digit bags, :mod:`core.train.attention_failure_data`): ``redundant`` (3–6 nines per
+Scenarios (``--source digits``, :mod:`core.train.attention_failure_data`): ``redundant`` (3–6 nines per
 positive bag, each sufficient alone), ``conjunctive`` (a 3 AND a 7), ``shortcut`` (pen marks go with
-the label in training, not in testing). Per scenario, seed and host (ABMIL, CLAM-SB) it trains the
+the label in training, not in testing). ``--source tissue``: the same three from real CMU-1 skin
+tissue encoded by the demo's encoder (:mod:`core.train.attention_failure_tissue`: 3–5 separate
+epidermis regions; epidermis AND loose tissue; pen/fold/blur artefacts made from real dermis; the
+artifact score is the audit's own ``1 − tissue fraction``). Per scenario, seed and host (ABMIL, CLAM-SB) it trains the
 host alone and host + GCE with cross-validation (the trainer and fold models of
 :mod:`core.train.gce_benchmark`, one bag per step, lr 1e-3; defaults 60 bags of 16–32 instances,
 3 folds, 20 epochs, sized for a shared 2-core CPU), then scores every held-out
@@ -13,7 +16,9 @@ bag with every rule:
 * ``gce`` (the recovered subset, GCE only);
 * ``search_sn``: the intervention search's smallest sufficient-and-necessary subset
   (:func:`core.diagnostics.evidence_search.search_subset`, guide = attention, defaults δs = 0.05,
-  δn = 0.25; only bags where one is found) and ``attention_at_sn``: attention top-k at that k;
+  δn = 0.25; only bags where one is found) and ``attention_at_sn``: attention top-k at that k (``found/sn_overlap``: share of S_N inside it,
+  ``found/sn_identical``: share of bags where the two are the same set -- the greedy search scans
+  attention's ranking, so S_N ⊆ attention's top-k' for the k' where it stopped, before pruning);
   ``n_sets``: the number of disjoint sufficient evidence sets (:mod:`core.diagnostics.evidence_sets`).
 
 Numbers per rule (held-out fold; :func:`core.diagnostics.snr.cohort_table`, Φ = probability of the
@@ -21,11 +26,14 @@ predicted class, M = accuracy): precision / recall against the truth over positi
 drop, complement degradation (M and Φ), C-D gap (GCE), evidence fraction; chance precision = mean
 |T|/N (a random subset's expected precision). ``found/<rule>/...``: the same numbers on the bags where
 ``search_sn`` was found (the paired comparison of the goal). Conjunctive: ``both`` = share of
-positive bags whose subset holds a 3 and a 7. Shortcut: accuracy and failure-taxonomy flags
+positive bags whose subset holds a 3 and a 7. ``<rule>/regions``: share of a positive bag's separate
+evidence regions the subset touches (tissue bags). Shortcut: accuracy and failure-taxonomy flags
 (:func:`core.diagnostics.failures.classify_failures`, as ``evident audit`` sets them; artifact score
-= saturated-pixel share) on shortcut vs other test bags and on bags with vs without pen marks, the
-``artifact_evidence`` rule applied to ``search_sn`` instead (``artifact_evidence_sn``), and the
-pen-mark share of each rule's subset.
+= saturated-pixel share for digits, the audit's ``1 − tissue fraction`` for tissue) on shortcut vs other test bags and on bags with vs without pen marks, the
+``artifact_evidence`` rule applied to ``search_sn`` instead (``artifact_evidence_sn``), both rules with
+an *oracle* artifact score that is 1 exactly on the artefact instances (``artifact_evidence_oracle``,
+``artifact_evidence_sn_oracle``: what the rule would flag if the score saw pen, folds and blur), and
+the pen-mark share of each rule's subset.
 
 Every (scenario, host, model, seed) run is written to ``OUT/records/<name>.json`` as it finishes and
 skipped when present (the command resumes); ``OUT/report.md`` holds the tables
@@ -52,6 +60,7 @@ __all__ = ["OPTIONS", "BenchSetting", "evaluate_bag", "summarise_held_out_fold",
 
 OPTIONS = {"coverage_loss": "contrastive", "recovery_weight": 1}  #: the GCE options of docs/results_gce.md
 MAPS = ("attention", "ig", "single", "leave_one_out", "lrp")
+SOURCES = ("digits", "tissue")  #: where the bags come from (module docstring)
 BUDGET = 0.05
 
 
@@ -118,7 +127,11 @@ def evaluate_bag(model, sb: ScenarioBag, explainers: dict, search_config=None) -
         subsets["attention_at_sn"] = topk_indices(scores["attention"], sn.indices.size)
     snr = {r: slide_snr(eng, idx, hard=(r == "gce") if gce else False) for r, idx in subsets.items()}
     res = {"label": b.label, "predicted": eng.predicted, "prob": float(eng.probs_before[-1]), "snr": snr,
-           "pr": {}, "both": {}, "chance": None, "shortcut": sb.shortcut, "sn_found": sn.found,
+           "pr": {}, "both": {}, "chance": None, "shortcut": sb.shortcut, "sn_found": sn.found, "regions": {},
+           "sn_overlap": float(np.isin(sn.indices, subsets["attention_at_sn"]).mean()) if sn.found else None,
+           "sn_identical": bool(np.array_equal(np.sort(sn.indices), np.sort(subsets["attention_at_sn"])))
+           if sn.found else None, "sn_size": int(sn.indices.size) if sn.found else None,
+           "truth_size": 0 if b.truth is None else int(b.truth.size), "n_regions": len(sb.regions), "k": k,
            "n_sets": len(evidence_sets(eng, scores["attention"], cfg).sets) if eng.predicted == 1 else 0,
            "artefact": {r: float(np.mean(b.instance_labels[idx] == ARTEFACT)) if idx.size else 0.0
                         for r, idx in subsets.items()}}
@@ -127,6 +140,8 @@ def evaluate_bag(model, sb: ScenarioBag, explainers: dict, search_config=None) -
         for r, idx in subsets.items():
             res["pr"][r] = evidence_precision_recall(idx, b.truth)
             res["both"][r] = all(np.isin(g, idx).any() for g in sb.truth_groups)
+            if sb.regions:
+                res["regions"][r] = float(np.mean([np.isin(g, idx).any() for g in sb.regions]))
     main_rule = "gce" if gce else "attention"
     main = snr[main_rule]
     kw = {}
@@ -135,15 +150,18 @@ def evaluate_bag(model, sb: ScenarioBag, explainers: dict, search_config=None) -
             out = model(eng.x, eng.coords)
         kw = {"responses": out.responses.cpu().double().numpy(), "class_weights": model.predicted_class_weights(out)}
     res["marked"] = bool((b.instance_labels == ARTEFACT).any())
+    art = sb.artifact_scores if sb.artifact_scores is not None else artefact_scores(b.features)
     res["flags"] = classify_failures(correct=b.label == eng.predicted, keep_only_drop=main.keep_only_drop,
                                      complement_degradation=main.complement_degradation, evidence=main.indices,
-                                     artifact_scores=artefact_scores(b.features), predicted=eng.predicted, n_classes=2,
-                                     **kw)
+                                     artifact_scores=art, predicted=eng.predicted, n_classes=2, **kw)
     from core.diagnostics.artifacts import artifact_share
 
-    t = FailureThresholds()  # the taxonomy's artifact rule applied to the S_N subset instead (not part of the audit)
-    res["flags"]["artifact_evidence_sn"] = bool(sn.found and artifact_share(
-        sn.indices, artefact_scores(b.features), t.min_tissue) > t.artifact_share)
+    t = FailureThresholds()  # the taxonomy's artifact rule applied to the S_N subset (as `evident audit` now does)
+    res["flags"]["artifact_evidence_sn"] = bool(sn.found and artifact_share(sn.indices, art, t.min_tissue) > t.artifact_share)
+    oracle = (b.instance_labels == ARTEFACT).astype(np.float64)  # an artifact score that sees every artefact
+    res["flags"]["artifact_evidence_oracle"] = bool(artifact_share(main.indices, oracle, t.min_tissue) > t.artifact_share)
+    res["flags"]["artifact_evidence_sn_oracle"] = bool(sn.found and artifact_share(sn.indices, oracle, t.min_tissue)
+                                                       > t.artifact_share)
     return res
 
 
@@ -165,6 +183,13 @@ def summarise_held_out_fold(rows: list[dict]) -> dict:
     out["chance/recall"] = _mean(r["chance"][1] for r in pos)
     out["sn_found"] = _mean(float(r["sn_found"]) for r in pos)
     out["n_sets"] = _mean(float(r["n_sets"]) for r in pos if r["predicted"] == 1)
+    found = [r for r in rows if r["sn_found"]]
+    out["found/sn_overlap"] = _mean(r["sn_overlap"] for r in found)
+    out["found/sn_identical"] = _mean(float(r["sn_identical"]) for r in found)
+    out["found/sn_size"] = _mean(float(r["sn_size"]) for r in found if r["chance"] is not None)
+    out["found/truth_size"] = _mean(float(r["truth_size"]) for r in found if r["chance"] is not None)
+    out["n_regions"] = _mean(float(r["n_regions"]) for r in pos)
+    out["k5"] = _mean(float(r["k"]) for r in pos)
     for prefix, sel in (("", rows), ("found/", [r for r in rows if r["sn_found"]])):
         if not sel:
             continue
@@ -181,6 +206,7 @@ def summarise_held_out_fold(rows: list[dict]) -> dict:
             if not prefix:
                 out[f"{rule}/both"] = _mean(float(r["both"][rule]) for r in psel)
                 out[f"{rule}/artefact"] = _mean(r["artefact"][rule] for r in sel if rule in r["artefact"])
+                out[f"{rule}/regions"] = _mean(r["regions"][rule] for r in psel if rule in r["regions"])
     for group, sel in (("shortcut", [r for r in rows if r["shortcut"]]), ("other", [r for r in rows if not r["shortcut"]]),
                        ("marked", [r for r in rows if r["marked"]]), ("unmarked", [r for r in rows if not r["marked"]])):
         out[f"{group}/n"] = len(sel)
@@ -191,14 +217,22 @@ def summarise_held_out_fold(rows: list[dict]) -> dict:
 
 
 def run_setting(s: BenchSetting, *, n_bags: int = 60, n_folds: int = 3, epochs: int = 20, lr: float = 1e-3,
-                min_size: int = 16, max_size: int = 32, log=print) -> dict:
-    """Train and score every fold of one setting; returns the record (setting, per-fold metrics, seconds)."""
+                min_size: int = 16, max_size: int = 32, source: str = "digits", log=print) -> dict:
+    """Train and score every fold of one setting; returns the record (setting, per-fold metrics, seconds).
+
+    ``source``: ``"digits"`` (:func:`core.train.attention_failure_data.make_scenario`) or ``"tissue"``
+    (:func:`core.train.attention_failure_tissue.make_tissue_scenario`, the cached real-tissue bank).
+    """
     from core.models.losses import task_loss
     from core.models.registry import build_host
 
     t0 = time.perf_counter()
-    train_v, test_v = make_scenario(s["scenario"], n_bags, min_size=min_size, max_size=max_size, n_folds=n_folds,
-                                    seed=s["seed"])
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r} (use one of {', '.join(SOURCES)})")
+    make = make_scenario
+    if source == "tissue":
+        from core.train.attention_failure_tissue import make_tissue_scenario as make
+    train_v, test_v = make(s["scenario"], n_bags, min_size=min_size, max_size=max_size, n_folds=n_folds, seed=s["seed"])
     folds = []
     for fold in range(n_folds):
         train = [sb.bag for sb in train_v if sb.bag.fold != fold]
@@ -212,7 +246,7 @@ def run_setting(s: BenchSetting, *, n_bags: int = 60, n_folds: int = 3, epochs: 
         res = summarise_held_out_fold([evaluate_bag(model, sb, ex) for sb in test])
         res["fold"] = fold
         folds.append(res)
-    rec = {"setting": dict(s), "name": s.name, "n_bags": n_bags, "n_folds": n_folds, "epochs": epochs, "lr": lr,
+    rec = {"setting": dict(s), "name": s.name, "source": source, "n_bags": n_bags, "n_folds": n_folds, "epochs": epochs, "lr": lr,
            "bag_size": [min_size, max_size], "folds": folds, "seconds": round(time.perf_counter() - t0, 1)}
     log(f"{s.name}: {rec['seconds']} s")
     return rec
@@ -234,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.train.attention_failure_bench", description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="folder for records/*.json and report.md")
     p.add_argument("--quick", action="store_true", help="tiny smoke settings: 20 bags, 2 folds, 2 epochs, ABMIL, seed 0")
+    p.add_argument("--source", choices=SOURCES, default="digits",
+                   help="digit bags, or real CMU-1 tissue encoded by the demo's encoder (feature bank cached in "
+                        "~/.cache/evident/attention_failure); use one OUT per source")
     p.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     p.add_argument("--hosts", nargs="+", default=["abmil", "clam_sb"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -250,13 +287,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = ensure_writable_dir(args.out)
     rec_dir = ensure_writable_dir(out / "records")
     kw = {"n_bags": args.bags, "n_folds": args.folds, "epochs": args.epochs, "min_size": args.min_size,
-          "max_size": args.max_size}
+          "max_size": args.max_size, "source": args.source}
     grid = settings(args.scenarios, args.hosts, args.seeds)
     if args.quick:
-        kw = {"n_bags": 20, "n_folds": 2, "epochs": 2, "min_size": 16, "max_size": 24}
+        kw = {"n_bags": 20, "n_folds": 2, "epochs": 2, "min_size": 16, "max_size": 24, "source": args.source}
         grid = settings(args.scenarios, ["abmil"], [0])
     if args.only:
         grid = [s for pat in args.only for s in grid if fnmatch.fnmatchcase(s.name, pat)]
+    other = {r.get("source", "digits") for r in load_records(rec_dir)} - {args.source}
+    if other:
+        print(f"error: {rec_dir} holds records of --source {sorted(other)[0]}, not {args.source}: use another --out",
+              file=sys.stderr)
+        return 2
     torch.set_num_threads(1)
     for s in [] if args.report_only else grid:
         path = Path(rec_dir) / f"{s.name}.json"

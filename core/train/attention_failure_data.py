@@ -42,11 +42,15 @@ class ScenarioBag:
     """One bag: ``bag`` (:class:`core.train.gce_benchmark.Bag`; ``instance_labels`` (N,) int64 the
     instance types), ``truth_groups`` (tuple of (K_j,) int64 index arrays, one per evidence type the
     label needs; empty for negative bags), ``shortcut`` (True on a test bag whose pen marks disagree
-    with its label)."""
+    with its label), ``regions`` (one (K_r,) int64 index array per separate evidence region; empty
+    for digit bags), ``artifact_scores`` ((N,) float64 the audit's artifact score, ``None``: use
+    :func:`artefact_scores` of the features)."""
 
     bag: Bag
     truth_groups: tuple[np.ndarray, ...]
     shortcut: bool = False
+    regions: tuple[np.ndarray, ...] = ()
+    artifact_scores: np.ndarray | None = None
 
 
 def bag_label(scenario: str, types: np.ndarray) -> int:

@@ -18,6 +18,7 @@ __all__ = ["RULES", "load_records", "markdown_report", "pooled"]
 RULES = ("attention", "gce_gate", "gce", "ig", "single", "leave_one_out", "lrp", "search_sn", "random")
 FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe",
          "artifact_evidence_sn")
+ORACLE_FLAGS = ("artifact_evidence_oracle", "artifact_evidence_sn_oracle")  #: records written after the tissue runs
 CD_TARGET = 0.01
 
 
@@ -61,6 +62,9 @@ def _rule_rows(scenario: str, groups: dict) -> list[str]:
     extra = {"conjunctive": ("both types", "both"), "shortcut": ("pen-mark share", "artefact")}.get(scenario)
     if extra:
         head.append(extra[0])
+    regions = any("attention/regions" in f for fs in groups.values() for f in fs)
+    if regions:
+        head.append("regions hit")
     rows = []
     for (sc, host, model), folds in sorted(groups.items()):
         if sc != scenario or (model.startswith("+ GCE") and model != "+ GCE (exemplars, options)"):
@@ -74,6 +78,8 @@ def _rule_rows(scenario: str, groups: dict) -> list[str]:
                 "cd_gap", "evidence_fraction")]
             if extra:
                 row.append(_cell(folds, f"{rule}/{extra[1]}"))
+            if regions:
+                row.append(_cell(folds, f"{rule}/regions"))
             rows.append(row)
     return _table(head, rows)
 
@@ -103,6 +109,22 @@ def _goal_necessity(groups: dict) -> list[str]:
                     + [_cell(f, f"found/{r}/complement_degradation") for r in ("search_sn", "attention_at_sn", "attention")]
                     + [_cell(f, f"found/{r}/complement_degradation_phi") for r in ("search_sn", "attention_at_sn", "attention")]
                     + [f"{r_same:.2f}", f"{r_5:.2f}", met(r_same), met(r_5)])
+    return _table(head, rows)
+
+
+def _same_k(groups: dict) -> list[str]:
+    """Why S_N and attention top-|S_N| remove about as much: how often they are the same set."""
+    head = ["host", "model", "\\|T\\| (pos. bags)", "regions / pos. bag", "\\|S_N\\| (pos. bags)", "k = ⌈5 % N⌉",
+            "S_N inside attention top-\\|S_N\\|", "S_N = attention top-\\|S_N\\| (bags)",
+            "S_N compl. degr. (acc)", "attention top-\\|S_N\\| (acc)"]
+    rows = []
+    for (sc, host, model), f in sorted(groups.items()):
+        if sc != "redundant":
+            continue
+        rows.append([host, model, _cell(f, "found/truth_size", 2), _cell(f, "n_regions", 2), _cell(f, "found/sn_size", 2),
+                     _cell(f, "k5", 2), _cell(f, "found/sn_overlap"), _cell(f, "found/sn_identical"),
+                     _cell(f, "found/search_sn/complement_degradation"),
+                     _cell(f, "found/attention_at_sn/complement_degradation")])
     return _table(head, rows)
 
 
@@ -141,15 +163,16 @@ def _shortcut(groups: dict) -> list[str]:
         row += [f"{pooled(f, f'shortcut/flag/{g}')[0]:.2f} / {pooled(f, f'other/flag/{g}')[0]:.2f}" for g in FLAGS]
         rows.append(row)
     lines = _table(head, rows)
-    head = ["host", "model", "bags (marked / unmarked)"] + [f"{f} (marked / unmarked)" for f in
-                                                           ("case_failure", "artifact_evidence", "artifact_evidence_sn")]
+    marked = ("case_failure", "artifact_evidence", "artifact_evidence_sn") + tuple(
+        g for g in ORACLE_FLAGS if any(f"marked/flag/{g}" in x for fs in groups.values() for x in fs))
+    head = ["host", "model", "bags (marked / unmarked)"] + [f"{f} (marked / unmarked)" for f in marked]
     rows = []
     for (sc, host, model), f in sorted(groups.items()):
         if sc != "shortcut" or not any("marked/n" in x for x in f):
             continue
         row = [host, model, f"{sum(x.get('marked/n', 0) for x in f)} / {sum(x.get('unmarked/n', 0) for x in f)}"]
         row += [f"{pooled(f, f'marked/flag/{g}')[0]:.2f} / {pooled(f, f'unmarked/flag/{g}')[0]:.2f}"
-                for g in ("case_failure", "artifact_evidence", "artifact_evidence_sn")]
+                for g in marked]
         rows.append(row)
     return lines + ["", "Test bags with vs without pen marks (any label):", ""] + _table(head, rows)
 
@@ -161,7 +184,9 @@ def markdown_report(records: list[dict]) -> str:
     groups = _groups(records)
     r0 = records[0]
     seeds = sorted({r["setting"]["seed"] for r in records})
-    lines = [f"Digit bags: {r0['n_bags']} per scenario, {r0['bag_size'][0]}–{r0['bag_size'][1]} instances, "
+    source = {"digits": "Digit bags", "tissue": "Tissue bags (real CMU-1 tissue, stain_texture_v1 features)"}[
+        r0.get("source", "digits")]
+    lines = [f"{source}: {r0['n_bags']} per scenario, {r0['bag_size'][0]}–{r0['bag_size'][1]} instances, "
              f"{r0['n_folds']} folds, {r0['epochs']} epochs, lr {r0['lr']}, seeds {seeds}; "
              f"{sum(r['seconds'] for r in records):.0f} s of training and scoring in all.", "", "### Overview", ""]
     lines += _overview(groups)
@@ -171,6 +196,9 @@ def markdown_report(records: list[dict]) -> str:
     if any(k[0] == "redundant" for k in groups):
         lines += ["", "### Goal: necessary subsets on redundant evidence (bags where S_N was found)", ""]
         lines += _goal_necessity(groups)
+        if any("found/sn_overlap" in x for k, f in groups.items() if k[0] == "redundant" for x in f):
+            lines += ["", "### Same k: how much of S_N is attention's own top-\\|S_N\\| (bags where S_N was found)", ""]
+            lines += _same_k(groups)
         lines += ["", "### Goal: GCE C-D gap on redundant evidence (mean over the held-out folds)", ""]
         lines += _goal_cd_gap(records)
     if any(k[0] == "shortcut" for k in groups):
