@@ -7,7 +7,8 @@ An audit folder (``evident audit --out``) holds a per-slide CSV and a cohort JSO
 * ``label``, ``prediction`` (or ``predicted`` / ``predicted_class``); class indices are turned into
   class names when a manifest is known;
 * ``prob_<class>`` / ``p_<class>``: class probabilities;
-* the failure flags of :data:`core.diagnostics.failures.FLAGS`, as ``<flag>`` or ``fail_<flag>``
+* the failure flags of :data:`FLAGS` (the audit's, :data:`core.diagnostics.failures.FLAGS`, and
+  ``artifact_evidence_search``), as ``<flag>`` or ``fail_<flag>``
   (``1``/``0``/``true``/``false``);
 * ``slide_path``, ``features_path``, ``evidence_path``, ``annotations_path``, ``checkpoint_path``:
   files to open with the slide (relative to the folder); ``checkpoint_path`` is the model that
@@ -38,6 +39,8 @@ from pathlib import Path
 
 from core.data.feature_search import find_feature_file
 from core.data.manifest import read_manifest
+from core.diagnostics.failures import FLAGS as AUDIT_FLAGS
+from core.diagnostics.failures import SEARCH_FLAG
 from core.errors import EvidentError
 from core.hashing import file_sha256
 
@@ -53,7 +56,9 @@ __all__ = [
     "sort_rows",
 ]
 
-FLAGS = ("case_failure", "artifact_evidence", "low_sufficiency", "low_necessity", "semantic_mismatch", "severe")
+#: the flags a cohort row can carry: the audit's (core.diagnostics.failures.FLAGS, ``severe`` last) with
+#: the artifact rule on the evidence search's subset before ``severe``
+FLAGS = (*[f for f in AUDIT_FLAGS if f != "severe"], SEARCH_FLAG, "severe")
 _ID = ("slide_id", "slide")
 _PRED = ("prediction", "predicted", "predicted_class")
 _PATHS = ("slide_path", "features_path", "evidence_path", "annotations_path", "checkpoint_path")

@@ -115,3 +115,16 @@ def test_audit_command_layout_with_manifest(tmp_path):
     assert a.slide_path == tmp_path / "a.svs" and a.features_path == tmp_path / "features" / "a.h5"
     assert a.evidence_path == tmp_path / "evidence" / "a_evidence.h5" and b.evidence_path is None
     assert c.missing == (("b", f"slide file {tmp_path / 'gone.svs'} not found"),)
+
+
+def test_the_search_subsets_artifact_flag_is_a_cohort_flag(tmp_path):
+    """``evident audit`` writes fail_artifact_evidence_search when it ran the evidence search: the
+    browser shows it as a flag (failures-only filter, next failure), not as a number column."""
+    (tmp_path / "per_slide.csv").write_text(
+        "slide_id,label,predicted,fail_case_failure,fail_artifact_evidence_search,fail_severe,phi\n"
+        "a,1,1,0,0,0,0.9\nb,1,1,0,1,0,0.8\n", encoding="utf-8")
+    c = read_audit_folder(tmp_path)
+    assert "artifact_evidence_search" in c.columns and "artifact_evidence_search" not in c.numbers
+    assert c.rows[1].flags["artifact_evidence_search"] is True
+    assert filter_rows(c.rows, failures_only=True) == [1]
+    assert next_failure([0, 1], c.rows, 0, 1) == 1
