@@ -75,10 +75,10 @@ def run_ray(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers:
         gpus = int(resources.get("GPU", 0))
         n = workers or gpus or max(1, int(resources.get("CPU", 1)))
         n = max(1, min(n, len(slide_ids)))
-        cls = ray.remote(_SlideWorker).options(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=_MAX_RESTARTS,
-                                               max_task_retries=_MAX_RESTARTS)
+        cls = ray.remote(_SlideWorker)
         ledger_args = (str(ledger.out_dir), ledger.job_name, ledger.settings, ledger.run_id)
-        actors = [cls.options(name=f"{ACTOR_PREFIX}{ledger.run_id}-{i}").remote(job_bytes, ledger_args)
+        actors = [cls.options(name=f"{ACTOR_PREFIX}{ledger.run_id}-{i}", num_cpus=1, num_gpus=1 if gpus else 0,
+                              max_restarts=_MAX_RESTARTS, max_task_retries=_MAX_RESTARTS).remote(job_bytes, ledger_args)
                   for i in range(n)]
         try:
             ray.get([a.ready.remote() for a in actors])

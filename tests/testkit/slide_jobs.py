@@ -75,3 +75,24 @@ def done_counts(log: str | os.PathLike) -> dict[str, int]:
             if line:
                 counts[line] = counts.get(line, 0) + 1
     return counts
+
+
+def counting_run_command(out: str | os.PathLike, log: str | os.PathLike, n: int, engine: str, workers: int,
+                         seconds: float = 0.0) -> list[str]:
+    """``python -c ...`` that runs :class:`CountingJob` on ``slide-00000`` .. over ``n`` slides with
+    ``run_jobs`` and prints the summary as JSON (for runs in their own process, to kill or race)."""
+    import sys
+
+    code = ("import json, sys; from core.schedule import run_jobs; from testkit.slide_jobs import CountingJob; "
+            f"s = run_jobs(CountingJob(log={str(log)!r}, seconds={seconds!r}), "
+            f"[f'slide-{{i:05d}}' for i in range({n})], {str(out)!r}, engine={engine!r}, workers={workers}); "
+            "print(json.dumps(s._asdict()))")
+    return [sys.executable, "-c", code]
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment with this checkout and ``tests/`` on ``PYTHONPATH`` (for ``testkit`` in children)."""
+    here = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(here.parent), str(here), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
