@@ -43,14 +43,13 @@ class LedgerSummary(NamedTuple):
 
 
 def default_workers() -> tuple[int, list[int]]:
-    """Workers of the local pool when not given: one per CUDA GPU (and the GPU indices), else
-    ``cpu_count // 4`` CPU workers (at least 1, at most 8: each job's torch uses several threads)."""
+    """Workers of the local pool when not given, and the GPU of each: one per CUDA GPU; without
+    CUDA 1 (torch already spreads one slide over every core; ask for N CPU workers with
+    ``workers=N``, e.g. for jobs that spend their time reading slides)."""
     from core.device import cuda_device_count  # local: imports torch; only when the count is needed
 
     gpus = cuda_device_count()
-    if gpus:
-        return gpus, list(range(gpus))
-    return max(1, min(8, (os.cpu_count() or 1) // 4)), []
+    return (gpus, list(range(gpus))) if gpus else (1, [])
 
 
 def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike, *,
@@ -63,8 +62,8 @@ def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike
     ----------
     engine
         ``"serial"``: this process, one slide after another. ``"pool"``: ``workers`` spawned
-        processes (default: one per GPU, else :func:`default_workers`; when that default is 1
-        the work is done in this process, as ``"serial"``). ``"ray"``: actors on a Ray cluster
+        processes (default :func:`default_workers`: one per GPU; when that default is 1, as
+        without CUDA, the work is done in this process, as ``"serial"``). ``"ray"``: actors on a Ray cluster
         (``address``; default one actor per GPU of the cluster, else per CPU).
     skip_errors
         ``False``: after the first failure no further slide is started; the slides in hand finish.
