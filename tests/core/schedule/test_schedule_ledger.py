@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from testkit.slide_jobs import CountingJob, done_counts, slide_bytes
 
 from core.errors import EvidentError
 from core.schedule import Ledger, job_settings_key, ledger_folder, run_jobs
+from testkit.slide_jobs import CountingJob, done_counts, slide_bytes
 
 IDS = [f"slide-{i:02d}" for i in range(12)]
 

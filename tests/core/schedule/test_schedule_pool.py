@@ -9,9 +9,8 @@ import signal
 import subprocess
 import time
 
-from testkit.slide_jobs import CountingJob, counting_run_command, done_counts, subprocess_env
-
 from core.schedule import ledger_folder, run_jobs
+from testkit.slide_jobs import CountingJob, counting_run_command, done_counts, subprocess_env
 
 IDS = [f"slide-{i:02d}" for i in range(16)]
 

@@ -7,10 +7,10 @@ import os
 import sys
 
 import pytest
-from testkit.slide_jobs import CountingJob, done_counts
 
 from core.schedule import ledger_folder, run_jobs
 from core.schedule.ray_engine import ACTOR_PREFIX
+from testkit.slide_jobs import CountingJob, done_counts
 
 ray = pytest.importorskip("ray", reason="the optional extra evident[cluster] (installed by the test extra)")
 
