@@ -89,9 +89,11 @@ def scheduling_rows(job, slide_ids: Sequence[str], *, workers: Sequence[int] = (
     return rows
 
 
-def explain_workload(folder: str | Path, n_slides: int, n_patches: int, dim: int = 512, seed: int = 0):
-    """``(job, slide_ids)``: the ``evident explain`` job over ``n_slides`` synthetic bags of ``n_patches``
-    patches × ``dim`` features written into ``folder``, with an untrained ABMIL checkpoint."""
+def explain_workload(folder: str | Path, n_slides: int, n_patches: int, dim: int = 512, seed: int = 0,
+                     methods: tuple = ("attention", "gradient", "ig")):
+    """``(job, slide_ids)``: the ``evident explain`` job (``methods``; integrated gradients with 50
+    steps) over ``n_slides`` synthetic bags of ``n_patches`` patches × ``dim`` features written into
+    ``folder``, with an untrained ABMIL checkpoint."""
     import numpy as np  # local: only when the benchmark runs
     import torch
 
@@ -118,7 +120,7 @@ def explain_workload(folder: str | Path, n_slides: int, n_patches: int, dim: int
         path = folder / f"{sid}.h5"
         write_bag(path, FeatureBag(rng.standard_normal((n_patches, dim)).astype(np.float32), coords, 256, sid))
         bags[sid] = str(path)
-    job = ExplainJob(model=str(ckpt), device="cpu", methods=("attention", "gradient", "ig"), target=None,
+    job = ExplainJob(model=str(ckpt), device="cpu", methods=tuple(methods), target=None,
                      options=(("ig", (("method", "riemann_middle"), ("n_steps", 50))),), bags=bags)
     return job, list(bags)
 

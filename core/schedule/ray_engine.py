@@ -2,7 +2,8 @@
 
 One actor per GPU of the cluster (``num_gpus=1``: Ray gives it its own GPU), or per worker on a
 cluster without GPUs, holding the state from one ``setup``; each actor does one slide at a time.
-A lost actor is restarted (``max_restarts``, ``setup`` runs again) and its slide retried
+Each actor uses the driver's ``OMP_NUM_THREADS`` (unset: torch's default), as the serial loop and
+the local pool do, so that all engines write the same bytes. A lost actor is restarted (``max_restarts``, ``setup`` runs again) and its slide retried
 (``max_task_retries``); the retry takes over the lock of the lost attempt (same run). The ledger
 in the output folder stays the single source of truth, so the output folder must be one that every
 node of the cluster sees at the same path (a shared file system).
@@ -11,6 +12,7 @@ node of the cluster sees at the same path (a shared file system).
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -29,7 +31,13 @@ _MAX_RESTARTS = 2
 class _SlideWorker:
     """Body of the Ray actor (wrapped by ``ray.remote`` in :func:`run_ray`)."""
 
-    def __init__(self, job_bytes: bytes, ledger_args: tuple) -> None:
+    def __init__(self, job_bytes: bytes, ledger_args: tuple, threads: str | None) -> None:
+        # the driver's thread setting, not Ray's OMP_NUM_THREADS=<actor CPUs>: the number of threads
+        # changes how float sums are split, and so the output bytes (set before the job imports torch)
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
         self.job = pickle.loads(job_bytes)
         self.state = self.job.setup()
         self.ledger = Ledger(*ledger_args)
@@ -77,9 +85,10 @@ def run_ray(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers:
         n = max(1, min(n, len(slide_ids)))
         cls = ray.remote(_SlideWorker)
         ledger_args = (str(ledger.out_dir), ledger.job_name, ledger.settings, ledger.run_id)
+        threads = os.environ.get("OMP_NUM_THREADS")
         actors = [cls.options(name=f"{ACTOR_PREFIX}{ledger.run_id}-{i}", num_cpus=1, num_gpus=1 if gpus else 0,
-                              max_restarts=_MAX_RESTARTS, max_task_retries=_MAX_RESTARTS).remote(job_bytes, ledger_args)
-                  for i in range(n)]
+                              max_restarts=_MAX_RESTARTS, max_task_retries=_MAX_RESTARTS)
+                  .remote(job_bytes, ledger_args, threads) for i in range(n)]
         try:
             ray.get([a.ready.remote() for a in actors])
         except ray.exceptions.RayError as exc:

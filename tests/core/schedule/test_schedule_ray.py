@@ -76,3 +76,17 @@ def test_ray_skip_errors_records_the_bad_slide(ray_cluster, tmp_path):
     summary = run_jobs(job, IDS, tmp_path / "out", engine="ray", workers=2, skip_errors=True)
     assert (summary.done, summary.failed) == (len(IDS) - 1, 1)
     assert summary.failures == ((bad, f"{bad}.svs: planted bad slide"),)
+
+
+def test_explain_on_ray_writes_the_serial_bytes(ray_cluster, tmp_path):
+    """A real job on bags big enough for torch to split its sums over threads: the actors must use the
+    driver's threads (Ray would give each OMP_NUM_THREADS=1, and other float sums)."""
+    from core.bench.scheduling import explain_workload
+
+    job, ids = explain_workload(tmp_path / "in", n_slides=3, n_patches=1500, methods=("attention", "gradient"))
+    run_jobs(job, ids, tmp_path / "serial", engine="serial")
+    summary = run_jobs(job, ids, tmp_path / "ray", engine="ray", workers=2)
+    assert summary.complete
+    serial = {p.name: p.read_bytes() for p in sorted((tmp_path / "serial").glob("*.evidence.h5"))}
+    assert len(serial) == 3
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "ray").glob("*.evidence.h5"))} == serial
