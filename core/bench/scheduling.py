@@ -127,9 +127,9 @@ def explain_workload(folder: str | Path, n_slides: int, n_patches: int, dim: int
 
 def scheduling_bench(quick: bool = False, engines: Sequence[str] = ("pool", "ray"),
                      workers: Sequence[int] = (1, 2)) -> list[dict]:
-    """:func:`scheduling_rows` on :func:`explain_workload`: 6 slides of 2,000 patches (``quick``) or
-    16 slides of 8,000 patches."""
-    n_slides, n_patches = (6, 2000) if quick else (16, 8000)
+    """:func:`scheduling_rows` on :func:`explain_workload`: 4 slides of 1,000 patches (``quick``) or
+    12 slides of 2,000 patches."""
+    n_slides, n_patches = (4, 1000) if quick else (12, 2000)
     with tempfile.TemporaryDirectory(prefix="evident-sched-in-") as tmp:
         job, ids = explain_workload(tmp, n_slides, n_patches)
         return scheduling_rows(job, ids, workers=workers, engines=engines, workdir=tmp,
