@@ -7,12 +7,11 @@ import os
 import sys
 
 import pytest
+import ray  # the optional extra evident[cluster]; the test extra installs it
 
 from core.schedule import ledger_folder, run_jobs
 from core.schedule.ray_engine import ACTOR_PREFIX
 from testkit.slide_jobs import CountingJob, done_counts
-
-ray = pytest.importorskip("ray", reason="the optional extra evident[cluster] (installed by the test extra)")
 
 IDS = [f"slide-{i:02d}" for i in range(12)]
 
