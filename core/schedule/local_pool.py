@@ -15,6 +15,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import pickle
+import signal
 from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
@@ -27,6 +28,7 @@ __all__ = ["run_pool"]
 
 
 def _worker(conn, job_bytes: bytes, ledger_args: tuple, gpu: int | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops the workers itself
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     try:
@@ -130,12 +132,17 @@ def run_pool(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers
                                                  f"they are ready (last exit code {code})")
                     if pending and not stopping:
                         pool.append(_Worker(ctx, job_bytes, ledger_args, w.gpu))
-        return list(pending)
-    finally:
+    except BaseException:  # Ctrl-C or an error here: stop now; the slides in hand are done again by a rerun
         for w in pool:
-            w.stop()
+            w.proc.kill()
         for w in pool:
             w.proc.join(5)
-            if w.proc.is_alive():
-                w.proc.kill()
-                w.proc.join(5)
+        raise
+    for w in pool:
+        w.stop()
+    for w in pool:
+        w.proc.join(30)
+        if w.proc.is_alive():
+            w.proc.kill()
+            w.proc.join(5)
+    return list(pending)

@@ -91,3 +91,28 @@ def test_two_runs_on_one_folder_never_do_a_slide_twice(tmp_path):
     assert done_counts(log) == {f"slide-{i:05d}": 1 for i in range(n)}
     assert a["done"] + b["done"] == n and a["failed"] == b["failed"] == 0
     assert a["done"] > 0 and b["done"] > 0, "the runs did not overlap: nothing was tested"
+
+
+def test_ctrl_c_stops_the_pool_at_once_and_a_rerun_finishes(tmp_path):
+    n, out, log = 40, tmp_path / "out", tmp_path / "log"
+    cmd = counting_run_command(out, log, n, "pool", 2, seconds=0.5)
+    proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for(lambda: log.exists() and len(done_counts(log)) >= 2, 120, "the first slides")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    workers = [int(p) for p in (tmp_path / "log.setup").read_text().split()]
+    for pid in workers:  # the driver took its workers down with it
+        _wait_for(lambda pid=pid: not _alive(pid), 10, f"worker {pid} to end")
+    second = subprocess.run(counting_run_command(out, log, n, "serial", 1), env=subprocess_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert set(done_counts(log)) == {f"slide-{i:05d}" for i in range(n)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
