@@ -84,7 +84,8 @@ def run_ray(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers:
         n = workers or gpus or max(1, int(resources.get("CPU", 1)))
         n = max(1, min(n, len(slide_ids)))
         cls = ray.remote(_SlideWorker)
-        ledger_args = (str(ledger.out_dir), ledger.job_name, ledger.settings, ledger.run_id)
+        # absolute: an actor on another node does not run in this process's folder
+        ledger_args = (os.path.abspath(ledger.out_dir), ledger.job_name, ledger.settings, ledger.run_id)
         threads = os.environ.get("OMP_NUM_THREADS")
         actors = [cls.options(name=f"{ACTOR_PREFIX}{ledger.run_id}-{i}", num_cpus=1, num_gpus=1 if gpus else 0,
                               max_restarts=_MAX_RESTARTS, max_task_retries=_MAX_RESTARTS)
