@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from core.extract.slide_job import ExtractJob  # local: evident --help loads this module
 
     _check_options(args)
-    check_writable_dir(args.out)  # created by the first file written: a run that writes nothing leaves nothing
+    check_writable_dir(args.out)  # an unusable --out is reported before any slide is read
     job = ExtractJob(encoder=args.encoder, device=args.device, encoder_size=args.encoder_size or None,
                      encoder_norm=args.encoder_norm, target_mag=args.magnification, patch_size=args.patch_size,
                      tissue_threshold=args.tissue_threshold, batch_size=args.batch_size,
