@@ -81,8 +81,8 @@ def test_a_killed_run_of_10000_slides_resumes_and_does_each_slide_once(tmp_path)
 
 
 def test_two_runs_on_one_folder_never_do_a_slide_twice(tmp_path):
-    n, out, log = 200, tmp_path / "out", tmp_path / "log"
-    cmds = [counting_run_command(out, log, n, "serial", 1, seconds=0.01) for _ in range(2)]
+    n, out, log = 300, tmp_path / "out", tmp_path / "log"  # 6 s of work each: the runs overlap
+    cmds = [counting_run_command(out, log, n, "serial", 1, seconds=0.02) for _ in range(2)]
     procs = [subprocess.Popen(c, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for c in cmds]
     results = [p.communicate(timeout=240) for p in procs]
