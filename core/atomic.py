@@ -25,7 +25,7 @@ from typing import Any
 from core.errors import EvidentError
 
 __all__ = ["check_writable_dir", "atomic_path", "atomic_write_text", "atomic_write_json", "ensure_writable_dir", "staging_dir",
-           "remove_stale", "default_mode"]
+           "remove_stale", "default_mode", "process_alive"]
 
 _UMASK_LOCK = threading.Lock()
 #: On Windows a process id cannot be probed safely; leftovers older than this are stale.
@@ -73,6 +73,16 @@ def _pid_alive(pid: int, path: Path) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine is running (a permission error counts as running).
+
+    On Windows, where a process id cannot be probed safely, every pid counts as running.
+    """
+    if sys.platform == "win32":
+        return True
+    return _pid_alive(pid, Path("."))
 
 
 def remove_stale(folder: str | os.PathLike, prefix: str) -> list[Path]:

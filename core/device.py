@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.errors import EvidentError
 
-__all__ = ["pick_device"]
+__all__ = ["pick_device", "cuda_device_count"]
 
 
 def pick_device(requested: str | None = None, *, float64: bool = False):
@@ -46,3 +46,14 @@ def pick_device(requested: str | None = None, *, float64: bool = False):
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise EvidentError(None, f"device {requested!r} requested but MPS is not available here")
     return dev
+
+
+def cuda_device_count() -> int:
+    """How many CUDA devices this process sees (``CUDA_VISIBLE_DEVICES`` applies); 0 without CUDA.
+
+    No CUDA context is created, so a process that then starts one worker per GPU
+    (:mod:`core.schedule`, docs/scheduler.md) holds no GPU memory itself.
+    """
+    import torch  # local: torch only when used
+
+    return int(torch.cuda.device_count())

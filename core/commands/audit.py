@@ -4,18 +4,20 @@ A manifest ``slide_path`` adds the per-patch tissue fraction (the slide's tissue
 ``artifact_evidence`` failure flag; a survival model needs the manifest's ``time`` and ``event``.
 Writes ``OUT/per_slide.csv``, ``OUT/cohort.json``, ``OUT/summary.md`` and ``OUT/aupc.png``,
 ``OUT/snr.png``, ``OUT/failures.png`` (:mod:`core.diagnostics.report`). Every slide's features are
-found and checked before the long computation starts; the report appears only when complete (an
-error or Ctrl-C leaves no partial output); inputs are never modified.
+found and checked before the long computation starts; the slides are jobs of :mod:`core.schedule`
+(docs/scheduler.md): a run stopped by an error or Ctrl-C keeps the finished slides in
+``OUT/.evident/ledger/audit`` and the next run does only the rest; the report appears only when
+complete (then the ledger is removed); inputs are never modified.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from core.commands._schedule_args import add_schedule_arguments, run_scheduled
 from core.errors import EvidentError
 
 NAME = "audit"
@@ -50,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--delta-n", type=float, default=0.25,
                    help="evidence search: necessity, removal flips the class or drops Φ by this (default 0.25)")
     p.add_argument("--k-max", type=int, default=8, help="evidence search: at most this many sets per slide (default 8)")
+    add_schedule_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,12 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
     # local: evident --help loads this module; core.data.manifest only when run
     from core.data.manifest import read_manifest
-    from core.diagnostics.audit import (  # local: evident --help loads this module; torch only when run
-        AuditConfig,
-        audit_slide,
-        build_explainers,
-        summarise_audit,
-    )
+    from core.diagnostics.audit import AuditConfig, summarise_audit  # local: evident --help loads this module
+
+    # local: evident --help loads this module; torch only when run
+    from core.diagnostics.audit_job import AuditJob, SlideInputs, read_slide_result, slide_result_path
 
     # local: evident --help loads this module; numpy only when run
     from core.diagnostics.failures import FailureThresholds
@@ -75,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
 
     # local: evident --help loads this module; torch only when run
     from core.models.checkpoint import checkpoint_classes, load_checkpoint
-    from core.models.target_scale import target_scale_of  # local: evident --help loads this module
 
     check_writable_dir(args.out)  # an unusable --out is reported before the work, not after it
     methods = tuple(canonical_method(m) for m in args.methods.split(",") if m.strip())
@@ -154,7 +154,6 @@ def run(args: argparse.Namespace) -> int:
                                    necessity_classes=necessity)
     cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks, thresholds=thresholds,
                       search_guide=guide, search=search)
-    explainers = build_explainers(model, methods)
     risk_scale = (0.0, 1.0)
     if task == "survival":  # Φ = sigmoid of the risk standardised over the cohort's full-bag risks
         import numpy as np  # local: evident --help loads this module; numpy only when run
@@ -168,13 +167,18 @@ def run(args: argparse.Namespace) -> int:
                 b = read_bag(p, feature_dim=dim)
                 risks.append(float(bag_output(model, *as_tensor_bag(b.features, b.coords))[0]))
         risk_scale = (float(np.mean(risks)), float(np.std(risks)) or 1.0)
-    slides, t0 = [], time.perf_counter()
-    for i, (sid, path, label, t_surv, e_surv, _) in enumerate(jobs, 1):
-        bag = read_bag(path, feature_dim=dim)
-        slides.append(audit_slide(model, explainers, sid, bag.features, bag.coords, label, cfg, risk_scale,
-                                  truth=masks.get(sid), patch_size=sizes.get(sid), time=t_surv, event=e_surv,
-                                  artifact_scores=artifacts.get(sid), target_scale=target_scale_of(config)))
-        print(f"[{i}/{len(jobs)}] {sid} ({bag.features.shape[0]} patches, {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    job = AuditJob(model=str(args.model), config=cfg, risk_scale=risk_scale, dim=dim, slides={
+        sid: SlideInputs(str(path), label, t_surv, e_surv, masks.get(sid), sizes.get(sid), artifacts.get(sid))
+        for sid, path, label, t_surv, e_surv, _ in jobs})
+    # the slides are jobs of core.schedule (resumable: docs/scheduler.md); the report is written from all of them
+    status = run_scheduled(job, list(job.slides), args.out, args)
+    if status:
+        return status
+    missing = [sid for sid in job.slides if not slide_result_path(args.out, sid).is_file()]
+    if missing:  # held by another run on this folder (run_scheduled said so): no report from part of the cohort
+        raise EvidentError(args.out, f"{len(missing)} slide(s) are being audited by another run on this folder; "
+                                     "run again when it has finished")
+    slides = [read_slide_result(args.out, sid) for sid in job.slides]
     summary = summarise_audit(slides, task)
     summary["settings"] = {"task": task, "fraction": args.fraction, "min_tissue": args.min_tissue,
                            "artifact_share": args.artifact_share, "necessity_classes": args.necessity_classes,
@@ -190,7 +194,22 @@ def run(args: argparse.Namespace) -> int:
 
         print("evidence sets: " + evidence_sets_line(summary["evidence_sets"], {}).strip(), file=sys.stderr)
     print("\n".join(str(f) for f in files))
+    _remove_ledger(Path(args.out))
     return 0
+
+
+def _remove_ledger(out: Path) -> None:
+    """The report is complete: the per-slide results and the audit ledger are no longer needed."""
+    import shutil  # local: evident --help loads this module
+
+    from core.schedule import ledger_folder  # local: evident --help loads this module
+
+    shutil.rmtree(ledger_folder(out, "audit"), ignore_errors=True)
+    for folder in (out / ".evident" / "ledger", out / ".evident"):
+        try:
+            folder.rmdir()  # only when empty: another job's ledger there stays
+        except OSError:
+            break
 
 
 def _necessity_classes(value: str, classes) -> str | tuple[int, ...]:

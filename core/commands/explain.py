@@ -4,7 +4,7 @@ Writes (or extends) ``OUT/<slide_id>.evidence.h5`` (layout: :mod:`core.evidence.
 ``/scores/<method>`` for every requested method plus the prediction. An existing evidence file for
 the slide (e.g. from ``evident recover``) keeps everything it holds; a file in OUT that belongs to
 another slide (different patch coordinates) is refused. Every input is read and checked before
-anything is written; each file is replaced atomically (:func:`core.evidence.evidence_file.merge_into_file`);
+anything is written; the slides are jobs of :mod:`core.schedule` (resumable, docs/scheduler.md); each file is replaced atomically (:func:`core.evidence.evidence_file.merge_into_file`);
 an evidence file of another model is refused; inputs are never modified.
 
 ``--evidence-sets`` (or ``evidence_sets`` among ``--methods``) also searches, guided by ``--guide``
@@ -18,10 +18,9 @@ here (no cohort scale; ``evident audit`` standardises by the cohort).
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
+from core.commands._schedule_args import add_schedule_arguments, run_scheduled
 from core.errors import EvidentError
 
 NAME = "explain"
@@ -60,19 +59,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--delta-s", type=float, default=0.05, help="sufficiency tolerance on Φ (default 0.05)")
     g.add_argument("--delta-n", type=float, default=0.25, help="necessity: removal flips the class or drops Φ by this (default 0.25)")
     g.add_argument("--k-max", type=int, default=8, help="at most this many evidence sets (default 8)")
+    add_schedule_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np  # local: evident --help loads this module; numpy only when run
-    import torch  # local: evident --help loads this module; torch only when run
-
-    # local: evident --help loads this module; core.atomic only when run
-    from core.atomic import check_writable_dir, ensure_writable_dir
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
     from core.device import pick_device  # local: evident --help loads this module; core.device only when run
+    from core.diagnostics.explain_job import ExplainJob  # local: evident --help loads this module
 
     # local: evident --help loads this module; numpy only when run
-    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
+    from core.evidence.evidence_file import Evidence, check_mergeable
 
     # local: evident --help loads this module; torch only when run
     from core.explain.registry import build_explainer, canonical_method
@@ -80,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
     # local: evident --help loads this module; torch only when run
     from core.models.access import check_bag_fits, host_of
     from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
-    from core.models.target_scale import TargetScale, target_scale_of  # local: evident --help loads this module
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     if (args.model is None) == (args.ensemble is None):
@@ -114,13 +110,13 @@ def run(args: argparse.Namespace) -> int:
         raise EvidentError(None, f"--ig-steps must be at least 1, got {args.ig_steps}")
     explainers = {m: build_explainer(m, model, device=device, **options.get(m, {}))
                   for m in methods}  # unsupported methods fail here
-    guide_ex = (explainers.get(guide) or build_explainer(guide, model, device=device,
-                                                         **options.get(guide, {}))) if search else None
+    if search and guide not in explainers:
+        build_explainer(guide, model, device=device, **options.get(guide, {}))  # an unsupported guide fails here
     dim = int(host.config.in_dim)
     out = check_writable_dir(args.out)  # before any input is read
     task = str(config.get("task", host.config.task))
     classes = tuple(str(c) for c in config.get("classes", ()))
-    bags, seen = [], {}
+    seen = {}
     for f in args.features:  # check every input before writing anything
         bag = read_bag(f, feature_dim=dim)
         if bag.slide_id in seen:
@@ -130,32 +126,10 @@ def run(args: argparse.Namespace) -> int:
         ev_path = out / f"{bag.slide_id}.evidence.h5"
         check_mergeable(ev_path, Evidence(slide_id=bag.slide_id, coords=bag.coords, task=task, classes=classes,
                                           model=str(ckpt)))  # an earlier run's file: same slide and model
-        bags.append((Path(f), ev_path))
-    ensure_writable_dir(out)
-    for i, (f, ev_path) in enumerate(bags, 1):
-        bag = read_bag(f, feature_dim=dim)
-        t0 = time.perf_counter()
-        scores = {m: ex.attribute(bag.features, bag.coords, target=args.target) for m, ex in explainers.items()}
-        with torch.no_grad():
-            ctx = explainers[methods[0]].prepare(bag.features, bag.coords, args.target)
-        raw = ctx.output.cpu().double().numpy()
-        if task == "classification":
-            pred = {"probs": torch.softmax(ctx.output, 0).cpu().numpy(), "predicted_class": int(np.argmax(raw))}
-        else:  # survival: the risk; regression: the output in target-SD units and the value in target units
-            pred = {"risk": raw.astype(np.float32), "predicted_class": -1}
-            if task == "regression":
-                pred["value"] = (target_scale_of(config) or TargetScale()).to_value(raw[:1])
-        ev = Evidence(slide_id=bag.slide_id, coords=bag.coords, task=task, classes=classes, scores=scores,
-                      model=str(ckpt), **pred)
-        note = ""
-        if search:
-            g_map = scores[guide] if guide in scores and args.target is None else guide_ex.attribute(bag.features, bag.coords)
-            ev, note = _search(model, bag, g_map, guide, search_cfg, device, ev)
-        # keeps what recover (or an earlier explain) wrote there; a new search replaces the old sets
-        merge_into_file(ev_path, ev, replace_prefixes=("evidence_set_",) if search else ())
-        print(f"[{i}/{len(bags)}] {bag.slide_id}: {len(methods)} method(s), {bag.features.shape[0]} patches, "
-              f"{time.perf_counter() - t0:.1f} s{note} -> {ev_path}", file=sys.stderr)
-    return 0
+    job = ExplainJob(model=str(ckpt), device=args.device, methods=tuple(methods), target=args.target,
+                     options=tuple((m, tuple(sorted(o.items()))) for m, o in sorted(options.items())),
+                     search=search_cfg, guide=guide, bags={sid: str(f) for sid, f in seen.items()})
+    return run_scheduled(job, list(seen), out, args)
 
 
 def _search_config(args):
@@ -166,26 +140,3 @@ def _search_config(args):
         return SearchConfig(delta_s=args.delta_s, delta_n=args.delta_n, strategy=args.search, k_max=args.k_max)
     except ValueError as exc:
         raise EvidentError(None, f"evidence search settings: {exc}") from None
-
-
-def _search(model, bag, guide_map, guide: str, config, device, ev):
-    """Evidence ``ev`` with the slide's sufficient-and-necessary subset and evidence sets; and a log note."""
-    # local: evident --help loads this module; torch only when run
-    from core.diagnostics.evidence_search import search_subset
-
-    # local: evident --help loads this module; torch only when run
-    from core.diagnostics.evidence_sets import evidence_sets, evidence_subsets, with_search_results
-
-    # local: evident --help loads this module; torch only when run
-    from core.diagnostics.interventions import InterventionEngine
-    from core.diagnostics.search_evaluators import make_evaluator
-
-    eng = InterventionEngine(model, bag.features, bag.coords, device=device)
-    evaluator = make_evaluator(eng, config.path)
-    sn = search_subset(eng, guide_map, config, evaluator=evaluator)
-    sets = evidence_sets(eng, guide_map, config, evaluator=evaluator)
-    subsets, numbers = evidence_subsets(sets, sn, config, guide)
-    sn_text = f"{sn.indices.size} patches" if sn.found else f"none ({sn.stop_reason})"
-    note = (f", {len(sets.sets)} evidence set(s) of {'/'.join(map(str, sets.sizes)) or '-'} patches "
-            f"(stop: {sets.stop_reason}), sufficient+necessary: {sn_text}")
-    return with_search_results(ev, subsets, numbers), note

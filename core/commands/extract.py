@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
+from core.commands._schedule_args import add_schedule_arguments, run_scheduled
 from core.errors import EvidentError
 
 NAME = "extract"
@@ -16,8 +15,9 @@ DESCRIPTION = (
     "patches at MAGNIFICATION, keep the patches with tissue fraction >= TISSUE-THRESHOLD, encode them "
     "and write OUT/<mag>x_<px>px_0px_overlap/features_<encoder>/<slide stem>.h5, TRIDENT's layout "
     "(features (N, D) float32, coords (N, 2) int64 level-0 top-left, TRIDENT attributes). Each file is "
-    "written atomically. A slide that fails prints one 'error:' line and the others are still processed; "
-    "the exit status is 2 when any slide failed. Encoders: 'builtin' (hand-made stain and texture "
+    "written atomically. A slide that fails prints one 'error:' line; the run stops after the slides in "
+    "hand (--skip-errors: the others are still processed) and the exit status is 2. A run killed or "
+    "stopped resumes where it stopped (ledger in OUT/.evident/ledger/extract). Encoders: 'builtin' (hand-made stain and texture "
     "features, no weights), 'torchscript:PATH' (a TorchScript model you trust: loading it runs its code), "
     "'timm:ARCH --weights FILE' (any timm model) or a named foundation model (uni_v1, uni_v2, conch_v1, "
     "virchow2, hoptimus0, gigapath) with --weights FILE or its Hugging Face repo in the local cache; "
@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tissue-threshold", type=float, default=0.5, metavar="F",
                    help="minimum tissue fraction of a kept patch, 0..1 (default 0.5)")
     p.add_argument("--batch-size", type=int, default=64, metavar="B", help="patches per encoder batch (default 64)")
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="patch-reading threads (default 2)")
+    p.add_argument("--read-threads", type=int, default=2, metavar="N", help="patch-reading threads per slide (default 2)")
     p.add_argument("--device", default="auto", help="torch device for model encoders: auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--encoder-size", type=int, default=None, metavar="PX",
                    help="torchscript/timm encoders: resize patches to PX x PX (0 = keep the patch size; "
@@ -69,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "reference stain; reinhard needs one)")
     p.add_argument("--skip-existing", action="store_true", help="skip slides whose feature file exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_schedule_arguments(p)
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -77,7 +78,7 @@ def _check_options(args: argparse.Namespace) -> None:
         (args.patch_size is None or args.patch_size >= 8, "--patch-size must be at least 8"),
         (0.0 <= args.tissue_threshold <= 1.0, "--tissue-threshold must be between 0 and 1"),
         (args.batch_size >= 1, "--batch-size must be at least 1"),
-        (args.workers >= 1, "--workers must be at least 1"),
+        (args.read_threads >= 1, "--read-threads must be at least 1"),
         (args.encoder_size is None or args.encoder_size >= 0, "--encoder-size must be 0 or positive"),
         (args.level0_magnification is None or args.level0_magnification > 0,
          "--level0-magnification must be positive"),
@@ -97,51 +98,28 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import h5py  # local: evident --help loads this module; h5py only when run
-
     from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
-    from core.extract.encoders import build_encoder  # local: evident --help loads this module; scipy only when run
-
-    # local: evident --help loads this module; scipy only when run
-    from core.extract.pipeline import extract_slide, feature_path
+    from core.extract.slide_job import ExtractJob  # local: evident --help loads this module
 
     _check_options(args)
-    stain = None if args.stain_norm == "none" else args.stain_norm
-    stain_pixels = None
-    if args.stain_target is not None:
-        from core.slide.stain import read_target_image  # local: PIL only when asked
-
-        stain_pixels = read_target_image(args.stain_target)
-    check_writable_dir(args.out)  # created by the first file written: a run that writes nothing leaves nothing
     from core.keyvalue import parse_key_values  # local: evident --help loads this module
 
     try:
         model_options = parse_key_values(args.encoder_option)
     except ValueError as exc:
         raise EvidentError(None, f"--encoder-option: {exc}") from None
-    encoder = build_encoder(args.encoder, device=args.device, size=args.encoder_size,
-                            normalization=args.encoder_norm, weights=args.weights, precision=args.precision,
-                            allow_download=args.allow_download, model_options=model_options)
-    mag = args.magnification or encoder.magnification or 20.0
-    patch_size = args.patch_size or encoder.patch_size or 256
-    failed = 0
-    for slide in args.slides:
-        target = feature_path(args.out, slide, encoder.name, mag, patch_size)
-        if args.skip_existing and target.is_file():
-            print(f"{target}\texists, skipped")
-            continue
-        t0 = time.perf_counter()
-        try:
-            out = extract_slide(slide, args.out, encoder=encoder, target_mag=mag,
-                                patch_size=patch_size, tissue_threshold=args.tissue_threshold,
-                                batch_size=args.batch_size, workers=args.workers,
-                                progress=not args.no_progress, level0_mag=args.level0_magnification,
-                                preview=args.preview, stain=stain, stain_target=stain_pixels)
-        except EvidentError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        with h5py.File(out, "r") as f:
-            n, d = f["features"].shape
-        print(f"{out}\t{n} patches x {d} features\t{time.perf_counter() - t0:.1f} s")
-    return 2 if failed else 0
+    if args.stain_target is not None:
+        from core.slide.stain import read_target_image  # local: PIL only when asked
+
+        read_target_image(args.stain_target)  # an unreadable target is refused before any slide is read
+    check_writable_dir(args.out)  # an unusable --out is reported before any slide is read
+    job = ExtractJob(encoder=args.encoder, device=args.device, encoder_size=args.encoder_size,
+                     encoder_norm=args.encoder_norm, target_mag=args.magnification, patch_size=args.patch_size,
+                     tissue_threshold=args.tissue_threshold, batch_size=args.batch_size,
+                     read_threads=args.read_threads, level0_mag=args.level0_magnification, preview=args.preview,
+                     skip_existing=args.skip_existing, weights=args.weights, precision=args.precision,
+                     allow_download=args.allow_download, model_options=tuple(sorted(model_options.items())),
+                     stain=None if args.stain_norm == "none" else args.stain_norm,
+                     stain_target=None if args.stain_target is None else str(Path(args.stain_target).resolve()),
+                     progress=not args.no_progress, slides={Path(s).stem: str(s) for s in args.slides})
+    return run_scheduled(job, list(job.slides), args.out, args, progress=False if args.no_progress else None)

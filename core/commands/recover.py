@@ -1,17 +1,18 @@
 """``evident recover``: gate, recover and measure the evidence of slides under a GCE checkpoint.
 
 Writes ``OUT/<slide_id>.evidence.h5`` per feature file (layout: :mod:`core.evidence.evidence_file`),
-each atomically. Every input is read and checked before anything is written, so a bad file among
-many leaves no output behind; inputs are never modified.
+each atomically, one slide per job of :mod:`core.schedule` (resumable; docs/scheduler.md). Every input
+is read and checked before anything is written, so a bad file among many leaves no output behind;
+inputs are never modified.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 from core.commands._argtypes import open_fraction, positive_int
+from core.commands._schedule_args import add_schedule_arguments, run_scheduled
 from core.errors import EvidentError
 
 NAME = "recover"
@@ -32,21 +33,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coverage-target", type=open_fraction, default=None, help="coverage target c (default: the checkpoint's, 0.95)")
     p.add_argument("--max-size", type=positive_int, default=None, help="cap on the subset size (default: ceil(0.2 N))")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_schedule_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch  # local: evident --help loads this module; torch only when run
-
-    # local: evident --help loads this module; core.atomic only when run
-    from core.atomic import check_writable_dir, ensure_writable_dir
+    from core.atomic import check_writable_dir  # local: evident --help loads this module; core.atomic only when run
     from core.data.bags import read_bag  # local: evident --help loads this module; numpy only when run
-    from core.device import pick_device  # local: evident --help loads this module; core.device only when run
-
-    # local: evident --help loads this module; torch only when run
-    from core.diagnostics.slide_evidence import slide_evidence
+    from core.diagnostics.recover_job import RecoverJob  # local: evident --help loads this module
 
     # local: evident --help loads this module; numpy only when run
-    from core.evidence.evidence_file import Evidence, check_mergeable, merge_into_file
+    from core.evidence.evidence_file import Evidence, check_mergeable
     from core.models.checkpoint import load_checkpoint  # local: evident --help loads this module; torch only when run
     from core.models.gce import GCEModel  # local: evident --help loads this module; torch only when run
 
@@ -57,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
     if "gce" not in config or not isinstance(model, GCEModel):
         raise EvidentError(ckpt, "not a GCE checkpoint (train it with evident train --gce)")
     overrides = {k: v for k, v in (("threshold", args.threshold), ("coverage_target", args.coverage_target)) if v is not None}
-    if overrides:
-        model.config = replace(model.config, **overrides)
     dim = int(config["host_config"]["in_dim"])
     paths = [Path(f) for f in args.features]
     ids: dict[str, Path] = {}
@@ -73,18 +67,6 @@ def run(args: argparse.Namespace) -> int:
     for sid, p in ids.items():  # an earlier file there must be of the same slide and model (merged, never lost)
         check_mergeable(Path(args.out) / f"{sid}.evidence.h5", Evidence(
             slide_id=sid, coords=read_bag(p, feature_dim=dim).coords, task=task, classes=classes, model=str(ckpt)))
-    out = ensure_writable_dir(args.out)
-    device = pick_device(args.device)
-    model = model.to(device).eval()
-    prompts = tuple(config["gce"].get("prompts", ()))
-    with torch.no_grad():
-        for p in paths:
-            bag = read_bag(p, feature_dim=dim)
-            ev = slide_evidence(model, bag, task=task, classes=classes, prompts=prompts,
-                                max_size=args.max_size, device=device, model_name=str(ckpt))
-            ev = merge_into_file(out / f"{bag.slide_id}.evidence.h5", ev)  # keeps explain's scores there
-            rec = ev.subsets["recovered"]
-            label = classes[ev.predicted_class] if classes and ev.predicted_class >= 0 else (
-                f"risk {float(ev.risk[0]):.4g}" if ev.risk is not None else str(ev.predicted_class))
-            print(f"{bag.slide_id}\t{label}\t{rec.indices.size}/{ev.n_patches} patches\t{rec.stop_reason}")
-    return 0
+    job = RecoverJob(model=str(ckpt), device=args.device, overrides=tuple(sorted(overrides.items())),
+                     max_size=args.max_size, bags={sid: str(p) for sid, p in ids.items()})
+    return run_scheduled(job, list(ids), args.out, args)

@@ -108,7 +108,7 @@ def run_demo(run_command: CommandRunner, workspace: str | os.PathLike | None = N
     ids = list(cohort.slide_ids)
 
     def extract():
-        run_command(["extract", "--out", ws / "features", "--encoder", "builtin", "--workers", config.workers,
+        run_command(["extract", "--out", ws / "features", "--encoder", "builtin", "--read-threads", config.workers,
                      *[cohort.slide_path(i) for i in ids]], runner.log("extract"))
 
     runner.run("extract", "patch features (built-in stain/texture encoder)", extract, params={}, deps=["cohort"],

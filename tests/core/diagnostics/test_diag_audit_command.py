@@ -65,7 +65,18 @@ def test_missing_features_and_ctrl_c_leave_nothing(cohort, capsys, monkeypatch):
                                                  for l in lines[1:] if first.stem not in l]) + "\n")
     assert main(_args(manifest2, ckpt, out)) != 0
     assert "interrupted" in capsys.readouterr().err and len(calls) == 2
-    assert not out.exists() or not any(out.iterdir())
+    # no report; only the ledger of the slide finished before Ctrl-C (docs/scheduler.md)
+    assert not out.exists() or [p.name for p in out.iterdir()] == [".evident"]
+
+    # the rerun audits only the slides left, and its report is the one a run from scratch writes
+    monkeypatch.setattr(audit, "audit_slide", real)
+    assert main(_args(manifest2, ckpt, out)) == 0
+    assert "1 slide(s) already done" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)  # the ledger is gone with a complete report
+    fresh = tmp / "fresh"
+    assert main(_args(manifest2, ckpt, fresh)) == 0
+    for name in ("per_slide.csv", "cohort.json", "summary.md"):
+        assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
 def test_annotations_add_localisation_per_method(cohort):

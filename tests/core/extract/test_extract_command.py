@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
@@ -16,7 +17,9 @@ from core.cli import main
 
 
 def _h5_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    """Output files, without the scheduler's ledger (OUT/.evident, docs/scheduler.md)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and ".evident" not in p.relative_to(folder).parts) \
+        if folder.exists() else []
 
 
 def _one_error_line(err: str, *needles: str) -> None:
@@ -83,13 +86,35 @@ def test_good_slides_still_written_when_one_fails(cmu_slide, tmp_path, capsys):
     shutil.copy(cmu_slide, other)
     missing = tmp_path / "missing.svs"
     out_dir = tmp_path / "out"
-    rc = main(["extract", str(cmu_slide), str(missing), str(other), "--out", str(out_dir), "--no-progress"])
+    rc = main(["extract", str(cmu_slide), str(missing), str(other), "--out", str(out_dir), "--no-progress",
+               "--skip-errors"])
     out, err = capsys.readouterr()
     assert rc == 2
     _one_error_line(err, str(missing), "no such file")
     names = [p.name for p in _h5_files(out_dir)]
     assert names == ["cmu_small_region.h5", "second.h5"]
     assert out.count("\n") == 2
+    record = json.loads((out_dir / ".evident" / "ledger" / "extract" / "missing.json").read_text())
+    assert record["state"] == "failed" and str(missing) in record["error"]
+
+
+def test_without_skip_errors_the_run_stops_at_a_bad_slide_and_resumes(cmu_slide, tmp_path, capsys):
+    other = tmp_path / "second.svs"
+    shutil.copy(cmu_slide, other)
+    missing = tmp_path / "missing.svs"
+    out_dir = tmp_path / "out"
+    args = ["extract", str(cmu_slide), str(missing), str(other), "--out", str(out_dir), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: ") and str(missing) in err[0]
+    assert "1 slide(s) not started" in err[1] and len(err) == 2
+    assert [p.name for p in _h5_files(out_dir)] == ["cmu_small_region.h5"]
+    first = (out_dir / "features_stain_texture_v1" / "cmu_small_region.h5").stat().st_mtime_ns
+    missing.write_bytes(Path(cmu_slide).read_bytes())  # the bad slide is fixed: the rerun does the rest only
+    assert main(args) == 0
+    assert "1 slide(s) already done" in capsys.readouterr().err
+    assert [p.name for p in _h5_files(out_dir)] == ["cmu_small_region.h5", "missing.h5", "second.h5"]
+    assert (out_dir / "features_stain_texture_v1" / "cmu_small_region.h5").stat().st_mtime_ns == first
 
 
 @pytest.mark.parametrize(
@@ -101,7 +126,7 @@ def test_good_slides_still_written_when_one_fails(cmu_slide, tmp_path, capsys):
         (["--batch-size", "0"], "--batch-size"),
         (["--encoder", "resnet50"], "unknown encoder"),
         (["--encoder", "torchscript:/nonexistent/model.pt"], "not found"),
-        (["--workers", "0"], "--workers"),
+        (["--read-threads", "0"], "--read-threads"),
         (["--encoder-size", "-1"], "--encoder-size"),
         (["--magnification", "40"], "above the slide"),
     ],

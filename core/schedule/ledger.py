@@ -1,0 +1,209 @@
+"""The per-slide ledger of a job in its output folder: done, failed (with the error), in progress.
+
+Layout (docs/scheduler.md), one folder per job under the output folder::
+
+    OUT/.evident/ledger/<job>/<slide>.json   finished: {"state": "done" | "failed", "error": ..., ...}
+    OUT/.evident/ledger/<job>/<slide>.lock   in progress: {"run", "pid", "host", "started"}
+
+A record is written atomically (:func:`core.atomic.atomic_write_json`) before the lock is removed,
+so a reader never sees a slide neither finished nor locked while its worker is alive. A lock is
+created with ``O_CREAT | O_EXCL``: of two runs on the same folder exactly one gets it. A lock is
+taken over (reclaimed) when its holder is gone: a process of this machine that no longer runs, or
+an earlier attempt of the same run (the scheduler hands a slide out again only after the worker
+doing it was lost). Locks of live processes, and of other machines, are left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.atomic import atomic_write_json, ensure_writable_dir, process_alive
+
+__all__ = ["Ledger", "Claim", "ledger_folder"]
+
+#: a lock that cannot be read (its writer was killed between creating and filling it) is stale after this
+_UNREADABLE_LOCK_S = 60.0
+#: the short-lived mutex that serialises taking over a stale lock is itself stale after this
+_RECLAIM_MUTEX_S = 30.0
+
+
+def _file_name(key: str) -> str:
+    """``key`` as one file-name component: safe characters kept, the rest %-escaped, long ones hashed."""
+    name = urllib.parse.quote(key, safe="-_.")
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > 180:
+        name = f"{name[:120]}~{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+    return name or "%00"
+
+
+def ledger_folder(out_dir: str | os.PathLike, job_name: str) -> Path:
+    """``OUT/.evident/ledger/<job>``: where the records and locks of ``job_name`` live."""
+    return Path(out_dir) / ".evident" / "ledger" / _file_name(job_name)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Outcome of :meth:`Ledger.claim`: ``kind`` is ``"claimed"``, ``"done"`` or ``"busy"``;
+    ``holder`` says who holds a busy slide (``pid 123 on host since 2026-…``)."""
+
+    kind: str
+    holder: str = ""
+
+
+class Ledger:
+    """The ledger of one job in one output folder, as one run (``run_id``) sees it.
+
+    Parameters
+    ----------
+    out_dir
+        The job's output folder; the ledger lives in ``OUT/.evident/ledger/<job_name>``.
+    settings
+        :func:`core.schedule.job.job_settings_key` of the job: a ``done`` record made under other
+        settings does not count as done.
+    run_id
+        Identifies the run (one call of :func:`core.schedule.run_jobs`), shared by its workers.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, job_name: str, settings: str, run_id: str) -> None:
+        self.out_dir = Path(out_dir)
+        self.job_name = job_name
+        self.settings = settings
+        self.run_id = run_id
+        self.folder = ledger_folder(out_dir, job_name)
+        self.host = socket.gethostname()
+
+    # -- paths and reading -------------------------------------------------------------------------
+    def record_path(self, slide_id: str) -> Path:
+        return self.folder / f"{_file_name(slide_id)}.json"
+
+    def lock_path(self, slide_id: str) -> Path:
+        return self.folder / f"{_file_name(slide_id)}.lock"
+
+    def record(self, slide_id: str) -> dict | None:
+        """The finished record of ``slide_id`` (any settings), ``None`` when there is none or it is unreadable."""
+        return _read(self.record_path(slide_id))
+
+    def is_done(self, slide_id: str) -> bool:
+        rec = self.record(slide_id)
+        return rec is not None and rec.get("state") == "done" and rec.get("settings") == self.settings
+
+    def done_ids(self) -> set[str]:
+        """Slides recorded done under this job's settings (one listing of the folder)."""
+        try:
+            names = [e.name for e in os.scandir(self.folder) if e.name.endswith(".json")]
+        except FileNotFoundError:
+            return set()
+        out = set()
+        for name in names:
+            rec = _read(self.folder / name)
+            if rec and rec.get("state") == "done" and rec.get("settings") == self.settings:
+                out.add(str(rec.get("slide_id")))
+        return out
+
+    # -- claiming --------------------------------------------------------------------------------
+    def claim(self, slide_id: str) -> Claim:
+        """Take the lock of ``slide_id`` for this process, unless it is done or another live run holds it."""
+        if self.is_done(slide_id):
+            return Claim("done")
+        ensure_writable_dir(self.folder)
+        lock = self.lock_path(slide_id)
+        holder = None
+        for _ in range(5):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            except FileExistsError:
+                holder = _read(lock)
+                if not self._stale(lock, holder):
+                    return Claim("busy", _describe(holder))
+                self._take_over(lock, holder)
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"run": self.run_id, "pid": os.getpid(), "host": self.host,
+                           "started": _now(), "slide_id": slide_id}, f)
+            if self.is_done(slide_id):  # another run finished it between our check and our lock
+                self.release(slide_id)
+                return Claim("done")
+            return Claim("claimed")
+        return Claim("busy", _describe(holder))
+
+    def release(self, slide_id: str) -> None:
+        """Remove this slide's lock (the slide stays as its record says)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.lock_path(slide_id).unlink()
+
+    def finish(self, slide_id: str, state: str, error: str | None = None, seconds: float = 0.0,
+               detail: str | None = None) -> None:
+        """Record ``slide_id`` as ``"done"`` or ``"failed"`` (with ``error``, one line, and ``detail``,
+        the traceback), then remove its lock."""
+        rec = {"slide_id": slide_id, "job": self.job_name, "settings": self.settings, "state": state,
+               "error": error, "seconds": round(float(seconds), 4), "finished": _now(), "host": self.host,
+               "pid": os.getpid(), "run": self.run_id}
+        if detail:
+            rec["traceback"] = detail
+        atomic_write_json(self.record_path(slide_id), rec)
+        self.release(slide_id)
+
+    # -- stale locks -----------------------------------------------------------------------------
+    def _stale(self, lock: Path, holder: dict | None) -> bool:
+        if holder is None:  # killed between creating and filling it, or removed meanwhile
+            try:
+                return time.time() - lock.stat().st_mtime > _UNREADABLE_LOCK_S
+            except FileNotFoundError:
+                return True
+        if holder.get("run") == self.run_id:  # an earlier attempt of this run: its worker was lost
+            return True
+        if holder.get("host") != self.host:  # another machine: its processes cannot be probed from here
+            return False
+        try:
+            pid = int(holder.get("pid"))
+        except (TypeError, ValueError):
+            return False
+        return pid != os.getpid() and not process_alive(pid)
+
+    def _take_over(self, lock: Path, seen: dict | None) -> None:
+        """Remove the stale ``lock`` if it still holds what we saw, under a short-lived mutex, so that
+        two runs taking over the same lock never remove each other's fresh one."""
+        mutex = lock.with_suffix(".reclaim")
+        try:
+            fd = os.open(mutex, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - mutex.stat().st_mtime > _RECLAIM_MUTEX_S:
+                    mutex.unlink()
+            time.sleep(0.01)
+            return
+        os.close(fd)
+        try:
+            if _read(lock) == seen:
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                mutex.unlink()
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _describe(holder: dict | None) -> str:
+    if not holder:
+        return "a lock being written"
+    return f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')}"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
