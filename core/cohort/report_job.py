@@ -21,14 +21,14 @@ from core.diagnostics.failures import FailureThresholds
 from core.errors import EvidentError
 from core.jsonfile import read_json
 
-__all__ = ["INDEX", "ReportJob", "SlideInputs", "summary_of", "write_index"]
+__all__ = ["INDEX", "ReportJob", "ReportInputs", "summary_of", "write_index"]
 
 INDEX = "index.html"
 SUMMARY_SUFFIX = ".summary.json"
 
 
 @dataclass(frozen=True)
-class SlideInputs:
+class ReportInputs:
     """One slide's inputs: its evidence file and, optionally, slide file, annotations and truth label."""
 
     slide_id: str
@@ -77,7 +77,7 @@ class ReportJob:
         Failure-flag thresholds (:class:`core.diagnostics.failures.FailureThresholds`).
     """
 
-    slides: tuple[SlideInputs, ...]
+    slides: tuple[ReportInputs, ...]
     top_k: int = 8
     maps: tuple[str, ...] | None = None
     thresholds: FailureThresholds = FailureThresholds()

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from core.diagnostics.audit import AuditConfig, summarise_audit  # local: evident --help loads this module
 
     # local: evident --help loads this module; torch only when run
-    from core.diagnostics.audit_job import AuditJob, SlideInputs, read_slide_result, slide_result_path
+    from core.diagnostics.audit_job import AuditInputs, AuditJob, read_slide_result, slide_result_path
 
     # local: evident --help loads this module; numpy only when run
     from core.diagnostics.failures import FailureThresholds
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 risks.append(float(bag_output(model, *as_tensor_bag(b.features, b.coords))[0]))
         risk_scale = (float(np.mean(risks)), float(np.std(risks)) or 1.0)
     job = AuditJob(model=str(args.model), config=cfg, risk_scale=risk_scale, dim=dim, slides={
-        sid: SlideInputs(str(path), label, t_surv, e_surv, masks.get(sid), sizes.get(sid), artifacts.get(sid))
+        sid: AuditInputs(str(path), label, t_surv, e_surv, masks.get(sid), sizes.get(sid), artifacts.get(sid))
         for sid, path, label, t_surv, e_surv, _ in jobs})
     # the slides are jobs of core.schedule (resumable: docs/scheduler.md); the report is written from all of them
     status = run_scheduled(job, list(job.slides), args.out, args)

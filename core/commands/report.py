@@ -52,7 +52,7 @@ def _evidence_files(paths: list[str]) -> list[Path]:
 
 
 def _inputs(args) -> list:
-    from core.cohort.report_job import SlideInputs  # local: evident --help loads this module; numpy only when run
+    from core.cohort.report_job import ReportInputs  # local: evident --help loads this module; numpy only when run
     from core.data.manifest import read_manifest  # local: evident --help loads this module
     from core.evidence.evidence_file import read_evidence  # local: evident --help loads this module; h5py only when run
 
@@ -71,7 +71,7 @@ def _inputs(args) -> list:
         return str(p) if p is not None and p.is_file() else None
 
     if args.manifest is None:
-        return [SlideInputs(sid, str(f), annotations=annotation(sid)) for sid, f in by_id.items()]
+        return [ReportInputs(sid, str(f), annotations=annotation(sid)) for sid, f in by_id.items()]
     manifest = read_manifest(args.manifest)
     out = []
     for row in manifest.rows:
@@ -81,7 +81,7 @@ def _inputs(args) -> list:
         slide = manifest.resolve(row.slide_path)
         if slide is not None and not slide.is_file():
             raise EvidentError(args.manifest, f"slide file of {row.slide_id!r} not found: {slide}")
-        out.append(SlideInputs(row.slide_id, str(by_id[row.slide_id]), None if slide is None else str(slide),
+        out.append(ReportInputs(row.slide_id, str(by_id[row.slide_id]), None if slide is None else str(slide),
                                annotation(row.slide_id), row.label if manifest.task == "classification" else None))
     return out
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from core.atomic import atomic_path
 
-__all__ = ["AuditJob", "SlideInputs", "slide_result_path", "read_slide_result"]
+__all__ = ["AuditJob", "AuditInputs", "slide_result_path", "read_slide_result"]
 
 
 @dataclass(frozen=True)
-class SlideInputs:
+class AuditInputs:
     """One slide's inputs: feature file, label index (``None``: unlabelled), survival time / event,
     annotation mask ``(N,)`` bool, patch size (level-0 px), artifact scores ``(N,)`` (1 − tissue fraction)."""
 
@@ -47,7 +47,7 @@ def read_slide_result(out_dir: str | Path, slide_id: str):
 class AuditJob:
     """``config``: :class:`core.diagnostics.audit.AuditConfig`; ``risk_scale``: (mean, sd) of the cohort's
     full-bag risks (survival; (0, 1) otherwise); ``dim``: feature dimension; ``slides``: slide id ->
-    :class:`SlideInputs` (not in the repr)."""
+    :class:`AuditInputs` (not in the repr)."""
 
     model: str
     config: object

@@ -7,12 +7,13 @@ import pickle
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 from core.atomic import ensure_writable_dir
 from core.errors import EvidentError
 from core.schedule.job import SlideJob, job_settings_key
-from core.schedule.ledger import Ledger
+from core.schedule.ledger import Ledger, ledger_folder
 from core.schedule.slide_step import SlideResult, do_slide
 
 __all__ = ["run_jobs", "LedgerSummary", "default_workers", "ENGINES"]
@@ -92,6 +93,7 @@ def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike
         seen: set[str] = set()
         twice = next(s for s in ids if s in seen or seen.add(s))
         raise EvidentError(None, f"slide id {twice!r} appears twice in the run")
+    new_dirs = _missing_dirs(Path(out_dir), ledger_folder(out_dir, str(job.name)))
     out = ensure_writable_dir(out_dir)
     ledger = Ledger(out, str(job.name), job_settings_key(job), uuid.uuid4().hex[:12])
     already = ledger.done_ids()
@@ -112,6 +114,10 @@ def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike
 
     try:
         left = _run(engine, job, todo, ledger, workers, address, not skip_errors, report) if todo else []
+    except BaseException:
+        if not (counts["done"] or counts["failed"]):  # the job could not start (setup failed): leave nothing
+            _remove_empty(new_dirs)
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -142,6 +148,24 @@ def _run(engine, job, todo, ledger, workers, address, stop_on_failure, report) -
         if stop_on_failure and result.status == "failed":
             return todo[i + 1:]
     return []
+
+
+def _missing_dirs(out: Path, ledger_dir: Path) -> list[Path]:
+    """The folders from ``out`` down to ``ledger_dir`` (and above ``out``) that do not exist yet,
+    deepest first: what a run creates, and removes again when its job cannot even start."""
+    chain = [ledger_dir, *ledger_dir.parents]
+    stop = next((i for i, p in enumerate(chain) if p.exists()), len(chain))
+    return chain[:stop]
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    for d in dirs:  # deepest first; a folder someone else filled meanwhile stays
+        try:
+            d.rmdir()
+        except FileNotFoundError:
+            continue  # never created (the ledger folder is made on the first record)
+        except OSError:
+            return
 
 
 def _pickled(job: SlideJob) -> bytes:

@@ -116,11 +116,11 @@ def test_bad_inputs_are_one_clear_error_and_nothing_is_written(report_project, t
 
 def test_report_job_is_frozen_picklable_and_atomic(report_project, tmp_path: Path, monkeypatch) -> None:
     from core.cohort import report_job
-    from core.cohort.report_job import ReportJob, SlideInputs
+    from core.cohort.report_job import ReportInputs, ReportJob
     from core.errors import EvidentError
 
     sid = report_project["slide_id"]
-    job = ReportJob((SlideInputs(sid, str(report_project["evidence"])),), top_k=2)
+    job = ReportJob((ReportInputs(sid, str(report_project["evidence"])),), top_k=2)
     again = pickle.loads(pickle.dumps(job))
     assert again == job and again.slide_ids() == [sid]
     with pytest.raises(FrozenInstanceError):

@@ -109,12 +109,12 @@ def test_without_skip_errors_the_run_stops_at_a_bad_slide_and_resumes(cmu_slide,
     assert err[0].startswith("error: ") and str(missing) in err[0]
     assert "1 slide(s) not started" in err[1] and len(err) == 2
     assert [p.name for p in _h5_files(out_dir)] == ["cmu_small_region.h5"]
-    first = (out_dir / "features_stain_texture_v1" / "cmu_small_region.h5").stat().st_mtime_ns
+    first = (out_dir / "20x_256px_0px_overlap" / "features_stain_texture_v1" / "cmu_small_region.h5").stat().st_mtime_ns
     missing.write_bytes(Path(cmu_slide).read_bytes())  # the bad slide is fixed: the rerun does the rest only
     assert main(args) == 0
     assert "1 slide(s) already done" in capsys.readouterr().err
     assert [p.name for p in _h5_files(out_dir)] == ["cmu_small_region.h5", "missing.h5", "second.h5"]
-    assert (out_dir / "features_stain_texture_v1" / "cmu_small_region.h5").stat().st_mtime_ns == first
+    assert (out_dir / "20x_256px_0px_overlap" / "features_stain_texture_v1" / "cmu_small_region.h5").stat().st_mtime_ns == first
 
 
 @pytest.mark.parametrize(

@@ -103,3 +103,33 @@ def test_bad_arguments_are_one_clear_error(tmp_path):
     with pytest.raises(EvidentError, match="at least 1"):
         run_jobs(job, ["a"], tmp_path / "out", workers=0)
     assert not (tmp_path / "log").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_job_that_cannot_start_leaves_no_output_folder(tmp_path):
+    """A setup that fails (bad weights, unreadable model) is the job's failure, not a slide's: the
+    folders the run created (OUT, its ledger) are removed again, an existing OUT is left as it was."""
+    from dataclasses import dataclass
+
+    from core.errors import EvidentError
+    from core.schedule import run_jobs
+
+    @dataclass(frozen=True)
+    class Broken:
+        name: str = "broken"
+
+        def setup(self):
+            raise EvidentError("model.pt", "not a checkpoint")
+
+        def run(self, state, slide_id, out_dir):  # pragma: no cover - never reached
+            raise AssertionError
+
+    out = tmp_path / "new" / "out"
+    with pytest.raises(EvidentError, match="not a checkpoint"):
+        run_jobs(Broken(), ["a", "b"], out, engine="serial")
+    assert not (tmp_path / "new").exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("x")
+    with pytest.raises(EvidentError):
+        run_jobs(Broken(), ["a"], existing, engine="serial")
+    assert sorted(p.name for p in existing.iterdir()) == ["keep.txt"]
