@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,9 @@ class HeatmapJob:
     px_per_patch: int = 1
     opacity: float = 0.6
     name: str = "heatmaps"
+    #: makes each invocation's scheduler settings key its own: a slide's resume is decided by the digest
+    #: of its inputs and settings (:meth:`is_done`, which sees changed evidence files), not by the ledger
+    run_id: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -95,6 +100,7 @@ class HeatmapJob:
 
     def run(self, state: object, slide_id: str, out_dir: Path) -> None:
         """Write ``out_dir/<slide_id>/``'s heatmaps (skipped when already done with the same digest)."""
+        t0 = time.perf_counter()
         inp = self.inputs_of(slide_id)
         folder = Path(out_dir) / slide_id
         digest = inputs_digest(inp, self._settings())
@@ -142,6 +148,8 @@ class HeatmapJob:
             "inputs": {k: None if v is None else str(v) for k, v in vars(inp).items() if k != "slide_id"},
             "patch_size_level0": patch, "n_patches": int(coords.shape[0]), "prediction": _prediction(ev),
             "scale": self.scale, "maps": record_maps, "outputs": outputs})
+        print(f"{slide_id}: {len(names)} map(s), {len(outputs)} file(s), {time.perf_counter() - t0:.1f} s -> {folder}",
+              file=sys.stderr, flush=True)
 
     # -- helpers ---------------------------------------------------------------------------------
     def inputs_of(self, slide_id: str) -> HeatmapInputs:

@@ -9,7 +9,7 @@ import sys
 
 from core.commands._argtypes import positive_int
 
-__all__ = ["add_schedule_arguments", "run_scheduled"]
+__all__ = ["add_schedule_arguments", "run_and_report", "run_scheduled"]
 
 ENGINE_CHOICES = ("serial", "pool", "ray")
 
@@ -34,6 +34,14 @@ def run_scheduled(job, slide_ids, out_dir: str | os.PathLike, args: argparse.Nam
     """Run ``job`` on ``slide_ids`` with the command's scheduling options; print each failure as one
     ``error:`` line on stderr (and why the run stopped); return 2 when a slide failed or was not
     started, else 0."""
+    summary = run_and_report(job, slide_ids, out_dir, args, progress=progress)
+    return 2 if summary.failed or summary.not_started else 0
+
+
+def run_and_report(job, slide_ids, out_dir: str | os.PathLike, args: argparse.Namespace, *,
+                   progress: bool | None = None):
+    """As :func:`run_scheduled`, returning the :class:`core.schedule.LedgerSummary` (for a command
+    that reports its own counts)."""
     from core.schedule import ledger_folder, run_jobs  # local: evident --help loads the commands
 
     if args.address is not None and args.engine != "ray":
@@ -53,4 +61,4 @@ def run_scheduled(job, slide_ids, out_dir: str | os.PathLike, args: argparse.Nam
     if summary.not_started:
         print(f"error: stopped after the failure: {summary.not_started} slide(s) not started (run again to resume; "
               f"--skip-errors goes on past bad slides; ledger: {folder})", file=sys.stderr)
-    return 2 if summary.failed or summary.not_started else 0
+    return summary

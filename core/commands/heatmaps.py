@@ -6,17 +6,21 @@ overlay at patch resolution that OpenSlide and QuPath place on the slide), ``S.<
 (tile sheet of the top-k patches), ``S.subset.<name>.geojson`` (QuPath), ``heatmaps.json`` (record,
 written last). ``--scale cohort`` fixes one colour scale per map over the cohort (first pass; written
 to ``OUT/heatmap_scale.json``). Slides already done with the same inputs and settings are skipped;
-outputs are atomic; ``--skip-errors`` records a failed slide in ``OUT/heatmaps_failures.json`` and
-goes on. Layout and choices: docs/heatmaps.md.
+outputs are atomic. The slides run through the scheduler (``--engine serial|pool|ray``, ``--workers``;
+docs/scheduler.md): ``--skip-errors`` records a failed slide (in the ledger and in
+``OUT/heatmaps_failures.json``) and goes on; the exit status is 2 when any slide failed. Layout and
+choices: docs/heatmaps.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from pathlib import Path
 
 from core.commands._argtypes import positive_int
+from core.commands._schedule_args import add_schedule_arguments, run_and_report
 from core.errors import EvidentError
 
 NAME = "heatmaps"
@@ -41,8 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=16, help="patches on the tile sheet (default 16; 0: no sheet)")
     p.add_argument("--px-per-patch", type=positive_int, default=1, help="overlay TIFF pixels per patch side (default 1)")
     p.add_argument("--opacity", type=float, default=0.6, help="alpha of the map colours, 0-1 (default 0.6)")
-    p.add_argument("--skip-errors", action="store_true",
-                   help="record a failing slide in OUT/heatmaps_failures.json and go on (exit status 0)")
+    add_schedule_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     # local: evident --help loads this module; core.cohort only when run
     from core.cohort.heatmaps_inputs import inputs_from_evidence_files, inputs_from_manifest
-    from core.cohort.heatmaps_run import FAILURES_FILE, prepare_job, run_serial  # local: as above
+    from core.cohort.heatmaps_run import FAILURES_FILE, prepare_job  # local: as above
 
     check_writable_dir(args.out)
     if args.manifest:
@@ -74,15 +77,37 @@ def run(args: argparse.Namespace) -> int:
     try:
         job, failed = prepare_job(inputs, out, scale=args.scale, maps=maps, skip_errors=args.skip_errors, echo=echo,
                                   subsets=subsets, width_px=args.width, top_k=args.top_k,
-                                  px_per_patch=args.px_per_patch, opacity=args.opacity)
-        summary = run_serial(job, out, skip_errors=args.skip_errors, echo=echo, failed=failed)
+                                  px_per_patch=args.px_per_patch, opacity=args.opacity,
+                                  run_id=uuid.uuid4().hex)
     except EvidentError:
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # a run that failed before drawing anything leaves no empty folder
         raise
-    line = f"{len(summary.done)} slide(s) drawn, {len(summary.skipped)} already done"
-    if summary.failed:
-        line += f", {len(summary.failed)} failed (see {args.out}/{FAILURES_FILE})"
+    for error in failed.values():  # the cohort-scale first pass (--skip-errors): recorded, not retried
+        print(f"error: {error}", file=sys.stderr)
+    # slides whose outputs exist for these very inputs and settings (digest) are not handed out
+    todo = []
+    for sid in job.slide_ids:
+        if sid in failed:
+            continue
+        if job.is_done(sid, out):
+            print(f"{sid}: already done, skipped", file=sys.stderr)
+        else:
+            todo.append(sid)
+    skipped = len(job.slide_ids) - len(failed) - len(todo)
+    summary = run_and_report(job, todo, out, args)
+    failures = {**failed, **dict(summary.failures)}
+    if not args.skip_errors and failures:
+        return 2  # the error (and why the run stopped) is said; nothing more is written
+    if failures:
+        from core.atomic import atomic_write_json  # local: keeps evident --help light
+
+        atomic_write_json(out / FAILURES_FILE, {"failed": failures})
+    else:
+        (out / FAILURES_FILE).unlink(missing_ok=True)
+    line = f"{summary.done} slide(s) drawn, {skipped + summary.already_done} already done"
+    if failures:
+        line += f", {len(failures)} failed (see {args.out}/{FAILURES_FILE})"
     print(line, file=sys.stderr)
     print(args.out)
-    return 0
+    return 2 if failures or summary.not_started else 0
