@@ -169,12 +169,12 @@ def bench_heatmaps(slide: Path, n_patches: int, repeats: int = 1, width_px: int 
 
 
 def scheduler_scaling_rows(quick: bool) -> list[dict[str, Any]]:
-    """HOOK for the work scheduler's rows (pool and Ray, 1 -> 2 workers, against the serial loop).
+    """The work scheduler's rows: slides/min of the process pool and of Ray with 1 and 2 workers,
+    each against the serial loop in the same run, and whether they wrote the same bytes
+    (:func:`core.bench.scheduling.scheduling_bench`; docs/scheduler.md)."""
+    from core.bench.scheduling import scheduling_bench  # local: Ray only when this group runs
 
-    The scheduler (``core/schedule``, ``core/bench/scheduling.py``) is written by another helper;
-    the lead wires its function here. Until then: no rows.
-    """
-    return []
+    return scheduling_bench(quick)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
