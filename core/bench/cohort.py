@@ -21,8 +21,8 @@ alternate their order between repeats.
 
 Extra keys: ``s_per_slide``, ``slides_per_min``, ``n_patches``, ``load_avg_1min``. The goal
 (issue 20): ≤ 5 s for a 20,000-patch slide including the PNG and the pyramidal overlay.
-:func:`scheduler_scaling_rows` is the hook for the work scheduler's pool / Ray scaling rows
-(``core/bench/scheduling.py``); it returns no rows until the lead wires it.
+:func:`scheduler_scaling_rows`: the work scheduler's pool / Ray scaling rows
+(``core/bench/scheduling.py``), each against the serial loop in the same run.
 """
 
 from __future__ import annotations
