@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtCore import QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QToolBar
 
@@ -121,6 +121,8 @@ class Annotator(QObject):
         p.load_clicked.connect(self.ask_load)
         self.view.context_requested.connect(self.show_context_menu)
         self.view.cursor_moved.connect(self.tools.hover)
+        # after the event loop turns: a session restore adds its layers one by one
+        self.session.layers_changed.connect(lambda: QTimer.singleShot(0, self, self._adopt_restored_layers))
 
     # ---- slide / document ------------------------------------------------------------------
     def autosave_path(self, slide_path: Path) -> Path:
@@ -153,6 +155,32 @@ class Annotator(QObject):
         self.tools.set_document(doc)
         self.tools.set_tool(self.tools.tool)
         self._redraw()
+        if doc is not None and len(doc):
+            self._sync_layers()  # the region layers exist as soon as the slide is open, not after an edit
+
+    def _adopt_restored_layers(self) -> None:
+        """A session file opened where this slide has nothing drawn (its autosave is elsewhere): its
+        ``drawn: <class>`` region layers become editable annotations again, one per polygon, in one
+        undoable edit (so the next edit does not drop them)."""
+        import shapely
+
+        from core.review.annotation_doc import DrawnAnnotation
+        from core.review.layers import RegionLayer
+
+        if self.doc is None or len(self.doc):
+            return
+        restored = [x for x in self.session.layers if x.name.startswith(LAYER_PREFIX)
+                    and isinstance(x, RegionLayer) and x.geometry is not None]
+        items = []
+        for layer in restored:
+            cls = layer.name[len(LAYER_PREFIX):]
+            cls = None if cls == "unclassified" else cls
+            if cls is not None:
+                self.doc.add_class(cls, tuple(layer.settings.color))
+            items += [DrawnAnnotation(part, cls) for part in shapely.get_parts(layer.geometry) if part.area > 0]
+        if items:
+            self.doc.extend(items)
+            self.panel.set_classes(self.doc.classes, self.tools.current_class)
 
     def _edited(self) -> None:
         self._redraw()

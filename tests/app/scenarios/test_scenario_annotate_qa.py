@@ -145,6 +145,43 @@ def test_undo_history_survives_switching_slides(annotating, qtbot, tmp_path, pyr
     window.session.close()
     window.open_paths([first])
     qtbot.waitUntil(lambda: ann.slide_path == first and ann.doc is not None and len(ann.doc) == 2, timeout=10000)
+    assert "drawn: Tumor" in [x.name for x in window.session.layers]   # a region layer at once, not after an edit
     view.setFocus()
     key(view, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)   # undoes the second rectangle
     assert len(ann.doc) == 1
+
+
+def test_session_file_carries_the_drawn_annotations(review_window, gce_project, qtbot, tmp_path, monkeypatch):
+    """Save session, then open it where the autosave is gone (another machine, a colleague): the
+    drawn regions come back as editable annotations with their classes, and as region layers."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = review_window
+    window.open_paths([gce_project["slide"]])
+    view, ann = window.view, window.annotator
+    qtbot.waitUntil(lambda: view.reader is not None and ann.doc is not None, timeout=10000)
+    settle(view, qtbot)
+    view.setFocus()
+    key(view, qtbot, Qt.Key.Key_R)
+    drag(view, qtbot, (300, 200), (450, 300))
+    ann.panel.class_box.setCurrentIndex(ann.panel.class_box.findData("Stroma"))
+    drag(view, qtbot, (300, 350), (450, 450))
+    drawn = {a.classification: a.geometry for a in ann.doc.items}
+    path = tmp_path / "review.evident.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    window.review.actions["save_session"].trigger()
+    for f in ann.autosave_dir.glob("*.geojson"):               # another machine: no autosave, no history
+        f.unlink()
+    ann._docs.clear()
+    window.session.close()
+    window.review.actions["open_session"].trigger()
+    qtbot.waitUntil(lambda: ann.doc is not None and len(ann.doc) == 2, timeout=10000)
+    assert {a.classification for a in ann.doc.items} == {"Tumor", "Stroma"}
+    for a in ann.doc.items:
+        assert a.geometry.symmetric_difference(drawn[a.classification]).area < 1e-6 * drawn[a.classification].area
+    assert {"drawn: Tumor", "drawn: Stroma"} <= {x.name for x in window.session.layers}
+    assert ann.panel.table.rowCount() == 2
+    settle(view, qtbot)
+    img = grab(view)
+    assert colour_share(img, edge_points(300, 200, 450, 300), (200, 0, 0)) > 0.8   # painted again
