@@ -5,7 +5,7 @@ Regions are outlines (2 screen px, cosmetic pen, the class colour) drawn by ONE
 level of detail suited to the zoom — so a pan over 10,000 polygons repaints a few cached paths
 instead of 10,000 items or every vertex (``evident bench viewer``: ``annotation_pan``). Point sets are one ``ScatterPlotItem`` per class (fixed screen size). The
 selection is drawn on top with a light fill and, for one selected annotation, its vertices as
-handles — only while they lie at least :data:`HANDLE_GAP_PX` screen px apart on average (a brush
+handles — only while they lie at least :data:`HANDLE_GAP_PX` screen px apart (median; a brush
 stroke or an ellipse at low zoom would otherwise be a black smear of handles; zoom in to edit
 their vertices). The shape being drawn, the ruler and the brush outline at the cursor are previews
 above everything.
@@ -29,7 +29,7 @@ __all__ = ["AnnotationOverlay", "HANDLE_GAP_PX", "geometry_path"]
 
 _Z = 500.0  # above the maps (overlay_layer.py stacks from 10), below the rubber band (1000)
 _HIGHLIGHT = (255, 220, 0)
-HANDLE_GAP_PX = 8.0  # mean screen distance between vertices below which no handles are drawn
+HANDLE_GAP_PX = 8.0  # median screen distance between vertices below which no handles are drawn
 
 
 def geometry_path(geometries) -> QPainterPath:
@@ -151,7 +151,7 @@ class AnnotationOverlay:
         show = len(v) > 0
         if len(v) > 2 and doc.get(selected[0]).kind == "region":
             per_px = max(self.view_box.viewPixelSize()[0], 1e-12)  # level-0 px per screen px
-            gap = np.hypot(*np.diff(np.vstack([v, v[:1]]), axis=0).T).mean() / per_px
+            gap = np.median(np.hypot(*np.diff(np.vstack([v, v[:1]]), axis=0).T)) / per_px
             show = gap >= HANDLE_GAP_PX
         self.handles_shown = show
         if show:

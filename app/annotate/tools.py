@@ -92,7 +92,10 @@ class AnnotationTools(QObject):
         self.message.emit(f"{TOOLS[tool][0].replace('&', '')} ({TOOLS[tool][1]}): {HINTS[tool]}")
 
     def hover(self, x: float, y: float) -> None:
-        """The cursor is at level-0 ``(x, y)``: with the brush, its outline is drawn there."""
+        """The cursor is at level-0 ``(x, y)``: with the brush, its outline is drawn there; while a
+        polygon is being clicked, its outline runs through the cursor (the next vertex)."""
+        if self.tool == "polygon" and self._vertices and self._drag is None:
+            self.overlay.show_preview(line=np.array([*self._vertices, (x, y), self._vertices[0]]))
         if self.tool == "brush" and self.doc is not None:
             self.overlay.show_cursor(shapely.Point(x, y).buffer(self._px(self.brush_px) / 2, 32))
         else:

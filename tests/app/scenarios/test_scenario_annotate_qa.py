@@ -185,3 +185,32 @@ def test_session_file_carries_the_drawn_annotations(review_window, gce_project, 
     settle(view, qtbot)
     img = grab(view)
     assert colour_share(img, edge_points(300, 200, 450, 300), (200, 0, 0)) > 0.8   # painted again
+
+
+def test_polygon_follows_the_cursor_and_dense_outlines_hide_their_handles(annotating, qtbot):
+    window, view, ann = annotating
+    key(view, qtbot, Qt.Key.Key_P)
+    vp_click(view, qtbot, (150, 150))
+    vp_click(view, qtbot, (350, 150))
+    QTest.mouseMove(view.graphics.viewport(), QPoint(350, 350))  # the next vertex is where the mouse is
+    qtbot.wait(60)
+    img = grab(view)
+    down = np.c_[np.full(8, 350), np.linspace(180, 320, 8)]
+    assert colour_share(img, down, PREVIEW, tol=60) > 0.8
+    key(view, qtbot, Qt.Key.Key_Escape)
+    assert len(ann.doc) == 0
+    img = grab(view)
+    assert colour_share(img, down, PREVIEW, tol=60) < 0.2
+    # a brush stroke has a vertex every few screen px: no handles smear it; zoomed in they return
+    key(view, qtbot, Qt.Key.Key_B)
+    drag(view, qtbot, (150, 450), (450, 470))
+    uid = ann.doc.items[-1].uid
+    assert ann.tools.selected == [uid] and not ann.overlay.handles_shown
+    img = grab(view)
+    dark = (img[430:490, 150:450].astype(int).sum(axis=2) < 120).mean()
+    assert dark < 0.02                                         # no black band of handle borders
+    from .driver import wheel
+
+    wheel(view, qtbot, 10, at=(300, 460))
+    settle(view, qtbot)
+    assert ann.overlay.handles_shown

@@ -91,3 +91,25 @@ def test_locked_detections_and_measurements_round_trip(tmp_path):
     doc.set_locked([locked.uid], False)
     doc.move([locked.uid], 1, 1)
     assert "isLocked" not in doc.to_geojson()["features"][0]["properties"]
+
+
+def test_a_file_saved_by_the_viewer_feeds_training_masks(tmp_path):
+    """``evident train --annotations DIR`` reads what the viewer saves: regions count, point sets
+    (no area) are left out, nothing is refused."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from core.data.annotations import patch_labels
+    from core.train.annotation_masks import annotation_masks
+
+    doc = AnnotationDocument()
+    doc.add(shapely.box(0, 0, 250, 120), "Tumor")
+    doc.add(shapely.MultiPoint([(900, 900), (950, 950)]), "Immune cells")
+    doc.set_locked([doc.items[0].uid], True)
+    (tmp_path / "ann").mkdir()
+    doc.save(tmp_path / "ann" / "slide_a.geojson")
+    coords = np.array([(x, y) for y in range(0, 1024, 128) for x in range(0, 1024, 128)], np.int64)
+    masks = annotation_masks([SimpleNamespace(slide_id="slide_a", coords=coords)], tmp_path / "ann")
+    expected = patch_labels(coords, 128, [shapely.box(0, 0, 250, 120)], 0.01)
+    assert masks["slide_a"].tolist() == np.asarray(expected).tolist() and masks["slide_a"].sum() == 2
