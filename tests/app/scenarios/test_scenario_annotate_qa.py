@@ -127,6 +127,10 @@ def test_brush_size_is_shown_at_the_cursor_and_tools_give_hints(annotating, qtbo
     assert colour_share(img, ring, PREVIEW, tol=60) < 0.3   # no brush outline with another tool
     key(view, qtbot, Qt.Key.Key_P)
     assert "double-click" in window.status_text.text()
+    sheet = window.show_shortcuts()                            # the view's own keys are listed too
+    keys = {what: k for _, what, k in sheet.rows}
+    assert "Return" in keys["Finish polygon"] and "Esc" in keys["Cancel drawing"] and keys["Brush larger"] == "]"
+    sheet.close()
 
 
 def test_undo_history_survives_switching_slides(annotating, qtbot, tmp_path, pyramid_slide):
