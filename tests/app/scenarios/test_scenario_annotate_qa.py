@@ -218,3 +218,16 @@ def test_polygon_follows_the_cursor_and_dense_outlines_hide_their_handles(annota
     wheel(view, qtbot, 10, at=(300, 460))
     settle(view, qtbot)
     assert ann.overlay.handles_shown
+
+
+def test_no_two_actions_share_a_key(review_window):
+    """The window as ``evident view`` builds it: a key bound to two actions fires neither (Qt's
+    "ambiguous shortcut"), so the tool keys, undo, delete… must each have one owner."""
+    from PySide6.QtGui import QAction, QKeySequence
+
+    owners: dict[str, list[str]] = {}
+    for act in review_window.findChildren(QAction):
+        for k in act.shortcuts():
+            owners.setdefault(k.toString(QKeySequence.SequenceFormat.PortableText), []).append(act.text())
+    clashes = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not clashes, clashes
