@@ -42,8 +42,7 @@ TOOLS: dict[str, tuple[str, str]] = {
 }
 #: tool → the status-bar hint shown when it is chosen
 HINTS: dict[str, str] = {
-    "move": "click selects (Shift+click adds), drag a selected shape moves it, drag a handle reshapes, "
-            "drag elsewhere pans; right-click for class, lock, merge",
+    "move": "click selects, Shift+click adds; drag moves the selection, a handle reshapes; right-click: class, lock",
     "rectangle": "drag to draw; Esc cancels; Space+drag pans",
     "ellipse": "drag to draw; Esc cancels; Space+drag pans",
     "polygon": "click the vertices, double-click or Enter closes; or drag freehand; Esc cancels",
