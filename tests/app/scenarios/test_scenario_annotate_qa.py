@@ -231,3 +231,27 @@ def test_no_two_actions_share_a_key(review_window):
             owners.setdefault(k.toString(QKeySequence.SequenceFormat.PortableText), []).append(act.text())
     clashes = {k: v for k, v in owners.items() if len(v) > 1}
     assert not clashes, clashes
+
+
+def test_localisation_metrics_follow_the_drawn_region(review_window, gce_project, qtbot):
+    """A map chosen in the Layers dock is scored against a region as it is drawn and as it moves."""
+    window = review_window
+    window.open_paths([gce_project["slide"], gce_project["features"], gce_project["evidence"]])
+    view, ann = window.view, window.annotator
+    qtbot.waitUntil(lambda: view.reader is not None and ann.doc is not None and window.session.bag is not None,
+                    timeout=10000)
+    scalar = next(x.name for x in window.session.layers if type(x).__name__ == "ScalarLayer")
+    window.session.set_current_layer(scalar)
+    settle(view, qtbot)
+    view.setFocus()
+    from PySide6.QtWidgets import QWidget
+
+    panel = next(p for p in window.findChildren(QWidget) if hasattr(p, "annotation_metrics"))  # the Layers dock
+    key(view, qtbot, Qt.Key.Key_R)
+    drag(view, qtbot, (250, 200), (450, 400))
+    qtbot.waitUntil(lambda: "drawn: Tumor (" in panel.annotation_metrics.text(), timeout=5000)
+    first = panel.annotation_metrics.text()
+    key(view, qtbot, Qt.Key.Key_M)
+    drag(view, qtbot, (350, 300), (150, 500))                  # move the selected rectangle elsewhere
+    qtbot.waitUntil(lambda: panel.annotation_metrics.text() != first, timeout=5000)
+    assert "drawn: Tumor (" in panel.annotation_metrics.text()
