@@ -97,7 +97,7 @@ class Annotator(QObject):
         self._act(menu, "brush_larger", "Brush larger", lambda: self.tools.resize_brush(1.25), "]")
         self._act(None, "finish", "Finish polygon", self.tools.finish_polygon, "Return", view_only=True)
         self._actions["finish"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])  # and the keypad's
-        self._act(None, "cancel", "Cancel drawing", self.tools.cancel, "Escape", view_only=True)
+        self._act(None, "cancel", "Cancel drawing", self.tools.escape, "Escape", view_only=True)
         menu.addSeparator()
         self._act(menu, "save", "&Save annotations…", self.ask_save, "Ctrl+Shift+A")
         self._act(menu, "load", "&Load annotations…", self.ask_load)

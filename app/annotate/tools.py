@@ -130,6 +130,15 @@ class AnnotationTools(QObject):
         self.overlay.show_ruler(None)
         self.overlay.show_cursor(None)
 
+    def escape(self) -> None:
+        """Esc: drop the shape being drawn; with nothing being drawn, clear the selection (as QuPath
+        does), so the next point starts a new point set."""
+        if self._vertices or self._drag is not None:
+            self.cancel()
+        else:
+            self.overlay.show_ruler(None)
+            self.select([])
+
     def _px(self, screen_px: float) -> float:
         """``screen_px`` screen pixels in level-0 px at the current zoom."""
         return screen_px / max(self.view.scale(), 1e-12)

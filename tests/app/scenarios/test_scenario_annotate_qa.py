@@ -255,3 +255,14 @@ def test_localisation_metrics_follow_the_drawn_region(review_window, gce_project
     drag(view, qtbot, (350, 300), (150, 500))                  # move the selected rectangle elsewhere
     qtbot.waitUntil(lambda: panel.annotation_metrics.text() != first, timeout=5000)
     assert "drawn: Tumor (" in panel.annotation_metrics.text()
+
+
+def test_escape_starts_a_new_point_set(annotating, qtbot):
+    window, view, ann = annotating
+    key(view, qtbot, Qt.Key.Key_Period)
+    for at in [(200, 200), (240, 220)]:
+        vp_click(view, qtbot, at)
+    key(view, qtbot, Qt.Key.Key_Escape)                        # nothing being drawn: deselect
+    assert ann.tools.selected == []
+    vp_click(view, qtbot, (400, 400))
+    assert [len(a.geometry.geoms) for a in ann.doc.items] == [2, 1]
