@@ -81,6 +81,7 @@ class AnnotationOverlay:
         self.cursor = self._path_item(_pen((20, 90, 230), 1.5), None, _Z + 4)
         self.handles_shown = False
         self._shown: tuple = (None, [])
+        self._handles_key: tuple | None = None
         view_box.sigTransformChanged.connect(lambda *_: self._place_handles())
         self.ruler_text = pg.TextItem(color=(20, 20, 20), fill=pg.mkBrush(255, 255, 255, 220), anchor=(0, 1))
         self.ruler_text.setZValue(_Z + 5)
@@ -147,10 +148,14 @@ class AnnotationOverlay:
         """The vertex handles of a single selected annotation, when they are far enough apart on
         screen (:data:`HANDLE_GAP_PX`); ``handles_shown`` tells the move tool whether to offer them."""
         doc, selected = self._shown
+        per_px = max(self.view_box.viewPixelSize()[0], 1e-12)  # level-0 px per screen px
+        key = (id(doc), doc.items if doc is not None else None, tuple(selected), per_px)
+        if key == self._handles_key:
+            return  # a pan: same shape, same zoom, same handles
+        self._handles_key = key
         v = doc.vertices(selected[0]) if doc is not None and len(selected) == 1 else np.zeros((0, 2))
         show = len(v) > 0
         if len(v) > 2 and doc.get(selected[0]).kind == "region":
-            per_px = max(self.view_box.viewPixelSize()[0], 1e-12)  # level-0 px per screen px
             gap = np.median(np.hypot(*np.diff(np.vstack([v, v[:1]]), axis=0).T)) / per_px
             show = gap >= HANDLE_GAP_PX
         self.handles_shown = show
