@@ -208,7 +208,8 @@ class Annotator(QObject):
                 area, count = "", f"{s.n_points} points"
             else:
                 area, count = format_area(s.area_um2, s.area_px), (str(s.n_patches) if coords is not None else "")
-            rows.append((a.uid, a.classification, doc.color(a.classification), a.name or "", area, count))
+            label = (a.classification or "Unclassified") + (" (locked)" if a.locked else "")
+            rows.append((a.uid, label, doc.color(a.classification), a.name or "", area, count))
         self.panel.fill(rows, self.tools.selected, doc.can_undo, doc.can_redo)
 
     def _sync_layers(self) -> None:

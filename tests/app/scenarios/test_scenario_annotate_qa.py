@@ -92,6 +92,7 @@ def test_locked_annotation_is_not_moved_or_reshaped(annotating, qtbot, tmp_path)
     drag(view, qtbot, (300, 200), (250, 150))               # drag a corner
     assert ann.doc.get(uid).geometry.equals(shape)
     assert "locked" in window.status_text.text()
+    assert ann.panel.table.item(0, 0).text() == "Tumor (locked)"          # the list says so too
     settle(view, qtbot)
     img = grab(view)
     assert colour_share(img, edge_points(300, 200, 500, 350), HIGHLIGHT) > 0.9   # still where it was
