@@ -21,6 +21,7 @@ MOUSE: tuple[tuple[str, str, str], ...] = (
     ("Annotate", "Reshape", "Drag a vertex handle of the selected annotation (Move tool)"),
     ("Annotate", "Polygon", "Click the vertices, double-click or Enter to close; or drag freehand"),
     ("Annotate", "Brush: erase from the selected region", "Alt + drag"),
+    ("Annotate", "Brush size", "[ and ] (the outline at the cursor shows it)"),
 )
 
 
@@ -45,7 +46,7 @@ def shortcut_rows(window) -> list[tuple[str, str, str]]:
     for top in window.menuBar().actions():
         if top.menu() is not None:
             _walk(top.menu(), top.text().replace("&", ""), rows, seen)
-    for act in window.actions():
+    for act in [*window.actions(), *getattr(window, "view", window).actions()]:
         if act.shortcuts() and id(act) not in seen:
             seen.add(id(act))
             rows.append(("Window", act.text().replace("&", ""),

@@ -5,7 +5,8 @@ updates the session's region layers ``drawn: <class>`` (so selection by annotati
 localisation metrics, session files and exports see the drawn regions like loaded ones) and is
 saved at once, atomically, to an autosave file for that slide (``<autosave_dir>/<hash of the
 slide path>.geojson``): closing the window or opening another slide never loses drawn work, and
-reopening the slide brings it back. Save… writes QuPath GeoJSON where the user chooses.
+reopening the slide brings it back — with its undo history while the window stays open (one
+document per slide is kept). Save… writes QuPath GeoJSON where the user chooses.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtCore import QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QToolBar
 
 from app.annotate.icons import tool_icon
 from app.annotate.overlay import AnnotationOverlay
-from app.annotate.panel import AnnotationsPanel, format_area
+from app.annotate.panel import AnnotationsPanel, _swatch, format_area
 from app.annotate.tools import TOOLS, AnnotationTools
 from core.errors import EvidentError
 from core.review.annotation_doc import AnnotationDocument
@@ -38,6 +39,7 @@ class Annotator(QObject):
         self.autosave_dir = Path(autosave_dir)
         self.doc: AnnotationDocument | None = None
         self.slide_path: Path | None = None
+        self._docs: dict[Path, AnnotationDocument] = {}  # per slide, with its undo history
         self.overlay = AnnotationOverlay(self.view.view_box)
         self.tools = AnnotationTools(self.view, self.overlay, self)
         self.panel = AnnotationsPanel()
@@ -50,15 +52,19 @@ class Annotator(QObject):
         self._connect()
 
     # ---- building --------------------------------------------------------------------------
-    def _act(self, menu, key: str, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+    def _act(self, menu, key: str, text: str, slot, shortcut=None, checkable: bool = False, *,
+             view_only: bool = False) -> QAction:
+        """An action; its shortcut works wherever the focus is in the window, or with ``view_only``
+        only while the slide view has it (Enter and Esc: a name being edited in the list keeps them)."""
         act = QAction(text, self.window, checkable=checkable)
         if shortcut:
             act.setShortcut(QKeySequence(shortcut))
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut if view_only
+                                   else Qt.ShortcutContext.WindowShortcut)
         act.triggered.connect(lambda _=False: slot())
         if menu is not None:
             menu.addAction(act)
-        self.window.addAction(act)  # shortcuts work wherever the focus is in the window
+        (self.view if view_only else self.window).addAction(act)
         self._actions[key] = act
         return act
 
@@ -85,8 +91,13 @@ class Annotator(QObject):
         self._act(menu, "delete", "&Delete selected", self.delete_selected, QKeySequence.StandardKey.Delete)
         self._act(menu, "merge", "&Merge selected", self.merge_selected, "Ctrl+Shift+M")
         self._act(menu, "subtract", "&Subtract from first selected", self.subtract_selected, "Ctrl+Shift+D")
-        self._act(None, "finish", "Finish polygon", self.tools.finish_polygon, "Return")
-        self._act(None, "cancel", "Cancel drawing", self.tools.cancel, "Escape")
+        self._act(menu, "lock", "&Lock selected", lambda: self.set_locked(True))
+        self._act(menu, "unlock", "U&nlock selected", lambda: self.set_locked(False))
+        self._act(menu, "brush_smaller", "Brush smaller", lambda: self.tools.resize_brush(1 / 1.25), "[")
+        self._act(menu, "brush_larger", "Brush larger", lambda: self.tools.resize_brush(1.25), "]")
+        self._act(None, "finish", "Finish polygon", self.tools.finish_polygon, "Return", view_only=True)
+        self._actions["finish"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])  # and the keypad's
+        self._act(None, "cancel", "Cancel drawing", self.tools.escape, "Escape", view_only=True)
         menu.addSeparator()
         self._act(menu, "save", "&Save annotations…", self.ask_save, "Ctrl+Shift+A")
         self._act(menu, "load", "&Load annotations…", self.ask_load)
@@ -109,6 +120,9 @@ class Annotator(QObject):
         p.save_clicked.connect(self.ask_save)
         p.load_clicked.connect(self.ask_load)
         self.view.context_requested.connect(self.show_context_menu)
+        self.view.cursor_moved.connect(self.tools.hover)
+        # after the event loop turns: a session restore adds its layers one by one
+        self.session.layers_changed.connect(lambda: QTimer.singleShot(0, self, self._adopt_restored_layers))
 
     # ---- slide / document ------------------------------------------------------------------
     def autosave_path(self, slide_path: Path) -> Path:
@@ -121,13 +135,13 @@ class Annotator(QObject):
         if path == self.slide_path:
             return
         self.slide_path = path
-        doc = None
-        if path is not None:
+        doc = self._docs.get(path.resolve()) if path is not None else None
+        if path is not None and doc is None:
             saved = self.autosave_path(path)
-            doc = AnnotationDocument()
+            doc = self._docs[path.resolve()] = AnnotationDocument()
             if saved.exists():
                 try:
-                    doc = AnnotationDocument.load(saved)
+                    doc = self._docs[path.resolve()] = AnnotationDocument.load(saved)
                 except EvidentError as exc:
                     self.window.show_message(f"drawn annotations not restored: {exc}")
         self.set_document(doc)
@@ -141,6 +155,32 @@ class Annotator(QObject):
         self.tools.set_document(doc)
         self.tools.set_tool(self.tools.tool)
         self._redraw()
+        if doc is not None and len(doc):
+            self._sync_layers()  # the region layers exist as soon as the slide is open, not after an edit
+
+    def _adopt_restored_layers(self) -> None:
+        """A session file opened where this slide has nothing drawn (its autosave is elsewhere): its
+        ``drawn: <class>`` region layers become editable annotations again, one per polygon, in one
+        undoable edit (so the next edit does not drop them)."""
+        import shapely
+
+        from core.review.annotation_doc import DrawnAnnotation
+        from core.review.layers import RegionLayer
+
+        if self.doc is None or len(self.doc):
+            return
+        restored = [x for x in self.session.layers if x.name.startswith(LAYER_PREFIX)
+                    and isinstance(x, RegionLayer) and x.geometry is not None]
+        items = []
+        for layer in restored:
+            cls = layer.name[len(LAYER_PREFIX):]
+            cls = None if cls == "unclassified" else cls
+            if cls is not None:
+                self.doc.add_class(cls, tuple(layer.settings.color))
+            items += [DrawnAnnotation(part, cls) for part in shapely.get_parts(layer.geometry) if part.area > 0]
+        if items:
+            self.doc.extend(items)
+            self.panel.set_classes(self.doc.classes, self.tools.current_class)
 
     def _edited(self) -> None:
         self._redraw()
@@ -168,7 +208,8 @@ class Annotator(QObject):
                 area, count = "", f"{s.n_points} points"
             else:
                 area, count = format_area(s.area_um2, s.area_px), (str(s.n_patches) if coords is not None else "")
-            rows.append((a.uid, a.classification, doc.color(a.classification), a.name or "", area, count))
+            label = (a.classification or "Unclassified") + (" (locked)" if a.locked else "")
+            rows.append((a.uid, label, doc.color(a.classification), a.name or "", area, count))
         self.panel.fill(rows, self.tools.selected, doc.can_undo, doc.can_redo)
 
     def _sync_layers(self) -> None:
@@ -197,6 +238,11 @@ class Annotator(QObject):
         if self.doc is not None and self.tools.selected:
             self.doc.set_class(self.tools.selected, cls)
 
+    def set_locked(self, locked: bool) -> None:
+        """Lock (QuPath's ``isLocked``: not moved or reshaped) or unlock the selected annotations."""
+        if self.doc is not None and self.tools.selected:
+            self.doc.set_locked(self.tools.selected, locked)
+
     def undo(self) -> None:
         if self.doc is not None:
             self.doc.undo()
@@ -220,7 +266,10 @@ class Annotator(QObject):
     def subtract_selected(self) -> None:
         sel = self.tools.selected
         if self.doc is not None and len(sel) >= 2:
-            self.doc.subtract(sel[0], sel[1:])
+            try:
+                self.doc.subtract(sel[0], sel[1:])
+            except ValueError as exc:
+                self.window.show_message(f"subtract: {exc}")
         else:
             self.window.show_message("subtract: select the region to cut first, then the regions to cut out")
 
@@ -270,9 +319,14 @@ class Annotator(QObject):
                 self.tools.select([uid])
             if self.tools.selected:
                 classes = menu.addMenu("Set &class")
+                current = {self.doc.get(u).classification for u in self.tools.selected}
                 for c in [None, *[c.name for c in self.doc.classes]]:
-                    act = classes.addAction(c or "Unclassified")
+                    act = classes.addAction(_swatch(self.doc.color(c)), c or "Unclassified")
+                    act.setCheckable(True)
+                    act.setChecked(current == {c})
                     act.triggered.connect(lambda _=False, c=c: self.set_class(c))
+                locked = all(self.doc.get(u).locked for u in self.tools.selected)
+                menu.addAction(self._actions["unlock" if locked else "lock"])
                 menu.addAction(self._actions["delete"])
                 menu.addAction(self._actions["merge"])
                 menu.addAction(self._actions["subtract"])

@@ -5,7 +5,10 @@ Regions are outlines (2 screen px, cosmetic pen, the class colour) drawn by ONE
 level of detail suited to the zoom — so a pan over 10,000 polygons repaints a few cached paths
 instead of 10,000 items or every vertex (``evident bench viewer``: ``annotation_pan``). Point sets are one ``ScatterPlotItem`` per class (fixed screen size). The
 selection is drawn on top with a light fill and, for one selected annotation, its vertices as
-handles; the shape being drawn and the ruler are previews above everything.
+handles — only while they lie at least :data:`HANDLE_GAP_PX` screen px apart (median; a brush
+stroke or an ellipse at low zoom would otherwise be a black smear of handles; zoom in to edit
+their vertices). The shape being drawn, the ruler and the brush outline at the cursor are previews
+above everything.
 
 ``per_item=True`` draws one item per annotation instead (the benchmark baseline).
 """
@@ -22,10 +25,11 @@ from PySide6.QtWidgets import QGraphicsPathItem
 from app.annotate.regions_item import RegionsItem
 from core.review.annotation_doc import AnnotationDocument
 
-__all__ = ["AnnotationOverlay", "geometry_path"]
+__all__ = ["AnnotationOverlay", "HANDLE_GAP_PX", "geometry_path"]
 
 _Z = 500.0  # above the maps (overlay_layer.py stacks from 10), below the rubber band (1000)
 _HIGHLIGHT = (255, 220, 0)
+HANDLE_GAP_PX = 8.0  # median screen distance between vertices below which no handles are drawn
 
 
 def geometry_path(geometries) -> QPainterPath:
@@ -74,6 +78,11 @@ class AnnotationOverlay:
         _inert(self.handles)
         view_box.addItem(self.handles, ignoreBounds=True)
         self.preview = self._path_item(_pen((20, 90, 230), 2), QBrush(QColor(20, 90, 230, 40)), _Z + 4)
+        self.cursor = self._path_item(_pen((20, 90, 230), 1.5), None, _Z + 4)
+        self.handles_shown = False
+        self._shown: tuple = (None, [])
+        self._handles_key: tuple | None = None
+        view_box.sigTransformChanged.connect(lambda *_: self._place_handles())
         self.ruler_text = pg.TextItem(color=(20, 20, 20), fill=pg.mkBrush(255, 255, 255, 220), anchor=(0, 1))
         self.ruler_text.setZValue(_Z + 5)
         self.ruler_text.setVisible(False)
@@ -132,11 +141,32 @@ class AnnotationOverlay:
         chosen = [doc.get(u) for u in selected] if doc is not None else []
         regions = [a.geometry for a in chosen if a.kind == "region"]
         self.highlight.setPath(geometry_path(regions))
-        if doc is not None and len(chosen) == 1:
-            v = doc.vertices(chosen[0].uid)
+        self._shown = (doc, list(selected))
+        self._place_handles()
+
+    def _place_handles(self) -> None:
+        """The vertex handles of a single selected annotation, when they are far enough apart on
+        screen (:data:`HANDLE_GAP_PX`); ``handles_shown`` tells the move tool whether to offer them."""
+        doc, selected = self._shown
+        per_px = max(self.view_box.viewPixelSize()[0], 1e-12)  # level-0 px per screen px
+        key = (id(doc), doc.items if doc is not None else None, tuple(selected), per_px)
+        if key == self._handles_key:
+            return  # a pan: same shape, same zoom, same handles
+        self._handles_key = key
+        v = doc.vertices(selected[0]) if doc is not None and len(selected) == 1 else np.zeros((0, 2))
+        show = len(v) > 0
+        if len(v) > 2 and doc.get(selected[0]).kind == "region":
+            gap = np.median(np.hypot(*np.diff(np.vstack([v, v[:1]]), axis=0).T)) / per_px
+            show = gap >= HANDLE_GAP_PX
+        self.handles_shown = show
+        if show:
             self.handles.setData(v[:, 0], v[:, 1])
         else:
             self.handles.setData([], [])
+
+    def show_cursor(self, geometry=None) -> None:
+        """The brush outline at the cursor (a polygon, level-0 px); ``None`` hides it."""
+        self.cursor.setPath(geometry_path([geometry]) if geometry is not None else QPainterPath())
 
     def show_preview(self, geometry=None, line: np.ndarray | None = None) -> None:
         """The shape being drawn (a polygonal geometry) or an open polyline ``(K, 2)``; ``None`` hides."""
@@ -161,5 +191,5 @@ class AnnotationOverlay:
     def remove(self) -> None:
         """Take every item out of the view box (the view is being shut down)."""
         self.clear()
-        for item in (self.highlight, self.handles, self.preview, self.ruler_text):
+        for item in (self.highlight, self.handles, self.preview, self.cursor, self.ruler_text):
             self.view_box.removeItem(item)

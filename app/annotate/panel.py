@@ -132,7 +132,8 @@ class AnnotationsPanel(QWidget):
         self.buttons["undo"].setEnabled(can_undo)
         self.buttons["redo"].setEnabled(can_redo)
         regions = sum(1 for r in rows if not r[5].endswith("points"))
-        self.summary.setText(f"{len(rows)} annotation{'s' if len(rows) != 1 else ''} ({regions} regions)")
+        self.summary.setText(f"{len(rows)} annotation{'s' if len(rows) != 1 else ''} "
+                             f"({regions} region{'s' if regions != 1 else ''})")
 
     def show_selected(self, uids: list[str]) -> None:
         was, self._filling = self._filling, True

@@ -14,7 +14,10 @@ Coordinates are level-0 px; tolerances are in screen px, converted with the view
   set otherwise), for counting.
 * ``ruler`` (L): drag measures a length in µm (shown on the line and in the status bar).
 
-New annotations get :attr:`AnnotationTools.current_class`. Esc cancels a shape being drawn.
+New annotations get :attr:`AnnotationTools.current_class`. Esc cancels a shape being drawn. A
+shape thinner than :data:`MIN_THICKNESS_PX` screen px (a click, a shaky click, a freehand line) is
+not kept. A locked annotation (QuPath's ``isLocked``) is selected but never moved or reshaped.
+With the brush, its outline follows the cursor; ``[`` and ``]`` shrink and grow it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,17 @@ TOOLS: dict[str, tuple[str, str]] = {
     "move": ("&Move / select", "M"), "rectangle": ("&Rectangle", "R"), "ellipse": ("&Ellipse", "E"),
     "polygon": ("&Polygon", "P"), "brush": ("&Brush", "B"), "points": ("P&oints", "."), "ruler": ("R&uler", "L"),
 }
+#: tool → the status-bar hint shown when it is chosen
+HINTS: dict[str, str] = {
+    "move": "click selects, Shift+click adds; drag moves the selection, a handle reshapes; right-click: class, lock",
+    "rectangle": "drag to draw; Esc cancels; Space+drag pans",
+    "ellipse": "drag to draw; Esc cancels; Space+drag pans",
+    "polygon": "click the vertices, double-click or Enter closes; or drag freehand; Esc cancels",
+    "brush": "drag paints (inside the selected region: adds to it); Alt+drag erases; [ and ] size",
+    "points": "click adds a point to the selected point set of the class (Esc: start a new set)",
+    "ruler": "drag to measure; the length shows on the line and here",
+}
+MIN_THICKNESS_PX = 2.0  # screen px: a drawn region thinner than this everywhere is a slip, not a shape
 _ALT = int(Qt.KeyboardModifier.AltModifier.value)
 _SHIFT = int(Qt.KeyboardModifier.ShiftModifier.value)
 
@@ -74,7 +88,35 @@ class AnnotationTools(QObject):
         self.cancel()
         self.tool = tool
         self.view.view_box.tool = self if self.doc is not None else None
-        self.message.emit(f"tool: {TOOLS[tool][0].replace('&', '')} ({TOOLS[tool][1]})")
+        self.message.emit(f"{TOOLS[tool][0].replace('&', '')} ({TOOLS[tool][1]}): {HINTS[tool]}")
+
+    def hover(self, x: float, y: float) -> None:
+        """The cursor is at level-0 ``(x, y)``: with the brush, its outline is drawn there; while a
+        polygon is being clicked, its outline runs through the cursor (the next vertex)."""
+        if self.tool == "polygon" and self._vertices and self._drag is None:
+            self.overlay.show_preview(line=np.array([*self._vertices, (x, y), self._vertices[0]]))
+        if self.tool == "brush" and self.doc is not None:
+            self.overlay.show_cursor(shapely.Point(x, y).buffer(self._px(self.brush_px) / 2, 32))
+        else:
+            self.overlay.show_cursor(None)
+
+    def resize_brush(self, factor: float) -> None:
+        """Brush diameter × ``factor``, kept within 4–400 screen px."""
+        self.brush_px = float(min(max(self.brush_px * factor, 4.0), 400.0))
+        self.message.emit(f"brush: {self.brush_px:.0f} screen px")
+
+    def _locked(self, uids) -> bool:
+        if self.doc is not None and any(self.doc.get(u).locked for u in uids):
+            self.message.emit("locked: unlock it first (right-click › Unlock)")
+            return True
+        return False
+
+    def _solid(self, geometry):
+        """``geometry`` if it is at least :data:`MIN_THICKNESS_PX` screen px thick somewhere; else
+        ``ValueError`` (nothing is drawn)."""
+        if geometry.is_empty or geometry.buffer(-self._px(MIN_THICKNESS_PX) / 2).is_empty:
+            raise ValueError(f"the shape is thinner than {MIN_THICKNESS_PX:.0f} screen pixels")
+        return geometry
 
     def select(self, uids: list[str]) -> None:
         self.selected = [u for u in uids if self.doc is not None and any(a.uid == u for a in self.doc.items)]
@@ -85,6 +127,17 @@ class AnnotationTools(QObject):
         """Drop a shape being drawn (Esc)."""
         self._vertices, self._drag = [], None
         self.overlay.show_preview(None)
+        self.overlay.show_ruler(None)
+        self.overlay.show_cursor(None)
+
+    def escape(self) -> None:
+        """Esc: drop the shape being drawn; with nothing being drawn, clear the selection (as QuPath
+        does), so the next point starts a new point set."""
+        if self._vertices or self._drag is not None:
+            self.cancel()
+        else:
+            self.overlay.show_ruler(None)
+            self.select([])
 
     def _px(self, screen_px: float) -> float:
         """``screen_px`` screen pixels in level-0 px at the current zoom."""
@@ -122,13 +175,18 @@ class AnnotationTools(QObject):
         if self.doc is None:
             return False
         if self.tool == "move":
-            if len(self.selected) == 1:
+            tol = self._px(self.handle_px)
+            uid = self.doc.hit(x, y, tol)
+            handle = None
+            if len(self.selected) == 1 and self.overlay.handles_shown:
                 v = self.doc.vertices(self.selected[0])
                 d = np.hypot(v[:, 0] - x, v[:, 1] - y)
-                if len(d) and d.min() <= self._px(self.handle_px):
-                    self._drag = ("vertex", self.selected[0], int(d.argmin()))
-                    return True
-            uid = self.doc.hit(x, y, self._px(self.handle_px))
+                handle = int(d.argmin()) if len(d) and d.min() <= tol else None
+            if (handle is not None or uid in self.selected) and self._locked(self.selected):
+                return True  # a locked selection: the drag does nothing (rather than pan away from it)
+            if handle is not None:
+                self._drag = ("vertex", self.selected[0], handle)
+                return True
             if uid is not None and uid in self.selected:
                 self._drag = ("move", (x, y), (x, y))
                 return True
@@ -142,6 +200,7 @@ class AnnotationTools(QObject):
         if self.tool == "brush":
             selected = self.selected[0] if len(self.selected) == 1 else None
             into = selected if selected is not None and self.doc.get(selected).kind == "region" and \
+                not self.doc.get(selected).locked and \
                 self.doc.get(selected).geometry.buffer(self._px(self.brush_px) / 2).contains(shapely.Point(x, y)) else None
             self._drag = ("brush", [(x, y)], into, bool(modifiers & _ALT))
             self._paint_preview()
@@ -182,15 +241,16 @@ class AnnotationTools(QObject):
             if kind in ("rectangle", "ellipse"):
                 x0, y0 = drag[1]
                 shape = (rectangle if kind == "rectangle" else ellipse)(x0, y0, x, y)
-                self.select([self.doc.add(shape, self.current_class)])
+                self.select([self.doc.add(self._solid(shape), self.current_class)])
             elif kind == "ruler":
                 text = self._length_text(drag[1], (x, y))
                 self.overlay.show_ruler(drag[1], (x, y), text)
                 self.measured.emit(text)
             elif kind == "freehand":
                 pts = [*drag[1], (x, y)]
-                if len(pts) >= 3:
-                    self.select([self.doc.add(Polygon(pts), self.current_class)])
+                if len(pts) < 3:
+                    raise ValueError("a freehand outline needs a drag")
+                self.select([self.doc.add(self._solid(shapely.make_valid(Polygon(pts))), self.current_class)])
             elif kind == "brush":
                 self._brush_commit(drag, (x, y))
             elif kind == "move":
@@ -211,7 +271,7 @@ class AnnotationTools(QObject):
         self.overlay.show_preview(None)
         if self.doc is not None and len(pts) >= 3:
             try:
-                self.select([self.doc.add(Polygon(pts), self.current_class)])
+                self.select([self.doc.add(self._solid(shapely.make_valid(Polygon(pts))), self.current_class)])
             except ValueError as exc:
                 self.message.emit(f"nothing drawn: {exc}")
 

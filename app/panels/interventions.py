@@ -177,11 +177,21 @@ class InterventionsPanel(QWidget):
         self.session.set_selection(layer.indices)
 
     def select_region(self) -> None:
-        layer = next((x for x in self.session.layers if isinstance(x, RegionLayer)), None)
+        """Select the patches whose centre lies in an annotation region: the region layer chosen in
+        the Layers panel, else the region added last (a class drawn in the viewer, docs/annotate.md,
+        comes after the loaded ones), the tissue only when there is no other region."""
+        from core.review.tissue import TISSUE_LAYER
+
+        regions = [x for x in self.session.layers if isinstance(x, RegionLayer) and x.geometry is not None]
+        current = next((x for x in regions if x.name == self.session.current_layer), None)
+        others = [x for x in regions if x.name != TISSUE_LAYER]
+        layer = current or (others[-1] if others else regions[-1] if regions else None)
         if layer is None or self._grid() is None:
             self.session.message.emit("warning", "no annotation region open")
             return
-        self.session.set_selection(self._grid().patches_in(layer.geometry))
+        indices = self._grid().patches_in(layer.geometry)
+        self.session.set_selection(indices)
+        self.session.message.emit("info", f"{len(indices)} patches in '{layer.name}'")
 
     def select_everything_except(self) -> None:
         n = self.session.n_patches

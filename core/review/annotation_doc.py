@@ -60,7 +60,9 @@ QUPATH_CLASSES: tuple[AnnotationClass, ...] = (
     AnnotationClass("Positive", (250, 62, 62)),
     AnnotationClass("Negative", (112, 112, 225)),
 )
-UNCLASSIFIED_COLOR = (255, 0, 0)  # QuPath draws unclassified annotations red
+UNCLASSIFIED_COLOR = (255, 0, 0)
+#: QuPath's object types (qupath-core PathObjectTypeAdapters): written back as read, else "annotation"
+_OBJECT_TYPES = ("annotation", "detection", "cell", "tile", "tmaCore")  # QuPath draws unclassified annotations red
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +80,11 @@ class DrawnAnnotation:
     @property
     def kind(self) -> AnnotationKind:
         return "points" if self.geometry.geom_type in ("Point", "MultiPoint") else "region"
+
+    @property
+    def locked(self) -> bool:
+        """QuPath's ``isLocked``: the shape is not moved or reshaped (class, name, delete still work)."""
+        return self.properties.get("isLocked") is True
 
 
 class RegionStats(NamedTuple):
@@ -198,14 +205,31 @@ class AnnotationDocument:
         drop = set(uids)
         self._commit(a for a in self.items if a.uid not in drop)
 
+    def _unlocked(self, uids: Iterable[str]) -> None:
+        locked = [u for u in uids if self.get(u).locked]
+        if locked:
+            raise ValueError(f"{len(locked)} selected annotation{'s are' if len(locked) > 1 else ' is'} locked")
+
+    def set_locked(self, uids: Iterable[str], locked: bool) -> None:
+        """Lock or unlock (QuPath's ``isLocked``, written only when true, as QuPath does)."""
+        chosen = set(uids)
+
+        def props(a: DrawnAnnotation) -> dict:
+            p = {k: v for k, v in a.properties.items() if k != "isLocked"}
+            return {**p, "isLocked": True} if locked else p
+        self._commit(replace(a, properties=props(a)) if a.uid in chosen else a for a in self.items)
+
     def move(self, uids: Iterable[str], dx: float, dy: float) -> None:
-        """Translate annotations by ``(dx, dy)`` level-0 px."""
+        """Translate annotations by ``(dx, dy)`` level-0 px (``ValueError`` when one is locked)."""
         moving = set(uids)
+        self._unlocked(moving)
         self._commit(replace(a, geometry=affinity.translate(a.geometry, dx, dy)) if a.uid in moving else a
                      for a in self.items)
 
     def set_geometry(self, uid: str, geometry: Any) -> None:
-        """Replace the shape of ``uid`` (repaired like :meth:`add`; ``ValueError`` when it has no area)."""
+        """Replace the shape of ``uid`` (repaired like :meth:`add`; ``ValueError`` when it has no area
+        or is locked)."""
+        self._unlocked([uid])
         self._replace(uid, geometry=_clean(geometry))
 
     def set_class(self, uids: Iterable[str], classification: str | None) -> None:
@@ -227,6 +251,7 @@ class AnnotationDocument:
         """Reshape: move vertex ``index`` of :meth:`vertices` to ``(x, y)``; a self-crossing result is
         repaired to its valid polygonal part."""
         a = self.get(uid)
+        self._unlocked([uid])
         v = self.vertices(uid)
         v[index] = (x, y)
         if a.kind == "points":
@@ -242,6 +267,7 @@ class AnnotationDocument:
         chosen = [self.get(u) for u in uids]
         if len(chosen) < 2 or any(a.kind != "region" for a in chosen):
             raise ValueError("merge needs two or more regions")
+        self._unlocked(uids)
         first = chosen[0]
         merged = replace(first, geometry=_clean(shapely.union_all([a.geometry for a in chosen])))
         drop = {a.uid for a in chosen[1:]}
@@ -252,6 +278,7 @@ class AnnotationDocument:
         """Cut the regions ``cutters`` out of region ``uid`` (the cutters stay); an annotation cut away
         entirely is removed."""
         a = self.get(uid)
+        self._unlocked([uid])
         cut = shapely.union_all([self.get(c).geometry for c in cutters])
         rest = polygonal(shapely.difference(a.geometry, cut))
         if rest.is_empty:
@@ -312,7 +339,8 @@ class AnnotationDocument:
         feats = []
         for a in self.items:
             props = {k: v for k, v in a.properties.items() if k not in ("classification", "name", "objectType")}
-            props["objectType"] = "annotation"
+            kind = a.properties.get("objectType")
+            props["objectType"] = kind if kind in _OBJECT_TYPES else "annotation"
             if a.name:
                 props["name"] = a.name
             if a.classification is not None:
@@ -352,14 +380,24 @@ class AnnotationDocument:
 
 
 def _read_features(p: Path) -> list[DrawnAnnotation]:
+    """The features of a QuPath export: a FeatureCollection (QuPath's default), or — "Export as
+    FeatureCollection" unticked — a bare list of features, or one Feature when one object was
+    exported (qupath-core ``PathIO.exportObjectsAsGeoJSON``). Ids that are not UUIDs (QuPath 0.2
+    wrote the object type, e.g. ``"PathAnnotationObject"``, as the id) or repeat get new ones; the
+    class colour is ``classification.color`` ``[r, g, b]`` or QuPath 0.2's packed ``colorRGB``."""
     from core.data.annotations import parse_feature, read_geojson
 
     doc = read_json(p, "annotation file", encoding="utf-8-sig")
-    features = doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else None
-    if not isinstance(features, list):  # a single feature, a bare geometry, a list: the region reader's job
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        features = doc.get("features")
+    elif isinstance(doc, dict) and doc.get("type") == "Feature":
+        features = [doc]
+    else:
+        features = doc
+    if not isinstance(features, list):  # a bare geometry, or not GeoJSON: the region reader's job (and error)
         return [DrawnAnnotation(a.geometry, a.classification, a.name, properties=dict(a.properties))
                 for a in read_geojson(p)]
-    out = []
+    out, seen = [], set()
     for i, feat in enumerate(features):
         region = parse_feature(p, i, feat)  # validates the feature (one clear error) and repairs a region
         geom = feat.get("geometry")
@@ -368,10 +406,13 @@ def _read_features(p: Path) -> list[DrawnAnnotation]:
         props = dict(feat.get("properties") or {})
         cls_obj = props.pop("classification", None)
         name = props.pop("name", None)
-        classification = (cls_obj.get("name") if isinstance(cls_obj, dict) else cls_obj)
-        if isinstance(cls_obj, dict) and isinstance(cls_obj.get("color"), list) and len(cls_obj["color"]) == 3:
-            props["classification_color"] = [int(v) for v in cls_obj["color"]]
-        uid = str(feat.get("id") or uuid.uuid4())
+        classification, colour = _classification(cls_obj)
+        if colour is not None:
+            props["classification_color"] = colour
+        uid = _uuid_or_none(feat.get("id"))
+        if uid is None or uid in seen:
+            uid = str(uuid.uuid4())
+        seen.add(uid)
         kind = geom.get("type")
         if kind in ("Point", "MultiPoint"):
             try:
@@ -379,11 +420,40 @@ def _read_features(p: Path) -> list[DrawnAnnotation]:
             except (ValueError, TypeError, AttributeError, IndexError) as exc:
                 raise EvidentError(p, f"feature {i} has a malformed {kind} ({exc})") from None
             g = g if g.geom_type == "MultiPoint" else MultiPoint([g])
-            out.append(DrawnAnnotation(g, None if classification is None else str(classification),
-                                       None if name is None else str(name), uid, props))
+            out.append(DrawnAnnotation(g, classification, None if name is None else str(name), uid, props))
         elif region is not None:
-            out.append(DrawnAnnotation(region.geometry, region.classification, region.name, uid, props))
+            out.append(DrawnAnnotation(region.geometry, classification if classification is not None
+                                       else region.classification, region.name, uid, props))
     return out
+
+
+def _classification(obj: Any) -> tuple[str | None, list[int] | None]:
+    """QuPath's ``classification``: ``{"name", "color": [r, g, b]}`` (0.3+), ``{"names": [...]}`` for a
+    derived class (shown as QuPath does, ``"Tumor: Positive"``), ``{"name", "colorRGB": packed int}``
+    (0.2), or a bare string; returns the name and the colour when given."""
+    if isinstance(obj, str):
+        return obj, None
+    if not isinstance(obj, dict):
+        return None, None
+    name = obj.get("name")
+    if name is None and isinstance(obj.get("names"), list):
+        name = ": ".join(str(n) for n in obj["names"])
+    colour = obj.get("color")
+    if isinstance(colour, list) and len(colour) == 3:
+        colour = [int(v) & 255 for v in colour]
+    elif isinstance(obj.get("colorRGB"), int):
+        packed = obj["colorRGB"]
+        colour = [(packed >> 16) & 255, (packed >> 8) & 255, packed & 255]
+    else:
+        colour = None
+    return (None if name is None else str(name)), colour
+
+
+def _uuid_or_none(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _clean(geometry: Any) -> Any:

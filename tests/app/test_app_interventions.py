@@ -175,3 +175,29 @@ def test_checkpoint_drop_round_trip_with_a_real_host(window, demo_project, qtbot
     expected = InterventionEngine(host, s.bag.features, s.bag.coords).remove(sel)
     np.testing.assert_allclose(r.probs_after, expected.probs_after, atol=1e-6)
     assert r.classes == ("benign", "tumour") and s.history[-1].classes == ("benign", "tumour")
+
+
+def test_annotation_region_prefers_the_chosen_then_the_drawn_region(opened):
+    """With tissue detected, a loaded truth annotation and a region drawn in the viewer, "Annotation
+    region" selects the patches of the region layer chosen in the Layers panel, else of the region
+    drawn last, never silently the tissue (which would select almost every patch)."""
+    import shapely
+
+    from core.review.tissue import TISSUE_LAYER
+
+    window, s, panel = opened
+    from core.review.layers import regions_layer
+
+    ps, coords = s.grid.patch_size_level0_px, s.grid.coords
+    whole = shapely.box(-1, -1, coords[:, 0].max() + ps + 1, coords[:, 1].max() + ps + 1)
+    s.add_layer(regions_layer(TISSUE_LAYER, whole))          # tissue detected: a region over every patch
+    window.annotator.doc.add(shapely.box(0, 0, 2 * ps, ps), "Stroma")   # covers two patch centres
+    assert "drawn: Stroma" in [x.name for x in s.layers]
+    panel.select_region()
+    centres = coords + ps / 2
+    assert sorted(s.selection.tolist()) == [i for i, (x, y) in enumerate(centres) if x < 2 * ps and y < ps]
+    assert "drawn: Stroma" in window.status_text.text()
+    loaded = next(x.name for x in s.layers if x.name.startswith("regions: "))
+    s.set_current_layer(loaded)
+    panel.select_region()
+    assert s.selection.size == 6 and loaded in window.status_text.text()

@@ -145,3 +145,13 @@ def compare_window(window, pyramid_project, qtbot):
         settle(pane.view, qtbot)
     yield compare
     compare.close()
+
+
+@pytest.fixture
+def annotating(window, opened, qtbot):
+    """The main window with the scenario slide open, active, the view focused: (window, view, annotator)."""
+    window.activateWindow()
+    qtbot.waitActive(window)
+    view = opened
+    view.setFocus()
+    return window, view, window.annotator
