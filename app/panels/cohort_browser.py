@@ -59,7 +59,7 @@ __all__ = ["CohortBrowser", "CohortFilter", "CohortModel"]
 
 _RAW = Qt.ItemDataRole.UserRole
 _ROOT = QModelIndex()
-_LABELS = {"case_failure": "case failure", "artifact_evidence": "artifact", "low_sufficiency": "low S",
+_LABELS = {"case_failure": "case failure", "artifact_evidence": "artifact", "artifact_evidence_search": "artifact (S_N)", "low_sufficiency": "low S",
            "low_necessity": "low N", "semantic_mismatch": "semantic", "severe": "severe"}
 
 
