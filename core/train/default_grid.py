@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,20 +88,25 @@ def _prepare(dataset: str, root: Path, quick: bool) -> Path:
     return manifest
 
 
-def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: bool = False) -> list[dict]:
-    """Run every (combo, setting); returns rows ``{combo, setting, accuracy, accuracy_std, auc, auc_std}``."""
+def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: bool = False, *, repeats: int = 1,
+             seed: int = 0, grid: Sequence[TrainingSetting] | None = None, gce_only: bool = False) -> list[dict]:
+    """Run every (combo, setting) with ``repeats`` × k folds from ``seed``; returns rows ``{combo, setting,
+    flags, accuracy, accuracy_std, auc, auc_std, folds, fold_accuracy}`` (``fold_accuracy``: one value per
+    (repeat, fold) in the run's order, the same splits for every setting, so they pair up); ``gce_only``:
+    skip the host-alone runs of the data sets in ``gce_on``."""
     out = Path(out)
-    grid = QUICK_GRID if quick else GRID
+    grid = grid if grid is not None else (QUICK_GRID if quick else GRID)
     folds = "2" if quick else "5"
     rows = []
     for dataset in datasets:
         manifest = _prepare(dataset, out / "data", quick)
-        for gce in ((False, True) if dataset in gce_on else (False,)):
+        for gce in (((True,) if gce_only else (False, True)) if dataset in gce_on else (False,)):
             combo = f"{dataset}/abmil{'+gce' if gce else ''}"
             for s in grid:
                 run = out / "runs" / combo.replace("/", "_") / s.name
                 argv = ["train", "--manifest", str(manifest), "--host", "abmil", "--out", str(run),
-                        "--folds", folds, "--seed", "0", *s.flags(), *(["--gce"] if gce else [])]
+                        "--folds", folds, "--repeats", str(repeats), "--seed", str(seed), *s.flags(),
+                        *(["--gce"] if gce else [])]
                 if (run / "config.json").exists():
                     argv.append("--resume")
                 print(f"[grid] {combo} {s.name}", file=sys.stderr, flush=True)
@@ -109,7 +115,8 @@ def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: boo
                 res = json.loads((run / "results.json").read_text())
                 rows.append({"combo": combo, "setting": s.name, "flags": " ".join(s.flags()),
                              "accuracy": res["mean"]["accuracy"], "accuracy_std": res["std"]["accuracy"],
-                             "auc": res["mean"]["auc"], "auc_std": res["std"]["auc"]})
+                             "auc": res["mean"]["auc"], "auc_std": res["std"]["auc"], "folds": int(folds),
+                             "fold_accuracy": [f["metrics"]["accuracy"] for f in res["folds"]]})
     return rows
 
 
@@ -168,13 +175,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", default="digits,musk1,ucsb_breast", help="comma-separated: digits, musk1, ucsb_breast")
     p.add_argument("--gce-on", default="digits", help="comma-separated data sets also run with --gce ('' for none)")
     p.add_argument("--quick", action="store_true", help="2 folds, 20 digit bags, 1 or 3 epochs (tests)")
+    p.add_argument("--repeats", type=int, default=1, help="repeats of the 5-fold split (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the splits and initialisation (default 0)")
+    p.add_argument("--gce-only", action="store_true", help="run only the --gce runs of the data sets in --gce-on")
+    p.add_argument("--settings", default="", help="comma-separated setting names to run (default: the whole grid)")
     args = p.parse_args(argv)
     datasets = [d for d in args.datasets.split(",") if d]
     unknown = sorted(set(datasets) - {"digits", "musk1", "ucsb_breast"})
     if unknown:
         p.error(f"unknown data set(s): {', '.join(unknown)}")
     out = ensure_writable_dir(Path(args.out))
-    rows = run_grid(out, datasets, [d for d in args.gce_on.split(",") if d], args.quick)
+    grid = QUICK_GRID if args.quick else GRID
+    if args.settings:
+        names = args.settings.split(",")
+        unknown = sorted(set(names) - {g.name for g in grid})
+        if unknown:
+            p.error(f"unknown setting(s): {', '.join(unknown)}")
+        grid = tuple(g for g in grid if g.name in names)
+    rows = run_grid(out, datasets, [d for d in args.gce_on.split(",") if d], args.quick, repeats=args.repeats,
+                    seed=args.seed, grid=grid, gce_only=args.gce_only)
     pick = choose(rows)
     md = grid_table(rows, pick)
     atomic_write_json(out / "grid.json", {"rows": rows, **pick})
