@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GRID", "TrainingSetting", "choose", "grid_table", "main", "run_grid"]
+__all__ = ["GRID", "TrainingSetting", "choose", "grid_table", "main", "prepare_dataset", "run_grid"]
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,20 @@ def evident(argv: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "core.cli", *argv], check=False).returncode
 
 
-def _prepare(dataset: str, root: Path, quick: bool) -> Path:
-    """Write ``root/<dataset>/manifest.csv`` (+ features) once; return the manifest path."""
-    out = root / dataset
+def prepare_dataset(dataset: str, root: Path, quick: bool = False, digit_seed: int = 0) -> Path:
+    """Write ``root/<dataset>/manifest.csv`` (+ features) once; return the manifest path.
+
+    ``dataset``: ``digits`` (100 digit bags drawn with ``digit_seed``, 20 with ``quick``; written to
+    ``root/digits`` for seed 0, ``root/digits_s<seed>`` otherwise), ``musk1`` or ``ucsb_breast``.
+    """
+    out = root / (dataset if dataset != "digits" or digit_seed == 0 else f"digits_s{digit_seed}")
     manifest = out / "manifest.csv"
     if manifest.is_file():
         return manifest
     if dataset == "digits":
         from core.data.digits import make_digit_bags, write_digit_bags
 
-        return write_digit_bags(out, make_digit_bags(20 if quick else 100))
+        return write_digit_bags(out, make_digit_bags(20 if quick else 100, seed=digit_seed))
     from core.data.realdata import fetch
 
     if evident(["import-bags", str(fetch(dataset)), "--out", str(out)]) != 0:
@@ -99,7 +103,7 @@ def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: boo
     folds = "2" if quick else "5"
     rows = []
     for dataset in datasets:
-        manifest = _prepare(dataset, out / "data", quick)
+        manifest = prepare_dataset(dataset, out / "data", quick)
         for gce in (((True,) if gce_only else (False, True)) if dataset in gce_on else (False,)):
             combo = f"{dataset}/abmil{'+gce' if gce else ''}"
             for s in grid:
