@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CANDIDATES", "GRID", "TrainingSetting", "choose", "grid_table", "main", "prepare_dataset", "run_grid"]
+__all__ = ["CANDIDATES", "GRID", "TrainingSetting", "choose", "collect_rows", "grid_table", "main", "prepare_dataset", "run_grid"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,26 @@ def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: boo
     return rows
 
 
+def collect_rows(out: str | Path) -> list[dict]:
+    """Rows (as :func:`run_grid` returns them) of every finished run under ``OUT/runs/<combo>/<setting>/``
+    whose setting is in :data:`GRID` or :data:`CANDIDATES` (no training: merges run folders of several
+    invocations)."""
+    known = {s.name: s for s in GRID + CANDIDATES}
+    rows = []
+    for res_path in sorted(Path(out).glob("runs/*/*/results.json")):
+        setting, combo_dir = res_path.parent.name, res_path.parent.parent.name
+        if setting not in known:
+            continue
+        res = json.loads(res_path.read_text())
+        cfg = json.loads((res_path.parent / "config.json").read_text())
+        dataset, host = combo_dir.rsplit("_", 1)
+        rows.append({"combo": f"{dataset}/{host}", "setting": setting, "flags": " ".join(known[setting].flags()),
+                     "accuracy": res["mean"]["accuracy"], "accuracy_std": res["std"]["accuracy"],
+                     "auc": res["mean"]["auc"], "auc_std": res["std"]["auc"], "folds": int(cfg["cv"]["folds"]),
+                     "fold_accuracy": [f["metrics"]["accuracy"] for f in res["folds"]]})
+    return rows
+
+
 def choose(rows: list[dict], metric: str = "accuracy", tie: float = 0.02) -> dict:
     """Shortfalls from each combo's best and the setting whose worst shortfall is smallest.
 
@@ -191,6 +211,7 @@ def grid_table(rows: list[dict], pick: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command line; see the module docstring."""
     from core.atomic import atomic_write_json, atomic_write_text, ensure_writable_dir
+    from core.train.paired_folds import interval_table, shortfall_intervals
 
     p = argparse.ArgumentParser(prog="python -m core.train.default_grid", description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, metavar="DIR")
@@ -199,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="2 folds, 20 digit bags, 1 or 3 epochs (tests)")
     p.add_argument("--repeats", type=int, default=1, help="repeats of the 5-fold split (default 1)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the splits and initialisation (default 0)")
+    p.add_argument("--collect", action="store_true", help="train nothing: tabulate every finished run under OUT/runs")
     p.add_argument("--candidates", action="store_true", help="also run the CANDIDATES settings (warm-up, averaging, ...)")
     p.add_argument("--gce-only", action="store_true", help="run only the --gce runs of the data sets in --gce-on")
     p.add_argument("--settings", default="", help="comma-separated setting names to run (default: the whole grid)")
@@ -215,11 +237,17 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             p.error(f"unknown setting(s): {', '.join(unknown)}")
         grid = tuple(g for g in grid if g.name in names)
-    rows = run_grid(out, datasets, [d for d in args.gce_on.split(",") if d], args.quick, repeats=args.repeats,
-                    seed=args.seed, grid=grid, gce_only=args.gce_only)
+    if args.collect:
+        rows = collect_rows(out)
+    else:
+        rows = run_grid(out, datasets, [d for d in args.gce_on.split(",") if d], args.quick, repeats=args.repeats,
+                        seed=args.seed, grid=grid, gce_only=args.gce_only)
     pick = choose(rows)
     md = grid_table(rows, pick)
-    atomic_write_json(out / "grid.json", {"rows": rows, **pick})
+    intervals = shortfall_intervals(rows, pick["best"])
+    if any(len(r.get("fold_accuracy", [])) > r.get("folds", 5) for r in rows):  # repeats: paired intervals
+        md += "\nShortfall from each combo's best setting, paired over the same folds:\n\n" + interval_table(intervals)
+    atomic_write_json(out / "grid.json", {"rows": rows, **pick, "intervals": intervals})
     atomic_write_text(out / "grid.md", md)
     sys.stdout.write(md + f"\nchosen: {pick['chosen']}\n")
     return 0

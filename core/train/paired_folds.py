@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["paired_difference"]
+__all__ = ["interval_table", "paired_difference", "shortfall_intervals"]
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], folds: int, level: float = 0.95) -> dict:
@@ -44,9 +44,9 @@ def paired_difference(a: Sequence[float], b: Sequence[float], folds: int, level:
     """
     from scipy import stats  # local: scipy only when used
 
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if len(a) != len(b):
         raise ValueError(f"paired values differ in length: {len(a)} vs {len(b)}")
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
     n, mean = d.size, float(d.mean())
@@ -59,3 +59,45 @@ def paired_difference(a: Sequence[float], b: Sequence[float], folds: int, level:
     half_naive = t * sd / math.sqrt(n)
     return {"mean": mean, "lo": mean - half, "hi": mean + half, "lo_naive": mean - half_naive,
             "hi_naive": mean + half_naive, "n": n, "sd": sd}
+
+
+def shortfall_intervals(rows: list[dict], best: dict[str, float], metric_folds: str = "fold_accuracy") -> dict:
+    """Each setting's shortfall from its combo's best setting, paired over folds.
+
+    Parameters
+    ----------
+    rows
+        :func:`core.train.default_grid.run_grid` rows (``combo``, ``setting``, ``accuracy``, ``folds`` k,
+        ``fold_accuracy``: one value per (repeat, fold)).
+    best
+        {combo: best mean accuracy} (:func:`core.train.default_grid.choose`).
+
+    Returns
+    -------
+    dict
+        {combo: {"best_setting": name, "shortfall": {setting: :func:`paired_difference` of best − setting}}},
+        only for settings run on the same folds as the best one.
+    """
+    out: dict[str, dict] = {}
+    for combo, value in best.items():
+        here = [r for r in rows if r["combo"] == combo and r.get(metric_folds)]
+        top = next((r for r in here if abs(r["accuracy"] - value) < 1e-12), None)
+        if top is None:
+            continue
+        out[combo] = {"best_setting": top["setting"], "shortfall": {
+            r["setting"]: paired_difference(top[metric_folds], r[metric_folds], int(r.get("folds", 5)))
+            for r in here if len(r[metric_folds]) == len(top[metric_folds])}}
+    return out
+
+
+def interval_table(intervals: dict) -> str:
+    """Markdown: per combo and setting, the paired shortfall with its corrected (and naive) 95% interval."""
+    lines = ["| combo | best setting | setting | shortfall | 95% interval (corrected) | 95% interval (naive) | n |",
+             "|---|---|---|---|---|---|---|"]
+    for combo, d in intervals.items():
+        for s, iv in d["shortfall"].items():
+            if s == d["best_setting"]:
+                continue
+            lines.append(f"| {combo} | {d['best_setting']} | {s} | {iv['mean']:.3f} | [{iv['lo']:.3f}, {iv['hi']:.3f}] | "
+                         f"[{iv['lo_naive']:.3f}, {iv['hi_naive']:.3f}] | {iv['n']} |")
+    return "\n".join(lines) + "\n"
