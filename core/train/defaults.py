@@ -13,7 +13,7 @@ on the validation split (by validation loss) is kept; early stopping is off. The
 from __future__ import annotations
 
 __all__ = ["EPOCHS", "LR", "WEIGHT_DECAY", "GRAD_CLIP", "MAX_BAG", "PATIENCE", "STANDARDISE", "OPTIMIZER",
-           "VAL_FRACTION", "WARMUP_EPOCHS", "AVERAGE_EPOCHS", "BALANCED_SAMPLING"]
+           "VAL_FRACTION", "WARMUP_EPOCHS", "AVERAGE_EPOCHS", "BALANCED_SAMPLING", "GCE_PRESET"]
 
 EPOCHS = 15          # maximum epochs (cosine schedule over all of them)
 LR = 1e-3            # peak learning rate
@@ -27,3 +27,4 @@ VAL_FRACTION = 0.1   # fraction of training cases held out to pick the best epoc
 WARMUP_EPOCHS = 0    # linear learning-rate warm-up before the cosine decay (0: none)
 AVERAGE_EPOCHS = 1   # the kept model is the mean of the last K epochs' weights (1: no averaging)
 BALANCED_SAMPLING = False  # draw training bags with every class equally likely
+GCE_PRESET = "paper"  # --gce-preset default, chosen on held-out draws (docs/results_gce.md, "Default GCE preset")
