@@ -1,6 +1,7 @@
 """The grid behind ``evident train``'s default training settings (docs/results_hosts.md, "Default training settings").
 
-``python -m core.train.default_grid --out OUT [--datasets digits,musk1,ucsb_breast] [--gce-on digits] [--quick]``
+``python -m core.train.default_grid --out OUT [--datasets digits,musk1,ucsb_breast] [--gce-on digits] [--repeats R]
+[--seed S] [--candidates] [--settings NAME,...] [--gce-only] [--collect] [--quick]``
 
 Every setting of :data:`GRID` (learning rate × schedule × input standardisation) is run through the
 ``evident train`` command line itself (in a child process, so every other flag keeps its default:
@@ -8,7 +9,10 @@ AdamW, cosine schedule, 10% validation split, best epoch by validation loss) on 
 the gated-ABMIL host, and with ``--gce`` (prototype anchors) on the data sets named by ``--gce-on``.
 Data: the 100 held-out digit bags of :mod:`core.data.digits` (written with
 :func:`core.data.digits.write_digit_bags`), Musk1 and UCSB breast imported with ``evident import-bags``
-(:mod:`core.data.realdata` fetches the CSVs). 5 folds, 1 repeat, seed 0.
+(:mod:`core.data.realdata` fetches the CSVs). 5 folds, ``--repeats`` (default 1), seed 0.
+``--candidates`` adds :data:`CANDIDATES` (weight averaging, warm-up, early stopping, balanced
+sampling on top of the chosen setting); ``--settings`` runs only the named settings; ``--collect``
+trains nothing and tabulates every finished run under ``OUT/runs`` (several invocations merged).
 
 Output::
 
@@ -17,7 +21,9 @@ Output::
     OUT/grid.json, OUT/grid.md     accuracy and AUC (mean ± std over folds) per setting and combo, the
                                    best accuracy per combo, each setting's shortfall from it, and the
                                    chosen setting (:func:`choose`: smallest worst shortfall, ties
-                                   within 0.02 broken by the mean shortfall)
+                                   within 0.02 broken by the mean shortfall); with repeats, each
+                                   setting's shortfall from its combo's best paired over the same
+                                   folds with a 95% interval (:mod:`core.train.paired_folds`)
 
 ``--quick`` (tests): 2 folds, 20 digit bags, 1 or 3 epochs.
 """

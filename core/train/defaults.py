@@ -7,7 +7,10 @@ ABMIL with and without GCE), Musk1 and UCSB, is smallest (docs/results_hosts.md,
 settings"): lr 1e-3, 15 epochs, standardised inputs (the earlier defaults, lr 2e-4 on raw
 features, reached 0.69-0.76 accuracy on the digit bags where this reaches 0.97-0.98). The best epoch
 on the validation split (by validation loss) is kept; early stopping is off. The paper's protocol
-(docs/method.md §10: lr 2e-4, raw features) is ``--lr 2e-4 --no-standardise``.
+(docs/method.md §10: lr 2e-4, raw features) is ``--lr 2e-4 --no-standardise``. A second pass (UCSB at
+5 folds × 3 repeats with paired intervals; weight averaging, warm-up and balanced sampling as
+candidates) changed nothing: no candidate beat these by more than the noise. ``GCE_PRESET`` was
+chosen by :mod:`core.train.gce_preset_compare` on held-out draws (docs/results_gce.md, "Default GCE preset").
 """
 
 from __future__ import annotations
