@@ -42,7 +42,6 @@ def test_a_lower_gap_bought_with_less_necessary_evidence_keeps_the_base() -> Non
     assert not pick["better_evidence"] and pick["chosen"] == "paper"
 
 
-@pytest.mark.slow  # two evident train runs with GCE evidence (30 s on an idle core, minutes on a loaded one)
 def test_quick_comparison_runs_evident_train_with_each_preset(tmp_path: Path, capsys) -> None:
     out = tmp_path / "presets"
     assert main(["--out", str(out), "--datasets", "digits", "--hosts", "abmil", "--quick"]) == 0
