@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["positive_int", "nonneg_float", "open_fraction"]
+__all__ = ["positive_int", "nonneg_int", "nonneg_float", "open_fraction"]
 
 
 def positive_int(text: str) -> int:
@@ -15,6 +15,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def nonneg_int(text: str) -> int:
+    """A whole number ≥ 0."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {v}")
     return v
 
 

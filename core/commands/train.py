@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.commands._argtypes import nonneg_float, positive_int
+from core.commands._argtypes import nonneg_float, nonneg_int, positive_int
 from core.errors import EvidentError
 from core.train import defaults as D
 from core.train.gce_cv import add_evidence_metrics, add_gce_arguments, gce_factory  # GCE options (torch-free at import)
@@ -98,6 +98,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=positive_int, default=D.PATIENCE,
                    help="early stopping after this many epochs without a better validation quantity "
                         f"(default {D.PATIENCE}; a value >= --epochs never stops early)")
+    p.add_argument("--warmup-epochs", type=nonneg_int, default=D.WARMUP_EPOCHS, metavar="W",
+                   help=f"linear learning-rate warm-up over W epochs before the cosine decay (default {D.WARMUP_EPOCHS})")
+    p.add_argument("--average-epochs", type=positive_int, default=D.AVERAGE_EPOCHS, metavar="K",
+                   help="monitor and keep the mean of the last K epochs' weights (weight averaging; "
+                        f"default {D.AVERAGE_EPOCHS}: no averaging)")
+    p.add_argument("--balanced-sampling", action=argparse.BooleanOptionalAction, default=D.BALANCED_SAMPLING,
+                   help="draw training bags with replacement, every class equally likely (classification; "
+                        f"default {'on' if D.BALANCED_SAMPLING else 'off'})")
     p.add_argument("--monitor", default="auto", help="validation quantity for the best epoch: loss (default), auc, "
                                                       "accuracy, macro_f1, c_index; regression: mse, mae, r2, pearson, spearman")
     p.add_argument("--standardise", action=argparse.BooleanOptionalAction, default=D.STANDARDISE,
@@ -154,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
     train_cfg = TrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                             max_bag=args.max_bag, batch_size=args.batch_size, monitor=args.monitor,
                             patience=args.patience, standardise=args.standardise,
-                            optimizer=args.optimizer)
+                            optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
+                            average_epochs=args.average_epochs, balanced_sampling=args.balanced_sampling)
     factory, extra = gce_factory(args, cohort)
     explained, masks, extra_expl = explanation_factory(args, cohort, factory or default_factory)
     cv = CVConfig(folds=args.folds, repeats=args.repeats, seed=args.seed, val_fraction=args.val_fraction)

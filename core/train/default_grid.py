@@ -1,6 +1,7 @@
 """The grid behind ``evident train``'s default training settings (docs/results_hosts.md, "Default training settings").
 
-``python -m core.train.default_grid --out OUT [--datasets digits,musk1,ucsb_breast] [--gce-on digits] [--quick]``
+``python -m core.train.default_grid --out OUT [--datasets digits,musk1,ucsb_breast] [--gce-on digits] [--repeats R]
+[--seed S] [--candidates] [--settings NAME,...] [--gce-only] [--collect] [--quick]``
 
 Every setting of :data:`GRID` (learning rate × schedule × input standardisation) is run through the
 ``evident train`` command line itself (in a child process, so every other flag keeps its default:
@@ -8,7 +9,10 @@ AdamW, cosine schedule, 10% validation split, best epoch by validation loss) on 
 the gated-ABMIL host, and with ``--gce`` (prototype anchors) on the data sets named by ``--gce-on``.
 Data: the 100 held-out digit bags of :mod:`core.data.digits` (written with
 :func:`core.data.digits.write_digit_bags`), Musk1 and UCSB breast imported with ``evident import-bags``
-(:mod:`core.data.realdata` fetches the CSVs). 5 folds, 1 repeat, seed 0.
+(:mod:`core.data.realdata` fetches the CSVs). 5 folds, ``--repeats`` (default 1), seed 0.
+``--candidates`` adds :data:`CANDIDATES` (weight averaging, warm-up, early stopping, balanced
+sampling on top of the chosen setting); ``--settings`` runs only the named settings; ``--collect``
+trains nothing and tabulates every finished run under ``OUT/runs`` (several invocations merged).
 
 Output::
 
@@ -17,7 +21,9 @@ Output::
     OUT/grid.json, OUT/grid.md     accuracy and AUC (mean ± std over folds) per setting and combo, the
                                    best accuracy per combo, each setting's shortfall from it, and the
                                    chosen setting (:func:`choose`: smallest worst shortfall, ties
-                                   within 0.02 broken by the mean shortfall)
+                                   within 0.02 broken by the mean shortfall); with repeats, each
+                                   setting's shortfall from its combo's best paired over the same
+                                   folds with a 95% interval (:mod:`core.train.paired_folds`)
 
 ``--quick`` (tests): 2 folds, 20 digit bags, 1 or 3 epochs.
 """
@@ -27,37 +33,56 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GRID", "TrainingSetting", "choose", "grid_table", "main", "run_grid"]
+__all__ = ["CANDIDATES", "GRID", "TrainingSetting", "choose", "collect_rows", "grid_table", "main", "prepare_dataset", "run_grid"]
 
 
 @dataclass(frozen=True)
 class TrainingSetting:
-    """One grid point: ``lr``, ``epochs`` (maximum), ``patience`` (None: no early stopping), ``standardise``."""
+    """One grid point: ``lr``, ``epochs`` (maximum), ``patience`` (None: no early stopping), ``standardise``,
+    ``warmup`` (epochs of linear warm-up), ``average`` (weights averaged over the last K epochs; 1: none),
+    ``balanced`` (class-balanced sampling); see :class:`core.train.trainer.TrainConfig`."""
 
     lr: float
     epochs: int
     patience: int | None
     standardise: bool
+    warmup: int = 0
+    average: int = 1
+    balanced: bool = False
 
     @property
     def name(self) -> str:
         stop = f"{self.epochs}" if self.patience is None else f"{self.epochs}p{self.patience}"
-        return f"lr{self.lr:g}_ep{stop}_{'std' if self.standardise else 'raw'}"
+        extra = (f"_wu{self.warmup}" if self.warmup else "") + (f"_avg{self.average}" if self.average > 1 else "") + (
+            "_bal" if self.balanced else "")
+        return f"lr{self.lr:g}_ep{stop}_{'std' if self.standardise else 'raw'}{extra}"
 
     def flags(self) -> list[str]:
         """The ``evident train`` flags of this setting (every grid quantity explicit, whatever the defaults)."""
         f = ["--lr", f"{self.lr:g}", "--epochs", str(self.epochs)]
         if self.patience is not None:
             f += ["--patience", str(self.patience)]
-        return f + ["--standardise" if self.standardise else "--no-standardise"]
+        return f + ["--standardise" if self.standardise else "--no-standardise", "--warmup-epochs", str(self.warmup),
+                    "--average-epochs", str(self.average),
+                    "--balanced-sampling" if self.balanced else "--no-balanced-sampling"]
 
 
 GRID: tuple[TrainingSetting, ...] = tuple(
     TrainingSetting(lr, ep, pat, std)
     for lr in (2e-4, 1e-3) for ep, pat in ((15, None), (50, 10)) for std in (False, True)
+)
+#: what a careful trainer adds to the grid's lr 1e-3 / standardised setting (docs/results_hosts.md): weight
+#: averaging over the last 5 epochs, a 2-epoch warm-up, both with early stopping (≤ 50 epochs, patience 10),
+#: class-balanced sampling
+CANDIDATES: tuple[TrainingSetting, ...] = (
+    TrainingSetting(1e-3, 15, None, True, average=5),
+    TrainingSetting(1e-3, 15, None, True, warmup=2),
+    TrainingSetting(1e-3, 50, 10, True, warmup=2, average=5),
+    TrainingSetting(1e-3, 15, None, True, balanced=True),
 )
 QUICK_GRID: tuple[TrainingSetting, ...] = (TrainingSetting(2e-4, 1, None, False), TrainingSetting(1e-3, 3, 1, True))
 
@@ -70,16 +95,20 @@ def evident(argv: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "core.cli", *argv], check=False).returncode
 
 
-def _prepare(dataset: str, root: Path, quick: bool) -> Path:
-    """Write ``root/<dataset>/manifest.csv`` (+ features) once; return the manifest path."""
-    out = root / dataset
+def prepare_dataset(dataset: str, root: Path, quick: bool = False, digit_seed: int = 0) -> Path:
+    """Write ``root/<dataset>/manifest.csv`` (+ features) once; return the manifest path.
+
+    ``dataset``: ``digits`` (100 digit bags drawn with ``digit_seed``, 20 with ``quick``; written to
+    ``root/digits`` for seed 0, ``root/digits_s<seed>`` otherwise), ``musk1`` or ``ucsb_breast``.
+    """
+    out = root / (dataset if dataset != "digits" or digit_seed == 0 else f"digits_s{digit_seed}")
     manifest = out / "manifest.csv"
     if manifest.is_file():
         return manifest
     if dataset == "digits":
         from core.data.digits import make_digit_bags, write_digit_bags
 
-        return write_digit_bags(out, make_digit_bags(20 if quick else 100))
+        return write_digit_bags(out, make_digit_bags(20 if quick else 100, seed=digit_seed))
     from core.data.realdata import fetch
 
     if evident(["import-bags", str(fetch(dataset)), "--out", str(out)]) != 0:
@@ -87,20 +116,25 @@ def _prepare(dataset: str, root: Path, quick: bool) -> Path:
     return manifest
 
 
-def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: bool = False) -> list[dict]:
-    """Run every (combo, setting); returns rows ``{combo, setting, accuracy, accuracy_std, auc, auc_std}``."""
+def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: bool = False, *, repeats: int = 1,
+             seed: int = 0, grid: Sequence[TrainingSetting] | None = None, gce_only: bool = False) -> list[dict]:
+    """Run every (combo, setting) with ``repeats`` × k folds from ``seed``; returns rows ``{combo, setting,
+    flags, accuracy, accuracy_std, auc, auc_std, folds, fold_accuracy}`` (``fold_accuracy``: one value per
+    (repeat, fold) in the run's order, the same splits for every setting, so they pair up); ``gce_only``:
+    skip the host-alone runs of the data sets in ``gce_on``."""
     out = Path(out)
-    grid = QUICK_GRID if quick else GRID
+    grid = grid if grid is not None else (QUICK_GRID if quick else GRID)
     folds = "2" if quick else "5"
     rows = []
     for dataset in datasets:
-        manifest = _prepare(dataset, out / "data", quick)
-        for gce in ((False, True) if dataset in gce_on else (False,)):
+        manifest = prepare_dataset(dataset, out / "data", quick)
+        for gce in (((True,) if gce_only else (False, True)) if dataset in gce_on else (False,)):
             combo = f"{dataset}/abmil{'+gce' if gce else ''}"
             for s in grid:
                 run = out / "runs" / combo.replace("/", "_") / s.name
                 argv = ["train", "--manifest", str(manifest), "--host", "abmil", "--out", str(run),
-                        "--folds", folds, "--seed", "0", *s.flags(), *(["--gce"] if gce else [])]
+                        "--folds", folds, "--repeats", str(repeats), "--seed", str(seed), *s.flags(),
+                        *(["--gce"] if gce else [])]
                 if (run / "config.json").exists():
                     argv.append("--resume")
                 print(f"[grid] {combo} {s.name}", file=sys.stderr, flush=True)
@@ -109,7 +143,28 @@ def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: boo
                 res = json.loads((run / "results.json").read_text())
                 rows.append({"combo": combo, "setting": s.name, "flags": " ".join(s.flags()),
                              "accuracy": res["mean"]["accuracy"], "accuracy_std": res["std"]["accuracy"],
-                             "auc": res["mean"]["auc"], "auc_std": res["std"]["auc"]})
+                             "auc": res["mean"]["auc"], "auc_std": res["std"]["auc"], "folds": int(folds),
+                             "fold_accuracy": [f["metrics"]["accuracy"] for f in res["folds"]]})
+    return rows
+
+
+def collect_rows(out: str | Path) -> list[dict]:
+    """Rows (as :func:`run_grid` returns them) of every finished run under ``OUT/runs/<combo>/<setting>/``
+    whose setting is in :data:`GRID` or :data:`CANDIDATES` (no training: merges run folders of several
+    invocations)."""
+    known = {s.name: s for s in GRID + CANDIDATES}
+    rows = []
+    for res_path in sorted(Path(out).glob("runs/*/*/results.json")):
+        setting, combo_dir = res_path.parent.name, res_path.parent.parent.name
+        if setting not in known:
+            continue
+        res = json.loads(res_path.read_text())
+        cfg = json.loads((res_path.parent / "config.json").read_text())
+        dataset, host = combo_dir.rsplit("_", 1)
+        rows.append({"combo": f"{dataset}/{host}", "setting": setting, "flags": " ".join(known[setting].flags()),
+                     "accuracy": res["mean"]["accuracy"], "accuracy_std": res["std"]["accuracy"],
+                     "auc": res["mean"]["auc"], "auc_std": res["std"]["auc"], "folds": int(cfg["cv"]["folds"]),
+                     "fold_accuracy": [f["metrics"]["accuracy"] for f in res["folds"]]})
     return rows
 
 
@@ -162,22 +217,43 @@ def grid_table(rows: list[dict], pick: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command line; see the module docstring."""
     from core.atomic import atomic_write_json, atomic_write_text, ensure_writable_dir
+    from core.train.paired_folds import interval_table, shortfall_intervals
 
     p = argparse.ArgumentParser(prog="python -m core.train.default_grid", description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--datasets", default="digits,musk1,ucsb_breast", help="comma-separated: digits, musk1, ucsb_breast")
     p.add_argument("--gce-on", default="digits", help="comma-separated data sets also run with --gce ('' for none)")
     p.add_argument("--quick", action="store_true", help="2 folds, 20 digit bags, 1 or 3 epochs (tests)")
+    p.add_argument("--repeats", type=int, default=1, help="repeats of the 5-fold split (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the splits and initialisation (default 0)")
+    p.add_argument("--collect", action="store_true", help="train nothing: tabulate every finished run under OUT/runs")
+    p.add_argument("--candidates", action="store_true", help="also run the CANDIDATES settings (warm-up, averaging, ...)")
+    p.add_argument("--gce-only", action="store_true", help="run only the --gce runs of the data sets in --gce-on")
+    p.add_argument("--settings", default="", help="comma-separated setting names to run (default: the whole grid)")
     args = p.parse_args(argv)
     datasets = [d for d in args.datasets.split(",") if d]
     unknown = sorted(set(datasets) - {"digits", "musk1", "ucsb_breast"})
     if unknown:
         p.error(f"unknown data set(s): {', '.join(unknown)}")
     out = ensure_writable_dir(Path(args.out))
-    rows = run_grid(out, datasets, [d for d in args.gce_on.split(",") if d], args.quick)
+    grid = QUICK_GRID if args.quick else (GRID + CANDIDATES if args.candidates else GRID)
+    if args.settings:
+        names = args.settings.split(",")
+        unknown = sorted(set(names) - {g.name for g in grid})
+        if unknown:
+            p.error(f"unknown setting(s): {', '.join(unknown)}")
+        grid = tuple(g for g in grid if g.name in names)
+    if args.collect:
+        rows = collect_rows(out)
+    else:
+        rows = run_grid(out, datasets, [d for d in args.gce_on.split(",") if d], args.quick, repeats=args.repeats,
+                        seed=args.seed, grid=grid, gce_only=args.gce_only)
     pick = choose(rows)
     md = grid_table(rows, pick)
-    atomic_write_json(out / "grid.json", {"rows": rows, **pick})
+    intervals = shortfall_intervals(rows, pick["best"])
+    if any(len(r.get("fold_accuracy", [])) > r.get("folds", 5) for r in rows):  # repeats: paired intervals
+        md += "\nShortfall from each combo's best setting, paired over the same folds:\n\n" + interval_table(intervals)
+    atomic_write_json(out / "grid.json", {"rows": rows, **pick, "intervals": intervals})
     atomic_write_text(out / "grid.md", md)
     sys.stdout.write(md + f"\nchosen: {pick['chosen']}\n")
     return 0

@@ -11,9 +11,10 @@ Flags (added to ``evident train`` by :func:`add_gce_arguments`):
 * ``--ablation NAME`` one of :data:`core.models.gce_config.ABLATIONS` (default ``full``);
 * ``--evidence-budget F`` fraction for the attention top-k comparison (default 0.05);
 * ``--gce-preset NAME`` a named set of :class:`core.models.gce_config.GCEConfig` fields
-  (:data:`GCE_PRESETS`): ``paper`` (default: the values of docs/method.md) or ``recoverable``
+  (:data:`GCE_PRESETS`): ``paper`` (the values of docs/method.md) or ``recoverable``
   (``coverage_loss=contrastive``, ``recovery_weight=1``: the options under which the selected evidence
-  can be recovered, docs/results_gce.md);
+  can be recovered, docs/results_gce.md); the default is :data:`core.train.defaults.GCE_PRESET`, chosen
+  on held-out draws by :mod:`core.train.gce_preset_compare` (docs/results_gce.md, "Default GCE preset");
 * ``--gce-option KEY=VALUE`` (repeatable) a :class:`core.models.gce_config.GCEConfig` field over the
   preset's value, e.g. ``coverage_loss=contrastive``, ``recovery_weight=1`` (docs/results_gce.md).
 
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import EvidentError
+from core.train.defaults import GCE_PRESET
 
 __all__ = ["EVIDENCE_KEYS", "GCE_PRESETS", "add_evidence_metrics", "add_gce_arguments", "gce_factory"]
 
@@ -62,9 +64,9 @@ def add_gce_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ablation", default="full", choices=list(ABLATIONS), help="GCE ablation (default full)")
     g.add_argument("--evidence-budget", type=float, default=0.05, metavar="F",
                    help="fraction of each bag for the attention top-k comparison (default 0.05)")
-    g.add_argument("--gce-preset", default="paper", choices=list(GCE_PRESETS),
-                   help="paper (default: docs/method.md's values) or recoverable (coverage_loss=contrastive, "
-                        "recovery_weight=1; docs/results_gce.md)")
+    g.add_argument("--gce-preset", default=GCE_PRESET, choices=list(GCE_PRESETS),
+                   help="paper (docs/method.md's values) or recoverable (coverage_loss=contrastive, recovery_weight=1); "
+                        f"default {GCE_PRESET}, chosen on held-out draws (docs/results_gce.md, 'Default GCE preset')")
     g.add_argument("--gce-option", action="append", default=[], metavar="KEY=VALUE",
                    help="GCEConfig field over the preset's value, e.g. coverage_loss=contrastive or "
                         "recovery_weight=1 (repeatable)")
@@ -95,7 +97,7 @@ def gce_factory(args: argparse.Namespace, cohort):
 
     options = {}
     try:
-        preset = getattr(args, "gce_preset", "paper")
+        preset = getattr(args, "gce_preset", GCE_PRESET)
         options = {**GCE_PRESETS[preset], **parse_key_values(getattr(args, "gce_option", None) or [])}
         if "ablation" in options:
             raise ValueError("set the ablation with --ablation")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -27,7 +28,8 @@ from core.train.cohort import TrainBag
 from core.train.metrics import METRIC_DIRECTION, task_metrics
 from core.train.objective import EpochScheduled, Objective
 
-__all__ = ["TrainConfig", "train_model", "evaluate", "fit_input_norms", "FoldCurves"]
+__all__ = ["TrainConfig", "train_model", "evaluate", "fit_input_norms", "FoldCurves", "lr_scheduler", "epoch_order",
+           "average_states"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,11 @@ class TrainConfig:
     ``patience``: epochs without improvement before stopping (``None``: never);
     ``standardise``: fit the hosts' input standardisation on the training fold's instances;
     ``optimizer``: ``"adamw"`` (decoupled weight decay, docs/method.md §3.10) or ``"adam"`` (L2 penalty,
-    as Ilse et al. 2018 used for the MIL benchmarks).
+    as Ilse et al. 2018 used for the MIL benchmarks); ``warmup_epochs``: linear warm-up of the learning
+    rate over this many epochs before the cosine decay (:func:`lr_scheduler`); ``average_epochs``: the
+    model monitored and kept is the mean of the weights at the end of the last K epochs (K = 1: the
+    epoch's own weights; :func:`average_states`); ``balanced_sampling``: classification bags drawn with
+    replacement, each class equally likely per step (:func:`epoch_order`).
     """
 
     epochs: int = defaults.EPOCHS
@@ -52,6 +58,9 @@ class TrainConfig:
     patience: int | None = defaults.PATIENCE
     standardise: bool = defaults.STANDARDISE
     optimizer: str = defaults.OPTIMIZER
+    warmup_epochs: int = defaults.WARMUP_EPOCHS
+    average_epochs: int = defaults.AVERAGE_EPOCHS
+    balanced_sampling: bool = defaults.BALANCED_SAMPLING
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict."""
@@ -78,6 +87,46 @@ def _subsample(n: int, max_bag: int, rng: np.random.Generator) -> np.ndarray | N
     if n <= max_bag:
         return None
     return np.sort(rng.choice(n, size=max_bag, replace=False))
+
+
+def lr_scheduler(opt: torch.optim.Optimizer, n_steps: int, warmup_steps: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
+    """Cosine decay of the peak rate to 0 over ``n_steps`` optimiser steps, after a linear warm-up.
+
+    Without warm-up it is :class:`torch.optim.lr_scheduler.CosineAnnealingLR` (``T_max = n_steps``), as
+    before the warm-up option existed. With ``w = warmup_steps`` (clipped to ``n_steps − 1``) the rate
+    of step ``s`` (0-based) is ``peak·(s+1)/w`` for ``s < w``, then ``peak·½(1 + cos(π (s−w)/(n_steps−w)))``.
+    """
+    w = min(int(warmup_steps), n_steps - 1)
+    if w <= 0:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps)
+
+    def factor(step: int) -> float:
+        if step < w:
+            return (step + 1) / w
+        return 0.5 * (1.0 + math.cos(math.pi * (step - w) / (n_steps - w)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def epoch_order(labels: np.ndarray | None, rng: np.random.Generator, balanced: bool) -> np.ndarray:
+    """Indices of the bags of one epoch (length ``len(labels)``).
+
+    ``balanced=False`` (or no labels): a permutation. ``balanced=True``: drawn with replacement with
+    probability ``1 / (n_classes · count(class))``, so every class is equally likely at each draw.
+    """
+    n = len(labels) if labels is not None else 0
+    if not balanced or labels is None:
+        return rng.permutation(n) if labels is not None else np.arange(0)
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    p = 1.0 / (classes.size * counts[inverse])
+    return rng.choice(n, size=n, replace=True, p=p / p.sum())
+
+
+def average_states(states: Sequence[dict]) -> dict:
+    """Element-wise mean of state dicts (floating tensors); other entries (counters) from the last one."""
+    last = states[-1]
+    return {k: (torch.stack([st[k] for st in states]).mean(dim=0) if torch.is_floating_point(v) else v.clone())
+            for k, v in last.items()}
 
 
 def evaluate(model: nn.Module, objective: Objective, bags: Sequence[TrainBag], task: str,
@@ -120,14 +169,17 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
     n_steps = max(1, config.epochs * math.ceil(len(train) / bs))
     opt_cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[config.optimizer]
     opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps)
+    sched = lr_scheduler(opt, n_steps, config.warmup_epochs * math.ceil(len(train) / bs))
+    labels = np.array([int(b.target) for b in train]) if task == "classification" else None
     monitor, curves = _monitor(config), FoldCurves([], [], [])
     best, best_state, stale = math.inf, None, 0
+    recent: deque = deque(maxlen=max(1, config.average_epochs))  # weights at the end of the last K epochs
     for epoch in range(config.epochs):
         if isinstance(model, EpochScheduled):  # e.g. GCE gate temperature annealing
             model.set_epoch(epoch, config.epochs)
         model.train()
-        order = rng.permutation(len(train))
+        order = (epoch_order(labels, rng, True) if config.balanced_sampling and labels is not None
+                 else rng.permutation(len(train)))
         epoch_loss = 0.0
         for s in range(0, len(order), bs):
             batch = [train[i] for i in order[s:s + bs]]
@@ -156,6 +208,11 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
             sched.step()
             epoch_loss += total * len(batch)
         curves.train_loss.append(epoch_loss / max(1, len(train)))
+        raw_state = None
+        if config.average_epochs > 1:  # monitor (and keep) the mean of the last K epochs' weights
+            recent.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+            raw_state = copy.deepcopy(model.state_dict())
+            model.load_state_dict(average_states(list(recent)))
         if val:
             outs, vloss = evaluate(model, objective, val, task, device)
             metrics = task_metrics(task, np.stack([b.target.numpy() for b in val]), outs)
@@ -171,6 +228,10 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
             curves.val_loss.append(math.nan)
             curves.val_metric.append(math.nan)
             curves.best_epoch = epoch
+            if raw_state is not None:
+                best_state = copy.deepcopy(model.state_dict())
+        if raw_state is not None:
+            model.load_state_dict(raw_state)  # training goes on from the epoch's own weights
         if on_epoch is not None:
             on_epoch(epoch)
         if val and config.patience is not None and stale > config.patience:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.train.default_grid import GRID, choose, main
+from core.train.default_grid import CANDIDATES, GRID, choose, main
 
 
 def _row(combo: str, setting: str, acc: float) -> dict:
@@ -41,9 +41,20 @@ def test_grid_covers_lr_schedule_and_standardisation() -> None:
     assert {s.lr for s in GRID} == {2e-4, 1e-3} and {s.standardise for s in GRID} == {False, True}
     assert {(s.epochs, s.patience) for s in GRID} == {(15, None), (50, 10)}
     assert len({s.name for s in GRID}) == len(GRID) == 8
-    assert GRID[-1].flags() == ["--lr", "0.001", "--epochs", "50", "--patience", "10", "--standardise"]
+    off = ["--warmup-epochs", "0", "--average-epochs", "1", "--no-balanced-sampling"]
+    assert GRID[-1].flags() == ["--lr", "0.001", "--epochs", "50", "--patience", "10", "--standardise", *off]
     # "off" is explicit: the default is on, so omitting the flag would standardise
-    assert GRID[0].flags() == ["--lr", "0.0002", "--epochs", "15", "--no-standardise"]
+    assert GRID[0].flags() == ["--lr", "0.0002", "--epochs", "15", "--no-standardise", *off]
+
+
+def test_candidates_add_one_training_option_each_to_the_grid_names() -> None:
+    names = [c.name for c in CANDIDATES]
+    assert names == ["lr0.001_ep15_std_avg5", "lr0.001_ep15_std_wu2", "lr0.001_ep50p10_std_wu2_avg5",
+                     "lr0.001_ep15_std_bal"]
+    assert not set(names) & {g.name for g in GRID}  # run folders never collide with the grid's
+    f = CANDIDATES[2].flags()
+    assert f[f.index("--warmup-epochs") + 1] == "2" and f[f.index("--average-epochs") + 1] == "5"
+    assert "--balanced-sampling" in CANDIDATES[3].flags()
 
 
 def test_quick_grid_runs_evident_train_and_writes_the_table(tmp_path: Path, capsys) -> None:

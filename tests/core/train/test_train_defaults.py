@@ -41,3 +41,14 @@ def test_standardisation_can_be_switched_off_and_on() -> None:
     base = ["train", "--manifest", "m.csv", "--host", "abmil", "--out", "o"]
     assert build_parser().parse_args([*base, "--no-standardise"]).standardise is False
     assert build_parser().parse_args([*base, "--standardise"]).standardise is True
+
+
+def test_default_gce_preset_is_the_one_the_held_out_comparison_chose() -> None:
+    from core.train import defaults
+    from core.train.gce_preset_compare import choose_preset
+
+    doc = json.loads((DOC.parent / "gce_preset.json").read_text())
+    assert _defaults().gce_preset == defaults.GCE_PRESET == doc["chosen"]
+    # the recorded decision is the rule applied to the recorded rows (not typed in by hand)
+    assert choose_preset(doc["rows"], doc["base"], doc["candidate"])["chosen"] == doc["chosen"]
+    assert {r["dataset"] for r in doc["rows"]} >= {"musk1", "ucsb_breast"} and len({r["host"] for r in doc["rows"]}) == 2
