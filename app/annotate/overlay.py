@@ -22,34 +22,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from app.annotate.regions_item import RegionsItem
+from app.annotate.regions_item import RegionsItem, geometry_path
 from core.review.annotation_doc import AnnotationDocument
 
-__all__ = ["AnnotationOverlay", "HANDLE_GAP_PX", "geometry_path"]
+__all__ = ["AnnotationOverlay", "HANDLE_GAP_PX"]
 
 _Z = 500.0  # above the maps (overlay_layer.py stacks from 10), below the rubber band (1000)
 _HIGHLIGHT = (255, 220, 0)
 HANDLE_GAP_PX = 8.0  # median screen distance between vertices below which no handles are drawn
-
-
-def geometry_path(geometries) -> QPainterPath:
-    """One QPainterPath of every ring (exteriors and holes) of polygonal shapely ``geometries``
-    (odd-even fill), built in one vectorised call."""
-    rings = []
-    for g in geometries:
-        for poly in shapely.get_parts(g):
-            if poly.geom_type != "Polygon" or poly.is_empty:
-                continue
-            rings.append(np.asarray(poly.exterior.coords))
-            rings.extend(np.asarray(r.coords) for r in poly.interiors)
-    if not rings:
-        return QPainterPath()
-    xy = np.concatenate(rings)
-    connect = np.ones(len(xy), dtype=bool)
-    connect[np.cumsum([len(r) for r in rings]) - 1] = False  # no line from one ring to the next
-    path = pg.arrayToQPath(xy[:, 0], xy[:, 1], connect=connect)
-    path.setFillRule(Qt.FillRule.OddEvenFill)
-    return path
 
 
 def _inert(item) -> None:

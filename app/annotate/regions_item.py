@@ -23,13 +23,15 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
-__all__ = ["CHUNKS", "LOD_TOLERANCES", "RegionsItem"]
+__all__ = ["CHUNKS", "LOD_TOLERANCES", "RegionsItem", "geometry_path"]
 
 CHUNKS = 16
 LOD_TOLERANCES = (0.0, 2.0, 8.0, 32.0, 128.0, 512.0)  # level-0 px
 
 
-def _rings_path(geometries) -> QPainterPath:
+def geometry_path(geometries) -> QPainterPath:
+    """One QPainterPath of every ring (exteriors and holes) of polygonal shapely ``geometries``
+    (odd-even fill), built in one vectorised call (pyqtgraph's ``arrayToQPath``)."""
     rings = []
     for g in geometries:
         for poly in shapely.get_parts(g):
@@ -41,8 +43,10 @@ def _rings_path(geometries) -> QPainterPath:
         return QPainterPath()
     xy = np.concatenate(rings)
     connect = np.ones(len(xy), dtype=bool)
-    connect[np.cumsum([len(r) for r in rings]) - 1] = False
-    return pg.arrayToQPath(xy[:, 0], xy[:, 1], connect=connect)
+    connect[np.cumsum([len(r) for r in rings]) - 1] = False  # no line from one ring to the next
+    path = pg.arrayToQPath(xy[:, 0], xy[:, 1], connect=connect)
+    path.setFillRule(Qt.FillRule.OddEvenFill)
+    return path
 
 
 class RegionsItem(QGraphicsItem):
@@ -116,7 +120,7 @@ class RegionsItem(QGraphicsItem):
                 if gone.any():
                     simple[gone] = shapely.envelope(geoms[gone])
                 geoms = simple
-            path = _rings_path(geoms)
+            path = geometry_path(geoms)
             self._cache[key] = path
         return path
 
