@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -119,21 +120,38 @@ class Ledger:
         holder = None
         for _ in range(5):
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+                self._create_lock(lock, {"run": self.run_id, "pid": os.getpid(), "host": self.host,
+                                         "started": _now(), "slide_id": slide_id})
             except FileExistsError:
                 holder = _read(lock)
                 if not self._stale(lock, holder):
                     return Claim("busy", _describe(holder))
                 self._take_over(lock, holder)
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"run": self.run_id, "pid": os.getpid(), "host": self.host,
-                           "started": _now(), "slide_id": slide_id}, f)
             if self.is_done(slide_id):  # another run finished it between our check and our lock
                 self.release(slide_id)
                 return Claim("done")
             return Claim("claimed")
         return Claim("busy", _describe(holder))
+
+    @staticmethod
+    def _create_lock(lock: Path, holder: dict) -> None:
+        """Create ``lock`` holding ``holder``, atomically and exclusively: the content is written to a
+        private file first and hard-linked into place (``FileExistsError`` when the lock exists), so a
+        worker killed while taking a lock never leaves an empty one that looks held by nobody. Where
+        the file system has no hard links, ``O_EXCL`` creation and then the content."""
+        tmp = lock.with_name(f"{lock.name}.{os.getpid()}.{threading.get_ident()}.new")
+        tmp.write_text(json.dumps(holder), encoding="utf-8")
+        try:
+            os.link(tmp, lock)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(holder, f)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def release(self, slide_id: str) -> None:
         """Remove this slide's lock (the slide stays as its record says)."""

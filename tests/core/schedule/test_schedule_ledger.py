@@ -133,3 +133,16 @@ def test_a_job_that_cannot_start_leaves_no_output_folder(tmp_path):
     with pytest.raises(EvidentError):
         run_jobs(Broken(), ["a"], existing, engine="serial")
     assert sorted(p.name for p in existing.iterdir()) == ["keep.txt"]
+
+
+def test_a_lock_appears_whole_or_not_at_all(tmp_path):
+    """Locks are written to a private file and hard-linked into place: a reader never sees an empty or
+    half-written lock (which it could not attribute, and would treat as busy for a minute), a second
+    creation fails with FileExistsError, and no private file is left behind."""
+    lock = tmp_path / "s.lock"
+    Ledger._create_lock(lock, {"run": "r1", "pid": 1})
+    assert json.loads(lock.read_text()) == {"run": "r1", "pid": 1}
+    with pytest.raises(FileExistsError):
+        Ledger._create_lock(lock, {"run": "r2", "pid": 2})
+    assert json.loads(lock.read_text())["run"] == "r1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.lock"]
