@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from core.errors import EvidentError
 
-__all__ = ["WEIGHT_SUFFIXES", "read_state_dict", "load_checked", "cached_hub_file", "hub_cache_dir"]
+__all__ = ["WEIGHT_SUFFIXES", "KeyMismatch", "read_state_dict", "key_mismatches", "load_checked", "cached_hub_file",
+           "hub_cache_dir"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 _CONTAINERS = ("state_dict", "model", "model_state_dict", "module")
@@ -82,6 +84,22 @@ def _names(keys: Sequence[str]) -> str:
     return f"{shown}, ... ({len(keys)} in all)" if len(keys) > _LISTED else shown
 
 
+class KeyMismatch(NamedTuple):
+    """How a state dict's keys and shapes differ from the expected ones: ``missing`` and
+    ``unexpected`` keys (sorted), and ``misshaped`` ``(key, shape found, shape expected)`` (sorted)."""
+
+    missing: list[str]
+    unexpected: list[str]
+    misshaped: list[tuple[str, tuple, tuple]]
+
+
+def key_mismatches(expected: Mapping[str, tuple], found: Mapping[str, tuple]) -> KeyMismatch:
+    """Compare ``found`` ``{key: shape}`` with ``expected`` ``{key: shape}`` (shapes as tuples)."""
+    return KeyMismatch(sorted(set(expected) - set(found)), sorted(set(found) - set(expected)),
+                       sorted((k, tuple(found[k]), tuple(expected[k])) for k in set(expected) & set(found)
+                              if tuple(found[k]) != tuple(expected[k])))
+
+
 def load_checked(model, state_dict: Mapping, path: str | os.PathLike, what: str,
                  ignore: Sequence[str] = (), assign: bool = False) -> None:
     """Load ``state_dict`` into ``model`` strictly.
@@ -109,15 +127,13 @@ def load_checked(model, state_dict: Mapping, path: str | os.PathLike, what: str,
     """
     own = model.state_dict()
     given = {k: v for k, v in state_dict.items() if not any(k.startswith(i) for i in ignore)}
-    missing = sorted(set(own) - set(given))
-    unexpected = sorted(set(given) - set(own))
-    shapes = sorted(f"{k} {tuple(given[k].shape)} in the file, {tuple(own[k].shape)} in the model"
-                    for k in set(own) & set(given) if tuple(given[k].shape) != tuple(own[k].shape))
+    diff = key_mismatches({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in given.items()})
+    shapes = [f"{k} {f} in the file, {e} in the model" for k, f, e in diff.misshaped]
     problems = []
-    if missing:
-        problems.append(f"missing keys: {_names(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_names(unexpected)}")
+    if diff.missing:
+        problems.append(f"missing keys: {_names(diff.missing)}")
+    if diff.unexpected:
+        problems.append(f"unexpected keys: {_names(diff.unexpected)}")
     if shapes:
         problems.append(f"shape mismatch: {_names(shapes)}")
     if problems:

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from core.errors import EvidentError
 from core.models.base import HostConfig
+from core.weights import key_mismatches
 
 __all__ = ["PeerCode", "PeerFormat", "Imported", "read_peer_checkpoint", "check_state", "anchor_dims", "MAX_LISTED"]
 
@@ -175,15 +176,15 @@ def check_state(state: Mapping[str, Tensor], expected: Mapping[str, tuple[int, .
     """
     optional = tuple(k[:-1] for k in expected if k.endswith("*"))
     required = {k: v for k, v in expected.items() if not k.endswith("*")}
-    missing = sorted(set(required) - set(state))
-    extra = sorted(k for k in state if k not in required and not (optional and k.startswith(optional)))
-    shaped = sorted(f"{k} {tuple(state[k].shape)} (expected {tuple(required[k])})" for k in required
-                    if k in state and tuple(state[k].shape) != tuple(required[k]))
+    found = {k: tuple(v.shape) for k, v in state.items()
+             if k in required or not (optional and k.startswith(optional))}
+    diff = key_mismatches(required, found)
+    shaped = [f"{k} {f} (expected {e})" for k, f, e in diff.misshaped]
     problems = []
-    if missing:
-        problems.append(f"missing {_listed(missing)}")
-    if extra:
-        problems.append(f"unexpected {_listed(extra)}")
+    if diff.missing:
+        problems.append(f"missing {_listed(diff.missing)}")
+    if diff.unexpected:
+        problems.append(f"unexpected {_listed(diff.unexpected)}")
     if shaped:
         problems.append(f"mis-shaped {_listed(shaped)}")
     if problems:
