@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CANDIDATES", "GRID", "TrainingSetting", "choose", "collect_rows", "grid_table", "main", "prepare_dataset", "run_grid"]
+__all__ = ["CANDIDATES", "GRID", "TrainingSetting", "choose", "collect_rows", "grid_table", "main", "prepare_dataset", "run_grid", "train_run"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,16 @@ def evident(argv: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "core.cli", *argv], check=False).returncode
 
 
+def train_run(argv: list[str], run: Path, label: str) -> dict:
+    """Run ``evident train`` ``argv`` into ``run`` (resuming what an earlier invocation left there) and
+    return its ``results.json``; ``label`` is the progress line on stderr."""
+    argv = [*argv, "--resume"] if (run / "config.json").exists() else list(argv)
+    print(label, file=sys.stderr, flush=True)
+    if evident(argv) != 0:
+        raise RuntimeError(f"evident {' '.join(argv)} failed")
+    return json.loads((run / "results.json").read_text())
+
+
 def prepare_dataset(dataset: str, root: Path, quick: bool = False, digit_seed: int = 0) -> Path:
     """Write ``root/<dataset>/manifest.csv`` (+ features) once; return the manifest path.
 
@@ -135,12 +145,7 @@ def run_grid(out: str | Path, datasets: list[str], gce_on: list[str], quick: boo
                 argv = ["train", "--manifest", str(manifest), "--host", "abmil", "--out", str(run),
                         "--folds", folds, "--repeats", str(repeats), "--seed", str(seed), *s.flags(),
                         *(["--gce"] if gce else [])]
-                if (run / "config.json").exists():
-                    argv.append("--resume")
-                print(f"[grid] {combo} {s.name}", file=sys.stderr, flush=True)
-                if evident(argv) != 0:
-                    raise RuntimeError(f"evident {' '.join(argv)} failed")
-                res = json.loads((run / "results.json").read_text())
+                res = train_run(argv, run, f"[grid] {combo} {s.name}")
                 rows.append({"combo": combo, "setting": s.name, "flags": " ".join(s.flags()),
                              "accuracy": res["mean"]["accuracy"], "accuracy_std": res["std"]["accuracy"],
                              "auc": res["mean"]["auc"], "auc_std": res["std"]["auc"], "folds": int(folds),

@@ -40,7 +40,7 @@ PRESET_METRICS = ("accuracy", "auc", "cd_gap", "keep_only_drop", "complement_deg
 def run_presets(out: Path, datasets: list[str], hosts: list[str], presets: list[str], seed: int, digit_seed: int,
                 quick: bool = False) -> list[dict]:
     """Run every (data set, host, preset); rows ``{dataset, host, preset, <metric>, <metric>_std}``."""
-    from core.train.default_grid import evident, prepare_dataset
+    from core.train.default_grid import prepare_dataset, train_run
 
     rows = []
     for dataset in datasets:
@@ -51,12 +51,7 @@ def run_presets(out: Path, datasets: list[str], hosts: list[str], presets: list[
                 argv = ["train", "--manifest", str(manifest), "--host", host, "--out", str(run), "--gce",
                         "--gce-preset", preset, "--seed", str(seed), "--folds", "2" if quick else "5",
                         *(["--epochs", "1"] if quick else [])]
-                if (run / "config.json").exists():
-                    argv.append("--resume")
-                print(f"[presets] {dataset} {host} {preset}", file=sys.stderr, flush=True)
-                if evident(argv) != 0:
-                    raise RuntimeError(f"evident {' '.join(argv)} failed")
-                res = json.loads((run / "results.json").read_text())
+                res = train_run(argv, run, f"[presets] {dataset} {host} {preset}")
                 row = {"dataset": dataset, "host": host, "preset": preset}
                 for k in PRESET_METRICS:
                     row[k], row[f"{k}_std"] = res["mean"].get(k), res["std"].get(k)
