@@ -98,6 +98,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=positive_int, default=D.PATIENCE,
                    help="early stopping after this many epochs without a better validation quantity "
                         f"(default {D.PATIENCE}; a value >= --epochs never stops early)")
+    p.add_argument("--min-epochs", type=positive_int, default=D.MIN_EPOCHS, metavar="N",
+                   help="the best validation epoch is chosen, and early stopping counts, only from the N-th epoch on "
+                        f"(default {D.MIN_EPOCHS}; 1: any epoch, including the untrained first one)")
     p.add_argument("--warmup-epochs", type=nonneg_int, default=D.WARMUP_EPOCHS, metavar="W",
                    help=f"linear learning-rate warm-up over W epochs before the cosine decay (default {D.WARMUP_EPOCHS})")
     p.add_argument("--average-epochs", type=positive_int, default=D.AVERAGE_EPOCHS, metavar="K",
@@ -163,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
                             max_bag=args.max_bag, batch_size=args.batch_size, monitor=args.monitor,
                             patience=args.patience, standardise=args.standardise,
                             optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
-                            average_epochs=args.average_epochs, balanced_sampling=args.balanced_sampling)
+                            average_epochs=args.average_epochs, balanced_sampling=args.balanced_sampling,
+                            min_epochs=args.min_epochs)
     factory, extra = gce_factory(args, cohort)
     explained, masks, extra_expl = explanation_factory(args, cohort, factory or default_factory)
     cv = CVConfig(folds=args.folds, repeats=args.repeats, seed=args.seed, val_fraction=args.val_fraction)

@@ -16,7 +16,7 @@ chosen by :mod:`core.train.gce_preset_compare` on held-out draws (docs/results_g
 from __future__ import annotations
 
 __all__ = ["EPOCHS", "LR", "WEIGHT_DECAY", "GRAD_CLIP", "MAX_BAG", "PATIENCE", "STANDARDISE", "OPTIMIZER",
-           "VAL_FRACTION", "WARMUP_EPOCHS", "AVERAGE_EPOCHS", "BALANCED_SAMPLING", "GCE_PRESET"]
+           "VAL_FRACTION", "MIN_EPOCHS", "WARMUP_EPOCHS", "AVERAGE_EPOCHS", "BALANCED_SAMPLING", "GCE_PRESET"]
 
 EPOCHS = 15          # maximum epochs (cosine schedule over all of them)
 LR = 1e-3            # peak learning rate
@@ -27,6 +27,7 @@ PATIENCE = None      # early stopping after this many epochs without a better va
 STANDARDISE = True   # standardise features with the training fold's instance mean/std
 OPTIMIZER = "adamw"
 VAL_FRACTION = 0.1   # fraction of training cases held out to pick the best epoch
+MIN_EPOCHS = 5       # the kept epoch and early stopping are chosen from the MIN_EPOCHS-th epoch on (1: any epoch)
 WARMUP_EPOCHS = 0    # linear learning-rate warm-up before the cosine decay (0: none)
 AVERAGE_EPOCHS = 1   # the kept model is the mean of the last K epochs' weights (1: no averaging)
 BALANCED_SAMPLING = False  # draw training bags with every class equally likely

@@ -45,7 +45,10 @@ class TrainConfig:
     rate over this many epochs before the cosine decay (:func:`lr_scheduler`); ``average_epochs``: the
     model monitored and kept is the mean of the weights at the end of the last K epochs (K = 1: the
     epoch's own weights; :func:`average_states`); ``balanced_sampling``: classification bags drawn with
-    replacement, each class equally likely per step (:func:`epoch_order`).
+    replacement, each class equally likely per step (:func:`epoch_order`); ``min_epochs``: the validation
+    split may keep a model, and early stopping may count epochs without improvement, only from the
+    ``min_epochs``-th epoch on (clipped to ``epochs``; 1: from the first) — a small validation split can
+    otherwise prefer the untrained first epoch (docs/results_hosts.md, "A floor on the kept epoch").
     """
 
     epochs: int = defaults.EPOCHS
@@ -61,6 +64,7 @@ class TrainConfig:
     warmup_epochs: int = defaults.WARMUP_EPOCHS
     average_epochs: int = defaults.AVERAGE_EPOCHS
     balanced_sampling: bool = defaults.BALANCED_SAMPLING
+    min_epochs: int = defaults.MIN_EPOCHS
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict."""
@@ -173,6 +177,7 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
     labels = np.array([int(b.target) for b in train]) if task == "classification" else None
     monitor, curves = _monitor(config), FoldCurves([], [], [])
     best, best_state, stale = math.inf, None, 0
+    first_kept = min(max(1, config.min_epochs), config.epochs) - 1  # 0-based: earlier epochs are never kept
     recent: deque = deque(maxlen=max(1, config.average_epochs))  # weights at the end of the last K epochs
     for epoch in range(config.epochs):
         if isinstance(model, EpochScheduled):  # e.g. GCE gate temperature annealing
@@ -220,7 +225,9 @@ def train_model(model: nn.Module, objective: Objective, train: Sequence[TrainBag
             curves.val_loss.append(vloss)
             curves.val_metric.append(value)
             score = value * (-METRIC_DIRECTION.get(monitor, -1))  # lower is better
-            if not math.isnan(score) and score < best:
+            if epoch < first_kept:
+                pass  # before the floor: monitored (curves) but neither kept nor counted towards patience
+            elif not math.isnan(score) and score < best:
                 best, best_state, stale, curves.best_epoch = score, copy.deepcopy(model.state_dict()), 0, epoch
             else:
                 stale += 1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from core.train.default_grid import CANDIDATES, GRID, choose, main
+from core.train.default_grid import CANDIDATES, FIRST_GRID, GRID, choose, main
 
 
 def _row(combo: str, setting: str, acc: float) -> dict:
@@ -41,7 +42,10 @@ def test_grid_covers_lr_schedule_and_standardisation() -> None:
     assert {s.lr for s in GRID} == {2e-4, 1e-3} and {s.standardise for s in GRID} == {False, True}
     assert {(s.epochs, s.patience) for s in GRID} == {(15, None), (50, 10)}
     assert len({s.name for s in GRID}) == len(GRID) == 8
-    off = ["--warmup-epochs", "0", "--average-epochs", "1", "--no-balanced-sampling"]
+    # the third pass: the first pass's settings with the floor on the kept epoch, under new names
+    assert [s.name + "_min5" for s in FIRST_GRID] == [s.name for s in GRID]
+    assert [replace(s, min_epochs=1) for s in GRID] == list(FIRST_GRID)
+    off = ["--warmup-epochs", "0", "--average-epochs", "1", "--min-epochs", "5", "--no-balanced-sampling"]
     assert GRID[-1].flags() == ["--lr", "0.001", "--epochs", "50", "--patience", "10", "--standardise", *off]
     # "off" is explicit: the default is on, so omitting the flag would standardise
     assert GRID[0].flags() == ["--lr", "0.0002", "--epochs", "15", "--no-standardise", *off]

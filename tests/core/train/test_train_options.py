@@ -102,3 +102,47 @@ def test_options_are_cli_flags_with_the_defaults_of_train_config() -> None:
     assert (args.warmup_epochs, args.average_epochs, args.balanced_sampling) == (2, 3, True)
     with pytest.raises(SystemExit):
         build_parser().parse_args([*base, "--warmup-epochs", "-1"])
+
+
+def _flipped(bags: list[TrainBag]) -> list[TrainBag]:
+    """The same bags with the other label: training on ``bags`` makes the validation loss on these rise."""
+    return [replace(b, target=1 - b.target) for b in bags]
+
+
+def _curves(config: TrainConfig, val: list[TrainBag]):
+    torch.manual_seed(0)
+    cfg = replace(tiny_config(), in_dim=8, n_outputs=2)
+    return train_model(build_host("abmil", cfg), host_objective("classification"), _bags(), val, "classification",
+                       config, 0, torch.device("cpu"))
+
+
+def test_without_a_floor_a_validation_split_that_disagrees_keeps_the_untrained_first_epoch() -> None:
+    curves = _curves(TrainConfig(epochs=6, lr=1e-2, min_epochs=1), _flipped(_bags()))
+    assert curves.best_epoch == 0  # the planted failure the floor exists for
+    assert int(np.argmin(curves.val_loss)) == 0
+
+
+def test_the_kept_epoch_is_the_best_from_the_floor_on() -> None:
+    curves = _curves(TrainConfig(epochs=6, lr=1e-2, min_epochs=3), _flipped(_bags()))
+    assert curves.best_epoch == 2 + int(np.argmin(curves.val_loss[2:]))
+    assert curves.best_epoch >= 2 and len(curves.val_loss) == 6  # earlier epochs are still monitored
+
+
+def test_patience_counts_only_from_the_floor() -> None:
+    val = _flipped(_bags())
+    assert len(_curves(TrainConfig(epochs=10, lr=1e-2, patience=1, min_epochs=1), val).train_loss) == 3
+    stopped = _curves(TrainConfig(epochs=10, lr=1e-2, patience=1, min_epochs=4), val)
+    assert len(stopped.train_loss) >= 6 and stopped.best_epoch >= 3
+
+
+def test_a_floor_above_the_epochs_keeps_the_last_epoch() -> None:
+    curves = _curves(TrainConfig(epochs=3, lr=1e-2, min_epochs=50), _flipped(_bags()))
+    assert curves.best_epoch == 2
+
+
+def test_min_epochs_is_a_cli_flag_with_the_default_of_train_config() -> None:
+    base = ["train", "--manifest", "m.csv", "--host", "abmil", "--out", "o"]
+    assert build_parser().parse_args(base).min_epochs == TrainConfig().min_epochs
+    assert build_parser().parse_args([*base, "--min-epochs", "1"]).min_epochs == 1
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--min-epochs", "0"])
