@@ -6,6 +6,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# one intra-op thread per process (inherited by the CLI children the tests start): on a loaded 2-core machine
+# torch's default (one thread per core) ran some training tests ~100x slower than one thread
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("EVIDENT_DEVICE", "cpu")  # the viewer's predictor: same numbers on every machine (GPU tests ask for cuda)
 
 from pathlib import Path  # noqa: E402
