@@ -143,8 +143,13 @@ def slide_html(r: SlideReport) -> str:
     return _page(f"Evidence report: {r.slide_id}", body)
 
 
-def index_html(rows: list[dict]) -> str:
-    """The cohort index: one row per slide summary (:func:`core.cohort.report_job.summary_of`)."""
+def index_html(rows: list[dict], failed: dict[str, str] | None = None, unfinished: list[str] | tuple = ()) -> str:
+    """The cohort index: one row per slide summary (:func:`core.cohort.report_job.summary_of`), then one
+    row per slide that ``failed`` (slide id -> the error) and per slide left ``unfinished`` (not started
+    because the run stopped, or held by another run); a summary of those slides is not shown."""
+    failed = dict(failed or {})
+    left_out = set(failed) | set(unfinished)
+    rows = [s for s in rows if s["slide_id"] not in left_out]
     lines = []
     for s in sorted(rows, key=lambda d: d["slide_id"]):
         raised = ", ".join(escape(f.replace("_", " ")) for f in s["flags_raised"]) or "none"
@@ -153,8 +158,16 @@ def index_html(rows: list[dict]) -> str:
         lines.append(f"<tr><td><a href=\"{escape(slide_page_name(s['slide_id']))}\">{escape(s['slide_id'])}</a></td>"
                      f"<td>{thumb}</td><td>{escape(s['prediction'])}</td><td>{escape(s['truth'] or '–')}</td>"
                      f"<td>{_verdict(s['correct'])}</td><td>{raised}</td></tr>")
+    for sid in sorted(failed):
+        lines.append(f"<tr><td>{escape(sid)}</td><td></td><td colspan=\"4\"><span class=\"bad\">failed</span>: "
+                     f"{escape(failed[sid])}</td></tr>")
+    for sid in sorted(set(unfinished) - set(failed)):
+        lines.append(f"<tr><td>{escape(sid)}</td><td></td><td colspan=\"4\"><span class=\"nj\">not reported"
+                     "</span>: not started (the run stopped) or in another run; run again to finish</td></tr>")
     n_wrong = sum(1 for s in rows if s["correct"] is False)
-    body = (f"<h1>Evidence reports</h1><p class=\"sub\">{len(rows)} slide(s); {n_wrong} predicted wrong. "
+    extra = "".join(f"; {n} {what}" for n, what in ((len(failed), "failed"),
+                                                    (len(set(unfinished) - set(failed)), "not reported")) if n)
+    body = (f"<h1>Evidence reports</h1><p class=\"sub\">{len(rows)} slide(s); {n_wrong} predicted wrong{extra}. "
             "Click a slide for its report.</p><table><tr><th>slide</th><th>map</th><th>prediction</th><th>truth</th>"
             f"<th>verdict</th><th>failure flags</th></tr>{''.join(lines)}</table>")
     return _page("Evidence reports", body)

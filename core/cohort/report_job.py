@@ -3,18 +3,23 @@
 Job shape (what a per-slide scheduler runs, locally or on other processes): a frozen, picklable
 object with ``setup(self) -> object`` (once per worker) and ``run(self, state, slide_id, out_dir)``
 (once per slide). ``run`` writes ``out_dir/<slide_id>.html`` (the page) and
-``out_dir/<slide_id>.summary.json`` (one index row), each atomically; :func:`write_index` builds
-``out_dir/index.html`` from the summaries present.
+``out_dir/<slide_id>.summary.json`` (one index row and the digest of the slide's inputs and the
+settings), each atomically, the summary last; :func:`write_index` builds ``out_dir/index.html`` from
+the summaries present. ``evident report`` runs the job through :mod:`core.schedule`
+(docs/scheduler.md); a slide whose page and summary exist with the same digest is done
+(:meth:`ReportJob.is_done`) and is not drawn again.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.atomic import atomic_write_json, atomic_write_text
+from core.cohort.heatmaps_inputs import HeatmapInputs, inputs_digest
 from core.cohort.report_content import SlideReport, slide_report
 from core.cohort.report_html import index_html, slide_html, slide_page_name
 from core.diagnostics.failures import FailureThresholds
@@ -75,13 +80,23 @@ class ReportJob:
         Maps to show (``None``: all the evidence file holds).
     thresholds
         Failure-flag thresholds (:class:`core.diagnostics.failures.FailureThresholds`).
+    max_side
+        Side of each map overview (px).
+    name
+        The scheduler's ledger folder (``OUT/.evident/ledger/report/``).
+    run_id
+        Makes each invocation's scheduler settings key its own: whether a slide is done is decided
+        by the digest of its inputs and settings (:meth:`is_done`, which sees a changed evidence
+        file), not by the ledger (as :class:`core.cohort.heatmaps_job.HeatmapJob`).
     """
 
-    slides: tuple[ReportInputs, ...]
+    slides: tuple[ReportInputs, ...] = field(repr=False)
     top_k: int = 8
     maps: tuple[str, ...] | None = None
     thresholds: FailureThresholds = FailureThresholds()
     max_side: int = 360
+    name: str = "report"
+    run_id: str = field(default="", compare=False)
 
     def slide_ids(self) -> list[str]:
         """The slides this job can report, in order."""
@@ -91,31 +106,66 @@ class ReportJob:
         """Per-worker state: nothing to load (no model), so ``None``."""
         return None
 
+    def inputs_of(self, slide_id: str) -> ReportInputs:
+        """The inputs of ``slide_id``; :class:`EvidentError` when it is not one of :attr:`slides`."""
+        for s in self.slides:
+            if s.slide_id == slide_id:
+                return s
+        raise EvidentError(None, f"slide {slide_id!r} is not among this report job's slides")
+
+    def digest(self, slide_id: str) -> str:
+        """sha256 (hex) of what the slide's page depends on: the evidence and annotation files by content,
+        the slide file by path, size and time (:func:`core.cohort.heatmaps_inputs.inputs_digest`), the
+        truth label and the settings. Raises ``OSError`` when an input file cannot be read."""
+        s = self.inputs_of(slide_id)
+        files = HeatmapInputs(s.slide_id, Path(s.evidence), None if s.slide is None else Path(s.slide), None,
+                              None if s.annotations is None else Path(s.annotations))
+        settings = {"truth": s.truth, "top_k": self.top_k, "maps": None if self.maps is None else list(self.maps),
+                    "thresholds": asdict(self.thresholds), "max_side": self.max_side, "version": 1}
+        return inputs_digest(files, settings)
+
+    def is_done(self, slide_id: str, out_dir: str | os.PathLike, digest: str | None = None) -> bool:
+        """Whether the slide's page and summary exist and were made from the same inputs and settings."""
+        out = Path(out_dir)
+        try:
+            doc = json.loads((out / f"{slide_id}{SUMMARY_SUFFIX}").read_text(encoding="utf-8"))
+            digest = digest or self.digest(slide_id)
+        except (OSError, ValueError):
+            return False
+        return isinstance(doc, dict) and doc.get("digest") == digest and (out / slide_page_name(slide_id)).is_file()
+
     def run(self, state: object, slide_id: str, out_dir: Path) -> None:
-        """Write ``out_dir/<slide_id>.html`` and its summary (atomically; nothing on error).
+        """Write ``out_dir/<slide_id>.html`` and its summary (atomically, the summary last; nothing on
+        error); nothing to do when :meth:`is_done`.
 
         Raises
         ------
         EvidentError
             ``slide_id`` is not one of :attr:`slides`; any input the report cannot read.
         """
-        by_id = {s.slide_id: s for s in self.slides}
-        if slide_id not in by_id:
-            raise EvidentError(None, f"slide {slide_id!r} is not among this report job's slides")
-        s = by_id[slide_id]
+        s = self.inputs_of(slide_id)
+        try:
+            digest = self.digest(slide_id)
+        except OSError:
+            digest = None  # an unreadable input: slide_report names it
+        if digest is not None and self.is_done(slide_id, out_dir, digest):
+            return
         r = slide_report(s.evidence, truth=s.truth, slide_path=s.slide, annotations=s.annotations, top_k=self.top_k,
                          maps=self.maps, thresholds=self.thresholds, max_side=self.max_side)
         if r.slide_id != slide_id:
             raise EvidentError(s.evidence, f"holds the evidence of slide {r.slide_id!r}, not {slide_id!r}")
         out = Path(out_dir)
         atomic_write_text(out / slide_page_name(slide_id), slide_html(r))
-        atomic_write_json(out / f"{slide_id}{SUMMARY_SUFFIX}", summary_of(r))
+        atomic_write_json(out / f"{slide_id}{SUMMARY_SUFFIX}", {**summary_of(r), "digest": digest})
 
 
-def write_index(out_dir: str | os.PathLike) -> Path:
-    """Write ``out_dir/index.html`` (atomically) from every ``<slide>.summary.json`` there; returns its path."""
+def write_index(out_dir: str | os.PathLike, failed: dict[str, str] | None = None,
+                unfinished: list[str] | tuple = ()) -> Path:
+    """Write ``out_dir/index.html`` (atomically) from every ``<slide>.summary.json`` there, listing the
+    slides that ``failed`` (slide id -> error) or were left ``unfinished`` instead of any summary of
+    theirs (:func:`core.cohort.report_html.index_html`); returns its path."""
     out = Path(out_dir)
     rows = [read_json(p, "report summary") for p in sorted(out.glob(f"*{SUMMARY_SUFFIX}"))]
     path = out / INDEX
-    atomic_write_text(path, index_html(rows))
+    atomic_write_text(path, index_html(rows, failed, unfinished))
     return path

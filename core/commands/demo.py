@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", metavar="DIR", default=None,
                    help="workspace folder (default ~/.cache/evident/demo)")
     p.add_argument("--no-gui", action="store_true", help="do not open the viewer at the end")
-    p.add_argument("--rebuild", action="store_true", help="rebuild every stage even when cached")
+    p.add_argument("--rebuild", action="store_true", help="rebuild every stage even when cached (the training folders are emptied first)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,19 +3,25 @@
 Reads evidence files (``evident explain`` / ``recover``), and optionally a manifest (truth labels and
 ``slide_path``: tissue overviews, top-k tiles, the artifact flag) and a folder of
 ``<slide_id>.geojson`` annotations (outlines and localisation). Writes ``OUT/<slide_id>.html``,
-``OUT/<slide_id>.summary.json`` and ``OUT/index.html``, each atomically; every input is found and
-checked before the first page is written. Pages inline their pictures (base64 PNG) and load nothing
-from the network. Docs: docs/reports.md; the work per slide: :class:`core.cohort.report_job.ReportJob`.
+``OUT/<slide_id>.summary.json`` and ``OUT/index.html``, each atomically. The slides run through the
+scheduler (``--engine serial|pool|ray``, ``--workers``; docs/scheduler.md): a slide already reported
+from the same inputs and settings is skipped (resuming), ``--skip-errors`` records a failing slide (in
+the ledger) and goes on, and the exit status is 2 when any slide failed. Without ``--skip-errors``
+every evidence file is read and checked before the first page is written. The index is written once
+at the end from the pages present, listing failed slides. Pages inline their pictures (base64 PNG)
+and load nothing from the network. Docs: docs/reports.md; the work per slide:
+:class:`core.cohort.report_job.ReportJob`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
+import uuid
 from pathlib import Path
 
 from core.commands._argtypes import positive_int
+from core.commands._schedule_args import add_schedule_arguments, run_and_report
 from core.errors import EvidentError
 
 NAME = "report"
@@ -34,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=8, metavar="K", help="patches shown for the primary map (default 8)")
     p.add_argument("--maps", default=None, metavar="A,B", help="maps to show (default: every map of the file)")
     p.add_argument("--size", type=positive_int, default=360, metavar="PX", help="overview side in pixels (default 360)")
+    add_schedule_arguments(p)
 
 
 def _evidence_files(paths: list[str]) -> list[Path]:
@@ -51,14 +58,28 @@ def _evidence_files(paths: list[str]) -> list[Path]:
     return files
 
 
+def _slide_id(f: Path, skip_errors: bool) -> str:
+    """The slide id an evidence file holds (which checks the file); with ``skip_errors`` an unreadable
+    file is named by its stem instead, and fails when its slide is reported (recorded, not fatal)."""
+    from core.evidence.evidence_file import read_evidence  # local: evident --help loads this module; h5py only when run
+
+    try:
+        return read_evidence(f).slide_id
+    except EvidentError:
+        if not skip_errors:
+            raise
+        from core.review.matching import slide_stem  # local: evident --help loads this module
+
+        return slide_stem(f)
+
+
 def _inputs(args) -> list:
     from core.cohort.report_job import ReportInputs  # local: evident --help loads this module; numpy only when run
     from core.data.manifest import read_manifest  # local: evident --help loads this module
-    from core.evidence.evidence_file import read_evidence  # local: evident --help loads this module; h5py only when run
 
     by_id: dict[str, Path] = {}
     for f in _evidence_files(args.evidence):
-        sid = read_evidence(f).slide_id  # checks the file
+        sid = _slide_id(f, args.skip_errors)
         if sid in by_id:
             raise EvidentError(f, f"a second evidence file for slide {sid!r} (also {by_id[sid]})")
         by_id[sid] = f
@@ -97,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     out = check_writable_dir(args.out)
     slides = _inputs(args)
     maps = tuple(m.strip() for m in args.maps.split(",") if m.strip()) if args.maps else None
-    job = ReportJob(tuple(slides), top_k=args.top_k, maps=maps, max_side=args.size)
-    if maps is not None:  # every slide holds the maps asked for: checked before the first page
+    job = ReportJob(tuple(slides), top_k=args.top_k, maps=maps, max_side=args.size, run_id=uuid.uuid4().hex)
+    if maps is not None and not args.skip_errors:  # every slide holds the maps asked for: checked before the first page
         from core.evidence.evidence_file import read_evidence  # local: h5py only when run
 
         for s in slides:
@@ -108,10 +129,19 @@ def run(args: argparse.Namespace) -> int:
             if missing:
                 raise EvidentError(s.evidence, f"holds no map {', '.join(missing)} (it holds: {', '.join(sorted(held))})")
     ensure_writable_dir(out)
-    state = job.setup()
-    t0 = time.perf_counter()
-    for i, sid in enumerate(job.slide_ids(), 1):
-        job.run(state, sid, out)
-        print(f"[{i}/{len(slides)}] {sid} ({time.perf_counter() - t0:.1f} s) -> {out / (sid + '.html')}", file=sys.stderr)
-    print(write_index(out))
-    return 0
+    todo = []  # slides reported earlier from the same inputs and settings (digest) are not handed out
+    for sid in job.slide_ids():
+        if job.is_done(sid, out):
+            print(f"{sid}: already done, skipped", file=sys.stderr)
+        else:
+            todo.append(sid)
+    summary = run_and_report(job, todo, out, args)
+    failures = dict(summary.failures)
+    unfinished = [sid for sid in todo if sid not in failures and not job.is_done(sid, out)]
+    index = write_index(out, failures, unfinished)
+    line = f"{summary.done} report(s) written, {len(slides) - len(todo) + summary.already_done} already done"
+    if failures:
+        line += f", {len(failures)} failed (listed in {index})"
+    print(line, file=sys.stderr)
+    print(index)
+    return 2 if failures or summary.not_started else 0

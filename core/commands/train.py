@@ -28,10 +28,14 @@ DESCRIPTION = (
 
 # --- explanation-aware training options (core.train.explanation_loss / annotation_masks) ---
 def add_explanation_arguments(p: argparse.ArgumentParser) -> None:
-    """``--annotations DIR``, ``--explanation-loss NAME``, ``--explanation-weight λ``, ``--patch-size PX``."""
+    """``--annotations DIR``, ``--evidence-classes NAMES``, ``--explanation-loss NAME``,
+    ``--explanation-weight λ``, ``--patch-size PX``."""
     p.add_argument("--annotations", metavar="DIR", default=None,
                    help="folder of <slide_id>.geojson region annotations: enables the explanation loss (on "
                         "annotated slides only) and adds held-out annotation metrics to results.json")
+    p.add_argument("--evidence-classes", metavar="NAME[,NAME...]", default=None,
+                   help="annotation classes that are evidence, as QuPath names them (e.g. Tumor); regions of "
+                        "other classes and unclassified ones are not (default: every region)")
     p.add_argument("--explanation-loss", choices=("outside-mass", "rrr", "kl"), default=None,
                    help="outside-mass (attention/gate mass outside the annotation, default), rrr (input "
                         "gradients outside it), kl (KL of annotation mask vs attention)")
@@ -45,16 +49,21 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
     """Return ``(factory, masks, extra_config)``: ``factory`` wrapped with the explanation loss when
     ``--annotations`` is given, else unchanged with ``masks=None``."""
     if args.annotations is None:
-        if args.explanation_loss is not None or args.explanation_weight is not None:
-            raise EvidentError(None, "--explanation-loss/--explanation-weight need --annotations DIR")
+        if (args.explanation_loss is not None or args.explanation_weight is not None
+                or args.evidence_classes is not None):
+            raise EvidentError(None, "--explanation-loss/--explanation-weight/--evidence-classes need --annotations DIR")
         return factory, None, {}
     # local: evident --help loads this module; core.train.annotation_masks only when run
-    from core.train.annotation_masks import annotation_masks
+    from core.train.annotation_masks import annotation_masks, evidence_classes
 
     # local: evident --help loads this module; torch only when run
     from core.train.explanation_loss import explanation_objective
 
-    masks = annotation_masks(cohort.bags, args.annotations, args.patch_size)
+    names = None if args.evidence_classes is None else [
+        n.strip() for n in args.evidence_classes.split(",") if n.strip()]
+    classes = evidence_classes(cohort.bags, args.annotations, names)
+    print(classes.describe(), flush=True)
+    masks = annotation_masks(cohort.bags, args.annotations, args.patch_size, classes=classes.selected)
     kind = args.explanation_loss or "outside-mass"
     weight = 1.0 if args.explanation_weight is None else args.explanation_weight
     task = cohort.task
@@ -64,6 +73,7 @@ def explanation_factory(args: argparse.Namespace, cohort, factory):
         return model, explanation_objective(objective, task, kind, weight, masks)
 
     extra = {"explanation": {"loss": kind, "weight": weight, "annotations": str(args.annotations),
+                             **classes.to_config(),
                              "n_annotated": int(sum(bool(m.any()) for m in masks.values()))}}
     return wrapped, masks, extra
 

@@ -117,19 +117,22 @@ def run_demo(run_command: CommandRunner, workspace: str | os.PathLike | None = N
     feat_dir = next(iter(feats.values())).parent if feats else ws / "features"
 
     def train_args(out: Path) -> list:
+        # --resume: an interrupted run continues from its finished folds (the stage runner has checked
+        # that OUT holds work of this very stage, or emptied it under --rebuild)
         return ["train", "--manifest", cohort.manifest, "--features", feat_dir, "--host", "abmil", "--out", out,
                 "--folds", config.folds, "--epochs", config.epochs, "--seed", config.seed, "--val-fraction", 0,
                 "--hidden", config.hidden, "--attn-hidden", config.attn_hidden, "--lr", config.lr,
-                "--standardise", "--device", "cpu"]
+                "--standardise", "--device", "cpu", "--resume"]
 
     tparams = {k: v for k, v in asdict(config).items() if k != "cohort"}
+    abmil_dir, gce_dir = ws / "models" / "abmil", ws / "models" / "gce"
     runner.run("train", "gated ABMIL, k-fold cross-validation", lambda: run_command(
-        train_args(ws / "models" / "abmil"), runner.log("train")), params=tparams, deps=["extract"],
-        outputs=lambda: (ws / "models" / "abmil" / "results.json").exists())
+        train_args(abmil_dir), runner.log("train")), params=tparams, deps=["extract"],
+        outputs=lambda: (abmil_dir / "results.json").exists(), resumable=abmil_dir)
     runner.run("train_gce", "gated ABMIL + GCE, k-fold cross-validation", lambda: run_command(
-        [*train_args(ws / "models" / "gce"), "--gce", "--anchors", f"prototypes:{config.anchors}"],
+        [*train_args(gce_dir), "--gce", "--anchors", f"prototypes:{config.anchors}"],
         runner.log("train_gce")), params=tparams, deps=["extract"],
-        outputs=lambda: (ws / "models" / "gce" / "results.json").exists())
+        outputs=lambda: (gce_dir / "results.json").exists(), resumable=gce_dir)
 
     ev_dir = ws / "evidence"
 

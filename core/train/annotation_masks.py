@@ -8,6 +8,11 @@ slide, the file's mtime and a digest of the coordinates.
 
 The patch side (level 0) is ``patch_size`` when given, else inferred from the coordinates as the
 smallest positive step between patch corners.
+
+Evidence classes (``evident train --evidence-classes``, docs/annotate.md "Training with annotations"):
+by default every annotated region is evidence; :func:`evidence_classes` picks the regions of some
+classes only (QuPath's ``properties.classification.name``, or the older layouts
+:func:`core.data.annotations.parse_feature` reads), e.g. ``Tumor`` but not ``Stroma`` or ``Ignore*``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +33,12 @@ from core.train.report import write_results
 
 __all__ = [
     "DICE_THRESHOLD",
+    "EvidenceClasses",
     "TOP_FRACTION",
     "add_annotation_metrics",
     "annotation_masks",
     "annotation_scores",
+    "evidence_classes",
     "infer_patch_size",
 ]
 
@@ -48,9 +57,19 @@ def infer_patch_size(coords: np.ndarray) -> int | None:
     return min(steps) if steps else None
 
 
+def _annotation_files(bags: Sequence, annotations_dir: str | os.PathLike) -> tuple[Path, dict[str, Path]]:
+    """(the folder, slide_id -> its ``<slide_id>.geojson``) for the bags that have one."""
+    root = Path(annotations_dir)
+    if not root.is_dir():
+        raise EvidentError(root, "is not a folder of <slide_id>.geojson annotations")
+    return root, {b.slide_id: root / f"{b.slide_id}.geojson" for b in bags
+                  if (root / f"{b.slide_id}.geojson").is_file()}
+
+
 def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_size: int | None = None,
                      min_overlap: float = 0.01,
-                     transform: Callable | None = None, require_any: bool = True) -> dict[str, np.ndarray]:
+                     transform: Callable | None = None, require_any: bool = True,
+                     classes: Collection[str] | None = None) -> dict[str, np.ndarray]:
     """slide_id -> (N,) bool patch mask for every bag with ``<slide_id>.geojson`` in ``annotations_dir``.
 
     ``require_any=False`` returns an empty dict instead of raising when no bag has an annotation
@@ -62,6 +81,9 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
         Objects with ``slide_id`` and ``coords`` ((N, 2) int tensor or array).
     transform
         Optional geometry -> geometry map (noisy-annotation experiments); not cached.
+    classes
+        Only regions of these class names count (unclassified regions do not); ``None``: every region
+        (:attr:`EvidenceClasses.selected`).
 
     Raises
     ------
@@ -70,24 +92,23 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
     """
     from core.data.annotations import patch_labels, read_geojson  # local: pulls in shapely
 
-    root = Path(annotations_dir)
-    if not root.is_dir():
-        raise EvidentError(root, "is not a folder of <slide_id>.geojson annotations")
+    root, files = _annotation_files(bags, annotations_dir)
+    wanted = None if classes is None else frozenset(classes)
     out = {}
     for b in bags:
-        p = root / f"{b.slide_id}.geojson"
-        if not p.is_file():
+        p = files.get(b.slide_id)
+        if p is None:
             continue
         coords = np.asarray(b.coords, dtype=np.int64)
         size = patch_size or infer_patch_size(coords)
         if size is None:
             raise EvidentError(p, "cannot infer the patch size from a one-patch bag; pass --patch-size")
         key = (b.slide_id, str(p.resolve()), p.stat().st_mtime_ns, size, min_overlap,
-               hashlib.sha256(coords.tobytes()).hexdigest())
+               hashlib.sha256(coords.tobytes()).hexdigest(), None if wanted is None else tuple(sorted(wanted)))
         if transform is None and key in _CACHE:
             out[b.slide_id] = _CACHE[key]
             continue
-        geoms = [a.geometry for a in read_geojson(p)]
+        geoms = [a.geometry for a in read_geojson(p) if wanted is None or a.classification in wanted]
         if transform is not None:
             geoms = [transform(g) for g in geoms]
         mask = patch_labels(coords, size, geoms, min_overlap)
@@ -97,6 +118,78 @@ def annotation_masks(bags: Sequence, annotations_dir: str | os.PathLike, patch_s
     if not out and require_any:
         raise EvidentError(root, "holds no <slide_id>.geojson for any slide of the cohort")
     return out
+
+
+@dataclass(frozen=True)
+class EvidenceClasses:
+    """Which annotated regions are evidence.
+
+    Attributes
+    ----------
+    found
+        Class name -> number of regions of that class over the cohort's annotation files.
+    unclassified
+        Number of regions without a class.
+    selected
+        The class names asked for (``None``: every region, classified or not, is evidence).
+    """
+
+    found: dict[str, int]
+    unclassified: int
+    selected: tuple[str, ...] | None
+
+    @property
+    def used(self) -> list[str]:
+        """The class names whose regions are evidence, sorted."""
+        return sorted(self.found if self.selected is None else self.selected)
+
+    def to_config(self) -> dict:
+        """Entries for the run's ``config.json``: ``evidence_classes`` (the names used),
+        ``unclassified_evidence`` (whether regions without a class count)."""
+        return {"evidence_classes": self.used,
+                "unclassified_evidence": self.selected is None and self.unclassified > 0}
+
+    def describe(self) -> str:
+        """One line: the classes used as evidence, and those not used."""
+        used = ", ".join(self.used) or "none"
+        if self.selected is None and self.unclassified:
+            used += f" and {self.unclassified} unclassified region(s)"
+        rest = sorted(set(self.found) - set(self.used))
+        if self.selected is not None and self.unclassified:
+            rest.append(f"{self.unclassified} unclassified region(s)")
+        return f"evidence classes: {used}" + (f"; not evidence: {', '.join(rest)}" if rest else "")
+
+
+def evidence_classes(bags: Sequence, annotations_dir: str | os.PathLike,
+                     names: Sequence[str] | None = None) -> EvidenceClasses:
+    """Count the annotation classes of the cohort's ``<slide_id>.geojson`` files and check ``names``.
+
+    Parameters
+    ----------
+    names
+        The evidence classes asked for (``--evidence-classes``); ``None``: every region.
+
+    Raises
+    ------
+    EvidentError
+        ``annotations_dir`` is not a folder, a file cannot be read, or a name in ``names`` is no
+        class of any file (the message names the folder and lists the classes found).
+    """
+    from core.data.annotations import read_geojson  # local: pulls in shapely
+
+    root, files = _annotation_files(bags, annotations_dir)
+    counts: Counter = Counter(a.classification for p in files.values() for a in read_geojson(p))
+    unclassified = counts.pop(None, 0)
+    found = dict(sorted(counts.items()))
+    if names is not None:
+        names = tuple(dict.fromkeys(names))
+        unknown = [n for n in names if n not in found]
+        if unknown or not names:
+            listed = ", ".join(f"{k} ({v})" for k, v in found.items()) or "none"
+            raise EvidentError(root, f"no annotation of class {', '.join(map(repr, unknown)) or '(empty list)'} "
+                                     f"in the cohort's {len(files)} annotation file(s); classes found (regions): "
+                                     f"{listed}" + (f", plus {unclassified} unclassified" if unclassified else ""))
+    return EvidenceClasses(found=found, unclassified=int(unclassified), selected=names)
 
 
 def annotation_scores(model, features, coords) -> np.ndarray:

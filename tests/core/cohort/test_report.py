@@ -59,7 +59,8 @@ def test_report_end_to_end(report_project, tmp_path: Path, capsys) -> None:
     assert main(["report", "--evidence", str(p["evidence"].parent), "--manifest", str(p["manifest"]),
                  "--annotations", str(p["annotations"].parent), "--out", str(out), "--top-k", "6"]) == 0
     sid = p["slide_id"]
-    assert sorted(f.name for f in out.iterdir()) == sorted([f"{sid}.html", f"{sid}.summary.json", "index.html"])
+    assert sorted(f.name for f in out.iterdir()) == sorted([f"{sid}.html", f"{sid}.summary.json", "index.html",
+                                                            ".evident"])  # .evident: the scheduler's ledger
     page_path = out / f"{sid}.html"
     html, page = page_path.read_text(), _parse(page_path)
     _check_self_contained(page, html)

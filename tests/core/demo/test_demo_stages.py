@@ -70,3 +70,51 @@ def test_demo_command_on_unwritable_workspace_is_one_error_line(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "file" in err[0]
     assert blocker.read_text() == "x"
+
+
+def _partial_work(folder, done: list[str]):
+    """A stage that resumes: does the parts ``folder`` lacks, fails once after the first part when asked."""
+
+    def work(fail_after_first=False):
+        folder.mkdir(exist_ok=True)
+        for part in ("p1", "p2"):
+            if not (folder / part).exists():
+                (folder / part).write_text(part)
+                done.append(part)
+                if fail_after_first:
+                    raise KeyboardInterrupt
+        (folder / "final").write_text("ok")
+
+    return work
+
+
+def test_resumable_stage_continues_an_interrupted_run_and_rebuild_starts_over(tmp_path):
+    folder, done, lines = tmp_path / "run", [], []
+    work = _partial_work(folder, done)
+    with pytest.raises(KeyboardInterrupt):
+        StageRunner(tmp_path, echo=lines.append).run("t", "T", lambda: work(True), params={"k": 1},
+                                                     resumable=folder)
+    res = StageRunner(tmp_path, echo=lines.append).run("t", "T", work, params={"k": 1},
+                                                       outputs=(folder / "final").exists, resumable=folder)
+    assert res.status == "done" and done == ["p1", "p2"]
+    assert f"[t] resuming the interrupted run in {folder}" in lines
+    res = StageRunner(tmp_path, rebuild=True, echo=lines.append).run("t", "T", work, params={"k": 1},
+                                                                     resumable=folder)
+    assert res.status == "done" and done == ["p1", "p2", "p1", "p2"]
+
+
+def test_resumable_stage_refuses_work_from_other_settings_or_of_unknown_origin(tmp_path):
+    from core.errors import EvidentError
+
+    folder, done = tmp_path / "run", []
+    work = _partial_work(folder, done)
+    with pytest.raises(KeyboardInterrupt):
+        StageRunner(tmp_path, echo=lambda s: None).run("t", "T", lambda: work(True), params={"k": 1},
+                                                       resumable=folder)
+    with pytest.raises(EvidentError) as err:
+        StageRunner(tmp_path, echo=lambda s: None).run("t", "T", work, params={"k": 2}, resumable=folder)
+    assert err.value.path == str(folder) and "k: 1 then, 2 now" in err.value.message
+    (tmp_path / ".stages" / "t.started.json").unlink()
+    with pytest.raises(EvidentError, match="settings are not recorded"):
+        StageRunner(tmp_path, echo=lambda s: None).run("t", "T", work, params={"k": 1}, resumable=folder)
+    assert done == ["p1"]

@@ -91,7 +91,8 @@ def test_train_with_annotations(tmp_path: Path, capsys, kind: str) -> None:
         assert 0.0 < a["mean"][f"{k}_chance"] <= 1.0
     assert sum(f["n_slides"] for f in a["per_fold"]) == 9  # positives with a non-empty annotation (s01 has none)
     cfg = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
-    assert cfg["explanation"] == {"loss": kind, "weight": 0.5, "annotations": str(ann), "n_annotated": 9}
+    assert cfg["explanation"] == {"loss": kind, "weight": 0.5, "annotations": str(ann), "n_annotated": 9,
+                                  "evidence_classes": ["Tumor"], "unclassified_evidence": False}
     assert "annotation_coverage" in capsys.readouterr().out
 
 
@@ -118,3 +119,6 @@ def test_explanation_options_need_annotations(tmp_path: Path, capsys) -> None:
     rc = main(_args(tmp_path, manifest, feats, "y", "--explanation-weight", "1"))
     err = capsys.readouterr().err
     assert rc == 2 and "need --annotations" in err and not (tmp_path / "y").exists()
+    rc = main(_args(tmp_path, manifest, feats, "z", "--evidence-classes", "Tumor"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "--evidence-classes need --annotations" in err and not (tmp_path / "z").exists()
