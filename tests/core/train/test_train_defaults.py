@@ -30,8 +30,8 @@ def test_defaults_are_the_setting_the_grid_chose() -> None:
     grid = json.loads(DOC.read_text())
     chosen = next(s for s in GRID if s.name == grid["chosen"])
     cfg = TrainConfig()
-    assert (cfg.lr, cfg.epochs, cfg.patience, cfg.standardise) == (chosen.lr, chosen.epochs, chosen.patience,
-                                                                   chosen.standardise)
+    assert (cfg.lr, cfg.epochs, cfg.patience, cfg.standardise, cfg.min_epochs) == (
+        chosen.lr, chosen.epochs, chosen.patience, chosen.standardise, chosen.min_epochs)
     # the documented grid is the full one: every setting on every data set, GCE on the digits
     assert {r["setting"] for r in grid["rows"]} == {s.name for s in GRID}
     assert {"digits/abmil", "digits/abmil+gce", "musk1/abmil", "ucsb_breast/abmil"} <= set(grid["best"])
