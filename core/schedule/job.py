@@ -63,16 +63,16 @@ def job_settings_key(job: SlideJob) -> str:
 def job_input_key(job: SlideJob, slide_id: str) -> str | None:
     """``job.input_key(slide_id)`` where the job has one, else ``None`` (resumed by its settings only).
 
-    An exception from the job's ``input_key`` also gives ``None``, and the caller then hands the slide
-    out instead of skipping it (:func:`core.schedule.run_jobs`): the job's ``run`` reports the problem.
+    An exception from the job's ``input_key`` gives ``"unreadable: <Type>"``, a key no input has, so
+    that the slide is done again (not skipped as done) and its ``run`` reports the problem.
     """
     fn = getattr(job, "input_key", None)
     if fn is None:
         return None
     try:
         key = fn(slide_id)
-    except Exception:  # noqa: BLE001 - the slide is done again; its run names the problem
-        return None
+    except Exception as exc:  # noqa: BLE001 - the slide is done again; its run names the problem
+        return f"unreadable: {type(exc).__name__}"
     return None if key is None else str(key)
 
 

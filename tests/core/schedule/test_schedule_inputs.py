@@ -14,11 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from core.schedule import ledger_folder, run_jobs
 from core.schedule import ledger as ledger_mod
+from core.schedule import ledger_folder, run_jobs
 from core.schedule.job import stat_key
-from testkit.slide_jobs import (CountingJob, InputJob, counting_run_command, done_counts, rewrite_input,
-                                subprocess_env, write_inputs)
+from testkit.slide_jobs import (
+    CountingJob,
+    InputJob,
+    counting_run_command,
+    done_counts,
+    rewrite_input,
+    subprocess_env,
+    write_inputs,
+)
 
 IDS = [f"slide-{i:02d}" for i in range(6)]
 
@@ -112,6 +119,27 @@ def test_a_missing_input_redoes_the_slide_and_fails_it_by_name(tmp_path):
     assert job.input_key(IDS[1]) != key  # stat_key: 'missing', not an exception
     summary = run_jobs(job, IDS[:2], tmp_path / "out", engine="serial", skip_errors=True)
     assert (summary.already_done, summary.failed) == (1, 1) and f"{IDS[1]}.in" in summary.failures[0][1]
+
+
+def test_an_input_key_that_raises_redoes_the_slide(tmp_path):
+    inputs = write_inputs(tmp_path / "in", IDS[:2])
+    job = _RaisingKeyJob(log=str(tmp_path / "log"), inputs=str(inputs))
+    assert run_jobs(job, IDS[:2], tmp_path / "out", engine="serial").done == 2
+    Path(f"{job.log}.raise").write_text("x")  # from now on, slide-00's input_key raises
+    summary = run_jobs(job, IDS[:2], tmp_path / "out", engine="serial")
+    assert (summary.done, summary.already_done) == (1, 1)
+    rec = json.loads((ledger_folder(tmp_path / "out", job.name) / f"{IDS[0]}.json").read_text())
+    assert rec["input"] == "unreadable: OSError"
+
+
+@dataclass(frozen=True)
+class _RaisingKeyJob(InputJob):
+    """``input_key`` of ``slide-00`` raises once the file ``<log>.raise`` exists."""
+
+    def input_key(self, slide_id):
+        if slide_id == IDS[0] and Path(f"{self.log}.raise").exists():
+            raise OSError("cannot stat")
+        return super().input_key(slide_id)
 
 
 def test_stat_key_follows_size_and_mtime_and_path(tmp_path):
