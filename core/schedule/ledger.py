@@ -185,22 +185,15 @@ class Ledger:
 
     @contextlib.contextmanager
     def holding(self, slide_id: str) -> Iterator[None]:
-        """While the body runs, touch ``slide_id``'s lock every :data:`HEARTBEAT_S` seconds (a daemon
-        thread), so that other runs see its holder alive; a lock no longer there is left alone."""
-        lock, stop = self.lock_path(slide_id), threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(HEARTBEAT_S):
-                with contextlib.suppress(OSError):
-                    os.utime(lock)
-
-        thread = threading.Thread(target=beat, name=f"evident-lock-{slide_id}", daemon=True)
-        thread.start()
+        """While the body runs, ``slide_id``'s lock is touched every :data:`HEARTBEAT_S` seconds (by one
+        daemon thread per process, shared by all slides), so that other runs see its holder alive; a
+        lock no longer there is left alone."""
+        lock = self.lock_path(slide_id)
+        _heartbeat.add(lock)
         try:
             yield
         finally:
-            stop.set()
-            thread.join()
+            _heartbeat.discard(lock)
 
     @staticmethod
     def _create_lock(lock: Path, holder: dict) -> None:
@@ -281,6 +274,46 @@ class Ledger:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 mutex.unlink()
+
+
+class _Heartbeat:
+    """The locks this process holds, touched every :data:`HEARTBEAT_S` seconds by one daemon thread
+    (started on first use; woken when a lock is added, so a changed interval applies at once)."""
+
+    def __init__(self) -> None:
+        self.locks: dict[Path, int] = {}
+        self.mutex = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def add(self, lock: Path) -> None:
+        with self.mutex:
+            self.locks[lock] = self.locks.get(lock, 0) + 1
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.thread, self.pid = threading.Thread(target=self._run, name="evident-lock-heartbeat",
+                                                         daemon=True), os.getpid()
+                self.thread.start()
+        self.wake.set()
+
+    def discard(self, lock: Path) -> None:
+        with self.mutex:
+            left = self.locks.pop(lock, 1) - 1
+            if left > 0:
+                self.locks[lock] = left
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(HEARTBEAT_S)
+            self.wake.clear()
+            with self.mutex:
+                locks = list(self.locks)
+            for lock in locks:
+                with contextlib.suppress(OSError):
+                    os.utime(lock)
+
+
+_heartbeat = _Heartbeat()
 
 
 def _read(path: Path) -> dict | None:

@@ -25,7 +25,7 @@ class LedgerSummary(NamedTuple):
     """Counts of one :func:`run_jobs` call.
 
     ``done``: slides done by this run; ``already_done``: recorded done by an earlier run (same
-    settings); ``failed``: failed in this run (recorded with their error); ``busy``: held by another
+    settings and inputs); ``failed``: failed in this run (recorded with their error); ``busy``: held by another
     live run, left to it; ``not_started``: never handed out because the run stopped at a failure;
     ``failures``: ``(slide_id, error)`` of each failure, in the order they happened.
     """
