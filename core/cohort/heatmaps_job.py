@@ -68,7 +68,7 @@ class HeatmapJob:
         Alpha of the map's colours (0–1) in the PNG and the TIFF.
     """
 
-    inputs: tuple[HeatmapInputs, ...]
+    inputs: tuple[HeatmapInputs, ...] = field(repr=False)
     maps: tuple[str, ...] = ()
     scale: str = "slide"
     cohort_scales: tuple[MapScale, ...] = ()
@@ -79,9 +79,6 @@ class HeatmapJob:
     px_per_patch: int = 1
     opacity: float = 0.6
     name: str = "heatmaps"
-    #: makes each invocation's scheduler settings key its own: a slide's resume is decided by the digest
-    #: of its inputs and settings (:meth:`is_done`, which sees changed evidence files), not by the ledger
-    run_id: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -97,6 +94,22 @@ class HeatmapJob:
     def setup(self) -> object:
         """Per-worker state: none (each slide opens its own reader)."""
         return None
+
+    def input_key(self, slide_id: str) -> str:
+        """The digest ``heatmaps.json`` records (:func:`inputs_digest`: the evidence and annotation
+        files by content, which are small and may be rewritten in place within a second, the slide and
+        feature files by path, size and mtime; and the settings): the ledger redoes a slide when it changes."""
+        return inputs_digest(self.inputs_of(slide_id), self._settings())
+
+    def outputs_complete(self, slide_id: str, out_dir: Path) -> bool:
+        """Whether every output ``heatmaps.json`` lists is there (a slide the ledger has done but whose
+        outputs were removed is drawn again)."""
+        folder = Path(out_dir) / slide_id
+        try:
+            doc = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(doc, dict) and all((folder / name).is_file() for name in doc.get("outputs", []))
 
     def run(self, state: object, slide_id: str, out_dir: Path) -> None:
         """Write ``out_dir/<slide_id>/``'s heatmaps (skipped when already done with the same digest)."""
@@ -175,7 +188,7 @@ class HeatmapJob:
             digest = inputs_digest(self.inputs_of(slide_id), self._settings())
         if not isinstance(doc, dict) or doc.get("digest") != digest:
             return False
-        return all((folder / name).is_file() for name in doc.get("outputs", []))
+        return self.outputs_complete(slide_id, out_dir)
 
     def _settings(self) -> dict:
         return {"maps": list(self.maps), "scale": self.scale, "subsets": None if self.subsets is None else list(self.subsets),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 
 from core.commands._argtypes import positive_int
@@ -77,24 +76,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         job, failed = prepare_job(inputs, out, scale=args.scale, maps=maps, skip_errors=args.skip_errors, echo=echo,
                                   subsets=subsets, width_px=args.width, top_k=args.top_k,
-                                  px_per_patch=args.px_per_patch, opacity=args.opacity,
-                                  run_id=uuid.uuid4().hex)
+                                  px_per_patch=args.px_per_patch, opacity=args.opacity)
     except EvidentError:
         if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # a run that failed before drawing anything leaves no empty folder
         raise
     for error in failed.values():  # the cohort-scale first pass (--skip-errors): recorded, not retried
         print(f"error: {error}", file=sys.stderr)
-    # slides whose outputs exist for these very inputs and settings (digest) are not handed out
-    todo = []
-    for sid in job.slide_ids:
-        if sid in failed:
-            continue
-        if job.is_done(sid, out):
-            print(f"{sid}: already done, skipped", file=sys.stderr)
-        else:
-            todo.append(sid)
-    skipped = len(job.slide_ids) - len(failed) - len(todo)
+    # the ledger skips the slides done with these settings and inputs (the job's input_key: the digest
+    # heatmaps.json records) whose outputs are all there (outputs_complete)
+    todo = [sid for sid in job.slide_ids if sid not in failed]
     summary = run_and_report(job, todo, out, args)
     failures = {**failed, **dict(summary.failures)}
     if not args.skip_errors and failures:
@@ -105,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json(out / FAILURES_FILE, {"failed": failures})
     else:
         (out / FAILURES_FILE).unlink(missing_ok=True)
-    line = f"{summary.done} slide(s) drawn, {skipped + summary.already_done} already done"
+    line = f"{summary.done} slide(s) drawn, {summary.already_done} already done"
     if failures:
         line += f", {len(failures)} failed (see {args.out}/{FAILURES_FILE})"
     print(line, file=sys.stderr)

@@ -70,6 +70,16 @@ class AuditJob:
         model = model.eval()
         return model, build_explainers(model, self.config.methods), target_scale_of(config)
 
+    def input_key(self, slide_id: str) -> str:
+        """The feature file's and the model checkpoint's path, size and mtime
+        (:func:`core.schedule.job.stat_key`), and a digest of the slide's other inputs (label, time,
+        event, patch size, annotation mask, artifact scores), which come from the manifest and the
+        annotations rather than from one file."""
+        from core.schedule.job import stat_key  # local: keeps this module light
+
+        s = self.slides[slide_id]
+        return stat_key(s.path, self.model, extra=_values_digest(s))
+
     def run(self, state, slide_id: str, out_dir: Path) -> None:
         from core.data.bags import read_bag  # local: only in the worker
         from core.diagnostics import audit
@@ -85,3 +95,21 @@ class AuditJob:
             tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         print(f"{slide_id} ({bag.features.shape[0]} patches, {time.perf_counter() - t0:.0f} s)", file=sys.stderr,
               flush=True)
+
+
+def _values_digest(s: AuditInputs) -> str:
+    """sha256 (hex) of an :class:`AuditInputs`' values other than its path (arrays by dtype, shape and bytes)."""
+    import hashlib
+
+    import numpy as np  # local: only where keys are computed
+
+    h = hashlib.sha256()
+    for value in (s.label, s.time, s.event, s.patch_size, s.truth, s.artifacts):
+        if value is None or isinstance(value, (int, float, str)):
+            h.update(repr(value).encode())
+        else:
+            a = np.ascontiguousarray(value)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+        h.update(b"|")
+    return h.hexdigest()

@@ -49,6 +49,14 @@ class ExplainJob:
                                                                       **options.get(self.guide, {}))
         return model, config, device, explainers, guide_ex
 
+    def input_key(self, slide_id: str) -> str:
+        """The feature file's and the model checkpoint's path, size and mtime
+        (:func:`core.schedule.job.stat_key`): re-extracted features or a retrained model under the
+        same name redo the slide (docs/scheduler.md)."""
+        from core.schedule.job import stat_key  # local: keeps this module light
+
+        return stat_key(self.bags[slide_id], self.model)
+
     def run(self, state, slide_id: str, out_dir: Path) -> None:
         import numpy as np  # local: only in the worker
         import torch

@@ -69,6 +69,14 @@ class ExtractJob:
             pixels = read_target_image(self.stain_target)
         return ExtractState(encoder, pixels)
 
+    def input_key(self, slide_id: str) -> str:
+        """The slide file's path, size and mtime (:func:`core.schedule.job.stat_key`: slides are
+        gigabytes, so no content digest), and those of the local weights and stain target files when
+        given (a name that is no file, e.g. a hub id, keys as ``missing``, which does not change)."""
+        from core.schedule.job import stat_key  # local: keeps this module light
+
+        return stat_key(self.slides[slide_id], self.weights, self.stain_target)
+
     def run(self, state: ExtractState, slide_id: str, out_dir: Path) -> None:
         import h5py  # local: only in the worker
 

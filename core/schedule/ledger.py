@@ -2,15 +2,24 @@
 
 Layout (docs/scheduler.md), one folder per job under the output folder::
 
-    OUT/.evident/ledger/<job>/<slide>.json   finished: {"state": "done" | "failed", "error": ..., ...}
-    OUT/.evident/ledger/<job>/<slide>.lock   in progress: {"run", "pid", "host", "started"}
+    OUT/.evident/ledger/<job>/<slide>.json   finished: {"state": "done" | "failed", "settings", "input", "error", ...}
+    OUT/.evident/ledger/<job>/<slide>.lock   in progress: {"run", "pid", "host", "started", "heartbeat_s"}
 
 A record is written atomically (:func:`core.atomic.atomic_write_json`) before the lock is removed,
 so a reader never sees a slide neither finished nor locked while its worker is alive. A lock is
 created with ``O_CREAT | O_EXCL``: of two runs on the same folder exactly one gets it. A lock is
 taken over (reclaimed) when its holder is gone: a process of this machine that no longer runs, or
 an earlier attempt of the same run (the scheduler hands a slide out again only after the worker
-doing it was lost). Locks of live processes, and of other machines, are left alone.
+doing it was lost), or a lock whose holder stopped refreshing it: the worker doing a slide touches
+its lock every :data:`HEARTBEAT_S` seconds (:meth:`Ledger.holding`), and a lock untouched for
+:data:`LOCK_EXPIRES_S` seconds is taken over whatever its host (a machine that vanished, a reused
+pid). Locks of live processes, and of other machines that still refresh them, are left alone; so
+are locks written by versions without the heartbeat (no ``heartbeat_s``) on other machines.
+
+A ``done`` record counts as done when it was made under the job's settings and, where the job gives
+an input key (:func:`core.schedule.job.job_input_key`), under the same input key. A record without
+one (written before input keys, or by a job without them) counts as done and is given the current
+key (:meth:`Ledger.adopt_input`), so later changes of the inputs are seen (docs/scheduler.md).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +44,10 @@ __all__ = ["Ledger", "Claim", "ledger_folder"]
 _UNREADABLE_LOCK_S = 60.0
 #: the short-lived mutex that serialises taking over a stale lock is itself stale after this
 _RECLAIM_MUTEX_S = 30.0
+#: a worker touches the lock of the slide it is doing this often (seconds)
+HEARTBEAT_S = 60.0
+#: a lock (with a heartbeat) untouched this long (seconds) is taken over, whichever machine wrote it
+LOCK_EXPIRES_S = 900.0
 
 
 def _file_name(key: str) -> str:
@@ -93,46 +107,93 @@ class Ledger:
         """The finished record of ``slide_id`` (any settings), ``None`` when there is none or it is unreadable."""
         return _read(self.record_path(slide_id))
 
-    def is_done(self, slide_id: str) -> bool:
-        rec = self.record(slide_id)
-        return rec is not None and rec.get("state") == "done" and rec.get("settings") == self.settings
+    def counts_as_done(self, rec: dict | None, input_key: str | None = None) -> bool:
+        """Whether record ``rec`` says done under this job's settings and inputs ``input_key``
+        (``None``: unknown, not compared; a record without a key is not compared either)."""
+        if not rec or rec.get("state") != "done" or rec.get("settings") != self.settings:
+            return False
+        recorded = rec.get("input")
+        return input_key is None or recorded is None or recorded == input_key
 
-    def done_ids(self) -> set[str]:
-        """Slides recorded done under this job's settings (one listing of the folder)."""
+    def is_done(self, slide_id: str, input_key: str | None = None) -> bool:
+        return self.counts_as_done(self.record(slide_id), input_key)
+
+    def done_ids(self, input_keys: Mapping[str, str | None] | None = None) -> set[str]:
+        """Slides recorded done under this job's settings and, for those in ``input_keys``, the same
+        input key (one listing of the folder)."""
         try:
             names = [e.name for e in os.scandir(self.folder) if e.name.endswith(".json")]
         except FileNotFoundError:
             return set()
+        keys = input_keys or {}
         out = set()
         for name in names:
             rec = _read(self.folder / name)
-            if rec and rec.get("state") == "done" and rec.get("settings") == self.settings:
+            if rec and self.counts_as_done(rec, keys.get(str(rec.get("slide_id")))):
                 out.add(str(rec.get("slide_id")))
         return out
 
+    def forget(self, slide_id: str) -> None:
+        """Remove ``slide_id``'s record (its outputs are gone: it is to be done again)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.record_path(slide_id).unlink()
+
+    def adopt_input(self, slide_id: str, input_key: str) -> bool:
+        """Give a done record without an input key (an earlier version's) the key ``input_key``, under
+        the slide's lock (a slide in progress elsewhere is left alone). Returns whether it did."""
+        lock = self.lock_path(slide_id)
+        try:
+            self._create_lock(lock, self._holder(slide_id))
+        except (FileExistsError, FileNotFoundError):
+            return False
+        try:
+            rec = self.record(slide_id)
+            if not self.counts_as_done(rec, input_key) or rec.get("input") is not None:
+                return False
+            atomic_write_json(self.record_path(slide_id), {**rec, "input": input_key, "input_adopted": _now()})
+            return True
+        finally:
+            self.release(slide_id)
+
     # -- claiming --------------------------------------------------------------------------------
-    def claim(self, slide_id: str) -> Claim:
-        """Take the lock of ``slide_id`` for this process, unless it is done or another live run holds it."""
-        if self.is_done(slide_id):
+    def claim(self, slide_id: str, input_key: str | None = None) -> Claim:
+        """Take the lock of ``slide_id`` for this process, unless it is done (under these settings and
+        inputs ``input_key``) or another live run holds it."""
+        if self.is_done(slide_id, input_key):
             return Claim("done")
         ensure_writable_dir(self.folder)
         lock = self.lock_path(slide_id)
         holder = None
         for _ in range(5):
             try:
-                self._create_lock(lock, {"run": self.run_id, "pid": os.getpid(), "host": self.host,
-                                         "started": _now(), "slide_id": slide_id})
+                self._create_lock(lock, self._holder(slide_id))
             except FileExistsError:
                 holder = _read(lock)
                 if not self._stale(lock, holder):
                     return Claim("busy", _describe(holder))
                 self._take_over(lock, holder)
                 continue
-            if self.is_done(slide_id):  # another run finished it between our check and our lock
+            if self.is_done(slide_id, input_key):  # another run finished it between our check and our lock
                 self.release(slide_id)
                 return Claim("done")
             return Claim("claimed")
         return Claim("busy", _describe(holder))
+
+    def _holder(self, slide_id: str) -> dict:
+        return {"run": self.run_id, "pid": os.getpid(), "host": self.host, "started": _now(), "slide_id": slide_id,
+                "heartbeat_s": HEARTBEAT_S}
+
+    @contextlib.contextmanager
+    def holding(self, slide_id: str) -> Iterator[None]:
+        """While the body runs, ``slide_id``'s lock is touched every :data:`HEARTBEAT_S` seconds (by one
+        daemon thread per process, shared by all slides), so that other runs see its holder alive; a
+        lock no longer there is left alone."""
+        lock = self.lock_path(slide_id)
+        _heartbeat.add(lock)
+        try:
+            yield
+        finally:
+            _heartbeat.discard(lock)
 
     @staticmethod
     def _create_lock(lock: Path, holder: dict) -> None:
@@ -159,11 +220,11 @@ class Ledger:
             self.lock_path(slide_id).unlink()
 
     def finish(self, slide_id: str, state: str, error: str | None = None, seconds: float = 0.0,
-               detail: str | None = None) -> None:
+               detail: str | None = None, input_key: str | None = None) -> None:
         """Record ``slide_id`` as ``"done"`` or ``"failed"`` (with ``error``, one line, and ``detail``,
-        the traceback), then remove its lock."""
-        rec = {"slide_id": slide_id, "job": self.job_name, "settings": self.settings, "state": state,
-               "error": error, "seconds": round(float(seconds), 4), "finished": _now(), "host": self.host,
+        the traceback) for inputs ``input_key`` (as seen before the slide started), then remove its lock."""
+        rec = {"slide_id": slide_id, "job": self.job_name, "settings": self.settings, "input": input_key,
+               "state": state, "error": error, "seconds": round(float(seconds), 4), "finished": _now(), "host": self.host,
                "pid": os.getpid(), "run": self.run_id}
         if detail:
             rec["traceback"] = detail
@@ -179,6 +240,12 @@ class Ledger:
                 return True
         if holder.get("run") == self.run_id:  # an earlier attempt of this run: its worker was lost
             return True
+        if holder.get("heartbeat_s") is not None:  # its holder refreshes it: untouched for long, it is gone
+            try:
+                if time.time() - lock.stat().st_mtime > LOCK_EXPIRES_S:
+                    return True
+            except FileNotFoundError:
+                return True
         if holder.get("host") != self.host:  # another machine: its processes cannot be probed from here
             return False
         try:
@@ -207,6 +274,46 @@ class Ledger:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 mutex.unlink()
+
+
+class _Heartbeat:
+    """The locks this process holds, touched every :data:`HEARTBEAT_S` seconds by one daemon thread
+    (started on first use; woken when a lock is added, so a changed interval applies at once)."""
+
+    def __init__(self) -> None:
+        self.locks: dict[Path, int] = {}
+        self.mutex = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def add(self, lock: Path) -> None:
+        with self.mutex:
+            self.locks[lock] = self.locks.get(lock, 0) + 1
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.thread, self.pid = threading.Thread(target=self._run, name="evident-lock-heartbeat",
+                                                         daemon=True), os.getpid()
+                self.thread.start()
+        self.wake.set()
+
+    def discard(self, lock: Path) -> None:
+        with self.mutex:
+            left = self.locks.pop(lock, 1) - 1
+            if left > 0:
+                self.locks[lock] = left
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(HEARTBEAT_S)
+            self.wake.clear()
+            with self.mutex:
+                locks = list(self.locks)
+            for lock in locks:
+                with contextlib.suppress(OSError):
+                    os.utime(lock)
+
+
+_heartbeat = _Heartbeat()
 
 
 def _read(path: Path) -> dict | None:

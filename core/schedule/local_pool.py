@@ -41,12 +41,13 @@ def _worker(conn, job_bytes: bytes, ledger_args: tuple, gpu: int | None) -> None
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            slide_id = conn.recv()
+            msg = conn.recv()
         except (EOFError, OSError):  # the driver is gone
             return
-        if slide_id is None:
+        if msg is None:
             return
-        result = do_slide(job, state, ledger, slide_id)
+        slide_id, input_key = msg
+        result = do_slide(job, state, ledger, slide_id, input_key)
         try:
             conn.send(("result", tuple(result)))
         except (BrokenPipeError, OSError):  # the driver is gone; the slide is recorded in the ledger
@@ -68,9 +69,10 @@ class _Worker:
             self.conn.send(None)
 
 
-def run_pool(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers: int, gpus: Sequence[int],
+def run_pool(job_bytes: bytes, slide_ids: Sequence[tuple[str, str | None]], ledger: Ledger, workers: int, gpus: Sequence[int],
              stop_on_failure: bool, report: Callable[[SlideResult], None], max_attempts: int = 3) -> list[str]:
-    """Run the pickled job on ``slide_ids`` in ``workers`` processes; return the slides never handed out.
+    """Run the pickled job on ``slide_ids``, ``(slide_id, input_key)`` pairs, in ``workers`` processes;
+    return the slide ids never handed out.
 
     ``report`` is called in this process with each slide's :class:`SlideResult`. After a failure
     with ``stop_on_failure``, no further slide is handed out; the slides in hand finish.
@@ -83,7 +85,8 @@ def run_pool(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers
     """
     ctx = mp.get_context("spawn")
     ledger_args = (str(ledger.out_dir), ledger.job_name, ledger.settings, ledger.run_id)
-    pending = deque(slide_ids)
+    keys = dict(slide_ids)
+    pending = deque(keys)
     attempts: dict[str, int] = {}
     pool = [_Worker(ctx, job_bytes, ledger_args, gpus[i] if gpus else None) for i in range(workers)]
     replacements = 0
@@ -94,7 +97,7 @@ def run_pool(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers
                 if w.ready and w.slide is None and pending and not stopping:
                     w.slide = pending.popleft()
                     attempts[w.slide] = attempts.get(w.slide, 0) + 1
-                    w.conn.send(w.slide)
+                    w.conn.send((w.slide, keys[w.slide]))
             ready = wait([w.conn for w in pool] + [w.proc.sentinel for w in pool])
             for w in list(pool):
                 if w.conn in ready:
@@ -122,7 +125,7 @@ def run_pool(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers
                             pending.appendleft(lost)
                         else:
                             text = f"its worker process died {attempts[lost]} times while doing it (exit code {code})"
-                            ledger.finish(lost, "failed", text)
+                            ledger.finish(lost, "failed", text, input_key=keys[lost])
                             report(SlideResult(lost, "failed", text))
                             stopping = stopping or stop_on_failure
                     elif not w.ready:

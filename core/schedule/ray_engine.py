@@ -45,8 +45,8 @@ class _SlideWorker:
     def ready(self) -> bool:
         return True
 
-    def do(self, slide_id: str) -> tuple:
-        return tuple(do_slide(self.job, self.state, self.ledger, slide_id))
+    def do(self, slide_id: str, input_key: str | None = None) -> tuple:
+        return tuple(do_slide(self.job, self.state, self.ledger, slide_id, input_key))
 
 
 def _import_ray():
@@ -57,9 +57,10 @@ def _import_ray():
     return ray
 
 
-def run_ray(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers: int | None, address: str | None,
+def run_ray(job_bytes: bytes, slide_ids: Sequence[tuple[str, str | None]], ledger: Ledger, workers: int | None, address: str | None,
             stop_on_failure: bool, report: Callable[[SlideResult], None]) -> list[str]:
-    """Run the pickled job on ``slide_ids`` on Ray; return the slides never handed out.
+    """Run the pickled job on ``slide_ids``, ``(slide_id, input_key)`` pairs, on Ray; return the slide
+    ids never handed out.
 
     Connects to ``address`` (``ray://host:10001`` or ``host:6379``; ``None``: the cluster this
     process is already connected to, else the one ``RAY_ADDRESS`` names, else a new local one),
@@ -104,21 +105,22 @@ def run_ray(job_bytes: bytes, slide_ids: Sequence[str], ledger: Ledger, workers:
 
 
 def _dispatch(ray, actors, slide_ids, ledger, stop_on_failure, report) -> list[str]:
-    pending = deque(slide_ids)
+    keys = dict(slide_ids)
+    pending = deque(keys)
     idle = deque(actors)
     in_flight: dict = {}  # object ref -> (actor, slide id)
     stopping = False
     while (pending and not stopping and (idle or in_flight)) or in_flight:
         while idle and pending and not stopping:
             actor, slide = idle.popleft(), pending.popleft()
-            in_flight[actor.do.remote(slide)] = (actor, slide)
+            in_flight[actor.do.remote(slide, keys[slide])] = (actor, slide)
         done, _ = ray.wait(list(in_flight), num_returns=1)
         actor, slide = in_flight.pop(done[0])
         try:
             result = SlideResult(*ray.get(done[0]))
         except ray.exceptions.RayActorError as exc:  # lost beyond its restarts: this actor is gone
             text = f"its Ray worker was lost ({_cause(exc)})"
-            ledger.finish(slide, "failed", text)
+            ledger.finish(slide, "failed", text, input_key=keys[slide])
             result = SlideResult(slide, "failed", text)
             if not idle and not in_flight and pending:
                 raise EvidentError(None, f"every Ray worker of the {ledger.job_name} job was lost") from None

@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 
 from core.atomic import ensure_writable_dir
 from core.errors import EvidentError
-from core.schedule.job import SlideJob, job_settings_key
+from core.schedule.job import SlideJob, job_input_key, job_settings_key
 from core.schedule.ledger import Ledger, ledger_folder
 from core.schedule.slide_step import SlideResult, do_slide
 
@@ -25,7 +25,7 @@ class LedgerSummary(NamedTuple):
     """Counts of one :func:`run_jobs` call.
 
     ``done``: slides done by this run; ``already_done``: recorded done by an earlier run (same
-    settings); ``failed``: failed in this run (recorded with their error); ``busy``: held by another
+    settings and inputs); ``failed``: failed in this run (recorded with their error); ``busy``: held by another
     live run, left to it; ``not_started``: never handed out because the run stopped at a failure;
     ``failures``: ``(slide_id, error)`` of each failure, in the order they happened.
     """
@@ -57,7 +57,8 @@ def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike
              engine: Literal["serial", "pool", "ray"] = "pool", workers: int | None = None,
              skip_errors: bool = False, address: str | None = None,
              progress: bool | Callable[[SlideResult], None] | None = None) -> LedgerSummary:
-    """Run ``job`` on every slide of ``slide_ids`` not yet recorded done in ``out_dir``'s ledger.
+    """Run ``job`` on every slide of ``slide_ids`` not yet recorded done in ``out_dir``'s ledger under
+    its settings and inputs (the job's ``input_key``, where it has one: docs/scheduler.md).
 
     Parameters
     ----------
@@ -96,7 +97,9 @@ def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike
     new_dirs = _missing_dirs(Path(out_dir), ledger_folder(out_dir, str(job.name)))
     out = ensure_writable_dir(out_dir)
     ledger = Ledger(out, str(job.name), job_settings_key(job), uuid.uuid4().hex[:12])
-    already = ledger.done_ids()
+    keys = {s: job_input_key(job, s) for s in ids}  # once, here: every engine records the same keys
+    already = _outputs_there(job, ledger, ledger.done_ids(keys) & set(ids))
+    _adopt_inputs(ledger, already, keys)
     todo = [s for s in ids if s not in already]
     counts = {"done": 0, "already_done": len(ids) - len(todo), "failed": 0, "busy": 0}
     failures: list[tuple[str, str]] = []
@@ -113,7 +116,8 @@ def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike
             callback(result)
 
     try:
-        left = _run(engine, job, todo, ledger, workers, address, not skip_errors, report) if todo else []
+        todo_keyed = [(s, keys[s]) for s in todo]
+        left = _run(engine, job, todo_keyed, ledger, workers, address, not skip_errors, report) if todo else []
     except BaseException:
         if not (counts["done"] or counts["failed"]):  # the job could not start (setup failed): leave nothing
             _remove_empty(new_dirs)
@@ -125,7 +129,30 @@ def run_jobs(job: SlideJob, slide_ids: Sequence[str], out_dir: str | os.PathLike
                          tuple(failures))
 
 
+def _outputs_there(job: SlideJob, ledger: Ledger, done: set[str]) -> set[str]:
+    """``done`` less the slides whose outputs the job finds incomplete (its optional
+    ``outputs_complete(slide_id, out_dir)``); their records are removed, so that they are done again."""
+    check = getattr(job, "outputs_complete", None)
+    if check is None:
+        return done
+    gone = {s for s in done if not check(s, ledger.out_dir)}
+    for s in sorted(gone):
+        ledger.forget(s)
+    return done - gone
+
+
+def _adopt_inputs(ledger: Ledger, done: set[str], keys: dict[str, str | None]) -> None:
+    """Give the done records written without an input key (earlier versions) the current one."""
+    for s in sorted(done):
+        key = keys.get(s)
+        if key is not None:
+            rec = ledger.record(s)
+            if rec is not None and rec.get("input") is None:
+                ledger.adopt_input(s, key)
+
+
 def _run(engine, job, todo, ledger, workers, address, stop_on_failure, report) -> list[str]:
+    """Run ``todo``, ``(slide_id, input_key)`` pairs, on ``engine``; return the slide ids never handed out."""
     if engine == "pool":
         n, gpus = default_workers()
         n = n if workers is None else workers
@@ -142,11 +169,11 @@ def _run(engine, job, todo, ledger, workers, address, stop_on_failure, report) -
 
         return run_ray(_pickled(job), todo, ledger, workers, address, stop_on_failure, report)
     state = job.setup()
-    for i, slide in enumerate(todo):
-        result = do_slide(job, state, ledger, slide)
+    for i, (slide, key) in enumerate(todo):
+        result = do_slide(job, state, ledger, slide, key)
         report(result)
         if stop_on_failure and result.status == "failed":
-            return todo[i + 1:]
+            return [s for s, _ in todo[i + 1:]]
     return []
 
 

@@ -37,27 +37,32 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}{': ' + text if text else ''}"
 
 
-def do_slide(job: SlideJob, state: object, ledger: Ledger, slide_id: str) -> SlideResult:
+def do_slide(job: SlideJob, state: object, ledger: Ledger, slide_id: str, input_key: str | None = None) -> SlideResult:
     """Claim ``slide_id``, run ``job`` on it and record done / failed; a busy or done slide is left alone.
 
-    An ``Exception`` from the job is recorded as the slide's failure (text and traceback); anything
-    else (Ctrl-C, ``SystemExit``) releases the lock, so a rerun does the slide, and propagates.
+    ``input_key``: the slide's :func:`core.schedule.job.job_input_key`, computed by the driver
+    before the run (so that every engine records the same key, and an input changed while the slide
+    runs is seen by the next run); a record with another key is not done. While the job runs, the
+    slide's lock is refreshed (:meth:`Ledger.holding`). An ``Exception`` from the job is recorded as
+    the slide's failure (text and traceback); anything else (Ctrl-C, ``SystemExit``) releases the
+    lock, so a rerun does the slide, and propagates.
     """
-    claim = ledger.claim(slide_id)
+    claim = ledger.claim(slide_id, input_key)
     if claim.kind == "done":
         return SlideResult(slide_id, "already_done")
     if claim.kind == "busy":
         return SlideResult(slide_id, "busy", claim.holder)
     t0 = time.perf_counter()
     try:
-        job.run(state, slide_id, ledger.out_dir)
+        with ledger.holding(slide_id):
+            job.run(state, slide_id, ledger.out_dir)
     except Exception as exc:
         text, seconds = error_text(exc), time.perf_counter() - t0
-        ledger.finish(slide_id, "failed", text, seconds, detail=traceback.format_exc())
+        ledger.finish(slide_id, "failed", text, seconds, detail=traceback.format_exc(), input_key=input_key)
         return SlideResult(slide_id, "failed", text, seconds)
     except BaseException:
         ledger.release(slide_id)
         raise
     seconds = time.perf_counter() - t0
-    ledger.finish(slide_id, "done", None, seconds)
+    ledger.finish(slide_id, "done", None, seconds, input_key=input_key)
     return SlideResult(slide_id, "done", None, seconds)

@@ -78,13 +78,17 @@ def done_counts(log: str | os.PathLike) -> dict[str, int]:
 
 
 def counting_run_command(out: str | os.PathLike, log: str | os.PathLike, n: int, engine: str, workers: int,
-                         seconds: float = 0.0) -> list[str]:
-    """``python -c ...`` that runs :class:`CountingJob` on ``slide-00000`` .. over ``n`` slides with
-    ``run_jobs`` and prints the summary as JSON (for runs in their own process, to kill or race)."""
+                         seconds: float = 0.0, inputs: str | os.PathLike | None = None) -> list[str]:
+    """``python -c ...`` that runs :class:`CountingJob` (:class:`InputJob` on the folder ``inputs``
+    when given) on ``slide-00000`` .. over ``n`` slides with ``run_jobs`` and prints the summary as
+    JSON (for runs in their own process, to kill or race)."""
     import sys
 
-    code = ("import json, sys; from core.schedule import run_jobs; from testkit.slide_jobs import CountingJob; "
-            f"s = run_jobs(CountingJob(log={str(log)!r}, seconds={seconds!r}), "
+    job = (f"CountingJob(log={str(log)!r}, seconds={seconds!r})" if inputs is None else
+           f"InputJob(log={str(log)!r}, seconds={seconds!r}, inputs={str(inputs)!r})")
+    code = ("import json, sys; from core.schedule import run_jobs; "
+            "from testkit.slide_jobs import CountingJob, InputJob; "
+            f"s = run_jobs({job}, "
             f"[f'slide-{{i:05d}}' for i in range({n})], {str(out)!r}, engine={engine!r}, workers={workers}); "
             "print(json.dumps(s._asdict()))")
     return [sys.executable, "-c", code]
@@ -96,3 +100,43 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(here.parent), str(here), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+@dataclass(frozen=True)
+class InputJob(CountingJob):
+    """A :class:`CountingJob` whose slides have input files ``<inputs>/<slide>.in``: ``OUT/<slide>.out``
+    is the sha256 of that file's content, and ``input_key`` is its :func:`core.schedule.job.stat_key`."""
+
+    inputs: str = ""
+    tag: str = "inputs"
+
+    def input_key(self, slide_id: str) -> str:
+        from core.schedule.job import stat_key
+
+        return stat_key(Path(self.inputs) / f"{slide_id}.in")
+
+    def run(self, state: object, slide_id: str, out_dir: Path) -> None:
+        if self.seconds:
+            time.sleep(self.seconds)
+        data = (Path(self.inputs) / f"{slide_id}.in").read_bytes()
+        with atomic_path(Path(out_dir) / f"{slide_id}.out") as tmp:
+            tmp.write_bytes(hashlib.sha256(data).digest())
+        append_line(self.log, slide_id)
+
+
+def write_inputs(folder: str | os.PathLike, slide_ids, text: str = "v1") -> Path:
+    """``<folder>/<slide>.in`` holding ``<text> <slide>`` for each slide (the inputs of :class:`InputJob`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in slide_ids:
+        (folder / f"{s}.in").write_text(f"{text} {s}")
+    return folder
+
+
+def rewrite_input(folder: str | os.PathLike, slide_id: str, text: str) -> None:
+    """Give ``slide_id``'s input new content and a modification time 1 s later than before (so the
+    change shows even on file systems with coarse time stamps)."""
+    p = Path(folder) / f"{slide_id}.in"
+    before = p.stat().st_mtime_ns
+    p.write_text(f"{text} {slide_id}")
+    os.utime(p, ns=(before + 10**9, before + 10**9))

@@ -89,8 +89,13 @@ def test_resume_skips_done_slides_and_redoes_changed_ones(demo_cohort, tmp_path,
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
     assert _run(cohort, ev_dir, out, "--maps", "attention", "--top-k", "0") == 0
     err = capsys.readouterr().err
-    assert err.count("already done, skipped") == 4 and "0 slide(s) drawn, 4 already done" in err
+    assert "4 slide(s) already done by an earlier run" in err and "0 slide(s) drawn, 4 already done" in err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == stamps
+    # the resume is the scheduler's ledger (one run id per invocation no longer hides its records)
+    records = [json.loads(p.read_text()) for p in sorted((out / ".evident" / "ledger" / "heatmaps").glob("*.json"))]
+    assert len(records) == 4 and all(r["state"] == "done" for r in records)
+    assert [r["input"] for r in records] == [json.loads((out / r["slide_id"] / "heatmaps.json").read_text())["digest"]
+                                             for r in records]
     # an evidence file that changed is drawn again; a removed output is written again
     first = cohort.slide_ids[0]
     ev = read_evidence(ev_dir / f"{first}.evidence.h5")
@@ -100,6 +105,8 @@ def test_resume_skips_done_slides_and_redoes_changed_ones(demo_cohort, tmp_path,
     err = capsys.readouterr().err
     assert "2 slide(s) drawn, 2 already done" in err
     assert (out / cohort.slide_ids[1] / f"{cohort.slide_ids[1]}.attention.overlay.tiff").is_file()
+    redrawn = {p for p, t in stamps.items() if p.stat().st_mtime_ns != t}
+    assert {p.parent.name for p in redrawn} == {first, cohort.slide_ids[1]}
     # other settings are other outputs: not skipped
     assert _run(cohort, ev_dir, out, "--maps", "attention", "--top-k", "0", "--opacity", "0.3") == 0
     assert "4 slide(s) drawn" in capsys.readouterr().err

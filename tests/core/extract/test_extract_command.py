@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -204,3 +205,25 @@ def test_preview_shows_mask_and_patches(cmu_slide, tmp_path, capsys):
     assert img[:20, :20].mean() < 0.6 * 255  # glass corner dimmed (white * 0.55)
     with h5py.File(tmp_path / "10x_256px_0px_overlap" / "features_stain_texture_v1" / "cmu_small_region.h5", "r") as f:
         assert f["coords"].attrs["patch_size_level0"] == 512
+
+
+def test_a_replaced_slide_file_is_extracted_again_and_only_it(cmu_slide, tmp_path, capsys):
+    slides = [tmp_path / "first.svs", tmp_path / "second.svs"]
+    for s in slides:
+        shutil.copy(cmu_slide, s)
+    out_dir = tmp_path / "out"
+    args = ["extract", *map(str, slides), "--out", str(out_dir), "--no-progress", "--engine", "serial"]
+    assert main(args) == 0
+    feats = out_dir / "20x_256px_0px_overlap" / "features_stain_texture_v1"
+    stamps = {p.name: p.stat().st_mtime_ns for p in _h5_files(out_dir)}
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 slide(s) already done" in capsys.readouterr().err
+    before = slides[1].stat().st_mtime_ns
+    slides[1].write_bytes(Path(cmu_slide).read_bytes())  # the slide file replaced (a new copy)
+    os.utime(slides[1], ns=(before + 10**9, before + 10**9))
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "1 slide(s) already done" in err and out.startswith(f"{feats / 'second.h5'}\t") and out.count("\n") == 1
+    assert (feats / "first.h5").stat().st_mtime_ns == stamps["first.h5"]
+    assert (feats / "second.h5").stat().st_mtime_ns != stamps["second.h5"]

@@ -11,7 +11,7 @@ import ray  # the optional extra evident[cluster]; the test extra installs it
 
 from core.schedule import ledger_folder, run_jobs
 from core.schedule.ray_engine import ACTOR_PREFIX
-from testkit.slide_jobs import CountingJob, done_counts
+from testkit.slide_jobs import CountingJob, InputJob, done_counts, rewrite_input, write_inputs
 
 IDS = [f"slide-{i:02d}" for i in range(12)]
 
@@ -89,3 +89,17 @@ def test_explain_on_ray_writes_the_serial_bytes(ray_cluster, tmp_path):
     serial = {p.name: p.read_bytes() for p in sorted((tmp_path / "serial").glob("*.evidence.h5"))}
     assert len(serial) == 3
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / "ray").glob("*.evidence.h5"))} == serial
+
+
+def test_ray_redoes_a_slide_whose_input_was_rewritten_and_only_it(ray_cluster, tmp_path):
+    inputs = write_inputs(tmp_path / "in", IDS[:4])
+    job = InputJob(log=str(tmp_path / "log"), inputs=str(inputs))
+    out = tmp_path / "out"
+    assert run_jobs(job, IDS[:4], out, engine="ray", workers=2).done == 4
+    before = {p.name: p.read_bytes() for p in out.glob("*.out")}
+    rewrite_input(inputs, IDS[1], "v2")
+    summary = run_jobs(job, IDS[:4], out, engine="ray", workers=2)
+    assert (summary.done, summary.already_done) == (1, 3)
+    after = {p.name: p.read_bytes() for p in out.glob("*.out")}
+    assert [n for n in before if before[n] != after[n]] == [f"{IDS[1]}.out"]
+    assert done_counts(tmp_path / "log") == {s: 2 if s == IDS[1] else 1 for s in IDS[:4]}
