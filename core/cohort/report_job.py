@@ -84,10 +84,10 @@ class ReportJob:
         Side of each map overview (px).
     name
         The scheduler's ledger folder (``OUT/.evident/ledger/report/``).
-    run_id
-        Makes each invocation's scheduler settings key its own: whether a slide is done is decided
-        by the digest of its inputs and settings (:meth:`is_done`, which sees a changed evidence
-        file), not by the ledger (as :class:`core.cohort.heatmaps_job.HeatmapJob`).
+
+    The ledger decides whether a slide is done from the job's settings and the slide's
+    :meth:`input_key` (as for :class:`core.cohort.heatmaps_job.HeatmapJob`), so a changed evidence file
+    is reported again and adding slides redoes none of the others.
     """
 
     slides: tuple[ReportInputs, ...] = field(repr=False)
@@ -96,7 +96,6 @@ class ReportJob:
     thresholds: FailureThresholds = FailureThresholds()
     max_side: int = 360
     name: str = "report"
-    run_id: str = field(default="", compare=False)
 
     def slide_ids(self) -> list[str]:
         """The slides this job can report, in order."""
@@ -123,6 +122,17 @@ class ReportJob:
         settings = {"truth": s.truth, "top_k": self.top_k, "maps": None if self.maps is None else list(self.maps),
                     "thresholds": asdict(self.thresholds), "max_side": self.max_side, "version": 1}
         return inputs_digest(files, settings)
+
+    def input_key(self, slide_id: str) -> str:
+        """The ledger's per-slide input key: :meth:`digest` (raises ``OSError`` for an unreadable input,
+        which the ledger records as unreadable, so the slide is run and :meth:`run` names the problem)."""
+        return self.digest(slide_id)
+
+    def outputs_complete(self, slide_id: str, out_dir: Path) -> bool:
+        """Whether the slide's page and summary are there (a slide the ledger has done whose page was
+        removed is reported again)."""
+        out = Path(out_dir)
+        return (out / slide_page_name(slide_id)).is_file() and (out / f"{slide_id}{SUMMARY_SUFFIX}").is_file()
 
     def is_done(self, slide_id: str, out_dir: str | os.PathLike, digest: str | None = None) -> bool:
         """Whether the slide's page and summary exist and were made from the same inputs and settings."""

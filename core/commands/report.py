@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 
 from core.commands._argtypes import positive_int
@@ -118,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_writable_dir(args.out)
     slides = _inputs(args)
     maps = tuple(m.strip() for m in args.maps.split(",") if m.strip()) if args.maps else None
-    job = ReportJob(tuple(slides), top_k=args.top_k, maps=maps, max_side=args.size, run_id=uuid.uuid4().hex)
+    job = ReportJob(tuple(slides), top_k=args.top_k, maps=maps, max_side=args.size)
     if maps is not None and not args.skip_errors:  # every slide holds the maps asked for: checked before the first page
         from core.evidence.evidence_file import read_evidence  # local: h5py only when run
 
@@ -129,17 +128,12 @@ def run(args: argparse.Namespace) -> int:
             if missing:
                 raise EvidentError(s.evidence, f"holds no map {', '.join(missing)} (it holds: {', '.join(sorted(held))})")
     ensure_writable_dir(out)
-    todo = []  # slides reported earlier from the same inputs and settings (digest) are not handed out
-    for sid in job.slide_ids():
-        if job.is_done(sid, out):
-            print(f"{sid}: already done, skipped", file=sys.stderr)
-        else:
-            todo.append(sid)
+    todo = job.slide_ids()  # the ledger skips slides reported earlier from the same inputs and settings
     summary = run_and_report(job, todo, out, args)
     failures = dict(summary.failures)
     unfinished = [sid for sid in todo if sid not in failures and not job.is_done(sid, out)]
     index = write_index(out, failures, unfinished)
-    line = f"{summary.done} report(s) written, {len(slides) - len(todo) + summary.already_done} already done"
+    line = f"{summary.done} report(s) written, {summary.already_done} already done"
     if failures:
         line += f", {len(failures)} failed (listed in {index})"
     print(line, file=sys.stderr)
