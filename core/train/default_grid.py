@@ -1,7 +1,7 @@
 """The grid behind ``evident train``'s default training settings (docs/results_hosts.md, "Default training settings").
 
 ``python -m core.train.default_grid --out OUT [--datasets digits,musk1,ucsb_breast] [--gce-on digits] [--repeats R]
-[--seed S] [--first-grid] [--candidates] [--settings NAME,...] [--gce-only] [--collect] [--quick]``
+[--seed S] [--first-grid] [--candidates] [--resolve-with DIR] [--settings NAME,...] [--gce-only] [--collect] [--quick]``
 
 Every setting of :data:`GRID` (learning rate × schedule × input standardisation, with the floor on the
 kept epoch; ``--first-grid``: the first pass's settings without it) is run through the
@@ -26,6 +26,11 @@ Output::
                                    setting's shortfall from its combo's best paired over the same
                                    folds with a 95% interval (:mod:`core.train.paired_folds`)
 
+Third pass (after the floor on the kept epoch): :data:`GRID` at 5 × 1 folds; the settings :func:`choose`
+ties there are re-run at 5 × 3 on UCSB (``--datasets ucsb_breast --gce-on ucsb_breast --repeats 3
+--settings ...`` into another folder), and ``--collect --resolve-with THAT_FOLDER`` applies
+:func:`resolve`.
+
 ``--quick`` (tests): 2 folds, 20 digit bags, 1 or 3 epochs.
 """
 
@@ -40,7 +45,8 @@ from pathlib import Path
 
 from core.train.defaults import MIN_EPOCHS
 
-__all__ = ["CANDIDATES", "FIRST_GRID", "GRID", "TrainingSetting", "choose", "collect_rows", "grid_table", "main", "prepare_dataset", "run_grid", "train_run"]
+__all__ = ["CANDIDATES", "FIRST_GRID", "GRID", "TrainingSetting", "choose", "collect_rows", "grid_table", "main", "prepare_dataset",
+           "resolve", "run_grid", "tied_settings", "train_run"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,35 @@ def choose(rows: list[dict], metric: str = "accuracy", tie: float = 0.02) -> dic
     return {"best": best, "shortfall": shortfall, "worst": worst, "mean": mean, "chosen": chosen}
 
 
+def tied_settings(pick: dict, tie: float = 0.02) -> list[str]:
+    """The settings :func:`choose` treats as tied on the worst shortfall (within ``tie`` of the smallest)."""
+    floor = min(pick["worst"].values())
+    return [s for s, w in pick["worst"].items() if w <= floor + tie + 1e-9]
+
+
+def resolve(rows: list[dict], repeated: list[dict], tie: float = 0.02) -> dict:
+    """The third pass's rule, fixed before its repeated runs (docs/results_hosts.md, "A floor on the kept epoch").
+
+    :func:`choose` on ``rows`` (5 × 1 folds) gives the settings tied on the worst shortfall; on the
+    combos of ``repeated`` (5 × R folds of some of those settings, on the data sets that 5 × 1 folds
+    cannot resolve: UCSB, whose corrected 95% half-width at 5 × 3 is 0.13-0.16) their rows are
+    replaced by the repeated ones, and :func:`choose` is applied again to the tied settings only.
+
+    Returns :func:`choose`'s dict for the tied settings plus ``tied`` (names), ``replaced`` (combos) and
+    ``rows`` (the rows compared).
+    Raises ``ValueError`` when a tied setting lacks a repeated row on a replaced combo.
+    """
+    tied = tied_settings(choose(rows, tie=tie), tie)
+    replaced = sorted({r["combo"] for r in repeated})
+    have = {(r["combo"], r["setting"]) for r in repeated}
+    lacking = [(c, s) for c in replaced for s in tied if (c, s) not in have]
+    if lacking:
+        raise ValueError(f"no repeated run for {', '.join(f'{c} {s}' for c, s in lacking)}")
+    merged = ([r for r in rows if r["setting"] in tied and r["combo"] not in replaced]
+              + [r for r in repeated if r["setting"] in tied])
+    return {**choose(merged, tie=tie), "tied": tied, "replaced": replaced, "rows": merged}
+
+
 def grid_table(rows: list[dict], pick: dict) -> str:
     """Markdown: one row per setting; per combo accuracy ± std / AUC and the shortfall from its best."""
     combos = list(pick["best"])
@@ -245,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the first pass's grid (no floor on the kept epoch, --min-epochs 1) instead of GRID")
     p.add_argument("--candidates", action="store_true", help="also run the CANDIDATES settings (warm-up, averaging, ...)")
     p.add_argument("--gce-only", action="store_true", help="run only the --gce runs of the data sets in --gce-on")
+    p.add_argument("--resolve-with", default=None, metavar="DIR",
+                   help="with --collect: the third pass's rule (resolve): the tied settings compared again with the "
+                        "combos of DIR's finished runs (5 x R folds) in place of OUT's")
     p.add_argument("--settings", default="", help="comma-separated setting names to run (default: the whole grid)")
     args = p.parse_args(argv)
     datasets = [d for d in args.datasets.split(",") if d]
@@ -270,9 +308,16 @@ def main(argv: list[str] | None = None) -> int:
     intervals = shortfall_intervals(rows, pick["best"])
     if any(len(r.get("fold_accuracy", [])) > r.get("folds", 5) for r in rows):  # repeats: paired intervals
         md += "\nShortfall from each combo's best setting, paired over the same folds:\n\n" + interval_table(intervals)
-    atomic_write_json(out / "grid.json", {"rows": rows, **pick, "intervals": intervals})
+    resolved = None
+    if args.resolve_with:
+        resolved = resolve(rows, collect_rows(args.resolve_with))
+        md += (f"\nResolved (tied on 5 x 1: {', '.join(resolved['tied'])}; {', '.join(resolved['replaced'])} "
+               "from the repeated runs):\n\n" + grid_table(resolved["rows"], resolved)
+               + "\n" + interval_table(shortfall_intervals(resolved["rows"], resolved["best"])))
+    atomic_write_json(out / "grid.json", {"rows": rows, **pick, "intervals": intervals,
+                                          **({"resolved": resolved} if resolved else {})})
     atomic_write_text(out / "grid.md", md)
-    sys.stdout.write(md + f"\nchosen: {pick['chosen']}\n")
+    sys.stdout.write(md + f"\nchosen: {(resolved or pick)['chosen']}\n")
     return 0
 
 

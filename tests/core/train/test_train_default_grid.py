@@ -83,3 +83,21 @@ def test_unknown_dataset_is_refused(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "g"), "--datasets", "mnist"])
     assert "unknown data set(s): mnist" in capsys.readouterr().err
+
+
+def test_resolve_reruns_the_tie_on_the_repeated_combos_only() -> None:
+    from core.train.default_grid import resolve, tied_settings
+
+    # 5 x 1: "raw" wins on the noisy combo c and so ties with "std" on the worst shortfall; "slow" is out
+    rows = [_row("a", "raw", 0.90), _row("b", "raw", 0.84), _row("c", "raw", 0.83),
+            _row("a", "std", 0.90), _row("b", "std", 0.89), _row("c", "std", 0.76),
+            _row("a", "slow", 0.70), _row("b", "slow", 0.70), _row("c", "slow", 0.70)]
+    pick = choose(rows)
+    assert tied_settings(pick) == ["raw", "std"] and pick["chosen"] == "raw"
+    # 5 x 3 on c: the difference there was noise
+    repeated = [_row("c", "raw", 0.75), _row("c", "std", 0.75)]
+    res = resolve(rows, repeated)
+    assert res["tied"] == ["raw", "std"] and res["replaced"] == ["c"] and res["chosen"] == "std"
+    assert set(res["worst"]) == {"raw", "std"}  # only the tied settings are compared again
+    with pytest.raises(ValueError, match="c std"):
+        resolve(rows, repeated[:1])
