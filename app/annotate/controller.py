@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QToolBar
 
@@ -31,7 +31,12 @@ LAYER_PREFIX = "drawn: "
 
 
 class Annotator(QObject):
-    """Wires annotation editing into ``window`` (a MainWindow) for ``view`` and ``session``."""
+    """Wires annotation editing into ``window`` (a MainWindow) for ``view`` and ``session``.
+
+    Signals: ``tool_chosen(tool: str)`` when an annotation tool is chosen (it owns the slide's
+    clicks; the Interventions selection tool goes off)."""
+
+    tool_chosen = Signal(str)
 
     def __init__(self, window, autosave_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent or window)
@@ -78,6 +83,8 @@ class Annotator(QObject):
         # nor the width the slide needs (1280 x 720 and 900 x 620 layouts, test_layout_window.py)
         self.window.menuBar().setCornerWidget(self.toolbar, Qt.Corner.TopRightCorner)
         group = QActionGroup(self)
+        group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)  # none checked: released
+        self._tool_group = group
         for tool, (text, key) in TOOLS.items():
             act = self._act(menu, f"tool_{tool}", text, lambda t=tool: self.set_tool(t), key, checkable=True)
             act.setIcon(tool_icon(tool))
@@ -121,6 +128,9 @@ class Annotator(QObject):
         p.load_clicked.connect(self.ask_load)
         self.view.context_requested.connect(self.show_context_menu)
         self.view.cursor_moved.connect(self.tools.hover)
+        # one owner of the slide's left clicks: an annotation tool or an Interventions selection tool
+        self.window.interventions.tool_chosen.connect(lambda _tool: self.release_clicks())
+        self.tool_chosen.connect(self.window.interventions.set_off)
         # after the event loop turns: a session restore adds its layers one by one
         self.session.layers_changed.connect(lambda: QTimer.singleShot(0, self, self._adopt_restored_layers))
 
@@ -153,7 +163,7 @@ class Annotator(QObject):
             self.panel.set_classes(doc.classes, self.tools.current_class)
         self.tools.mpp = getattr(self.session.slide, "mpp", None)
         self.tools.set_document(doc)
-        self.tools.set_tool(self.tools.tool)
+        self.tools.attach()
         self._redraw()
         if doc is not None and len(doc):
             self._sync_layers()  # the region layers exist as soon as the slide is open, not after an edit
@@ -231,8 +241,17 @@ class Annotator(QObject):
 
     # ---- actions ---------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
+        """Choose ``tool``: it owns the slide's left clicks from now on (docs/annotate.md)."""
         self.tools.set_tool(tool)
         self._actions[f"tool_{tool}"].setChecked(True)
+        self.tool_chosen.emit(tool)
+
+    def release_clicks(self) -> None:
+        """An Interventions selection tool was chosen: no annotation tool is active (none is checked)
+        until one is chosen again."""
+        self.tools.release()
+        for act in self._tool_group.actions():
+            act.setChecked(False)
 
     def set_class(self, cls: str | None) -> None:
         if self.doc is not None and self.tools.selected:
