@@ -60,10 +60,12 @@ _SHIFT = int(Qt.KeyboardModifier.ShiftModifier.value)
 class AnnotationTools(QObject):
     """Turns clicks and drags into edits of ``doc`` (set with :meth:`set_document`).
 
-    Signals: ``selection_changed()``, ``measured(text: str)`` (ruler), ``message(text: str)``.
+    Signals: ``selection_changed()``, ``missed(x, y)`` (a Move click on no annotation, level-0 px),
+    ``measured(text: str)`` (ruler), ``message(text: str)``.
     """
 
     selection_changed = Signal()
+    missed = Signal(float, float)  # a Move click at level-0 (x, y) hit no annotation
     measured = Signal(str)
     message = Signal(str)
 
@@ -170,6 +172,8 @@ class AnnotationTools(QObject):
                 self.select([u for u in self.selected if u != uid] if uid in self.selected else [*self.selected, uid])
             else:
                 self.select([uid] if uid is not None else [])
+            if uid is None:
+                self.missed.emit(x, y)
             return uid is not None or bool(self.selected)
         if self.tool == "points":
             target = next((u for u in self.selected if self.doc.get(u).kind == "points"
