@@ -99,3 +99,21 @@ def test_a_new_slide_keeps_the_interventions_tool_in_charge(reviewing, pyramid_p
     qtbot.wait(50)
     assert view.view_box.tool is None
     assert window.interventions.tool.currentText() == "click"
+
+
+def test_a_move_drag_after_the_box_tool_pans_and_selects_nothing(reviewing, qtbot):
+    """Box chosen, then M: a drag on empty slide is the Move tool's (a pan), not a selection box."""
+    from .driver import drag
+
+    window, view = reviewing
+    s = window.session
+    window.interventions.tool.setCurrentText("box")
+    assert view.view_box.tool is None
+    key(view, qtbot, Qt.Key.Key_M)
+    assert window.interventions.tool.currentText() not in ("click", "box", "polygon")
+    vp = view.graphics.viewport()
+    before_sel, before_range = s.selection.copy(), view.viewport()
+    drag(view, qtbot, (vp.width() // 3, vp.height() // 3), (2 * vp.width() // 3, 2 * vp.height() // 3))
+    assert np.array_equal(s.selection, before_sel), "the drag drew a selection box"
+    assert view.viewport()[0] < before_range[0] - 1, "the drag did not pan"
+    assert view.rubber_band is None or not view.rubber_band.isVisible()
