@@ -118,3 +118,22 @@ def test_reopening_the_file_does_not_bring_back_a_converted_layer(with_regions, 
     qtbot.wait(50)
     assert len(ann.doc) == 1
     assert "regions: Tumor" not in [x.name for x in s.layers]
+
+
+def test_the_layers_dock_button_converts_the_chosen_read_only_layer(with_regions, qtbot, pyramid_project):
+    window, view = with_regions
+    ann, panel = window.annotator, window.layers_panel
+    window.open_paths([pyramid_project["evidence"]])                    # maps beside the region layer
+    qtbot.waitUntil(lambda: panel.list.count() > 1, timeout=5000)
+    gate = next(panel.list.item(k) for k in range(panel.list.count())
+                if not panel.list.item(k).data(Qt.ItemDataRole.UserRole).startswith("regions: "))
+    QTest.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=panel.list.visualItemRect(gate).center())
+    assert not panel.edit_button.isEnabled()                             # only a read-only region layer
+    row = next(panel.list.item(k) for k in range(panel.list.count())
+               if panel.list.item(k).data(Qt.ItemDataRole.UserRole) == "regions: Tumor")
+    QTest.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=panel.list.visualItemRect(row).center())
+    assert panel.edit_button.isEnabled()
+    QTest.mouseClick(panel.edit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(ann.doc) == 1, timeout=3000)
+    assert "regions: Tumor" not in [x.name for x in window.session.layers]
+    assert ann.tools.selected == [ann.doc.items[0].uid] and ann.tools.tool == "move"
