@@ -14,24 +14,28 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QToolBar
 
 from app.annotate.icons import tool_icon
 from app.annotate.overlay import AnnotationOverlay
 from app.annotate.panel import AnnotationsPanel, _swatch, format_area
+from app.annotate.region_layers import LAYER_PREFIX, LayerEditing, layer_class, region_annotations
 from app.annotate.tools import TOOLS, AnnotationTools
 from core.errors import EvidentError
 from core.review.annotation_doc import AnnotationDocument
 
 __all__ = ["Annotator", "LAYER_PREFIX"]
 
-LAYER_PREFIX = "drawn: "
-
 
 class Annotator(QObject):
-    """Wires annotation editing into ``window`` (a MainWindow) for ``view`` and ``session``."""
+    """Wires annotation editing into ``window`` (a MainWindow) for ``view`` and ``session``.
+
+    Signals: ``tool_chosen(tool: str)`` when an annotation tool is chosen (it owns the slide's
+    clicks; the Interventions selection tool goes off)."""
+
+    tool_chosen = Signal(str)
 
     def __init__(self, window, autosave_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent or window)
@@ -42,6 +46,7 @@ class Annotator(QObject):
         self._docs: dict[Path, AnnotationDocument] = {}  # per slide, with its undo history
         self.overlay = AnnotationOverlay(self.view.view_box)
         self.tools = AnnotationTools(self.view, self.overlay, self)
+        self.layer_editing = LayerEditing(self.session)  # region layers from files: read-only until converted
         self.panel = AnnotationsPanel()
         self.dock = window.add_dock("Annotations", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         window.tabifyDockWidget(window.docks["layers"], self.dock)
@@ -78,6 +83,8 @@ class Annotator(QObject):
         # nor the width the slide needs (1280 x 720 and 900 x 620 layouts, test_layout_window.py)
         self.window.menuBar().setCornerWidget(self.toolbar, Qt.Corner.TopRightCorner)
         group = QActionGroup(self)
+        group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)  # none checked: released
+        self._tool_group = group
         for tool, (text, key) in TOOLS.items():
             act = self._act(menu, f"tool_{tool}", text, lambda t=tool: self.set_tool(t), key, checkable=True)
             act.setIcon(tool_icon(tool))
@@ -101,6 +108,7 @@ class Annotator(QObject):
         menu.addSeparator()
         self._act(menu, "save", "&Save annotations…", self.ask_save, "Ctrl+Shift+A")
         self._act(menu, "load", "&Load annotations…", self.ask_load)
+        self._act(menu, "edit_layer", "&Edit region layer as annotations", lambda: self.edit_layer_as_annotations())
 
     def _connect(self) -> None:
         self.session.files_changed.connect(self._slide_changed)
@@ -121,6 +129,11 @@ class Annotator(QObject):
         p.load_clicked.connect(self.ask_load)
         self.view.context_requested.connect(self.show_context_menu)
         self.view.cursor_moved.connect(self.tools.hover)
+        self.tools.missed.connect(self._missed)
+        self.window.layers_panel.edit_requested.connect(self.edit_layer_as_annotations)
+        # one owner of the slide's left clicks: an annotation tool or an Interventions selection tool
+        self.window.interventions.tool_chosen.connect(lambda _tool: self.release_clicks())
+        self.tool_chosen.connect(self.window.interventions.set_off)
         # after the event loop turns: a session restore adds its layers one by one
         self.session.layers_changed.connect(lambda: QTimer.singleShot(0, self, self._adopt_restored_layers))
 
@@ -153,7 +166,7 @@ class Annotator(QObject):
             self.panel.set_classes(doc.classes, self.tools.current_class)
         self.tools.mpp = getattr(self.session.slide, "mpp", None)
         self.tools.set_document(doc)
-        self.tools.set_tool(self.tools.tool)
+        self.tools.attach()
         self._redraw()
         if doc is not None and len(doc):
             self._sync_layers()  # the region layers exist as soon as the slide is open, not after an edit
@@ -162,22 +175,21 @@ class Annotator(QObject):
         """A session file opened where this slide has nothing drawn (its autosave is elsewhere): its
         ``drawn: <class>`` region layers become editable annotations again, one per polygon, in one
         undoable edit (so the next edit does not drop them)."""
-        import shapely
-
-        from core.review.annotation_doc import DrawnAnnotation
         from core.review.layers import RegionLayer
 
+        for name in self.layer_editing.drop_converted(self.doc):
+            self.window.show_message(f"'{name}' is edited as annotations on this slide (Annotations dock); "
+                                     "the file's read-only copy is not shown again")
         if self.doc is None or len(self.doc):
             return
         restored = [x for x in self.session.layers if x.name.startswith(LAYER_PREFIX)
                     and isinstance(x, RegionLayer) and x.geometry is not None]
         items = []
         for layer in restored:
-            cls = layer.name[len(LAYER_PREFIX):]
-            cls = None if cls == "unclassified" else cls
+            cls = layer_class(layer.name)
             if cls is not None:
                 self.doc.add_class(cls, tuple(layer.settings.color))
-            items += [DrawnAnnotation(part, cls) for part in shapely.get_parts(layer.geometry) if part.area > 0]
+            items += region_annotations(layer.geometry, cls)
         if items:
             self.doc.extend(items)
             self.panel.set_classes(self.doc.classes, self.tools.current_class)
@@ -231,8 +243,17 @@ class Annotator(QObject):
 
     # ---- actions ---------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
+        """Choose ``tool``: it owns the slide's left clicks from now on (docs/annotate.md)."""
         self.tools.set_tool(tool)
         self._actions[f"tool_{tool}"].setChecked(True)
+        self.tool_chosen.emit(tool)
+
+    def release_clicks(self) -> None:
+        """An Interventions selection tool was chosen: no annotation tool is active (none is checked)
+        until one is chosen again."""
+        self.tools.release()
+        for act in self._tool_group.actions():
+            act.setChecked(False)
 
     def set_class(self, cls: str | None) -> None:
         if self.doc is not None and self.tools.selected:
@@ -246,10 +267,44 @@ class Annotator(QObject):
     def undo(self) -> None:
         if self.doc is not None:
             self.doc.undo()
+            self.layer_editing.follow(self.doc)
 
     def redo(self) -> None:
         if self.doc is not None:
             self.doc.redo()
+            self.layer_editing.follow(self.doc)
+
+    def edit_layer_as_annotations(self, name: str | None = None) -> None:
+        """Turn the read-only region layer ``name`` (default: the one chosen in the Layers dock, else
+        the only one) into editable annotations, one undoable edit (app/annotate/region_layers.py)."""
+        if self.doc is None:
+            self.window.show_message("open a slide before editing its region layers")
+            return
+        read_only = [x.name for x in self.layer_editing.read_only()]
+        if name is None:
+            current = self.session.current_layer
+            name = current if current in read_only else read_only[0] if len(read_only) == 1 else None
+        if name is None:
+            self.window.show_message("choose the region layer to edit in the Layers dock" if read_only
+                                     else "no region layer read from a file is open")
+            return
+        try:
+            uids = self.layer_editing.convert(self.doc, name)
+        except ValueError as exc:
+            self.window.show_message(f"edit as annotations: {exc}")
+            return
+        self.panel.set_classes(self.doc.classes, self.tools.current_class)
+        self.set_tool("move")
+        self.tools.select(uids)
+        self.window.show_message(f"'{name}' is now {len(uids)} editable annotation{'s' * (len(uids) != 1)} "
+                                 "(Move: drag to move, handles reshape; Ctrl+Z turns it back into the layer)")
+
+    def _missed(self, x: float, y: float) -> None:
+        """A Move click hit no annotation: on a read-only region layer, say so and how to edit it."""
+        layers = self.layer_editing.read_only_at(x, y)
+        if layers:
+            self.window.show_message(f"'{layers[-1].name}' is a read-only region layer from a file: right-click › "
+                                     "Edit as annotations (or Annotate › Edit region layer as annotations) to edit it")
 
     def delete_selected(self) -> None:
         if self.doc is not None and self.tools.selected:
@@ -330,6 +385,13 @@ class Annotator(QObject):
                 menu.addAction(self._actions["delete"])
                 menu.addAction(self._actions["merge"])
                 menu.addAction(self._actions["subtract"])
+                menu.addSeparator()
+        if self.doc is not None:
+            here = self.layer_editing.read_only_at(x, y)  # read-only region layers under the click
+            for layer in here:
+                act = menu.addAction(f"Edit '{layer.name}' as annotations")
+                act.triggered.connect(lambda _=False, n=layer.name: self.edit_layer_as_annotations(n))
+            if here:
                 menu.addSeparator()
         tools = menu.addMenu("&Tool")
         for tool in TOOLS:

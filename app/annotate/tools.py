@@ -1,7 +1,9 @@
 """The annotation tools: what a left click or drag does in the slide view (docs/annotate.md).
 
-One :class:`AnnotationTools` is the view box's ``tool`` (app/viewer/slide_view.py): the view box
-asks :meth:`drag_start` whether a left drag belongs to the tool (else it pans) and hands it clicks.
+One :class:`AnnotationTools` is the view box's ``tool`` (app/viewer/slide_view.py) while it is
+active: the view box asks :meth:`drag_start` whether a left drag belongs to the tool (else it pans)
+and hands it every left click. Choosing an Interventions selection tool calls :meth:`release`
+(the tool is no longer the view box's), choosing a tool again makes it active (docs/annotate.md).
 Coordinates are level-0 px; tolerances are in screen px, converted with the view's zoom.
 
 * ``move`` (M): click selects the annotation under the cursor (Shift adds to the selection); a
@@ -58,10 +60,12 @@ _SHIFT = int(Qt.KeyboardModifier.ShiftModifier.value)
 class AnnotationTools(QObject):
     """Turns clicks and drags into edits of ``doc`` (set with :meth:`set_document`).
 
-    Signals: ``selection_changed()``, ``measured(text: str)`` (ruler), ``message(text: str)``.
+    Signals: ``selection_changed()``, ``missed(x, y)`` (a Move click on no annotation, level-0 px),
+    ``measured(text: str)`` (ruler), ``message(text: str)``.
     """
 
     selection_changed = Signal()
+    missed = Signal(float, float)  # a Move click at level-0 (x, y) hit no annotation
     measured = Signal(str)
     message = Signal(str)
 
@@ -70,6 +74,7 @@ class AnnotationTools(QObject):
         self.view, self.overlay = view, overlay
         self.doc: AnnotationDocument | None = None
         self.tool: Tool = "move"
+        self.active = True  # False while an Interventions selection tool owns the clicks (release())
         self.current_class: str | None = "Tumor"
         self.selected: list[str] = []
         self.brush_px = 24.0        # brush diameter, screen px
@@ -85,17 +90,29 @@ class AnnotationTools(QObject):
         self.select([])
 
     def set_tool(self, tool: Tool) -> None:
+        """Make ``tool`` the active tool: from now on it owns the slide's left clicks."""
         self.cancel()
-        self.tool = tool
-        self.view.view_box.tool = self if self.doc is not None else None
+        self.tool, self.active = tool, True
+        self.attach()
         self.message.emit(f"{TOOLS[tool][0].replace('&', '')} ({TOOLS[tool][1]}): {HINTS[tool]}")
+
+    def release(self) -> None:
+        """Give the slide's left button up (an Interventions selection tool was chosen): nothing is
+        drawn or selected by clicks until :meth:`set_tool` is called again."""
+        self.cancel()
+        self.active = False
+        self.attach()
+
+    def attach(self) -> None:
+        """Be the view box's tool while active with a document open, else leave it ``None``."""
+        self.view.view_box.tool = self if self.doc is not None and self.active else None
 
     def hover(self, x: float, y: float) -> None:
         """The cursor is at level-0 ``(x, y)``: with the brush, its outline is drawn there; while a
         polygon is being clicked, its outline runs through the cursor (the next vertex)."""
         if self.tool == "polygon" and self._vertices and self._drag is None:
             self.overlay.show_preview(line=np.array([*self._vertices, (x, y), self._vertices[0]]))
-        if self.tool == "brush" and self.doc is not None:
+        if self.tool == "brush" and self.doc is not None and self.active:
             self.overlay.show_cursor(shapely.Point(x, y).buffer(self._px(self.brush_px) / 2, 32))
         else:
             self.overlay.show_cursor(None)
@@ -145,7 +162,8 @@ class AnnotationTools(QObject):
 
     # ---- the view box's hooks --------------------------------------------------------------
     def click(self, x: float, y: float, modifiers: int, double: bool) -> bool:
-        """A left click; True when the tool used it (otherwise the view's own click happens)."""
+        """A left click; True when the tool used it. The view box gives an active tool every left
+        click and never passes one on (an unused click does nothing more)."""
         if self.doc is None:
             return False
         if self.tool == "move":
@@ -154,6 +172,8 @@ class AnnotationTools(QObject):
                 self.select([u for u in self.selected if u != uid] if uid in self.selected else [*self.selected, uid])
             else:
                 self.select([uid] if uid is not None else [])
+            if uid is None:
+                self.missed.emit(x, y)
             return uid is not None or bool(self.selected)
         if self.tool == "points":
             target = next((u for u in self.selected if self.doc.get(u).kind == "points"

@@ -3,7 +3,10 @@
 Selection tools write into the session's selection: click (toggle a patch), box (press, drag and
 release in the view draws a rubber band) and polygon (clicks closed by "Finish polygon"), resolved
 with shapely, top-k of a map, the GCE
-subset, an annotation region, and "everything except" (invert). Keep-only and Remove run on the
+subset, an annotation region, and "everything except" (invert). The slide's left clicks have one
+owner: choosing click, box or polygon here emits ``tool_chosen`` (the annotation tools let go), and
+an annotation tool chosen sets this box to "off" (:meth:`InterventionsPanel.set_off`; wired in
+app/annotate/controller.py, docs/annotate.md "Who gets a click"). Keep-only and Remove run on the
 single :class:`app.jobs.InferenceThread` it is given (the window's, shared with the other docks; the
 predictor, a :class:`core.review.intervene.PredictorCache`, is only touched there); the result (plain data) is
 recorded in the session (history, new attention layer) and drawn as a before/after bar chart with
@@ -36,12 +39,19 @@ from core.review.session import InterventionRecord, ReviewSession
 __all__ = ["InterventionsPanel"]
 
 TOOLS = ("click", "box", "polygon")
+#: the tool box's first entry: no selection tool, the slide's clicks go to the annotation tool
+OFF = "off (annotating)"
+HINTS = {"click": "Interventions click: a click on a patch selects or deselects it "
+                  "(M or another annotation tool gives the clicks back to annotating)",
+         "polygon": "Interventions polygon: click the corners, then Finish polygon "
+                    "(M or another annotation tool gives the clicks back to annotating)"}
 
 
 class InterventionsPanel(QWidget):
     """See the module docstring. Signals: ``result_shown(object)`` after a result is drawn."""
 
     result_shown = Signal(object)
+    tool_chosen = Signal(str)  # a selection tool was chosen: it owns the slide's left clicks now
 
     def __init__(self, session: ReviewSession, view, thread: InferenceThread, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,7 +62,9 @@ class InterventionsPanel(QWidget):
         self._points: list[tuple[float, float]] = []
         self._job: int | None = None
         self.tool = QComboBox()
-        self.tool.addItems(list(TOOLS))
+        self.tool.addItems([OFF, *TOOLS])
+        self.tool.setToolTip("The tool that selects patches on the slide; while one is chosen the annotation "
+                             "tools are off (docs/annotate.md, 'Who gets a click')")
         self.finish_polygon = QPushButton("Finish polygon")
         self.map_box, self.k = QComboBox(), QSpinBox()
         self.k.setRange(1, 100000)
@@ -104,7 +116,7 @@ class InterventionsPanel(QWidget):
         self._busy_timer.timeout.connect(self._show_busy)
         view.clicked.connect(self._clicked)
         view.box_drawn.connect(self._box_drawn)
-        self.tool.currentTextChanged.connect(lambda t: view.set_box_mode(t == "box"))
+        self.tool.currentTextChanged.connect(self._tool_changed)
         self.finish_polygon.clicked.connect(self._finish_polygon)
         self.topk.clicked.connect(lambda: self.select_top_k(self.map_box.currentText(), self.k.value()))
         self.gce.clicked.connect(self.select_gce_subset)
@@ -127,6 +139,18 @@ class InterventionsPanel(QWidget):
     # ---- selection tools -------------------------------------------------------------------
     def _grid(self):
         return self.session.grid
+
+    def _tool_changed(self, tool: str) -> None:
+        self._points = []
+        self.view.set_box_mode(tool == "box")
+        if tool in TOOLS:
+            self.tool_chosen.emit(tool)
+            if tool in HINTS:
+                self.view.message.emit(HINTS[tool])
+
+    def set_off(self) -> None:
+        """No selection tool (an annotation tool was chosen and owns the slide's clicks)."""
+        self.tool.setCurrentText(OFF)
 
     def _clicked(self, x: float, y: float, _mods: int) -> None:
         if self._grid() is None:

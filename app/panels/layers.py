@@ -9,7 +9,9 @@ panel emits ``tissue_requested()`` (also when clipping is switched on before tis
 The selected row is the session's ``current_layer`` (the colorbar follows it). While the opacity or
 threshold slider is dragged, changes reach the session at most once per :data:`THROTTLE_MS` (the
 first at once, the last when the slider is released); keyboard and programmatic changes apply at
-once. Subset and region rows carry a swatch of their outline colour.
+once. Subset and region rows carry a swatch of their outline colour. Region layers read from files
+are marked read-only; "Edit as annotations" (button, right-click on the row) emits
+``edit_requested(name)`` for the annotator to convert it (docs/annotate.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -33,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from core.review.annotation_metrics import AnnotationMasks
 from core.review.layers import RegionLayer, ScalarLayer
+from core.review.loading import file_region_layers
 from core.review.normalise import COLORMAPS, NORM_MODES
 from core.review.session import ReviewSession
 
@@ -62,6 +66,7 @@ class LayersPanel(QWidget):
     """List of layers (top first, checkable) and the settings of the selected one."""
 
     tissue_requested = Signal()
+    edit_requested = Signal(str)  # "Edit as annotations" on a read-only region layer (the annotator converts it)
 
     def __init__(self, session: ReviewSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +81,12 @@ class LayersPanel(QWidget):
         self._throttle.timeout.connect(self._flush)
         self._metrics_key: tuple | None = None
         self.list = _LayerList()
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._row_menu)
+        self.edit_button = QPushButton("Edit as annotations")
+        self.edit_button.setToolTip("Turn the chosen region layer read from a file into editable annotations "
+                                    "(one undoable edit; docs/annotate.md)")
+        self.edit_button.clicked.connect(lambda: self.current_name() and self.edit_requested.emit(self.current_name()))
         self.up, self.down = QPushButton("Raise"), QPushButton("Lower")
         self.cmap = QComboBox()
         self.cmap.addItems(list(COLORMAPS))
@@ -117,6 +128,7 @@ class LayersPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.up)
         buttons.addWidget(self.down)
+        buttons.addWidget(self.edit_button)
         lay = QVBoxLayout(self)
         lay.addWidget(self.list, 1)
         lay.addLayout(buttons)
@@ -155,11 +167,16 @@ class LayersPanel(QWidget):
         blocked = self.list.blockSignals(True)
         try:
             self.list.clear()
+            read_only = {x.name for x in file_region_layers(self.session.layers)}
             for layer in reversed(self.session.layers):  # top first
-                item = QListWidgetItem(f"{layer.name}  ({layer.kind})"
+                kind = f"{layer.kind}, read-only" if layer.name in read_only else layer.kind
+                item = QListWidgetItem(f"{layer.name}  ({kind})"
                                        + (f"  {layer.description}" if layer.description else ""))
                 item.setData(Qt.ItemDataRole.UserRole, layer.name)
-                if layer.description:
+                if layer.name in read_only:
+                    item.setToolTip(f"{layer.name}: read from {layer.source or 'a file'}, shown read-only; "
+                                    "Edit as annotations (button, right-click) turns it into editable annotations")
+                elif layer.description:
                     item.setToolTip(f"{layer.name}: {layer.description}\nS = keep-only drop Φ(X) − Φ(X_S), "
                                     f"N = complement drop Φ(X) − Φ(X_¬S), N∪ = drop with every set up to this one "
                                     "removed")
@@ -178,6 +195,20 @@ class LayersPanel(QWidget):
             self.list.blockSignals(blocked)
             self._syncing = False
         self._current_changed()
+
+    def _read_only(self, name: str | None) -> bool:
+        return name is not None and name in {x.name for x in file_region_layers(self.session.layers)}
+
+    def _row_menu(self, pos) -> None:
+        """Right-click on a row: "Edit as annotations" for a read-only region layer."""
+        item = self.list.itemAt(pos)
+        name = None if item is None else item.data(Qt.ItemDataRole.UserRole)
+        if not self._read_only(name):
+            return
+        menu = QMenu(self)
+        menu.addAction(f"Edit '{name}' as annotations").triggered.connect(lambda _=False: self.edit_requested.emit(name))
+        self.row_menu = menu
+        menu.popup(self.list.viewport().mapToGlobal(pos))
 
     def _current_changed(self) -> None:
         self._flush()  # a drag's last value belongs to the layer it was made on
@@ -199,6 +230,7 @@ class LayersPanel(QWidget):
     def _show_settings(self) -> None:
         name = self.current_name()
         enabled = name is not None
+        self.edit_button.setEnabled(self._read_only(name))
         for w in (self.cmap, self.norm, self.vmin, self.vmax, self.opacity, self.threshold, self.up, self.down,
                   self.smooth, self.clip, self.filled):
             w.setEnabled(enabled)

@@ -17,7 +17,7 @@ view_changed(x0: float, y0: float, x1: float, y1: float, scale: float)
 cursor_moved(x: float, y: float)
     Cursor position in level-0 px.
 clicked(x: float, y: float, modifiers: int)
-    A left click (no drag) in level-0 px.
+    A left click (no drag) in level-0 px, while no annotation tool owns the left button.
 box_drawn(x0: float, y0: float, x1: float, y1: float)
     In box mode (:meth:`SlideView.set_box_mode`): a left press-drag-release drew this rectangle
     (level-0 px, ``x0 <= x1``, ``y0 <= y1``); the drag does not pan.
@@ -46,7 +46,12 @@ MAGNIFICATIONS = (1.0, 2.5, 5.0, 10.0, 20.0, 40.0)
 
 class _ViewBox(pg.ViewBox):
     """ViewBox that reports left clicks in level-0 px, tells when a range change comes from a resize,
-    and in box mode turns a left drag into a rubber band (``box_drawn`` on release) instead of a pan."""
+    and in box mode turns a left drag into a rubber band (``box_drawn`` on release) instead of a pan.
+
+    The left button has one owner (docs/annotate.md, "Who gets a click"): while an annotation tool is
+    set (``tool``) it gets every left click, used or not, and the left drags it claims (the others
+    pan); only with no tool set does a click become ``clicked`` and box mode draw its box (the
+    Interventions selection tools)."""
 
     clicked = Signal(float, float, int)
     resized = Signal()
@@ -77,7 +82,7 @@ class _ViewBox(pg.ViewBox):
             else:
                 self.tool.drag_move(p.x(), p.y())
             return
-        if not (self.box_mode and left and not self.space_pan):
+        if not (self.box_mode and left and not self.space_pan and self.tool is None):
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()
@@ -109,7 +114,8 @@ class _ViewBox(pg.ViewBox):
         p = self.mapSceneToView(ev.scenePos())
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            if self.tool is not None and self.tool.click(p.x(), p.y(), int(ev.modifiers().value), ev.double()):
+            if self.tool is not None:  # the annotation tool owns the click, even one it does not use
+                self.tool.click(p.x(), p.y(), int(ev.modifiers().value), ev.double())
                 return
             self.clicked.emit(p.x(), p.y(), int(ev.modifiers().value))
         elif ev.button() == Qt.MouseButton.RightButton:

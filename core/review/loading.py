@@ -16,9 +16,9 @@ import numpy as np
 
 from core.evidence.evidence_file import read_evidence
 from core.review.layer_roles import ensemble_units, spread_role
-from core.review.layers import Layer, regions_layer, scalar_layer, subset_layer
+from core.review.layers import Layer, RegionLayer, regions_layer, scalar_layer, subset_layer
 
-__all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "subset_description", "UNITS",
+__all__ = ["EvidenceContent", "read_evidence_layers", "read_annotation_layers", "REGIONS_PREFIX", "file_region_layers", "subset_description", "UNITS",
            "map_units"]
 
 UNITS = {
@@ -112,8 +112,20 @@ def subset_description(numbers: dict, size: int) -> str:
     return " · ".join([*parts, f"{size} patch{'es' if size != 1 else ''}"])
 
 
+#: the name of a region layer read from an annotation file: ``regions: <class>``
+REGIONS_PREFIX = "regions: "
+
+
+def file_region_layers(layers) -> list[Layer]:
+    """The region layers among ``layers`` that :func:`read_annotation_layers` read from a file (a
+    session file keeps their names): the viewer shows them read-only until they are converted into
+    editable annotations (docs/annotate.md, "Region layers from files")."""
+    return [x for x in layers if isinstance(x, RegionLayer) and x.geometry is not None and x.name.startswith(REGIONS_PREFIX)]
+
+
 def read_annotation_layers(path: str | os.PathLike) -> list[Layer]:
-    """Read GeoJSON / ASAP XML annotations as one region layer per class (``None`` class -> "annotations")."""
+    """Read GeoJSON / ASAP XML annotations as one region layer per class (``None`` class -> "annotations"),
+    named ``regions: <class>``."""
     import shapely  # local: shapely only when used
 
     from core.data.annotations import read_annotations  # local: pulls in shapely
@@ -123,6 +135,6 @@ def read_annotation_layers(path: str | os.PathLike) -> list[Layer]:
     for a in anns:
         by_class.setdefault(a.classification or "annotations", []).append(a.geometry)
     palette = [(255, 120, 0), (0, 200, 255), (120, 255, 120), (255, 0, 200), (200, 200, 200)]
-    return [regions_layer(f"regions: {cls}", shapely.union_all(geoms), source=str(path),
+    return [regions_layer(f"{REGIONS_PREFIX}{cls}", shapely.union_all(geoms), source=str(path),
                           color=palette[i % len(palette)])
             for i, (cls, geoms) in enumerate(by_class.items())]

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_gui_thread():
+    """Collect the garbage of earlier tests (closed windows, menus) here, on the GUI thread, before
+    and after each test. Left to Python's cyclic GC, a dead Qt wrapper may be freed on the inference
+    thread while a job runs; PySide then deletes it there while the GUI thread waits on the same Qt
+    lock holding the GIL — a deadlock seen in test_flow_imported_model (gdb: GUI thread in
+    QObject::~QObject via runDeletionInMainThread, InferenceThread in ~QObject waiting for the GIL)."""
+    gc.collect()
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
