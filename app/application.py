@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 
-__all__ = ["run", "exit_now", "ExitAfterFirstFrame", "exit_after_from_env", "EXIT_AFTER_ENV"]
+__all__ = ["run", "exit_now", "gui_thread_gc", "ExitAfterFirstFrame", "exit_after_from_env", "EXIT_AFTER_ENV"]
 
 _STYLE = Path(__file__).resolve().parents[1] / "resources" / "style" / "evident.qss"
 EXIT_AFTER_ENV = "EVIDENT_EXIT_AFTER_MS"
@@ -107,6 +107,7 @@ def run(files: list[str], exit_after_ms: int | None = None, *, exit_process: boo
     if _STYLE.is_file():
         app.setStyleSheet(_STYLE.read_text(encoding="utf-8"))
     exit_after_ms = exit_after_from_env(exit_after_ms)
+    gc_guard = gui_thread_gc()  # noqa: F841 - held for the event loop's lifetime
     window = build_main_window()  # with the Review menu: compare, gallery, plots, cohort browser, exports, jobs
     if exit_after_ms is not None:
         window.exit_timer = ExitAfterFirstFrame(window, exit_after_ms)
@@ -122,6 +123,19 @@ def run(files: list[str], exit_after_ms: int | None = None, *, exit_process: boo
     if exit_process:
         exit_now(status, window.settings)
     return status
+
+
+def gui_thread_gc(interval_s: float = 1.0):
+    """Python's cyclic garbage collection moved to the GUI thread (pyqtgraph's ``GarbageCollector``).
+
+    Automatic collection is turned off and a timer on the GUI thread collects instead. Otherwise a
+    collection that happens to run on the inference thread can free Qt objects left by the GUI thread
+    and deadlock on Qt's lock while the GUI thread waits for the inference thread (seen in the test
+    suite; docs/reliability.md). Keep the returned object alive while the event loop runs.
+    """
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=interval_s)
 
 
 def exit_now(status: int, *settings) -> None:

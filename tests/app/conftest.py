@@ -8,14 +8,20 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _collect_garbage_on_the_gui_thread():
-    """Collect the garbage of earlier tests (closed windows, menus) here, on the GUI thread, before
-    and after each test. Left to Python's cyclic GC, a dead Qt wrapper may be freed on the inference
-    thread while a job runs; PySide then deletes it there while the GUI thread waits on the same Qt
-    lock holding the GIL — a deadlock seen in test_flow_imported_model (gdb: GUI thread in
-    QObject::~QObject via runDeletionInMainThread, InferenceThread in ~QObject waiting for the GIL)."""
+def _collect_garbage_on_the_gui_thread(qapp):
+    """Garbage collection on the GUI thread only, as in the application (:func:`app.application.gui_thread_gc`),
+    plus a collection of the earlier tests' garbage (closed windows, menus) before and after each test.
+    Left to Python's automatic GC, a dead Qt wrapper may be freed on the inference thread while a job
+    runs; PySide then deletes it there while the GUI thread waits on the same Qt lock holding the GIL —
+    a deadlock seen in test_flow_imported_model (gdb: GUI thread in QObject::~QObject via
+    runDeletionInMainThread, InferenceThread in ~QObject waiting for the GIL)."""
+    from app.application import gui_thread_gc
+
     gc.collect()
+    guard = gui_thread_gc()
     yield
+    guard.timer.stop()
+    gc.enable()
     gc.collect()
 
 

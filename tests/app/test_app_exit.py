@@ -94,3 +94,31 @@ def test_view_rejects_bad_exit_after_with_one_error_line(cmu_slide, capsys, monk
     assert main(["view", str(cmu_slide)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "EVIDENT_EXIT_AFTER_MS" in err[0] and "soon" in err[0]
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot) -> None:
+    """gui_thread_gc turns Python's automatic collection off (so it never runs on the inference
+    thread) and collects cyclic garbage from a timer on the GUI thread instead."""
+    import gc
+    import threading
+    import weakref
+
+    from app.application import gui_thread_gc
+
+    class Node:
+        pass
+
+    collected_on: list[str] = []
+    guard = gui_thread_gc(interval_s=0.05)
+    try:
+        assert not gc.isenabled()
+        for _ in range(2000):  # cycles above generation 0's threshold
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            weakref.finalize(a, lambda: collected_on.append(threading.current_thread().name))
+            del a, b
+        qtbot.waitUntil(lambda: len(collected_on) == 2000, timeout=5000)
+        assert set(collected_on) == {threading.main_thread().name}
+    finally:
+        guard.timer.stop()
+        gc.enable()
