@@ -1,7 +1,7 @@
 """Held-out comparison of the ``--gce-preset`` values behind the default preset (docs/results_gce.md, "Default GCE preset").
 
 ``python -m core.train.gce_preset_compare --out OUT [--datasets digits,musk1,ucsb_breast] [--hosts abmil,clam_sb]
-[--presets paper,recoverable] [--seed 1] [--digit-seed 7] [--quick]``
+[--presets paper,recoverable] [--seed 1] [--digit-seed 7] [--quick] [--merge DIR...]``
 
 Every (data set, host, preset) is one ``evident train --gce --gce-preset P`` run (a child process,
 every training flag at its default), 5 folds, seed ``--seed``; the digit bags are a new draw
@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="split/initialisation seed (default 1: not used to choose)")
     p.add_argument("--digit-seed", type=int, default=7, help="draw of the digit bags (default 7: not used to choose)")
     p.add_argument("--quick", action="store_true", help="20 digit bags, 2 folds, 1 epoch (tests)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="DIR",
+                   help="train nothing: the rule on the rows of these earlier invocations' presets.json together "
+                        "(e.g. one folder per --hosts value)")
     args = p.parse_args(argv)
     presets = [x for x in args.presets.split(",") if x]
     bad = sorted(set(presets) - set(GCE_PRESETS))
@@ -128,8 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown data set(s): {', '.join(unknown)}")
     out = ensure_writable_dir(Path(args.out))
-    rows = run_presets(out, datasets, [h for h in args.hosts.split(",") if h], presets, args.seed, args.digit_seed,
-                       args.quick)
+    if args.merge:
+        from core.jsonfile import read_json
+
+        rows = [r for d in args.merge for r in read_json(Path(d) / "presets.json", "preset comparison")["rows"]]
+    else:
+        rows = run_presets(out, datasets, [h for h in args.hosts.split(",") if h], presets, args.seed,
+                           args.digit_seed, args.quick)
     pick = choose_preset(rows, presets[0], presets[1])
     md = preset_table(rows)
     atomic_write_json(out / "presets.json", {"rows": rows, "seed": args.seed, "digit_seed": args.digit_seed, **pick})

@@ -54,3 +54,24 @@ def test_quick_comparison_runs_evident_train_with_each_preset(tmp_path: Path, ca
         assert cfg["gce"].get("preset", "paper") == r["preset"]
     assert (out / "data" / "digits_s7" / "manifest.csv").is_file()  # a draw no preset was chosen on
     assert doc["chosen"] in capsys.readouterr().out and (out / "presets.md").read_text().count("| digits |") == 2
+
+
+def test_merge_applies_the_rule_to_the_rows_of_several_invocations(tmp_path: Path, capsys) -> None:
+    # one invocation per host; alone each would choose the candidate, together the gap is lower in 2 of 4
+    a = [_row("a", "paper", 0.9, 0.30), _row("a", "recoverable", 0.9, 0.01)]
+    b = [{**r, "host": "clam_sb"} for r in (_row("a", "paper", 0.9, 0.01), _row("a", "recoverable", 0.9, 0.05))]
+    c = [_row("b", "paper", 0.9, 0.02), _row("b", "recoverable", 0.9, 0.03)]
+    from core.train.gce_preset_compare import PRESET_METRICS
+
+    def full(rows):  # as run_presets writes them: every metric with its std
+        return [{**{k: 0.5 for k in PRESET_METRICS}, **{f"{k}_std": 0.0 for k in PRESET_METRICS}, **r} for r in rows]
+
+    a, b, c = full(a), full(b), full(c)
+    for name, rows in (("abmil", a + c), ("clam", b)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "presets.json").write_text(json.dumps({"rows": rows}))
+    assert main(["--out", str(tmp_path / "m"), "--merge", str(tmp_path / "abmil"), str(tmp_path / "clam")]) == 0
+    doc = json.loads((tmp_path / "m" / "presets.json").read_text())
+    assert len(doc["rows"]) == 6 and doc["n"] == 3 and doc["cd_wins"] == 1
+    assert doc["chosen"] == choose_preset(a + b + c)["chosen"] == "paper"
+    assert not list((tmp_path / "m").glob("runs"))  # nothing trained
