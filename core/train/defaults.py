@@ -9,7 +9,10 @@ features, reached 0.69-0.76 accuracy on the digit bags where this reaches 0.97-0
 on the validation split (by validation loss) is kept; early stopping is off. The paper's protocol
 (docs/method.md §10: lr 2e-4, raw features) is ``--lr 2e-4 --no-standardise``. A second pass (UCSB at
 5 folds × 3 repeats with paired intervals; weight averaging, warm-up and balanced sampling as
-candidates) changed nothing: no candidate beat these by more than the noise. ``GCE_PRESET`` was
+candidates) changed nothing: no candidate beat these by more than the noise. A third pass added the
+floor on the kept epoch (``MIN_EPOCHS``; a held-out digit draw had kept an untrained epoch 0 on an
+8-bag validation split), re-ran the grid with it and resolved the tie on UCSB at 5 × 3 folds: the
+same lr / schedule / standardisation, now with the floor (docs/results_hosts.md, "Third pass"). ``GCE_PRESET`` was
 chosen by :mod:`core.train.gce_preset_compare` on held-out draws (docs/results_gce.md, "Default GCE preset").
 """
 
