@@ -54,3 +54,10 @@ def copy_evidence(evidence: dict[str, Path], folder: Path) -> Path:
     for p in evidence.values():
         shutil.copy(p, folder / p.name)
     return folder
+
+
+def truncate_evidence(folder: Path, slide_id: str) -> Path:
+    """Cut ``folder/<slide_id>.evidence.h5`` to its first 300 bytes (not an HDF5 file any more); returns its path."""
+    bad = folder / f"{slide_id}.evidence.h5"
+    bad.write_bytes(bad.read_bytes()[:300])
+    return bad

@@ -94,6 +94,19 @@ def settle(view, qtbot, timeout_ms: int = 15000) -> None:
     qtbot.wait(1)
 
 
+def open_focused(window, qtbot, paths) -> object:
+    """Open ``paths`` in the main window, wait until the slide and its patch grid are shown and settled,
+    then activate the window and focus the view (so key and mouse events reach it); returns the view."""
+    window.open_paths(list(paths))
+    view = window.view
+    qtbot.waitUntil(lambda: view.reader is not None and window.session.grid is not None, timeout=10000)
+    settle(view, qtbot)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    view.setFocus()
+    return view
+
+
 def grab(view, *, slide_only: bool = False) -> np.ndarray:
     """The viewport as painted now: ``(h, w, 3)`` uint8 RGB. ``slide_only``: with every item other
     than the slide's tiles and thumbnail (overlays, swipe line, selection) hidden for the grab."""

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from .annotate_input import to_level0, vp_click
-from .driver import grab, key, settle
+from .driver import grab, key, open_focused
 
 KEYS = {"move": Qt.Key.Key_M, "rectangle": Qt.Key.Key_R, "ellipse": Qt.Key.Key_E, "polygon": Qt.Key.Key_P,
         "brush": Qt.Key.Key_B, "points": Qt.Key.Key_Period, "ruler": Qt.Key.Key_L}
@@ -19,14 +19,7 @@ KEYS = {"move": Qt.Key.Key_M, "rectangle": Qt.Key.Key_R, "ellipse": Qt.Key.Key_E
 def reviewing(window, pyramid_project, qtbot):
     """The main window with the scenario slide, its features and maps open, active and focused."""
     p = pyramid_project
-    window.open_paths([p["slide"], p["features"], p["evidence"]])
-    view = window.view
-    qtbot.waitUntil(lambda: view.reader is not None and window.session.grid is not None, timeout=10000)
-    settle(view, qtbot)
-    window.activateWindow()
-    qtbot.waitActive(window)
-    view.setFocus()
-    return window, view
+    return window, open_focused(window, qtbot, [p["slide"], p["features"], p["evidence"]])
 
 
 def _patch_spot(window, view) -> tuple[tuple[int, int], int]:

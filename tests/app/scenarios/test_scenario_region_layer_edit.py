@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from .annotate_input import HIGHLIGHT, colour_share, edge_points, vp_click
-from .driver import drag, grab, key, screen_to_level0, settle
+from .driver import drag, grab, key, open_focused, screen_to_level0
 
 ORANGE = (255, 120, 0)  # the first region layer's outline colour (core.review.loading)
 
@@ -28,14 +28,7 @@ def _to_screen(view, x: float, y: float) -> tuple[float, float]:
 def with_regions(window, pyramid_project, qtbot):
     """The scenario slide opened with its features and its annotation file (as region layers)."""
     p = pyramid_project
-    window.open_paths([p["slide"], p["features"], p["annotations"]])
-    view = window.view
-    qtbot.waitUntil(lambda: view.reader is not None and window.session.grid is not None, timeout=10000)
-    settle(view, qtbot)
-    window.activateWindow()
-    qtbot.waitActive(window)
-    view.setFocus()
-    return window, view
+    return window, open_focused(window, qtbot, [p["slide"], p["features"], p["annotations"]])
 
 
 def _menu_click(menu, qtbot, text: str) -> None:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.cli import main
 from core.review.normalise import colormap_lut
-from testkit.heatmaps import P, copy_evidence, tissue_coords
+from testkit.heatmaps import P, copy_evidence, tissue_coords, truncate_evidence
 
 WIDTH = 480  # small PNGs keep the tests fast
 
@@ -116,8 +116,7 @@ def test_damaged_evidence_one_message_and_skip_errors_finishes_the_others(demo_c
     cohort, evidence = demo_cohort
     ev_dir = copy_evidence(evidence, tmp_path / "ev")
     bad_id = cohort.slide_ids[2]
-    bad = ev_dir / f"{bad_id}.evidence.h5"
-    bad.write_bytes(bad.read_bytes()[:300])  # truncated: not an HDF5 file any more
+    bad = truncate_evidence(ev_dir, bad_id)
     out = tmp_path / "out"
     assert _run(cohort, ev_dir, out, "--maps", "attention", "--top-k", "0") == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error") and "not started" not in ln]
