@@ -1,12 +1,23 @@
 """Per-patch artifact scores for the failure taxonomy's ``artifact_evidence`` flag (docs/method.md §5).
 
-The score of a patch is ``1 − tissue fraction``: the share of its level-0 square that the slide's
-tissue mask (:func:`core.extract.tissue.detect_tissue`, the same detector feature extraction
-uses) calls background -- glass, scanner fill, very dark ink or folds. A feature bag carries no
-per-patch tissue or artifact field (docs/data.md), so the score needs the slide file.
+The score of a patch is the maximum of four parts (:class:`~core.diagnostics.artifact_detectors.ArtifactParts`):
 
-**[decision]** A selected patch counts as artifact when its tissue fraction is below ``min_tissue``
-(default 0.5, the extraction's own tissue threshold); a slide gets the flag when more than
+* ``background``: ``1 − tissue fraction``, the share of its level-0 square that the slide's tissue
+  mask (:func:`core.extract.tissue.detect_tissue`, the same detector feature extraction uses) calls
+  background -- glass, scanner fill, very dark ink;
+* ``pen``, ``fold``, ``blur``: the detectors of :mod:`core.diagnostics.artifact_detectors` on the
+  patch's pixels (read at ≈ 1 µm/px): marker ink over tissue (deep-histopath's pen rules), dark
+  over-saturated tissue (a fold of dense tissue) and a patch much less sharp than the slide's median
+  (variance of the Laplacian). The tissue mask alone sees none of them (docs/results_explain.md §9b:
+  on the benchmark's shortcut bags it flagged 0 %).
+
+A feature bag carries no per-patch tissue or artifact field (docs/data.md), so the score needs the
+slide file. Cost: the tissue mask, then one read per mostly-tissue patch (≈ 4 ms per 256-px patch on
+the project's 2-core machine: 40 s for 10,000 tissue patches; glass patches are not read).
+
+**[decision]** A selected patch counts as artifact when its score exceeds ``1 − min_tissue``
+(default 0.5: for the background part, a tissue fraction below the extraction's own threshold;
+each detector puts 0.5 at its own marking rule); a slide gets the flag when more than
 ``artifact_share`` (default 0.5) of its evidence subset is artifact
 (:class:`core.diagnostics.failures.FailureThresholds`).
 """
@@ -94,9 +105,10 @@ def slide_artifact_parts(slide_path: str | os.PathLike, coords: np.ndarray, patc
 
 
 def artifact_share(evidence: np.ndarray, artifact_scores: np.ndarray, min_tissue: float = 0.5) -> float:
-    """Share of the evidence patches ((K,) int) whose tissue fraction is below ``min_tissue``.
+    """Share of the evidence patches ((K,) int) whose artifact score exceeds ``1 − min_tissue``.
 
-    ``artifact_scores`` is (N,) float ``1 − tissue fraction``; NaN for an empty evidence set.
+    ``artifact_scores`` is (N,) float in [0, 1] (:func:`slide_artifact_scores` or one of its parts);
+    NaN for an empty evidence set.
     """
     idx = np.asarray(evidence, dtype=np.int64).reshape(-1)
     if idx.size == 0:

@@ -43,10 +43,11 @@ apart from each other:
     disagree with its label.
 
 ``ScenarioBag.artifact_scores`` is what ``evident audit`` would compute from the slide file
-(:mod:`core.diagnostics.artifacts`: ``1 − tissue fraction`` of the slide's tissue mask,
-:func:`core.extract.tissue.tissue_mask` at 16 level-0 px per mask pixel): here the mask of each
-window's 16 × 16 thumbnail placed between two glass windows, so Otsu's threshold sees glass as on a
-slide.
+(:mod:`core.diagnostics.artifacts`: the maximum of ``1 − tissue fraction`` and the pen, fold and
+blur detectors, :func:`bank_artifact_parts`): the tissue fraction by the mask of each window's
+16 × 16 thumbnail (:func:`core.extract.tissue.tissue_mask` at 16 level-0 px per mask pixel) placed
+between two glass windows, so Otsu's threshold sees glass as on a slide; blur relative to the
+median over the whole bank (the "slide").
 """
 
 from __future__ import annotations

@@ -94,6 +94,8 @@ def test_audit_flags_background_evidence_end_to_end(cmu_slide, grid, tmp_path, c
     rows = {r["slide_id"]: r for r in csv.DictReader((tmp_path / "report" / "per_slide.csv").read_text().splitlines())}
     assert rows["on_glass"]["fail_artifact_evidence"] == "1" and float(rows["on_glass"]["artifact_share"]) == 1.0
     assert rows["on_tissue"]["fail_artifact_evidence"] == "0" and float(rows["on_tissue"]["artifact_share"]) == 0.0
+    assert float(rows["on_glass"]["artifact_share_background"]) == 1.0  # which artefact: the parts' columns
+    assert all(float(rows["on_tissue"][f"artifact_share_{p}"]) == 0.0 for p in ("background", "pen", "fold", "blur"))
     # a slide the manifest names but that is missing: one clear error, no report
     manifest.write_text("slide_id,label,slide_path\non_glass,1,nowhere.svs\n")
     capsys.readouterr()
