@@ -6,15 +6,16 @@ pixels of a patch to a score in [0, 1]; the audit calls a patch artifact when it
 (:class:`ArtifactParts`, the maximum of the parts) exceeds 0.5 (docs/results_explain.md §9b).
 Qt-free; numpy and scipy only.
 
-Inputs: patches as (B, H, W, 3) uint8 RGB at a known resolution ``mpp`` (µm per pixel). Colour
-rules are per pixel and resolution-free; the blur measure is taken after resampling to
-:data:`BLUR_MPP` µm/px so that its value means the same at 20× and 40×.
+Inputs: patches as (B, H, W, 3) uint8 RGB at a known resolution ``mpp`` (µm per pixel).
+:func:`detector_measures` (what the audit uses) first block-averages them to :data:`BLUR_MPP`
+µm/px, so the blur measure means the same at 20× and 40× and the colour rules see 1-µm means;
+:func:`pen_mask`/:func:`fold_mask` also work on any pixels as given.
 
 **[decision]** share-type scores (pen, fold): a patch is marked when the rule's pixels cover more
 than :data:`MARKED_SHARE` (10 %) of it; the score is ``min(1, share / (2 · MARKED_SHARE))`` so
 that 0.5 falls exactly there. Neither this share nor any rule below was tuned on the attention-
 failure benchmark's artefacts (the rules are the published ones; the shares are round numbers
-chosen before measuring).
+chosen before measuring; :data:`FOLD_MARGIN` was set on clean tissue only, see :func:`fold_mask`).
 """
 
 from __future__ import annotations
