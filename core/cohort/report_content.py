@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.cohort.report_images import colorbar_png, map_overview, overview_base, png_bytes, tile_pngs
-from core.diagnostics.artifacts import artifact_share, slide_artifact_scores
+from core.diagnostics.artifact_detectors import ArtifactParts
+from core.diagnostics.artifacts import artifact_share, slide_artifact_parts
 from core.diagnostics.failures import FLAGS, FailureThresholds, classify_failures, necessity_applies
 from core.diagnostics.localisation import coverage_precision, relevance_mass
 from core.errors import EvidentError
@@ -130,8 +131,9 @@ def _evidence_subset(ev: Evidence) -> str | None:
     return None
 
 
-def _flags(ev: Evidence, truth: str | None, predicted: str | None, artifacts: np.ndarray | None,
+def _flags(ev: Evidence, truth: str | None, predicted: str | None, parts: ArtifactParts | None,
            t: FailureThresholds) -> list[tuple[str, bool | None, str]]:
+    artifacts = None if parts is None else parts.combined
     sub = _evidence_subset(ev)
     nums = ev.snr.get(sub, {}) if sub else {}
     idx = ev.subsets[sub].indices if sub else None
@@ -152,9 +154,11 @@ def _flags(ev: Evidence, truth: str | None, predicted: str | None, artifacts: np
         out.append(("artifact_evidence", None, "not judged: needs the slide file (tissue mask) and an evidence subset"))
     else:
         share = artifact_share(idx, artifacts, t.min_tissue)
+        kinds = ", ".join(f"{name} {100 * artifact_share(idx, getattr(parts, name), t.min_tissue):.0f} %"
+                          for name in parts._fields)
         out.append(("artifact_evidence", raised["artifact_evidence"],
-                    f"{100 * share:.0f} % of the evidence{on} has tissue fraction < {t.min_tissue:g} "
-                    f"(flag above {100 * t.artifact_share:.0f} %)"))
+                    f"{100 * share:.0f} % of the evidence{on} is artifact, score > {1 - t.min_tissue:g} ({kinds}; "
+                    f"background = tissue fraction < {t.min_tissue:g}) (flag above {100 * t.artifact_share:.0f} %)"))
     kod = nums.get("keep_only_drop")
     if kod is None or not np.isfinite(kod):
         out.append(("low_sufficiency", None, "not judged: no keep-only drop stored (/snr) for an evidence subset"))
@@ -246,7 +250,7 @@ def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, 
             pngs = tile_pngs(reader, ev.coords, size, order) if reader is not None else [None] * order.size
             tiles = [TopTile(int(i), int(ev.coords[i, 0]), int(ev.coords[i, 1]), float(v[i]), p)
                      for i, p in zip(order, pngs, strict=True)]
-        artifacts = slide_artifact_scores(slide_path, ev.coords, size) if slide_path is not None else None
+        artifacts = slide_artifact_parts(slide_path, ev.coords, size) if slide_path is not None else None
     finally:
         if reader is not None:
             reader.close()

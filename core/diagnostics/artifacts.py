@@ -1,12 +1,23 @@
 """Per-patch artifact scores for the failure taxonomy's ``artifact_evidence`` flag (docs/method.md §5).
 
-The score of a patch is ``1 − tissue fraction``: the share of its level-0 square that the slide's
-tissue mask (:func:`core.extract.tissue.detect_tissue`, the same detector feature extraction
-uses) calls background -- glass, scanner fill, very dark ink or folds. A feature bag carries no
-per-patch tissue or artifact field (docs/data.md), so the score needs the slide file.
+The score of a patch is the maximum of four parts (:class:`~core.diagnostics.artifact_detectors.ArtifactParts`):
 
-**[decision]** A selected patch counts as artifact when its tissue fraction is below ``min_tissue``
-(default 0.5, the extraction's own tissue threshold); a slide gets the flag when more than
+* ``background``: ``1 − tissue fraction``, the share of its level-0 square that the slide's tissue
+  mask (:func:`core.extract.tissue.detect_tissue`, the same detector feature extraction uses) calls
+  background -- glass, scanner fill, very dark ink;
+* ``pen``, ``fold``, ``blur``: the detectors of :mod:`core.diagnostics.artifact_detectors` on the
+  patch's pixels (read at ≈ 1 µm/px): marker ink over tissue (deep-histopath's pen rules), dark
+  over-saturated tissue (a fold of dense tissue) and a patch much less sharp than the slide's median
+  (variance of the Laplacian). The tissue mask alone sees none of them (docs/results_explain.md §9b:
+  on the benchmark's shortcut bags it flagged 0 %).
+
+A feature bag carries no per-patch tissue or artifact field (docs/data.md), so the score needs the
+slide file. Cost: the tissue mask, then one read per mostly-tissue patch (≈ 4 ms per 256-px patch on
+the project's 2-core machine: 40 s for 10,000 tissue patches; glass patches are not read).
+
+**[decision]** A selected patch counts as artifact when its score exceeds ``1 − min_tissue``
+(default 0.5: for the background part, a tissue fraction below the extraction's own threshold;
+each detector puts 0.5 at its own marking rule); a slide gets the flag when more than
 ``artifact_share`` (default 0.5) of its evidence subset is artifact
 (:class:`core.diagnostics.failures.FailureThresholds`).
 """
@@ -14,16 +25,24 @@ per-patch tissue or artifact field (docs/data.md), so the score needs the slide 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from core.diagnostics.artifact_detectors import ArtifactParts
 from core.errors import EvidentError
 
-__all__ = ["artifact_share", "slide_artifact_scores"]
+__all__ = ["artifact_share", "slide_artifact_parts", "slide_artifact_scores"]
 
 
 def slide_artifact_scores(slide_path: str | os.PathLike, coords: np.ndarray, patch_size_level0: int) -> np.ndarray:
-    """``1 − tissue fraction`` of every patch of a bag, from the slide's tissue mask.
+    """(N,) float64 in [0, 1]: the combined artifact score of every patch of a bag (:func:`slide_artifact_parts`)."""
+    return slide_artifact_parts(slide_path, coords, patch_size_level0).combined
+
+
+def slide_artifact_parts(slide_path: str | os.PathLike, coords: np.ndarray, patch_size_level0: int,
+                         *, batch: int = 128) -> ArtifactParts:
+    """Background, pen, fold and blur scores of every patch of a bag, from the slide's pixels.
 
     Parameters
     ----------
@@ -33,17 +52,24 @@ def slide_artifact_scores(slide_path: str | os.PathLike, coords: np.ndarray, pat
         (N, 2) int level-0 (x, y) top-left corners.
     patch_size_level0
         Patch side in level-0 pixels.
+    batch
+        Patches read and scored at once (memory: ``batch`` × the patch's pixels).
 
     Returns
     -------
-    np.ndarray
-        (N,) float64 in [0, 1]; 1 = no tissue at all.
+    ArtifactParts
+        Each part (N,) float64 in [0, 1]. ``background`` is ``1 − tissue fraction`` of the slide's
+        tissue mask; pen, fold and blur come from each patch's pixels, read at the pyramid level
+        nearest :data:`~core.diagnostics.artifact_detectors.BLUR_MPP` µm/px, and only for patches
+        that are mostly tissue (``background ≤ 0.5``; the others are artifact already and keep 0
+        there). Blur is relative to the median over those patches (the slide's tissue).
 
     Raises
     ------
     EvidentError
         The slide cannot be opened, or patches lie outside it (the bag is not from this slide).
     """
+    from core.diagnostics.artifact_detectors import BLUR_MPP, blur_scores, detector_measures
     from core.extract.tissue import detect_tissue, patch_tissue_fraction  # local: pulls in scipy
     from core.slide.reader import open_slide  # local: pulls in openslide
 
@@ -51,6 +77,8 @@ def slide_artifact_scores(slide_path: str | os.PathLike, coords: np.ndarray, pat
     size = int(patch_size_level0)
     if size <= 0:
         raise EvidentError(slide_path, f"patch size must be positive, got {patch_size_level0}")
+    n = len(c)
+    pen, fold, lap = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     with open_slide(slide_path) as reader:
         width, height = (int(v) for v in reader.dimensions)
         outside = (c[:, 0] < 0) | (c[:, 1] < 0) | (c[:, 0] >= width) | (c[:, 1] >= height)
@@ -58,14 +86,29 @@ def slide_artifact_scores(slide_path: str | os.PathLike, coords: np.ndarray, pat
             raise EvidentError(slide_path, f"{int(outside.sum())} of {len(c)} patches lie outside the slide "
                                            f"({width} × {height} px): the bag does not come from this slide")
         tissue = detect_tissue(reader, downsample=max(1.0, size / 16.0))
-    frac = patch_tissue_fraction(tissue, c, size)  # (N,) float32
-    return np.clip(1.0 - frac.astype(np.float64), 0.0, 1.0)
+        background = np.clip(1.0 - patch_tissue_fraction(tissue, c, size).astype(np.float64), 0.0, 1.0)
+        mpp = reader.mpp
+        level = reader.best_level_for_downsample(BLUR_MPP / mpp) if mpp else 0
+        ds = float(reader.level_downsamples[level])
+        side = max(1, int(round(size / ds)))
+        todo = np.flatnonzero(background <= 0.5)
+
+        def read(i: int) -> np.ndarray:
+            return reader.read_region((int(c[i, 0]), int(c[i, 1])), level, (side, side))[..., :3]
+
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # OpenSlide decodes without the GIL
+            for start in range(0, todo.size, batch):
+                idx = todo[start:start + batch]
+                px = np.stack(list(pool.map(read, idx.tolist())))
+                pen[idx], fold[idx], lap[idx] = detector_measures(px, mpp * ds if mpp else None)
+    return ArtifactParts(background=background, pen=pen, fold=fold, blur=blur_scores(lap))
 
 
 def artifact_share(evidence: np.ndarray, artifact_scores: np.ndarray, min_tissue: float = 0.5) -> float:
-    """Share of the evidence patches ((K,) int) whose tissue fraction is below ``min_tissue``.
+    """Share of the evidence patches ((K,) int) whose artifact score exceeds ``1 − min_tissue``.
 
-    ``artifact_scores`` is (N,) float ``1 − tissue fraction``; NaN for an empty evidence set.
+    ``artifact_scores`` is (N,) float in [0, 1] (:func:`slide_artifact_scores` or one of its parts);
+    NaN for an empty evidence set.
     """
     idx = np.asarray(evidence, dtype=np.int64).reshape(-1)
     if idx.size == 0:

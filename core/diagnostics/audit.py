@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from core.diagnostics.artifact_detectors import ArtifactParts
 from core.diagnostics.artifacts import artifact_share
 from core.diagnostics.curves import keep_slide, slide_curves, summarise_curves
 from core.diagnostics.evidence_search import SearchConfig, search_subset
@@ -73,6 +74,7 @@ class SlideAudit:
     event: int | None = None  # survival event indicator 0/1 (survival cohorts only)
     artifact_share: float | None = None  # share of the main evidence subset that is artifact (slide known)
     artifact_share_search: float | None = None  # the same for the search's S_N subset (searched, found, slide known)
+    artifact_parts_share: dict = field(default_factory=dict)  # part (background, pen, fold, blur) -> its share of the main subset
     localisation: dict = field(default_factory=dict)  # method -> metrics, when the slide has annotations
     froc_inputs: dict = field(default_factory=dict)  # method -> (scores, truth, coords, patch_size), for FROC
     evidence_sets: dict = field(default_factory=dict)  # n_sets, sizes, stop_reason, sn_size (evidence search)
@@ -88,6 +90,8 @@ class SlideAudit:
         if self.time is not None:
             row.update({"time": self.time, "event": self.event})
         row["artifact_share"] = "" if self.artifact_share is None else round(self.artifact_share, 6)
+        for name, v in self.artifact_parts_share.items():
+            row[f"artifact_share_{name}"] = round(v, 6)
         if self.evidence_sets:
             row["artifact_share_search"] = "" if self.artifact_share_search is None else round(self.artifact_share_search, 6)
         for m, c in self.curves.items():
@@ -124,12 +128,14 @@ def build_explainers(model: MILModel, methods) -> dict:
 def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coords, label: int | None,
                 config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0), truth: np.ndarray | None = None,
                 patch_size: int | None = None, time: float | None = None, event: int | None = None,
-                artifact_scores: np.ndarray | None = None, target_scale: TargetScale | None = None) -> SlideAudit:
+                artifact_scores: np.ndarray | ArtifactParts | None = None,
+                target_scale: TargetScale | None = None) -> SlideAudit:
     """All diagnostics of one bag (features (N, D), coords (N, 2)).
 
     The failure flags judge the main evidence subset: the GCE subset, else attention top-k, else
-    the first other method's top-k, else random-k. ``artifact_scores`` ((N,) float ``1 − tissue fraction``, :mod:`core.diagnostics.artifacts`)
-    feeds the ``artifact_evidence`` flag and, when the evidence search runs (``config.search_guide``),
+    the first other method's top-k, else random-k. ``artifact_scores`` ((N,) float in [0, 1], or the
+    :class:`~core.diagnostics.artifact_detectors.ArtifactParts` whose ``combined`` it is, :mod:`core.diagnostics.artifacts`;
+    with parts, each part's share of the main subset goes to ``artifact_parts_share``) feeds the ``artifact_evidence`` flag and, when the evidence search runs (``config.search_guide``),
     the same rule on its sufficient-and-necessary subset (``artifact_evidence_search``,
     :data:`core.diagnostics.failures.SEARCH_FLAG`).
     ``time``/``event`` (survival cohorts) are kept on the result for the cohort C-index.
@@ -160,6 +166,11 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
         res.evidence_sets = search_summary(eng, scores[config.search_guide], config.search)
     order = ["gce", "attention"] + [r for r in rules if r not in ("gce", "attention", "random")] + ["random"]
     main = next(res.snr[r] for r in order if r in res.snr)
+    parts = artifact_scores if isinstance(artifact_scores, ArtifactParts) else None
+    if parts is not None:
+        artifact_scores = parts.combined
+        res.artifact_parts_share = {name: artifact_share(main.indices, getattr(parts, name), config.thresholds.min_tissue)
+                                    for name in parts._fields}
     kw = {"evidence": main.indices, "artifact_scores": artifact_scores}
     classes = {"predicted": eng.predicted, "n_classes": int(eng.output_before.shape[0])} if eng.task == "classification" else {}
     if artifact_scores is not None:

@@ -19,7 +19,7 @@ __all__ = ["AuditJob", "AuditInputs", "slide_result_path", "read_slide_result"]
 @dataclass(frozen=True)
 class AuditInputs:
     """One slide's inputs: feature file, label index (``None``: unlabelled), survival time / event,
-    annotation mask ``(N,)`` bool, patch size (level-0 px), artifact scores ``(N,)`` (1 − tissue fraction)."""
+    annotation mask ``(N,)`` bool, patch size (level-0 px), artifact scores (``(N,)`` or :class:`~core.diagnostics.artifact_detectors.ArtifactParts`)."""
 
     path: str
     label: int | None = None

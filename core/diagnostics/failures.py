@@ -1,9 +1,9 @@
 """Failure taxonomy per slide (docs/method.md §5, paper Appendix I).
 
 Flags: ``case_failure`` (full-bag prediction wrong), ``artifact_evidence`` (more than
-``artifact_share`` of the selected patches are artifact, i.e. their tissue fraction is below
-``min_tissue``; the per-patch score ``1 − tissue fraction`` comes from the caller, see
-:mod:`core.diagnostics.artifacts`), ``low_sufficiency`` (keep-only drop above a threshold), ``low_necessity`` (complement
+``artifact_share`` of the selected patches are artifact, i.e. their artifact score exceeds
+``1 − min_tissue``; the per-patch score -- the maximum of ``1 − tissue fraction`` and the pen, fold
+and blur detectors -- comes from the caller, see :mod:`core.diagnostics.artifacts`), ``low_sufficiency`` (keep-only drop above a threshold), ``low_necessity`` (complement
 degradation below a threshold), ``semantic_mismatch`` (the selected patches' most frequent best
 anchor is not among the predicted class's top-weighted anchors); ``severe`` = two or more flags.
 Missing inputs leave their flag False.
@@ -39,7 +39,8 @@ SEARCH_FLAG = "artifact_evidence_search"
 class FailureThresholds:
     """Configurable thresholds.
 
-    ``min_tissue``: a selected patch with a smaller tissue fraction is artifact; ``artifact_share``:
+    ``min_tissue``: a selected patch whose artifact score exceeds ``1 − min_tissue`` is artifact (for
+    the background part: a smaller tissue fraction); ``artifact_share``:
     the flag needs more than this share of artifact patches in the evidence; then keep-only drop,
     complement degradation and the number of top anchors. ``necessity_classes``: ``"default"``,
     ``"all"`` or a tuple of class indices whose slides get the low-necessity flag (module docstring).
@@ -76,7 +77,7 @@ def classify_failures(*, correct: bool | None, keep_only_drop: float | None = No
         The full bag's predicted class and the number of classes (classifiers only; ``None`` for
         survival): with ``thresholds.necessity_classes`` they decide whether low N is judged.
     evidence
-        (K,) int selected patches. artifact_scores: (N,) float in [0, 1] per patch, ``1 − tissue fraction``.
+        (K,) int selected patches. artifact_scores: (N,) float in [0, 1] per patch (:func:`core.diagnostics.artifacts.slide_artifact_scores`).
     responses
         (N, M) anchor responses; class_weights: (M,) the predicted class's anchor weights α.
     search_evidence

@@ -43,10 +43,11 @@ apart from each other:
     disagree with its label.
 
 ``ScenarioBag.artifact_scores`` is what ``evident audit`` would compute from the slide file
-(:mod:`core.diagnostics.artifacts`: ``1 − tissue fraction`` of the slide's tissue mask,
-:func:`core.extract.tissue.tissue_mask` at 16 level-0 px per mask pixel): here the mask of each
-window's 16 × 16 thumbnail placed between two glass windows, so Otsu's threshold sees glass as on a
-slide.
+(:mod:`core.diagnostics.artifacts`: the maximum of ``1 − tissue fraction`` and the pen, fold and
+blur detectors, :func:`bank_artifact_parts`): the tissue fraction by the mask of each window's
+16 × 16 thumbnail (:func:`core.extract.tissue.tissue_mask` at 16 level-0 px per mask pixel) placed
+between two glass windows, so Otsu's threshold sees glass as on a slide; blur relative to the
+median over the whole bank (the "slide").
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ import numpy as np
 from core.demo.patch_classes import DERMIS, EPIDERMIS  # the demo's class codes (1, 2) are the instance types
 from core.train.attention_failure_data import ARTEFACT, SCENARIOS, ScenarioBag
 
-__all__ = ["ARTEFACT_KINDS", "DERMIS", "EPIDERMIS", "SPARSE", "TYPE_NAMES", "TissueBank", "build_bank",
+__all__ = ["ARTEFACT_KINDS", "CMU_MPP", "DERMIS", "EPIDERMIS", "SPARSE", "TYPE_NAMES", "TissueBank", "bank_artifact_parts", "bank_patches", "build_bank",
            "make_artefact", "make_tissue_scenario", "sparse_windows", "tissue_bag_label", "tissue_bank"]
 
 SPARSE = 4  #: loose tissue (after the demo's codes: background 0, dermis 1, epidermis 2, unused 3)
 TYPE_NAMES = {DERMIS: "dermis", EPIDERMIS: "epidermis", SPARSE: "loose tissue", ARTEFACT: "artefact"}
 ARTEFACT_KINDS = ("pen", "fold", "blur")
-BANK_VERSION = 2
+BANK_VERSION = 3  # 3: artifact_scores = the combined detectors (background, pen, fold, blur)
+CMU_MPP = 0.499  #: µm per pixel of the CMU-1 region
 _INKS = np.array([[40, 125, 110], [45, 75, 165], [50, 135, 60]], dtype=np.float64)  # teal, blue, green (RGB)
 _THUMB = 16  # level-0 px per tissue-mask pixel (what detect_tissue uses for 256-px patches)
 
@@ -89,7 +91,10 @@ class TissueBank:
     kinds
         (V,) int64 artefact kind (index into :data:`ARTEFACT_KINDS`), −1 for tissue.
     artifact_scores
-        (V,) float64 in [0, 1]: ``1 − tissue fraction`` by the audit's tissue rule (module docstring).
+        (V,) float64 in [0, 1]: the audit's combined artifact score (module docstring).
+    artifact_parts
+        (V, 4) float64 in [0, 1]: its parts, columns background, pen, fold, blur
+        (:class:`core.diagnostics.artifact_detectors.ArtifactParts`).
     """
 
     features: np.ndarray
@@ -97,6 +102,7 @@ class TissueBank:
     windows: np.ndarray
     kinds: np.ndarray
     artifact_scores: np.ndarray
+    artifact_parts: np.ndarray
 
     def pool(self, t: int) -> np.ndarray:
         """(k,) int64 entries of type ``t``."""
@@ -152,16 +158,17 @@ def _audit_tissue_fraction(patches: np.ndarray, glass: np.ndarray) -> np.ndarray
     return out
 
 
-def build_bank(source: str | os.PathLike | None = None, *, symmetries: int = 8, max_windows: int | None = None,
-               n_artefacts: int = 96, seed: int = 0) -> TissueBank:
-    """Classify the windows of ``source`` (default: the CMU-1 region), make artefacts, encode everything.
+def bank_patches(source: str | os.PathLike | None = None, *, symmetries: int = 8, max_windows: int | None = None,
+                 n_artefacts: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of the bank :func:`build_bank` encodes (same arguments).
 
-    ``max_windows`` caps the windows per type (evenly spaced; ``None``: all); ``n_artefacts`` per kind.
+    Returns ``(patches, types, windows, kinds, glass)``: (V, 256, 256, 3) uint8 RGB at the source's
+    resolution (CMU-1: 0.499 µm/px), (V,) int64 types, source windows and artefact kinds as in
+    :class:`TissueBank`, and one (256, 256, 3) uint8 glass window (the least tissue of the source).
     """
     from core.data.realdata import fetch
     from core.demo.layout import apply_symmetry
     from core.demo.patch_classes import BACKGROUND, catalog_from_slide
-    from core.extract.encoders.builtin import StainTextureEncoder
 
     rng = np.random.default_rng(seed)
     cat = catalog_from_slide(source if source is not None else fetch("cmu_slide"))
@@ -184,12 +191,39 @@ def build_bank(source: str | os.PathLike | None = None, *, symmetries: int = 8, 
             windows.append(int(i))
             kinds.append(k)
     x = np.stack([np.ascontiguousarray(p) for p in patches])  # (V, 256, 256, 3) uint8
+    glass = cat.patch(int(cat.indices(BACKGROUND)[np.argmin(cat.tissue[cat.indices(BACKGROUND)])]))
+    return (x, np.array(types, dtype=np.int64), np.array(windows, dtype=np.int64), np.array(kinds, dtype=np.int64),
+            np.ascontiguousarray(glass))
+
+
+def bank_artifact_parts(patches: np.ndarray, glass: np.ndarray, mpp: float = CMU_MPP):
+    """:class:`core.diagnostics.artifact_detectors.ArtifactParts` of (V, P, P, 3) uint8 bank patches.
+
+    What ``evident audit`` computes from a slide (:func:`core.diagnostics.artifacts.slide_artifact_parts`):
+    the background part by the audit's tissue rule (module docstring), the pen, fold and blur
+    detectors on the pixels, blur relative to the median over the whole bank (the "slide").
+    """
+    from core.diagnostics.artifact_detectors import patch_artifact_parts
+
+    background = np.clip(1.0 - _audit_tissue_fraction(patches, glass), 0.0, 1.0)
+    return patch_artifact_parts(patches, mpp, background=background)
+
+
+def build_bank(source: str | os.PathLike | None = None, *, symmetries: int = 8, max_windows: int | None = None,
+               n_artefacts: int = 96, seed: int = 0) -> TissueBank:
+    """Classify the windows of ``source`` (default: the CMU-1 region), make artefacts, encode everything.
+
+    ``max_windows`` caps the windows per type (evenly spaced; ``None``: all); ``n_artefacts`` per kind.
+    """
+    from core.extract.encoders.builtin import StainTextureEncoder
+
+    x, types, windows, kinds, glass = bank_patches(source, symmetries=symmetries, max_windows=max_windows,
+                                                   n_artefacts=n_artefacts, seed=seed)
     enc = StainTextureEncoder()
     feats = np.concatenate([enc.encode(x[i:i + 64]) for i in range(0, len(x), 64)])
-    glass = cat.patch(int(cat.indices(BACKGROUND)[np.argmin(cat.tissue[cat.indices(BACKGROUND)])]))
-    return TissueBank(features=feats, types=np.array(types, dtype=np.int64), windows=np.array(windows, dtype=np.int64),
-                      kinds=np.array(kinds, dtype=np.int64),
-                      artifact_scores=np.clip(1.0 - _audit_tissue_fraction(x, glass), 0.0, 1.0))
+    parts = bank_artifact_parts(x, glass)
+    return TissueBank(features=feats, types=types, windows=windows, kinds=kinds,
+                      artifact_scores=parts.combined, artifact_parts=np.stack(parts, axis=1))
 
 
 def default_cache() -> Path:

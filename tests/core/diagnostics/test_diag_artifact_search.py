@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
+from core.diagnostics.artifact_detectors import ArtifactParts
 from core.diagnostics.audit import AuditConfig, audit_slide, build_explainers, summarise_audit
 from core.diagnostics.failures import FLAGS, SEARCH_FLAG, classify_failures
 from testkit.search import known_bag, known_model, known_project
@@ -56,7 +57,9 @@ def test_audit_command_writes_the_search_flag(tmp_path, monkeypatch):
     (f, ev), = bags
     scores = np.zeros(105)
     scores[ev[:3]] = 1.0
-    monkeypatch.setattr("core.diagnostics.artifacts.slide_artifact_scores", lambda *a, **k: scores)
+    zero = np.zeros(105)
+    monkeypatch.setattr("core.diagnostics.artifacts.slide_artifact_parts",
+                        lambda *a, **k: ArtifactParts(zero, scores, zero, zero))  # the evidence's patches are "pen"
     (tmp_path / "slide.svs").write_bytes(b"")  # the manifest names a slide; its scores come from the patch above
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"slide_id,label,slide_path\nk0,positive,{tmp_path / 'slide.svs'}\n")
@@ -65,3 +68,4 @@ def test_audit_command_writes_the_search_flag(tmp_path, monkeypatch):
                  "--out", str(tmp_path / "report")]) == 0
     row, = csv.DictReader((tmp_path / "report" / "per_slide.csv").read_text().splitlines())
     assert row[f"fail_{SEARCH_FLAG}"] == "1" and row["fail_artifact_evidence"] == "0"
+    assert float(row["artifact_share_pen"]) == float(row["artifact_share"]) and float(row["artifact_share_background"]) == 0
