@@ -250,7 +250,10 @@ def slide_report(evidence_path: str | os.PathLike, *, truth: str | None = None, 
             pngs = tile_pngs(reader, ev.coords, size, order) if reader is not None else [None] * order.size
             tiles = [TopTile(int(i), int(ev.coords[i, 0]), int(ev.coords[i, 1]), float(v[i]), p)
                      for i, p in zip(order, pngs, strict=True)]
-        artifacts = slide_artifact_parts(slide_path, ev.coords, size) if slide_path is not None else None
+        sub = _evidence_subset(ev)  # the subset _flags judges: only its patches are scored
+        judged = ev.subsets[sub].indices if sub else np.zeros(0, dtype=np.int64)
+        artifacts = (slide_artifact_parts(slide_path, ev.coords, size, only=judged)
+                     if slide_path is not None else None)
     finally:
         if reader is not None:
             reader.close()

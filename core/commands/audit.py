@@ -136,11 +136,11 @@ def run(args: argparse.Namespace) -> int:
             sizes[sid] = b.patch_size_level0 or infer_patch_size(b.coords)
             bags.append(SimpleNamespace(slide_id=sid, coords=b.coords))
         masks = _masks_by_size(annotation_masks, bags, args.annotations, sizes)
-    artifacts = {}  # slide id -> ArtifactParts (core.diagnostics.artifacts), for slides whose file the manifest names
+    artifacts = {}  # slide id -> SlideArtifactSource (core.diagnostics.artifacts), for slides whose file the manifest names
     for sid, path, _, _, _, slide in jobs:
         if slide is not None:
             # local: evident --help loads this module; numpy only when run
-            from core.diagnostics.artifacts import slide_artifact_parts
+            from core.diagnostics.artifacts import SlideArtifactSource
 
             # local: evident --help loads this module; numpy only when run
             from core.train.annotation_masks import infer_patch_size
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
             size = b.patch_size_level0 or infer_patch_size(b.coords)
             if size is None:
                 raise EvidentError(path, "patch size unknown (no patch_size_level0 attribute, one patch only)")
-            artifacts[sid] = slide_artifact_parts(slide, b.coords, size)
+            artifacts[sid] = SlideArtifactSource(str(slide), b.coords, int(size))  # scored in the slide's job
     thresholds = FailureThresholds(min_tissue=args.min_tissue, artifact_share=args.artifact_share,
                                    necessity_classes=necessity)
     cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks, thresholds=thresholds,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from core.diagnostics.artifact_detectors import ArtifactParts
-from core.diagnostics.artifacts import artifact_share
+from core.diagnostics.artifacts import SlideArtifactSource, artifact_share
 from core.diagnostics.curves import keep_slide, slide_curves, summarise_curves
 from core.diagnostics.evidence_search import SearchConfig, search_subset
 from core.diagnostics.evidence_sets import evidence_sets
@@ -128,13 +128,14 @@ def build_explainers(model: MILModel, methods) -> dict:
 def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coords, label: int | None,
                 config: AuditConfig = AuditConfig(), risk_scale=(0.0, 1.0), truth: np.ndarray | None = None,
                 patch_size: int | None = None, time: float | None = None, event: int | None = None,
-                artifact_scores: np.ndarray | ArtifactParts | None = None,
+                artifact_scores: np.ndarray | ArtifactParts | SlideArtifactSource | None = None,
                 target_scale: TargetScale | None = None) -> SlideAudit:
     """All diagnostics of one bag (features (N, D), coords (N, 2)).
 
     The failure flags judge the main evidence subset: the GCE subset, else attention top-k, else
     the first other method's top-k, else random-k. ``artifact_scores`` ((N,) float in [0, 1], or the
-    :class:`~core.diagnostics.artifact_detectors.ArtifactParts` whose ``combined`` it is, :mod:`core.diagnostics.artifacts`;
+    :class:`~core.diagnostics.artifact_detectors.ArtifactParts` whose ``combined`` it is, or a
+    :class:`~core.diagnostics.artifacts.SlideArtifactSource` scored here for the judged subsets only; :mod:`core.diagnostics.artifacts`;
     with parts, each part's share of the main subset goes to ``artifact_parts_share``) feeds the ``artifact_evidence`` flag and, when the evidence search runs (``config.search_guide``),
     the same rule on its sufficient-and-necessary subset (``artifact_evidence_search``,
     :data:`core.diagnostics.failures.SEARCH_FLAG`).
@@ -166,6 +167,11 @@ def audit_slide(model: MILModel, explainers: dict, slide_id: str, features, coor
         res.evidence_sets = search_summary(eng, scores[config.search_guide], config.search)
     order = ["gce", "attention"] + [r for r in rules if r not in ("gce", "attention", "random")] + ["random"]
     main = next(res.snr[r] for r in order if r in res.snr)
+    if isinstance(artifact_scores, SlideArtifactSource):  # score only the patches judged below
+        judged = [main.indices]
+        if res.evidence_sets and res.evidence_sets["sn_found"]:
+            judged.append(res.evidence_sets["sn_indices"])
+        artifact_scores = artifact_scores.parts(np.unique(np.concatenate(judged).astype(np.int64)))
     parts = artifact_scores if isinstance(artifact_scores, ArtifactParts) else None
     if parts is not None:
         artifact_scores = parts.combined

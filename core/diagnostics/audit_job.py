@@ -19,7 +19,8 @@ __all__ = ["AuditJob", "AuditInputs", "slide_result_path", "read_slide_result"]
 @dataclass(frozen=True)
 class AuditInputs:
     """One slide's inputs: feature file, label index (``None``: unlabelled), survival time / event,
-    annotation mask ``(N,)`` bool, patch size (level-0 px), artifact scores (``(N,)`` or :class:`~core.diagnostics.artifact_detectors.ArtifactParts`)."""
+    annotation mask ``(N,)`` bool, patch size (level-0 px), artifact scores (``(N,)``, :class:`~core.diagnostics.artifact_detectors.ArtifactParts` or a
+    :class:`~core.diagnostics.artifacts.SlideArtifactSource` scored in the job)."""
 
     path: str
     label: int | None = None
@@ -107,6 +108,8 @@ def _values_digest(s: AuditInputs) -> str:
     for value in (s.label, s.time, s.event, s.patch_size, s.truth, s.artifacts):
         if value is None or isinstance(value, (int, float, str)):
             h.update(repr(value).encode())
+        elif hasattr(value, "key"):  # core.diagnostics.artifacts.SlideArtifactSource: the slide file and coordinates
+            h.update(value.key().encode())
         else:
             a = np.ascontiguousarray(value)
             h.update(f"{a.dtype.str}{a.shape}".encode())

@@ -112,3 +112,17 @@ def test_slide_score_sees_artefacts_planted_in_the_slide(cmu_slide, tmp_path):
     assert np.all(scores[blur_idx] > 0.5) and np.all(after.dominant()[blur_idx] == "blur")
     rest = np.setdiff1d(tissue, np.r_[pen_idx, blur_idx])
     assert np.all(scores[rest] <= 0.5)
+    # scored on demand (what the audit and the report do): the same values on the patches asked for,
+    # nothing read or scored for the others, and a key that follows the slide file
+    from core.diagnostics.artifacts import SlideArtifactSource, reference_sample
+
+    asked = np.r_[pen_idx[:2], blur_idx[:1], rest[:2]]
+    part = SlideArtifactSource(str(planted_path), coords, PATCH).parts(asked)
+    for name in after._fields:
+        np.testing.assert_allclose(getattr(part, name)[asked], getattr(after, name)[asked], err_msg=name)
+    others = np.setdiff1d(np.arange(len(coords)), asked)
+    assert not part.pen[others].any() and not part.blur[others].any() and not part.fold[others].any()
+    np.testing.assert_allclose(part.background, after.background)
+    assert SlideArtifactSource(str(planted_path), coords, PATCH).key() != SlideArtifactSource(str(clean_path), coords,
+                                                                                                PATCH).key()
+    assert reference_sample(np.arange(2000), 512).size == 512 and reference_sample(np.arange(7), 512).size == 7
