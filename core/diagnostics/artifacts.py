@@ -150,12 +150,13 @@ class SlideArtifactSource:
         return slide_artifact_parts(self.slide, self.coords, self.patch_size_level0, only=only)
 
     def key(self) -> str:
-        """What the parts depend on: the slide file by path, size and modification time, the
-        coordinates (sha256 of their bytes) and the patch size."""
-        st = os.stat(self.slide)
+        """What the parts depend on: the slide file by path, size and modification time
+        (:func:`core.schedule.job.stat_key`), the coordinates (sha256 of their bytes) and the patch size."""
+        from core.schedule.job import stat_key  # local: only where keys are computed
+
         c = np.ascontiguousarray(np.asarray(self.coords, dtype=np.int64))
-        return (f"{os.path.abspath(self.slide)}|{st.st_size}|{st.st_mtime_ns}|{self.patch_size_level0}|"
-                f"{hashlib.sha256(c.tobytes()).hexdigest()}")
+        return stat_key(self.slide, extra={"patch_size": self.patch_size_level0,
+                                           "coords": hashlib.sha256(c.tobytes()).hexdigest()})
 
 
 def artifact_share(evidence: np.ndarray, artifact_scores: np.ndarray, min_tissue: float = 0.5) -> float:
