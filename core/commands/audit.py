@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     rows = list(manifest.rows)[: args.max_slides] if args.max_slides else list(manifest.rows)
     if not rows:
         raise EvidentError(args.manifest, "the manifest lists no slides")
-    jobs = []
+    jobs, geometry = [], {}  # geometry: slide id -> (coords (N, 2), patch_size_level0 or None), read once here
     for row in rows:  # find and check every input first
         path = manifest.feature_file(row, args.features)  # names the path tried, or the folder searched
         bag = read_bag(path, feature_dim=dim)
@@ -125,16 +125,17 @@ def run(args: argparse.Namespace) -> int:
         if slide is not None and not Path(slide).is_file():
             raise EvidentError(args.manifest, f"slide file of {row.slide_id!r} not found: {slide}")
         jobs.append((row.slide_id, path, label, row.time, row.event, slide))
+        geometry[row.slide_id] = (bag.coords, bag.patch_size_level0)
     masks, sizes = {}, {}
     if args.annotations:
         # local: evident --help loads this module; numpy only when run
         from core.train.annotation_masks import annotation_masks, infer_patch_size
 
         bags = []
-        for sid, path, *_ in jobs:
-            b = read_bag(path, feature_dim=dim)
-            sizes[sid] = b.patch_size_level0 or infer_patch_size(b.coords)
-            bags.append(SimpleNamespace(slide_id=sid, coords=b.coords))
+        for sid, *_ in jobs:
+            coords, size = geometry[sid]
+            sizes[sid] = size or infer_patch_size(coords)
+            bags.append(SimpleNamespace(slide_id=sid, coords=coords))
         masks = _masks_by_size(annotation_masks, bags, args.annotations, sizes)
     artifacts = {}  # slide id -> SlideArtifactSource (core.diagnostics.artifacts), for slides whose file the manifest names
     for sid, path, _, _, _, slide in jobs:
@@ -145,11 +146,11 @@ def run(args: argparse.Namespace) -> int:
             # local: evident --help loads this module; numpy only when run
             from core.train.annotation_masks import infer_patch_size
 
-            b = read_bag(path, feature_dim=dim)
-            size = b.patch_size_level0 or infer_patch_size(b.coords)
+            coords, size = geometry[sid]
+            size = size or infer_patch_size(coords)
             if size is None:
                 raise EvidentError(path, "patch size unknown (no patch_size_level0 attribute, one patch only)")
-            artifacts[sid] = SlideArtifactSource(str(slide), b.coords, int(size))  # scored in the slide's job
+            artifacts[sid] = SlideArtifactSource(str(slide), coords, int(size))  # scored in the slide's job
     thresholds = FailureThresholds(min_tissue=args.min_tissue, artifact_share=args.artifact_share,
                                    necessity_classes=necessity)
     cfg = AuditConfig(methods=methods, fraction=args.fraction, minimal_k=ks, thresholds=thresholds,
